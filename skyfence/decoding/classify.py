@@ -1,0 +1,108 @@
+"""Sort raw Mode S frames into the few message kinds a state vector needs, without decoding them.
+
+A receiver records every reply it hears, and most of them (all-call, ACAS, Comm-B, ...) say
+nothing about where an aircraft is. Reading only the downlink format and ADS-B type code bits
+(vectorised over the whole batch) lets the decoder hand rs1090 just the frames that matter, and
+reject malformed hex before it reaches rs1090, whose batch call aborts on the first bad frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Replies = Literal["all", "short", "none"]
+
+import numpy as np
+import numpy.typing as npt
+
+I8 = npt.NDArray[np.int8]
+BOOL = npt.NDArray[np.bool_]
+OBJ = npt.NDArray[np.object_]
+
+# Message kinds, in the order a state vector is assembled from them.
+AIR_POSITION = 1  # DF17/18 TC 9-18 (barometric altitude) and 20-22 (GNSS height)
+SURFACE_POSITION = 2  # DF17/18 TC 5-8
+VELOCITY = 3  # DF17/18 TC 19
+IDENTIFICATION = 4  # DF17/18 TC 1-4
+STATUS = 5  # DF17/18 TC 29 (NACp) and 31 (NACp, NIC supplement, version)
+SQUAWK = 6  # DF5/21 identity replies, DF17/18 TC 28 emergency status
+ALTITUDE = 7  # DF4/20 altitude replies
+POSITION_UNDECODED = 8  # a position message no reference could resolve
+
+_KIND_BY_TC = np.zeros(32, np.int8)
+_KIND_BY_TC[1:5] = IDENTIFICATION
+_KIND_BY_TC[5:9] = SURFACE_POSITION
+_KIND_BY_TC[9:19] = AIR_POSITION
+_KIND_BY_TC[19] = VELOCITY
+_KIND_BY_TC[20:23] = AIR_POSITION
+_KIND_BY_TC[28] = SQUAWK
+_KIND_BY_TC[29] = STATUS
+_KIND_BY_TC[31] = STATUS
+
+# DF18 control field values that carry ADS-B-format messages: ADS-B from non-transponder
+# devices (0, 1), fine TIS-B (2) and ADS-R rebroadcasts (6). Coarse TIS-B and management
+# messages use other layouts.
+_DF18_CF = np.array([0, 1, 2, 6])
+
+_HEX = np.full(128, -1, np.int16)
+_HEX[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
+_HEX[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16)
+_HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16)
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """Per input frame: whether it is well formed, its message kind (0 = not needed) and TC."""
+
+    frames: OBJ  # lower-case hex, "" where malformed
+    valid: BOOL
+    kind: I8
+    tc: I8
+
+
+def classify(frames: npt.ArrayLike, *, replies: Replies = "all") -> Classified:
+    """Validate hex frames (14 or 28 digits) and find the kind of each from its DF and TC bits.
+
+    `replies` selects the surveillance replies kept to update altitude and squawk: "all"
+    (DF4/5/20/21), "short" (DF4/5 only: DF20/21 carry a Comm-B payload that makes them several
+    times slower to decode) or "none".
+    """
+    if replies not in ("all", "short", "none"):
+        raise ValueError(f"replies must be 'all', 'short' or 'none', not {replies!r}")
+    text = np.asarray(frames, dtype=object)
+    n = text.shape[0]
+    # Cut at 29 characters so one huge garbage value cannot blow up the fixed-width array.
+    as_str = np.array([f[:29] if isinstance(f, str) else "" for f in text.tolist()], dtype="U29")
+    length = np.char.str_len(as_str)
+    sized = (length == 14) | (length == 28)
+    codes = np.zeros((n, 28), np.uint32)
+    if sized.any():
+        fixed = as_str[sized].astype("U28")
+        codes[sized] = fixed.view(np.uint32).reshape(-1, 28)
+    nibbles = _HEX[np.minimum(codes, 127)]
+    nibbles[codes > 127] = -1
+    within = np.arange(28)[None, :] < length[:, None]
+    valid = sized & ~((nibbles < 0) & within).any(axis=1)
+
+    nib = np.where(within & valid[:, None], nibbles, 0).astype(np.int64)
+    byte = nib[:, 0::2] * 16 + nib[:, 1::2]
+    df = byte[:, 0] >> 3
+    tc = (byte[:, 4] >> 3).astype(np.int8)
+    long = length == 28
+    adsb = long & ((df == 17) | ((df == 18) & np.isin(byte[:, 0] & 7, _DF18_CF)))
+    kind = np.where(adsb, _KIND_BY_TC[tc], 0).astype(np.int8)
+    if replies != "none":
+        kind[(df == 4) & ~long] = ALTITUDE
+        kind[(df == 5) & ~long] = SQUAWK
+    if replies == "all":
+        kind[(df == 20) & long] = ALTITUDE
+        kind[(df == 21) & long] = SQUAWK
+    kind[~valid] = 0
+    lowered = np.char.lower(as_str).astype(object)
+    lowered[~valid] = ""
+    return Classified(lowered, valid, kind, np.where(adsb, tc, -1).astype(np.int8))
+
+
+def is_position(kind: npt.NDArray[Any]) -> BOOL:
+    return (kind == AIR_POSITION) | (kind == SURFACE_POSITION)

@@ -1,0 +1,153 @@
+"""Which trusted fixes are in which zones: lateral, vertical, active period and applicability.
+
+Works on (fix, zone) candidate pairs from the grid, so the cost follows the traffic near zones,
+not fixes times zones. Exact polygon tests run per zone over arrays (shapely's C loop), only for
+fixes in grid cells that straddle a boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from skyfence.engine.grid import IN, TEST
+from skyfence.engine.zoneset import EngineSettings, ZoneSet
+from skyfence.zones.model import Audience
+
+F64 = npt.NDArray[np.float64]
+BOOL = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Fixes:
+    """Trusted fixes sorted by (icao24, time); `virtual` marks the carried previous fix."""
+
+    t_s: F64
+    lat: F64
+    lon: F64
+    alt_ft: F64  # pressure altitude, GNSS height when there is none; -inf on the ground
+    gs_kt: F64
+    track_deg: F64
+    vrate_fpm: F64
+    icao24: npt.NDArray[np.uint32]
+    callsign: npt.NDArray[np.object_]
+    country: npt.NDArray[np.object_]
+    virtual: BOOL
+
+    def __len__(self) -> int:
+        return len(self.t_s)
+
+
+@dataclass(frozen=True, slots=True)
+class PairTable:
+    fix: npt.NDArray[np.int64]
+    zone: npt.NDArray[np.int32]
+    inside: BOOL  # in the zone: laterally, vertically, while active, and it applies
+    clear: BOOL  # clearly outside: beyond the exit hysteresis, or not active/applicable
+    applies: BOOL
+
+    def take(self, index: npt.NDArray[np.int64]) -> PairTable:
+        return PairTable(self.fix[index], self.zone[index], self.inside[index], self.clear[index],
+                         self.applies[index])  # fmt: skip
+
+
+def evaluate(zs: ZoneSet, fx: Fixes, settings: EngineSettings) -> PairTable:
+    pairs = zs.grid.candidates(fx.lon, fx.lat)
+    p, z = pairs.point, pairs.zone
+    lon, lat = fx.lon[p], fx.lat[p]
+    lateral = pairs.zone_status == IN
+    _exact(zs.shapes, z, lon, lat, pairs.zone_status == TEST, lateral)
+    in_release = lateral | (pairs.release_status == IN)
+    _exact(zs.release_shapes, z, lon, lat, (pairs.release_status == TEST) & ~lateral, in_release)
+
+    alt = fx.alt_ft[p]
+    floor, ceiling = zs.floor_ft[z], zs.ceiling_ft[z]
+    whole_band = np.isneginf(floor) & np.isposinf(ceiling)
+    vertical = ((alt >= floor) & (alt <= ceiling)) | whole_band
+    hv = settings.exit_hysteresis_ft
+    vertical_clear = ~whole_band & ((alt < floor - hv) | (alt > ceiling + hv))
+
+    active = zs.active_at(z, fx.t_s[p])
+    applies = applicability(zs, z, fx.icao24[p], fx.callsign[p], fx.country[p])
+    inside = lateral & vertical & active & applies
+    clear = ~inside & (~in_release | vertical_clear | ~active | ~applies)
+    return PairTable(p.astype(np.int64), z, inside, clear, applies)
+
+
+def lateral_zones(zs: ZoneSet, lon: F64, lat: F64) -> list[list[int]]:
+    """For a few fixes (suspect ones), the zones each lies in laterally."""
+    pairs = zs.grid.candidates(lon, lat)
+    inside = pairs.zone_status == IN
+    _exact(zs.shapes, pairs.zone, lon[pairs.point], lat[pairs.point],
+           pairs.zone_status == TEST, inside)  # fmt: skip
+    out: list[list[int]] = [[] for _ in range(len(lon))]
+    for point, zone in zip(pairs.point[inside], pairs.zone[inside], strict=True):
+        out[int(point)].append(int(zone))
+    return out
+
+
+def applicability(
+    zs: ZoneSet,
+    zone: npt.NDArray[np.int32],
+    icao24: npt.NDArray[np.uint32],
+    callsign: npt.NDArray[np.object_],
+    country: npt.NDArray[np.object_],
+) -> BOOL:
+    """Whether each zone binds each aircraft; zones without rules bind everyone at no cost."""
+    applies = np.ones(len(zone), bool)
+    rule_rows = np.flatnonzero(zs.has_rules[zone])
+    for z, rows in by_zone(zone, rule_rows):
+        spec = zs.zones[z]
+        if spec.applies_to is not None:
+            applies[rows] = _member(spec.applies_to, icao24[rows], callsign[rows], country[rows])
+        if not spec.exempt.is_empty:
+            applies[rows] &= ~_member(spec.exempt, icao24[rows], callsign[rows], country[rows])
+    return applies
+
+
+def by_zone(
+    zone: npt.NDArray[np.int32], rows: npt.NDArray[np.int64]
+) -> Iterator[tuple[int, npt.NDArray[np.int64]]]:
+    """Rows grouped by zone: one iteration per zone present, never per row."""
+    if len(rows) == 0:
+        return
+    rows = rows[np.argsort(zone[rows], kind="stable")]
+    zones, starts = np.unique(zone[rows], return_index=True)
+    for z, rows_of_zone in zip(zones, np.split(rows, starts[1:]), strict=True):
+        yield int(z), rows_of_zone
+
+
+def _exact(
+    shapes: tuple[shapely.Geometry, ...],
+    zone: npt.NDArray[np.int32],
+    lon: F64,
+    lat: F64,
+    mask: BOOL,
+    out: BOOL,
+) -> None:
+    for z, rows in by_zone(zone, np.flatnonzero(mask)):
+        out[rows] = shapely.contains_xy(shapes[z], lon[rows], lat[rows])
+
+
+def _member(
+    audience: Audience,
+    icao24: npt.NDArray[np.uint32],
+    callsign: npt.NDArray[np.object_],
+    country: npt.NDArray[np.object_],
+) -> BOOL:
+    hit = np.zeros(len(icao24), bool)
+    if audience.countries:
+        hit |= np.isin(country, list(audience.countries))
+    if audience.icao24:
+        hit |= np.isin(icao24, np.fromiter(audience.icao24, np.uint32))
+    if audience.callsigns:
+        names, inverse = np.unique(callsign.astype(str), return_inverse=True)
+        matched = np.array(
+            [any(p.fullmatch(n) for p in audience.callsigns) for n in names], dtype=bool
+        )  # once per distinct callsign
+        hit |= matched[inverse]
+    return hit

@@ -1,0 +1,69 @@
+"""The one event record, identical in every output (files, store, webhooks, API)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+EventKind = Literal["predicted_entry", "entry", "exit", "lost_contact", "suspect_position"]
+EVENT_KINDS: tuple[EventKind, ...] = (
+    "predicted_entry",
+    "entry",
+    "exit",
+    "lost_contact",
+    "suspect_position",
+)
+EVENT_COLUMNS = (
+    "id", "kind", "zone_id", "icao24", "callsign", "country", "time", "lat", "lon",
+    "altitude_ft", "details",
+)  # fmt: skip
+
+
+def event_id(kind: str, zone_id: str, icao24: str, t_s: float) -> str:
+    """Same event, same id, whichever run found it: live replay and batch audit agree by id."""
+    key = f"{kind}|{zone_id}|{icao24}|{round(t_s * 1000)}"
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def iso_time(t_s: float) -> str:
+    return datetime.fromtimestamp(t_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    zone_id: str
+    icao24: str
+    callsign: str
+    country: str
+    t_s: float
+    lat: float
+    lon: float
+    altitude_ft: float | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return event_id(self.kind, self.zone_id, self.icao24, self.t_s)
+
+    def sort_key(self) -> tuple[float, str, str, int]:
+        return (self.t_s, self.icao24, self.zone_id, EVENT_KINDS.index(self.kind))
+
+    def to_dict(self) -> dict[str, Any]:
+        alt = self.altitude_ft
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "zone_id": self.zone_id,
+            "icao24": self.icao24,
+            "callsign": self.callsign,
+            "country": self.country,
+            "time": iso_time(self.t_s),
+            "lat": round(self.lat, 6),
+            "lon": round(self.lon, 6),
+            "altitude_ft": None if alt is None or not math.isfinite(alt) else round(alt),
+            "details": self.details,
+        }

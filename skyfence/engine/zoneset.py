@@ -1,0 +1,124 @@
+"""Zones compiled for the engine: arrays of limits, grown shapes and the grid index.
+
+Compiled once per run, so the per-batch work touches only arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from pyproj import Transformer
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import transform
+
+from skyfence.engine.grid import ZoneGrid
+from skyfence.zones.model import Zone
+
+PREDICTION_SPEED_MAX_MS = 360.0  # ~700 kt: farthest a look-ahead can reach, per second
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Detection parameters shared by live and batch runs (identical settings, identical events)."""
+
+    lookahead_s: float | None = None  # overrides every zone's lookahead_s when set
+    lost_contact_s: float = 60.0
+    forget_after_s: float = 3600.0  # an aircraft unheard this long starts afresh
+    exit_hysteresis_m: float = 500.0  # an exit needs the aircraft this far outside laterally...
+    exit_hysteresis_ft: float = 200.0  # ...or this far outside the vertical band
+    max_speed_kt: float = 1200.0  # no civil or military aircraft monitored here is faster
+    speed_factor: float = 1.5  # tolerance on the reported ground speed for jumps
+    min_nic: int = 5  # containment radius < 1 NM; below, the position is not trusted
+    min_nacp: int = 6  # accuracy < 0.3 NM
+    envelope_min_alt_ft: float = 20_000.0  # above this (and below FL450) ...
+    envelope_min_gs_kt: float = 100.0  # ...a ground speed below this is not flight
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSet:
+    zones: tuple[Zone, ...]
+    shapes: tuple[BaseGeometry, ...]
+    release_shapes: tuple[BaseGeometry, ...]  # grown by the exit hysteresis
+    warning_shapes: tuple[BaseGeometry, ...]  # grown by buffer_m, the target of predictions
+    warning_bounds: npt.NDArray[np.float64]  # (n, 4): west, south, east, north
+    floor_ft: npt.NDArray[np.float64]
+    ceiling_ft: npt.NDArray[np.float64]
+    lookahead_s: npt.NDArray[np.float64]
+    period_start: npt.NDArray[np.int64]  # periods of zone i: period_*[start[i]:start[i]+count[i]]
+    period_count: npt.NDArray[np.int64]
+    period_begin_s: npt.NDArray[np.float64]
+    period_end_s: npt.NDArray[np.float64]
+    has_rules: npt.NDArray[np.bool_]
+    grid: ZoneGrid
+
+    @classmethod
+    def compile(cls, zones: list[Zone], settings: EngineSettings) -> ZoneSet:
+        ids = [z.id for z in zones]
+        if len(set(ids)) != len(ids):
+            raise ValueError("zone ids must be unique across all zone files")
+        lookahead = np.array(
+            [settings.lookahead_s if settings.lookahead_s is not None else z.lookahead_s
+             for z in zones], dtype=np.float64,
+        )  # fmt: skip
+        shapes = [z.geometry for z in zones]
+        release = [grow(z.geometry, settings.exit_hysteresis_m) for z in zones]
+        warning = [grow(z.geometry, z.buffer_m) for z in zones]
+        for shape in (*shapes, *release, *warning):
+            shapely.prepare(shape)
+        margins = [
+            max(settings.exit_hysteresis_m, z.buffer_m) + la * PREDICTION_SPEED_MAX_MS
+            for z, la in zip(zones, lookahead, strict=True)
+        ]
+        counts = np.array([len(z.active) for z in zones], dtype=np.int64)
+        periods = [p for z in zones for p in z.active]
+        return cls(
+            zones=tuple(zones),
+            shapes=tuple(shapes),
+            release_shapes=tuple(release),
+            warning_shapes=tuple(warning),
+            warning_bounds=np.array([w.bounds for w in warning], dtype=np.float64).reshape(-1, 4),
+            floor_ft=np.array([z.floor_ft for z in zones], dtype=np.float64),
+            ceiling_ft=np.array([z.ceiling_ft for z in zones], dtype=np.float64),
+            lookahead_s=lookahead,
+            period_start=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+            if zones
+            else np.zeros(0, np.int64),
+            period_count=counts,
+            period_begin_s=np.array([p[0] for p in periods], dtype=np.float64),
+            period_end_s=np.array([p[1] for p in periods], dtype=np.float64),
+            has_rules=np.array(
+                [z.applies_to is not None or not z.exempt.is_empty for z in zones], dtype=bool
+            ),
+            grid=ZoneGrid.build(shapes, release, margins),
+        )
+
+    def __len__(self) -> int:
+        return len(self.zones)
+
+    def active_at(self, zone: npt.NDArray[np.int32], t_s: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+        """Whether each zone is active at each time (a zone without periods always is)."""
+        count = self.period_count[zone]
+        active = count == 0
+        for k in range(int(count.max(initial=0))):  # loop over periods per zone (usually 1)
+            has = count > k
+            p = self.period_start[zone[has]] + k
+            hit = (self.period_begin_s[p] <= t_s[has]) & (t_s[has] < self.period_end_s[p])
+            active[has] |= hit
+        return active
+
+
+def grow(geometry: BaseGeometry, distance_m: float) -> BaseGeometry:
+    """The shape grown by a distance in metres, in a local equidistant projection."""
+    if distance_m <= 0:
+        return geometry
+    centre = geometry.centroid
+    local = f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m"
+    to_local = Transformer.from_crs("EPSG:4326", local, always_xy=True).transform
+    to_lonlat = Transformer.from_crs(local, "EPSG:4326", always_xy=True).transform
+    grown = transform(to_local, geometry).buffer(distance_m, quad_segs=8)
+    result = transform(to_lonlat, grown)
+    return result if math.isfinite(result.area) else geometry

@@ -1,0 +1,206 @@
+"""The one columnar record every source yields and the engine consumes: state vectors.
+
+Every reader (recordings, live feeds, decoded frames) produces `StateVectors`, so the engine has a
+single input type whatever the origin. Columns are numpy arrays with units in their names; a
+missing value is NaN for floats, -1 for the small integer integrity fields and "" for strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+F64 = npt.NDArray[np.float64]
+I8 = npt.NDArray[np.int8]
+U32 = npt.NDArray[np.uint32]
+BOOL = npt.NDArray[np.bool_]
+OBJ = npt.NDArray[np.object_]
+
+ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("t_s", pa.float64()),  # observation time, UNIX seconds UTC
+        pa.field("icao24", pa.uint32()),  # ICAO 24-bit address
+        pa.field("callsign", pa.string()),
+        pa.field("lat_deg", pa.float64()),
+        pa.field("lon_deg", pa.float64()),
+        pa.field("alt_baro_ft", pa.float64()),  # pressure altitude (1013.25 hPa)
+        pa.field("alt_geo_ft", pa.float64()),  # GNSS height
+        pa.field("gs_kt", pa.float64()),
+        pa.field("track_deg", pa.float64()),
+        pa.field("vrate_fpm", pa.float64()),
+        pa.field("on_ground", pa.bool_()),
+        pa.field("squawk", pa.string()),
+        pa.field("nic", pa.int8()),  # navigation integrity category, -1 unknown
+        pa.field("nacp", pa.int8()),  # navigation accuracy category (position), -1 unknown
+        pa.field("t_pos_s", pa.float64()),  # time of the position fix; NaN means t_s
+    ]
+)
+
+FLOAT_COLUMNS = (
+    "t_s",
+    "lat_deg",
+    "lon_deg",
+    "alt_baro_ft",
+    "alt_geo_ft",
+    "gs_kt",
+    "track_deg",
+    "vrate_fpm",
+    "t_pos_s",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StateVectors:
+    """A batch of aircraft state vectors, one row per observation."""
+
+    t_s: F64
+    icao24: U32
+    callsign: OBJ
+    lat_deg: F64
+    lon_deg: F64
+    alt_baro_ft: F64
+    alt_geo_ft: F64
+    gs_kt: F64
+    track_deg: F64
+    vrate_fpm: F64
+    on_ground: BOOL
+    squawk: OBJ
+    nic: I8
+    nacp: I8
+    t_pos_s: F64
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
+
+    @classmethod
+    def build(cls, n: int | None = None, **columns: Any) -> StateVectors:
+        """Make a batch from whatever columns a source has; absent ones are filled as missing.
+
+        `n` is only needed when no column is given. Values are converted to the column's dtype,
+        so a reader can pass lists, pandas series or arrow arrays.
+        """
+        unknown = set(columns) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown state vector columns: {sorted(unknown)}")
+        if n is None:
+            n = len(next(iter(columns.values())))
+        out: dict[str, Any] = {}
+        for f in fields(cls):
+            value = columns.get(f.name)
+            if f.name in FLOAT_COLUMNS:
+                out[f.name] = (
+                    np.full(n, np.nan)
+                    if value is None
+                    else np.asarray(value, dtype=np.float64).reshape(n)
+                )
+            elif f.name == "icao24":
+                out[f.name] = (
+                    np.zeros(n, np.uint32) if value is None else parse_icao24(value).reshape(n)
+                )
+            elif f.name in ("nic", "nacp"):
+                out[f.name] = (
+                    np.full(n, -1, np.int8) if value is None else _small_int(value).reshape(n)
+                )
+            elif f.name == "on_ground":
+                out[f.name] = (
+                    np.zeros(n, bool)
+                    if value is None
+                    else np.asarray(_fill_none(value, False), dtype=bool).reshape(n)
+                )
+            else:  # strings
+                out[f.name] = np.full(n, "", object) if value is None else _strings(value, n)
+        return cls(**out)
+
+    @classmethod
+    def empty(cls) -> StateVectors:
+        return cls.build(0)
+
+    def take(self, index: npt.NDArray[Any]) -> StateVectors:
+        """Rows selected by an integer index or a boolean mask."""
+        return StateVectors(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @classmethod
+    def concat(cls, batches: list[StateVectors]) -> StateVectors:
+        if not batches:
+            return cls.empty()
+        return cls(
+            **{f.name: np.concatenate([getattr(b, f.name) for b in batches]) for f in fields(cls)}
+        )
+
+    def to_arrow(self) -> pa.Table:
+        return pa.table(
+            [pa.array(getattr(self, f.name), type=ARROW_SCHEMA.field(f.name).type)
+             for f in fields(self)],
+            schema=ARROW_SCHEMA,
+        )
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table | pa.RecordBatch) -> StateVectors:
+        cols: dict[str, Any] = {}
+        for name in table.schema.names:
+            col = table.column(name)
+            if name in ("callsign", "squawk"):
+                cols[name] = col.to_numpy(zero_copy_only=False)
+            elif name in FLOAT_COLUMNS:
+                cols[name] = col.to_numpy(zero_copy_only=False).astype(np.float64)
+            else:
+                cols[name] = col.to_numpy(zero_copy_only=False)
+        return cls.build(len(table), **cols)
+
+
+def parse_icao24(values: Any) -> U32:
+    """Hex strings ("4baac6") or integers to uint32 addresses; unparseable values become 0."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.uint32)
+    strings = np.char.strip(np.char.lower(arr.astype(str)))
+    out = np.zeros(strings.shape, np.uint32)
+    uniques, inverse = np.unique(strings, return_inverse=True)
+    parsed = np.zeros(len(uniques), np.uint32)
+    for i, s in enumerate(uniques):  # once per distinct aircraft, not per row
+        try:
+            parsed[i] = int(s, 16) if 0 < len(s) <= 6 else 0
+        except ValueError:
+            parsed[i] = 0
+    out[...] = parsed[inverse.reshape(strings.shape)]
+    return out
+
+
+def icao24_hex(address: int) -> str:
+    return f"{int(address):06x}"
+
+
+def _fill_none(value: Any, default: Any) -> Any:
+    arr = np.asarray(value, dtype=object)
+    if arr.dtype == object:
+        mask = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in arr.ravel()])
+        if mask.any():
+            arr = arr.copy()
+            arr.ravel()[mask] = default
+    return arr
+
+
+def _small_int(value: Any) -> I8:
+    arr = np.asarray(value, dtype=np.float64)
+    return np.where(np.isfinite(arr), arr, -1).astype(np.int8)
+
+
+def _strings(value: Any, n: int) -> OBJ:
+    """Strings with missing values as "" and surrounding blanks removed (callsigns are padded)."""
+    import pyarrow.compute as pc
+
+    arr = value if isinstance(value, pa.Array | pa.ChunkedArray) else None
+    if arr is None:
+        raw = np.asarray(value, dtype=object).reshape(n)
+        try:
+            arr = pa.array(raw, from_pandas=True)  # NaN and None become null
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: rare, convert one by one
+            arr = pa.array([None if v is None or v != v else str(v) for v in raw], pa.string())
+        if pa.types.is_null(arr.type):
+            arr = arr.cast(pa.string())
+    arr = pc.fill_null(pc.utf8_trim_whitespace(arr.cast(pa.string())), "")
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object).reshape(n)

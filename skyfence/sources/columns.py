@@ -1,0 +1,173 @@
+"""Arrow columns of whatever type a file had -> the numpy columns of `StateVectors`.
+
+Recordings disagree on types: a squawk is a string in one file and an integer in the next, a
+time is epoch milliseconds, seconds or a timestamp, and CSV gives everything as text. These
+converters accept all of them, and report, per row, a value that is present but unusable
+("12:3O" for a number), so that the row can be counted and skipped instead of crashing the read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from skyfence.schema import StateVectors, parse_icao24
+from skyfence.sources.base import ReadStats
+
+F64 = npt.NDArray[np.float64]
+BOOL = npt.NDArray[np.bool_]
+OBJ = npt.NDArray[np.object_]
+Column = pa.Array | pa.ChunkedArray
+
+FT_PER_M = 1 / 0.3048
+KT_PER_MS = 3600 / 1852
+FPM_PER_MS = 60 / 0.3048
+
+_NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+_TRUE = {"true", "1", "t", "yes"}
+_FALSE = {"false", "0", "f", "no"}
+
+
+def _array(col: Column) -> pa.Array:
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def as_float(col: Column) -> tuple[F64, BOOL]:
+    """Values as float64 (NaN where missing) and a mask of present but non-numeric values."""
+    arr = _array(col)
+    n = len(arr)
+    t = arr.type
+    if pa.types.is_null(t):
+        return np.full(n, np.nan), np.zeros(n, bool)
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        values = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(values, dtype=np.float64), np.zeros(n, bool)
+    if pa.types.is_boolean(t):
+        return np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False)), np.zeros(n, bool)
+    if _is_text(t):
+        text = pc.utf8_trim_whitespace(arr)
+        ok = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
+        empty = pc.fill_null(pc.equal(text, ""), True)
+        values = pc.if_else(ok, text, pa.scalar(None, text.type)).cast(pa.float64())
+        bad = ~np.asarray(ok) & ~np.asarray(empty)
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64), bad
+    return np.full(n, np.nan), np.asarray(arr.is_valid())
+
+
+def _epoch_seconds(values: F64) -> F64:
+    """Numeric times in s, ms, us or ns since 1970, told apart by magnitude: 1e11 s is the year
+    5138 but 1e11 ms is 1973, so a value above it can only be a finer unit."""
+    mag = np.abs(values)
+    scale = np.select([mag >= 1e17, mag >= 1e14, mag >= 1e11], [1e-9, 1e-6, 1e-3], 1.0)
+    return np.asarray(values * scale, dtype=np.float64)
+
+
+def _parse_iso(text: pa.Array) -> tuple[F64, BOOL]:
+    out = np.full(len(text), np.nan)
+    bad = np.zeros(len(text), bool)
+    for i, s in enumerate(text.to_pylist()):  # only for text times that are not numbers
+        if s is None or not s.strip():
+            continue
+        try:
+            dt = datetime.fromisoformat(s.strip())
+        except ValueError:
+            bad[i] = True
+            continue
+        if dt.tzinfo is None:  # recordings are in UTC unless they say otherwise
+            out[i] = (dt - datetime(1970, 1, 1)).total_seconds()  # noqa: DTZ001
+        else:
+            out[i] = dt.timestamp()
+    return out, bad
+
+
+def as_seconds(col: Column) -> tuple[F64, BOOL]:
+    """Times as UNIX seconds (UTC) from timestamps, epoch numbers of any unit or ISO text."""
+    arr = _array(col)
+    t = arr.type
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        ts = arr.cast(pa.timestamp("us", getattr(t, "tz", None))) if pa.types.is_date(t) else arr
+        unit = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}[ts.type.unit]
+        raw = ts.cast(pa.int64()).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(raw, dtype=np.float64) * unit, np.zeros(len(arr), bool)
+    values, bad = as_float(arr)
+    if _is_text(t) and bad.any():
+        parsed, still_bad = _parse_iso(arr.filter(pa.array(bad)))
+        values[bad], bad[bad] = parsed, still_bad
+        return values, bad
+    return _epoch_seconds(values), bad
+
+
+def as_text(col: Column) -> OBJ:
+    """Strings, blanks trimmed, "" where missing; integral numbers without a trailing ".0"."""
+    arr = _array(col)
+    if pa.types.is_floating(arr.type):
+        values = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
+        out = np.full(len(arr), "", dtype=object)
+        ok = np.isfinite(values)
+        out[ok] = [f"{v:.0f}" if v == int(v) else repr(v) for v in values[ok].tolist()]
+        return out
+    if not _is_text(arr.type):
+        arr = arr.cast(pa.string())
+    text = pc.fill_null(pc.utf8_trim_whitespace(arr), "")
+    return np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def as_squawk(col: Column) -> OBJ:
+    """Squawks as four digits: files that store them as numbers lose the leading zeros."""
+    arr = _array(col)
+    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+        values, _ = as_float(arr)
+        out = np.full(len(arr), "", dtype=object)
+        ok = np.isfinite(values) & (values >= 0)
+        out[ok] = [f"{int(v):04d}" for v in values[ok].tolist()]
+        return out
+    return as_text(arr)
+
+
+def as_bool(col: Column) -> tuple[BOOL, BOOL]:
+    """Booleans (False where missing) and a mask of present values that are not booleans."""
+    arr = _array(col)
+    n = len(arr)
+    if pa.types.is_boolean(arr.type):
+        return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False)), np.zeros(n, bool)
+    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+        values, _ = as_float(arr)
+        return values == 1, np.isfinite(values) & (values != 0) & (values != 1)
+    text = as_text(arr)
+    lower = np.char.lower(text.astype(str))
+    truthy = np.isin(lower, list(_TRUE))
+    return truthy, ~truthy & ~np.isin(lower, [*_FALSE, ""])
+
+
+def checked(stats: ReadStats, where: str, bad: BOOL, **columns: Any) -> StateVectors:
+    """Build the batch and drop (counting them) rows with a bad value, no usable time or address,
+    or an impossible position: those are corrupt, and a monitor must not act on them."""
+    sv = StateVectors.build(len(bad), **columns)
+    bad = bad | ~np.isfinite(sv.t_s) | (sv.icao24 == 0)
+    bad |= np.abs(sv.lat_deg) > 90
+    bad |= np.abs(sv.lon_deg) > 180
+    stats.rows_read += len(bad)
+    n_bad = int(bad.sum())
+    if n_bad:
+        stats.skip(n_bad, f"{where}: row without a valid time, address, position or value")
+        sv = sv.take(~bad)
+    stats.rows_yielded += len(sv)
+    return sv
+
+
+def icao24_of(col: Column) -> npt.NDArray[np.uint32]:
+    """Addresses from hex text or integers; "~" marks a non-ICAO (TIS-B) address in readsb."""
+    arr = _array(col)
+    if pa.types.is_integer(arr.type):
+        return parse_icao24(np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False)))
+    text = as_text(arr)
+    return parse_icao24(np.char.lstrip(text.astype(str), "~"))

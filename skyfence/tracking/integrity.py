@@ -1,0 +1,297 @@
+"""Which positions can be trusted: deduplication, integrity categories and kinematic plausibility.
+
+Near conflict zones GNSS is jammed and spoofed daily, and a spoofed position inside a closed FIR is
+exactly what must never become an alert. A position is *trusted* only if it is fresh (a new fix,
+not a repeated stale one), its source integrity (NIC/NACp) is adequate where known, it is within
+the flight envelope, and it is reachable from the aircraft's last trusted position at a plausible
+speed. Untrusted positions are quarantined: reported as suspect, never used for zone states.
+
+The common case (a clean track) is decided with whole-array operations; only aircraft with a
+failing position are walked fix by fix, because after a failure each fix must be judged against
+the last *trusted* one, which depends on the verdicts before it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from skyfence.engine.zoneset import EngineSettings
+
+KT_MS = 1852.0 / 3600.0
+EARTH_RADIUS_M = 6_371_008.8
+STALE_POSITION_S = 60.0  # a state vector whose position is older than this carries no new fix
+NOISE_M = 300.0  # position noise tolerated between two fixes, whatever their spacing
+CONFIRM_FIXES = 10  # consistent fixes that make a track's anchor strong
+FALLBACK_SPEED_KT = 250.0  # assumed when no ground speed is known at either end
+
+TRUSTED, LOW_INTEGRITY, IMPOSSIBLE_JUMP, OUTSIDE_ENVELOPE, NULL_POSITION = 0, 1, 2, 3, 4
+REASONS = {
+    LOW_INTEGRITY: "low_integrity",
+    IMPOSSIBLE_JUMP: "impossible_jump",
+    OUTSIDE_ENVELOPE: "outside_flight_envelope",
+    NULL_POSITION: "null_position",
+}
+
+
+@dataclass(slots=True)
+class Fix:
+    t_s: float
+    lat_deg: float
+    lon_deg: float
+    gs_kt: float
+
+
+@dataclass(slots=True)
+class TrackIntegrity:
+    """What integrity remembers of one aircraft between batches."""
+
+    last_seen_s: float = -math.inf  # time of the last row, fix or not
+    last_fix: Fix | None = None  # last fresh fix, trusted or not
+    anchor: Fix | None = None  # last trusted fix
+    strength: int = 0  # consecutive consistent trusted fixes behind the anchor (capped)
+    suspect: bool = False  # inside a suspect episode
+    run: int = 0  # consecutive mutually consistent fixes (to re-anchor a weak track)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdicts:
+    """Per input row; only fresh rows are fixes, only trusted fixes drive zone states."""
+
+    fresh: npt.NDArray[np.bool_]
+    trusted: npt.NDArray[np.bool_]
+    reason: npt.NDArray[np.int8]
+    suspect_start: npt.NDArray[np.bool_]  # first suspect fix of an episode: one event each
+    implied_kt: npt.NDArray[np.float64]  # speed implied from the reference fix
+
+
+def distance_m(
+    lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLike, lon2: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """Haversine distance; exact enough for plausibility at any range."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp = p2 - p1
+    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1))), np.float64)
+
+
+def speed_limit_kt(gs_a: npt.ArrayLike, gs_b: npt.ArrayLike, settings: EngineSettings) -> npt.NDArray[np.float64]:
+    """Fastest plausible mean speed between two fixes, from the speeds reported at both ends."""
+    both = np.fmax(np.asarray(gs_a, np.float64), np.asarray(gs_b, np.float64))
+    both = np.where(np.isfinite(both), both, FALLBACK_SPEED_KT)
+    return np.minimum(both * settings.speed_factor + 100.0, settings.max_speed_kt)
+
+
+def assess(
+    icao24: npt.NDArray[np.uint32],
+    t_fix: npt.NDArray[np.float64],
+    t_s: npt.NDArray[np.float64],
+    lat: npt.NDArray[np.float64],
+    lon: npt.NDArray[np.float64],
+    alt_ft: npt.NDArray[np.float64],
+    gs_kt: npt.NDArray[np.float64],
+    on_ground: npt.NDArray[np.bool_],
+    nic: npt.NDArray[np.int8],
+    nacp: npt.NDArray[np.int8],
+    states: dict[int, TrackIntegrity],
+    settings: EngineSettings,
+) -> Verdicts:
+    """Judge rows sorted by (icao24, t_fix); updates `states` in place."""
+    n = len(t_fix)
+    group_start = np.ones(n, bool)
+    group_start[1:] = icao24[1:] != icao24[:-1]
+    starts = np.flatnonzero(group_start)
+    aircraft = icao24[starts]
+    carried = [states.get(int(a)) for a in aircraft]  # one look-up per aircraft, not per row
+    carried_last_t = np.array(
+        [s.last_fix.t_s if s and s.last_fix else -math.inf for s in carried], dtype=np.float64
+    )
+
+    valid = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+    prev_t = np.empty(n)
+    prev_t[1:] = t_fix[:-1]
+    prev_t[starts] = carried_last_t
+    fresh = valid & (t_s - t_fix <= STALE_POSITION_S) & (t_fix > prev_t)
+    # state vectors without a fix time repeat the last position until a new one arrives; an
+    # airborne aircraft never reports exactly the same coordinates twice, so those are repeats
+    prev_lat, prev_lon = np.empty(n), np.empty(n)
+    prev_lat[1:], prev_lon[1:] = lat[:-1], lon[:-1]
+    for g, i in enumerate(starts):  # once per aircraft
+        fix = carried[g].last_fix if carried[g] else None
+        prev_lat[i], prev_lon[i] = (fix.lat_deg, fix.lon_deg) if fix else (np.nan, np.nan)
+    fresh &= on_ground | (lat != prev_lat) | (lon != prev_lon)
+    rows = np.flatnonzero(fresh)
+
+    reason = np.zeros(n, np.int8)
+    trusted = np.zeros(n, bool)
+    suspect_start = np.zeros(n, bool)
+    implied = np.full(n, np.nan)
+    ends = np.append(starts[1:] - 1, n - 1)
+    for g, a in enumerate(aircraft):  # once per aircraft
+        seen = carried[g] or states.setdefault(int(a), TrackIntegrity())
+        seen.last_seen_s = max(seen.last_seen_s, float(t_fix[ends[g]]))
+        carried[g] = seen
+    if len(rows) == 0:
+        return Verdicts(fresh, trusted, reason, suspect_start, implied)
+
+    f_icao = icao24[rows]
+    f_start = np.ones(len(rows), bool)
+    f_start[1:] = f_icao[1:] != f_icao[:-1]
+    stateless = _stateless_reasons(lat[rows], lon[rows], alt_ft[rows], gs_kt[rows],
+                                   on_ground[rows], nic[rows], nacp[rows], settings)  # fmt: skip
+
+    # reference for the pairwise test: previous fix, or the carried last fix at a group start
+    group_of_fix = np.searchsorted(aircraft, f_icao)
+    ref_lat, ref_lon, ref_t, ref_gs = (np.empty(len(rows)) for _ in range(4))
+    ref_lat[1:], ref_lon[1:], ref_t[1:] = lat[rows][:-1], lon[rows][:-1], t_fix[rows][:-1]
+    ref_gs[1:] = gs_kt[rows][:-1]
+    for i in np.flatnonzero(f_start):  # once per aircraft
+        last = carried[group_of_fix[i]]
+        fix = last.last_fix if last else None
+        ref_lat[i], ref_lon[i] = (fix.lat_deg, fix.lon_deg) if fix else (np.nan, np.nan)
+        ref_t[i], ref_gs[i] = (fix.t_s, fix.gs_kt) if fix else (np.nan, np.nan)
+    dist = distance_m(ref_lat, ref_lon, lat[rows], lon[rows])
+    dt = t_fix[rows] - ref_t
+    with np.errstate(invalid="ignore", divide="ignore"):
+        implied_f = dist / np.maximum(dt, 1e-3) / KT_MS
+        limit_m = speed_limit_kt(ref_gs, gs_kt[rows], settings) * KT_MS * dt + NOISE_M
+    jump = np.isfinite(dist) & (dist > limit_m)
+    implied[rows] = implied_f
+
+    # clean aircraft: nothing failed and the carried track was not in a suspect episode
+    bad = (stateless != TRUSTED) | jump
+    fix_group = np.cumsum(f_start) - 1
+    dirty_group = np.zeros(int(fix_group[-1]) + 1, bool)
+    np.logical_or.at(dirty_group, fix_group, bad)
+    for g, i in enumerate(np.flatnonzero(f_start)):
+        last = carried[group_of_fix[i]]
+        if last is not None and (last.suspect or (last.last_fix is not None and last.anchor is None)):
+            dirty_group[g] = True
+    # every fix before an aircraft's first failure is trusted: its predecessor was
+    first_bad = np.full(len(dirty_group), len(rows))
+    np.minimum.at(first_bad, fix_group[bad], np.flatnonzero(bad))
+    group_bounds = np.append(np.flatnonzero(f_start), len(rows))
+    for g in np.flatnonzero(dirty_group):
+        if first_bad[g] == len(rows):  # dirty because of the carried state
+            first_bad[g] = group_bounds[g]
+    trusted[rows[np.arange(len(rows)) < first_bad[fix_group]]] = True
+
+    for g in range(len(group_bounds) - 1):  # once per aircraft
+        lo, hi = group_bounds[g], group_bounds[g + 1]
+        cut = min(int(first_bad[g]), hi)
+        state = carried[group_of_fix[lo]] or TrackIntegrity()
+        if cut > lo:
+            last = rows[cut - 1]
+            state.anchor = Fix(float(t_fix[last]), float(lat[last]), float(lon[last]),
+                               float(gs_kt[last]))  # fmt: skip
+            state.strength = min(state.strength + (cut - lo), 10 * CONFIRM_FIXES)
+            state.run = min(state.run + (cut - lo), 10 * CONFIRM_FIXES)
+            state.suspect = False
+            state.last_fix = state.anchor
+        if cut < hi:
+            _walk(rows[cut:hi], lat, lon, t_fix, gs_kt, stateless[cut:hi], state, settings,
+                  trusted, reason, suspect_start, implied)  # fmt: skip
+        last = rows[hi - 1]
+        state.last_fix = Fix(float(t_fix[last]), float(lat[last]), float(lon[last]),
+                             float(gs_kt[last]))  # fmt: skip
+        states[int(f_icao[lo])] = state
+    return Verdicts(fresh, trusted, reason, suspect_start, implied)
+
+
+def _stateless_reasons(
+    lat: npt.NDArray[np.float64],
+    lon: npt.NDArray[np.float64],
+    alt_ft: npt.NDArray[np.float64],
+    gs_kt: npt.NDArray[np.float64],
+    on_ground: npt.NDArray[np.bool_],
+    nic: npt.NDArray[np.int8],
+    nacp: npt.NDArray[np.int8],
+    settings: EngineSettings,
+) -> npt.NDArray[np.int8]:
+    """Reasons that need no history: the fix alone says it cannot be trusted."""
+    reason = np.zeros(len(lat), np.int8)
+    low = ((nic >= 0) & (nic < settings.min_nic)) | ((nacp >= 0) & (nacp < settings.min_nacp))
+    reason[low] = LOW_INTEGRITY
+    # an aircraft in the flight levels airliners use cannot hold it below ~100 kt ground speed;
+    # a spoofer's frozen or slowly drifting position reports exactly that
+    envelope = (
+        ~on_ground
+        & (alt_ft >= settings.envelope_min_alt_ft)
+        & (alt_ft <= 45_000.0)
+        & (gs_kt < settings.envelope_min_gs_kt)
+    )
+    reason[envelope] = OUTSIDE_ENVELOPE
+    reason[(lat == 0) & (lon == 0)] = NULL_POSITION
+    return reason
+
+
+def _walk(
+    rows: npt.NDArray[np.int64],
+    lat: npt.NDArray[np.float64],
+    lon: npt.NDArray[np.float64],
+    t_fix: npt.NDArray[np.float64],
+    gs_kt: npt.NDArray[np.float64],
+    stateless: npt.NDArray[np.int8],
+    state: TrackIntegrity,
+    settings: EngineSettings,
+    trusted: npt.NDArray[np.bool_],
+    reason: npt.NDArray[np.int8],
+    suspect_start: npt.NDArray[np.bool_],
+    implied: npt.NDArray[np.float64],
+) -> None:
+    """Judge one aircraft's fixes in order, each against the last trusted fix (the anchor).
+
+    A track whose anchor is weak (fewer than CONFIRM_FIXES consistent fixes) re-anchors on a run
+    of CONFIRM_FIXES mutually consistent fixes, so one bad first position cannot blind us to an
+    aircraft; a strong anchor is only left for a fix reachable from it.
+    """
+    previous = state.last_fix
+    for k, r in enumerate(rows):
+        fix = Fix(float(t_fix[r]), float(lat[r]), float(lon[r]), float(gs_kt[r]))
+        consistent_with_previous = previous is None or _reachable(previous, fix, settings)
+        state.run = state.run + 1 if consistent_with_previous and stateless[k] == TRUSTED else 1
+        verdict = int(stateless[k])
+        if verdict == TRUSTED and state.anchor is not None:
+            implied[r] = _implied_kt(state.anchor, fix)
+            if not _reachable(state.anchor, fix, settings):
+                weak = state.strength < CONFIRM_FIXES
+                verdict = TRUSTED if weak and state.run >= CONFIRM_FIXES else IMPOSSIBLE_JUMP
+                if verdict == TRUSTED:
+                    state.strength = state.run
+        if verdict == TRUSTED:
+            trusted[r] = True
+            state.anchor = fix
+            state.strength = min(state.strength + 1, 10 * CONFIRM_FIXES)
+            state.suspect = False
+        else:
+            reason[r] = verdict
+            suspect_start[r] = not state.suspect
+            state.suspect = True
+            if state.anchor is None:
+                state.strength = 0
+        previous = fix
+
+
+def _reachable(a: Fix, b: Fix, settings: EngineSettings) -> bool:
+    speeds = [v for v in (a.gs_kt, b.gs_kt) if not math.isnan(v)]
+    fastest = max(speeds) if speeds else FALLBACK_SPEED_KT
+    limit_kt = min(fastest * settings.speed_factor + 100.0, settings.max_speed_kt)
+    return _distance_m(a, b) <= limit_kt * KT_MS * (b.t_s - a.t_s) + NOISE_M
+
+
+def _implied_kt(a: Fix, b: Fix) -> float:
+    return _distance_m(a, b) / max(b.t_s - a.t_s, 1e-3) / KT_MS
+
+
+def _distance_m(a: Fix, b: Fix) -> float:
+    """Scalar haversine for the fix-by-fix walk (numpy per scalar costs microseconds)."""
+    p1, p2 = math.radians(a.lat_deg), math.radians(b.lat_deg)
+    h = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(b.lon_deg - a.lon_deg) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, max(0.0, h))))

@@ -13,7 +13,13 @@ from shapely.geometry import mapping, shape
 
 import traffic
 
-FIRS = ["UKBV", "UKDV", "UKFV", "UKLV", "UKOV"]
+FIRS = {
+    "UKBV": "Kyiv FIR",
+    "UKDV": "Dnipro FIR",
+    "UKFV": "Simferopol FIR",
+    "UKLV": "Lviv FIR",
+    "UKOV": "Odesa FIR",
+}
 OUT = Path(__file__).parent.parent / "skyfence" / "zones" / "data" / "ukraine.geojson"
 
 
@@ -29,7 +35,7 @@ def main() -> None:
                 "type": "Feature",
                 "properties": {
                     "id": ident,
-                    "name": fir["properties"]["NAME"].title().replace("'", "’"),
+                    "name": FIRS[ident],
                     "floor": "SFC",
                     "ceiling": "UNL",
                     "active": [["2022-02-24T00:00:00Z", None]],

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Replies = Literal["all", "short", "none"]
-
 import numpy as np
 import numpy.typing as npt
+
+Replies = Literal["all", "short", "none"]
 
 I8 = npt.NDArray[np.int8]
 BOOL = npt.NDArray[np.bool_]
@@ -62,7 +62,8 @@ class Classified:
 
 
 def classify(frames: npt.ArrayLike, *, replies: Replies = "all") -> Classified:
-    """Validate hex frames (14 or 28 digits) and find the kind of each from its DF and TC bits.
+    """Validate hex frames (14 or 28 digits, as the DF requires) and find the kind of each from
+    its DF and TC bits.
 
     `replies` selects the surveillance replies kept to update altitude and squawk: "all"
     (DF4/5/20/21), "short" (DF4/5 only: DF20/21 carry a Comm-B payload that makes them several
@@ -89,20 +90,26 @@ def classify(frames: npt.ArrayLike, *, replies: Replies = "all") -> Classified:
     byte = nib[:, 0::2] * 16 + nib[:, 1::2]
     df = byte[:, 0] >> 3
     tc = (byte[:, 4] >> 3).astype(np.int8)
-    long = length == 28
-    adsb = long & ((df == 17) | ((df == 18) & np.isin(byte[:, 0] & 7, _DF18_CF)))
+    # DF 0-15 are 56-bit replies, DF 16-24 112-bit. Some receivers pad short replies to 28
+    # digits: the padding is cut so the parity (which carries the address) is read correctly.
+    long_df = df >= 16
+    valid &= ~(long_df & (length == 14))
+    padded = valid & ~long_df & (length == 28)
+    adsb = valid & ((df == 17) | ((df == 18) & np.isin(byte[:, 0] & 7, _DF18_CF)))
     kind = np.where(adsb, _KIND_BY_TC[tc], 0).astype(np.int8)
     if replies != "none":
-        kind[(df == 4) & ~long] = ALTITUDE
-        kind[(df == 5) & ~long] = SQUAWK
+        kind[df == 4] = ALTITUDE
+        kind[df == 5] = SQUAWK
     if replies == "all":
-        kind[(df == 20) & long] = ALTITUDE
-        kind[(df == 21) & long] = SQUAWK
+        kind[df == 20] = ALTITUDE
+        kind[df == 21] = SQUAWK
     kind[~valid] = 0
-    lowered = np.char.lower(as_str).astype(object)
-    lowered[~valid] = ""
-    return Classified(lowered, valid, kind, np.where(adsb, tc, -1).astype(np.int8))
+    lowered = np.char.lower(as_str)
+    lowered[padded] = lowered[padded].astype("U14")
+    out = lowered.astype(object)
+    out[~valid] = ""
+    return Classified(out, valid, kind, np.where(adsb, tc, -1).astype(np.int8))
 
 
 def is_position(kind: npt.NDArray[Any]) -> BOOL:
-    return (kind == AIR_POSITION) | (kind == SURFACE_POSITION)
+    return np.isin(kind, (AIR_POSITION, SURFACE_POSITION))

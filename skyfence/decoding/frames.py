@@ -29,9 +29,7 @@ import numpy.typing as npt
 
 from skyfence.decoding.carry import bfill_index, carried, ffill_index, group_bounds
 from skyfence.decoding.classify import (
-    IDENTIFICATION,
     POSITION_UNDECODED,
-    SQUAWK,
     SURFACE_POSITION,
     Replies,
     classify,
@@ -111,11 +109,13 @@ class _Rows:
 
     @staticmethod
     def empty() -> _Rows:
-        z = np.zeros(0)
-        o = np.zeros(0, object)
-        i = np.zeros(0, np.int8)
+        kinds = {"icao": np.uint32, "kind": np.int8, "tc": np.int8, "carry": bool}
+        objects = ("callsign", "squawk", "frame")
         return _Rows(
-            z, np.zeros(0, np.uint32), i, i, np.zeros(0, bool), *([z] * 12), o, o, o
+            **{
+                f.name: np.zeros(0, object if f.name in objects else kinds.get(f.name, float))
+                for f in fields(_Rows)
+            }
         )
 
 
@@ -196,8 +196,8 @@ class FrameDecoder:
             nic_supp=m.nic_supp,
             version2=m.version2,
             nacp=m.nacp,
-            callsign=np.where(kind == IDENTIFICATION, m.callsign, None),
-            squawk=np.where(kind == SQUAWK, m.squawk, None),
+            callsign=m.callsign,
+            squawk=m.squawk,
             frame=c.frames[sel],
         )
         # Replies have no CRC of their own: the address is recovered from the parity, so a
@@ -265,7 +265,6 @@ class FrameDecoder:
             latest(w.nic_supp, status, np.nan, ident),
             latest(w.version2, status, np.nan, ident),
         )
-        named = w.callsign.astype(bool) & (w.kind == IDENTIFICATION)
         columns: dict[str, Any] = {
             "t_s": t,
             "icao24": w.icao,
@@ -277,7 +276,7 @@ class FrameDecoder:
             "track_deg": latest(w.track, np.isfinite(w.track), np.nan, dyn),
             "vrate_fpm": vrate,
             "on_ground": surface,
-            "callsign": latest(w.callsign, named, "", ident),
+            "callsign": latest(w.callsign, w.callsign.astype(bool), "", ident),
             "squawk": latest(w.squawk, w.squawk.astype(bool), "", ident),
             "nic": nic,
             "nacp": latest(w.nacp, np.isfinite(w.nacp), np.nan, ident),

@@ -6,8 +6,9 @@ from the position message's type code plus supplement bits sent elsewhere (NICa/
 operational status, TC 31; NICb in the position message). When a supplement is unknown the
 lower of the possible values is used: an unknown integrity must never read as a better one.
 
-ADS-B version 0 transmitters send no NIC but a NUCp, which is implied by the type code; the same
-table maps it to the NIC of equal containment radius (DO-260B, table 2-14 and appendix N).
+ADS-B version 0 transmitters send no NIC but a NUCp, which the type code implies; the same table
+gives the NIC whose containment radius is at least the NUCp's protection limit (DO-260/A/B
+type code tables, as also tabulated in pyModeS).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ _BASE_NIC[5:9] = [11, 10, 8, 0]  # surface position
 _BASE_NIC[9:19] = [11, 10, 8, 7, 6, 5, 4, 2, 1, 0]  # airborne, barometric altitude
 _BASE_NIC[20:23] = [11, 10, 0]  # airborne, GNSS height
 
-# NUCp (version 0) -> NIC with the same horizontal containment radius.
+# NUCp (version 0) -> NIC whose containment radius is at least the NUCp's protection limit.
 _NUCP_TO_NIC = np.array([0, 1, 1, 4, 5, 6, 7, 8, 10, 11], np.int8)
 
 

@@ -64,6 +64,10 @@ def _lateral(zs: ZoneSet, zone: int, a: Point4, b: Point4, entering: bool) -> fl
 
 def _vertical(zs: ZoneSet, zone: int, a: Point4, b: Point4, entering: bool) -> float | None:
     floor, ceiling = float(zs.floor_ft[zone]), float(zs.ceiling_ft[zone])
+    if math.isinf(floor) and math.isinf(ceiling):
+        return None  # every altitude is in the band
+    if entering and math.isnan(a.alt_ft):
+        return 1.0  # not known to be in the band before b: the entry is not earlier than b
     if not (math.isfinite(a.alt_ft) and math.isfinite(b.alt_ft)) or a.alt_ft == b.alt_ft:
         return None
     inside_a = floor <= a.alt_ft <= ceiling

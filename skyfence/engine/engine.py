@@ -22,7 +22,7 @@ from skyfence.engine.prediction import Predictions, predict
 from skyfence.engine.transitions import Walk, ZoneTrack, point_of, walk, with_exit_rows
 from skyfence.engine.zoneset import EngineSettings, ZoneSet
 from skyfence.schema import StateVectors, icao24_hex
-from skyfence.tracking.integrity import REASONS, TrackIntegrity, assess
+from skyfence.tracking.integrity import REASONS, TrackIntegrity, assess, plausible_altitudes
 from skyfence.zones.countries import country_of
 from skyfence.zones.model import Zone
 
@@ -89,7 +89,10 @@ class Engine:
                                 verdicts.reason, verdicts.implied_kt)  # fmt: skip
         keep = np.flatnonzero(verdicts.trusted)
         if len(keep):
+            plausible = plausible_altitudes(sv.icao24[keep], t_fix[keep], alt[keep],
+                                            sv.on_ground[keep], self.integrity)  # fmt: skip
             ground_alt = np.where(sv.on_ground, -math.inf, alt)
+            ground_alt[keep[~plausible]] = np.nan
             fx = self._with_virtual_rows(
                 Fixes(t_fix[keep], sv.lat_deg[keep], sv.lon_deg[keep], ground_alt[keep],
                       sv.gs_kt[keep], sv.track_deg[keep], sv.vrate_fpm[keep], sv.icao24[keep],
@@ -204,6 +207,7 @@ class Engine:
         entry_rows = (w.state == 1) & (w.prev_state == 0)
         exit_rows = (w.state == 0) & (w.prev_state == 1)
         entered_at: dict[int, float] = {}
+        latest_entry: dict[tuple[int, int], float] = {}
         for r in np.flatnonzero(entry_rows):
             k, z = int(pt.fix[r]), int(pt.zone[r])
             first_seen = k == 0 or fx.icao24[k - 1] != fx.icao24[k]
@@ -212,6 +216,7 @@ class Engine:
             else:
                 point, cause = crossing(zs, z, point_of(fx, k - 1), point_of(fx, k), True)
             entered_at[int(r)] = point.t_s
+            latest_entry[(int(fx.icao24[k]), z)] = point.t_s
             details: dict[str, Any] = {"crossing": cause, **self._zone_details(z)}
             if not first_seen:
                 details["segment"] = [_fix_json(fx, k - 1), _fix_json(fx, k)]
@@ -243,6 +248,8 @@ class Engine:
             last = TrustedFix(float(fx.t_s[k]), float(fx.lat[k]), float(fx.lon[k]),
                               float(fx.alt_ft[k]), 0.0, 0.0, 0.0, str(fx.callsign[k]))  # fmt: skip
             events.append(self._lost_event(address, z, last))
+        for key, t in latest_entry.items():  # for the exit's time inside, batches later
+            self.tracks.setdefault(key, ZoneTrack()).entered_s = t
         return events
 
     def _exit_segment(
@@ -376,9 +383,6 @@ class Engine:
             group_changes = changed[w.group_id[changed] == w.group_id[e]]
             if len(group_changes):
                 track.last_change_s = float(t_row[group_changes[-1]])
-                entries = group_changes[w.state[group_changes] == 1]
-                if len(entries):
-                    track.entered_s = float(t_row[entries[-1]])
             if not track.inside and t_row[e] - max(track.last_change_s, track.last_warning_s) > 3600:
                 del self.tracks[key]
 

@@ -13,7 +13,6 @@ import numpy.typing as npt
 import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform
 
 from skyfence.engine.grid import ZoneGrid
 from skyfence.zones.model import Zone
@@ -117,8 +116,9 @@ def grow(geometry: BaseGeometry, distance_m: float) -> BaseGeometry:
         return geometry
     centre = geometry.centroid
     local = f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m"
-    to_local = Transformer.from_crs("EPSG:4326", local, always_xy=True).transform
-    to_lonlat = Transformer.from_crs(local, "EPSG:4326", always_xy=True).transform
-    grown = transform(to_local, geometry).buffer(distance_m, quad_segs=8)
-    result = transform(to_lonlat, grown)
+    to_local = Transformer.from_crs("EPSG:4326", local, always_xy=True)
+    to_lonlat = Transformer.from_crs(local, "EPSG:4326", always_xy=True)
+    planar = shapely.transform(geometry, lambda xy: np.column_stack(to_local.transform(*xy.T)))
+    grown = planar.buffer(distance_m, quad_segs=8)
+    result = shapely.transform(grown, lambda xy: np.column_stack(to_lonlat.transform(*xy.T)))
     return result if math.isfinite(result.area) else geometry

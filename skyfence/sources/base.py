@@ -29,6 +29,10 @@ class RecordingError(ValueError):
         super().__init__(f"{where}: {message}")
         self.path = Path(path)
         self.line = line
+        self.reason = message
+
+    def __reduce__(self) -> tuple[type[RecordingError], tuple[Path, str, int | None]]:
+        return RecordingError, (self.path, self.reason, self.line)  # picklable across processes
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ converters accept all of them, and report, per row, a value that is present but 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +22,7 @@ from skyfence.sources.base import ReadStats
 F64 = npt.NDArray[np.float64]
 BOOL = npt.NDArray[np.bool_]
 OBJ = npt.NDArray[np.object_]
-Column = pa.Array | pa.ChunkedArray
+Column: TypeAlias = "pa.Array | pa.ChunkedArray"
 
 FT_PER_M = 1 / 0.3048
 KT_PER_MS = 3600 / 1852
@@ -34,7 +34,10 @@ _FALSE = {"false", "0", "f", "no"}
 
 
 def _array(col: Column) -> pa.Array:
-    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_dictionary(arr.type):  # pandas categoricals saved to Parquet
+        arr = arr.dictionary_decode()
+    return arr
 
 
 def _is_text(t: pa.DataType) -> bool:
@@ -71,21 +74,26 @@ def _epoch_seconds(values: F64) -> F64:
     return np.asarray(values * scale, dtype=np.float64)
 
 
+def iso_seconds(text: str) -> float | None:
+    """UNIX seconds of an ISO 8601 time (UTC unless it says otherwise), None if it is not one."""
+    try:
+        dt = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return (dt - datetime(1970, 1, 1)).total_seconds()  # noqa: DTZ001
+    return dt.timestamp()
+
+
 def _parse_iso(text: pa.Array) -> tuple[F64, BOOL]:
     out = np.full(len(text), np.nan)
     bad = np.zeros(len(text), bool)
     for i, s in enumerate(text.to_pylist()):  # only for text times that are not numbers
-        if s is None or not s.strip():
-            continue
-        try:
-            dt = datetime.fromisoformat(s.strip())
-        except ValueError:
+        seconds = iso_seconds(s)
+        if seconds is None:
             bad[i] = True
-            continue
-        if dt.tzinfo is None:  # recordings are in UTC unless they say otherwise
-            out[i] = (dt - datetime(1970, 1, 1)).total_seconds()  # noqa: DTZ001
         else:
-            out[i] = dt.timestamp()
+            out[i] = seconds
     return out, bad
 
 
@@ -99,11 +107,10 @@ def as_seconds(col: Column) -> tuple[F64, BOOL]:
         raw = ts.cast(pa.int64()).cast(pa.float64()).to_numpy(zero_copy_only=False)
         return np.asarray(raw, dtype=np.float64) * unit, np.zeros(len(arr), bool)
     values, bad = as_float(arr)
+    values = _epoch_seconds(values)
     if _is_text(t) and bad.any():
-        parsed, still_bad = _parse_iso(arr.filter(pa.array(bad)))
-        values[bad], bad[bad] = parsed, still_bad
-        return values, bad
-    return _epoch_seconds(values), bad
+        values[bad], bad[bad] = _parse_iso(arr.filter(pa.array(bad)))
+    return values, bad
 
 
 def as_text(col: Column) -> OBJ:
@@ -130,7 +137,12 @@ def as_squawk(col: Column) -> OBJ:
         ok = np.isfinite(values) & (values >= 0)
         out[ok] = [f"{int(v):04d}" for v in values[ok].tolist()]
         return out
-    return as_text(arr)
+    text = as_text(arr)
+    as_str = text.astype(str)
+    short = (np.char.str_len(as_str) < 4) & np.char.isdigit(as_str)
+    if short.any():
+        text[short] = [s.zfill(4) for s in as_str[short].tolist()]
+    return text
 
 
 def as_bool(col: Column) -> tuple[BOOL, BOOL]:
@@ -138,7 +150,9 @@ def as_bool(col: Column) -> tuple[BOOL, BOOL]:
     arr = _array(col)
     n = len(arr)
     if pa.types.is_boolean(arr.type):
-        return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False)), np.zeros(n, bool)
+        return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False)), np.zeros(
+            n, bool
+        )
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
         values, _ = as_float(arr)
         return values == 1, np.isfinite(values) & (values != 0) & (values != 1)

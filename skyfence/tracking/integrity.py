@@ -28,6 +28,10 @@ NOISE_M = 300.0  # position noise tolerated between two fixes, whatever their sp
 CONFIRM_FIXES = 10  # consistent fixes that make a track's anchor strong
 FALLBACK_SPEED_KT = 250.0  # assumed when no ground speed is known at either end
 
+MAX_CLIMB_FPM = 20_000.0  # beyond any aircraft's sustained climb or descent
+ALTITUDE_NOISE_FT = 300.0
+GROUND_MAX_FT = 2_000.0  # an on-ground report needs the last altitude near an airfield
+
 TRUSTED, LOW_INTEGRITY, IMPOSSIBLE_JUMP, OUTSIDE_ENVELOPE, NULL_POSITION = 0, 1, 2, 3, 4
 REASONS = {
     LOW_INTEGRITY: "low_integrity",
@@ -55,6 +59,7 @@ class TrackIntegrity:
     strength: int = 0  # consecutive consistent trusted fixes behind the anchor (capped)
     suspect: bool = False  # inside a suspect episode
     run: int = 0  # consecutive mutually consistent fixes (to re-anchor a weak track)
+    altitude: tuple[float, float] | None = None  # (time, ft) of the last plausible altitude
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,14 +121,14 @@ def assess(
     prev_t[1:] = t_fix[:-1]
     prev_t[starts] = carried_last_t
     fresh = valid & (t_s - t_fix <= STALE_POSITION_S) & (t_fix > prev_t)
-    # state vectors without a fix time repeat the last position until a new one arrives; an
-    # airborne aircraft never reports exactly the same coordinates twice, so those are repeats
+    # state vectors without a fix time repeat the last position until a new one arrives; two
+    # fixes never carry exactly the same coordinates, so those are repeats, not fixes
     prev_lat, prev_lon = np.empty(n), np.empty(n)
     prev_lat[1:], prev_lon[1:] = lat[:-1], lon[:-1]
     for g, i in enumerate(starts):  # once per aircraft
         fix = carried[g].last_fix if carried[g] else None
         prev_lat[i], prev_lon[i] = (fix.lat_deg, fix.lon_deg) if fix else (np.nan, np.nan)
-    fresh &= on_ground | (lat != prev_lat) | (lon != prev_lon)
+    fresh &= (lat != prev_lat) | (lon != prev_lon)
     rows = np.flatnonzero(fresh)
 
     reason = np.zeros(n, np.int8)
@@ -295,3 +300,101 @@ def _distance_m(a: Fix, b: Fix) -> float:
         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(b.lon_deg - a.lon_deg) / 2) ** 2
     )
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, max(0.0, h))))
+
+
+def plausible_altitudes(
+    icao24: npt.NDArray[np.uint32],
+    t_s: npt.NDArray[np.float64],
+    alt_ft: npt.NDArray[np.float64],
+    on_ground: npt.NDArray[np.bool_],
+    states: dict[int, TrackIntegrity],
+) -> npt.NDArray[np.bool_]:
+    """Which vertical reports (of fixes sorted by aircraft and time) are physically reachable.
+
+    Mode S replies carry bit errors: a landing airliner briefly reports FL253, or "on the
+    ground" at 4,000 ft. Either would make a false exit and re-entry through a zone's band. So
+    an airborne altitude implying a climb or descent faster than MAX_CLIMB_FPM from the last
+    plausible airborne altitude is discarded, and so is an on-ground flag when the last airborne
+    altitude could not have come down to an airfield (GROUND_MAX_FT) in time. Three consecutive
+    reports that agree with each other replace a reference they all disagree with (a high
+    airfield, or a wrong first altitude). A discarded report leaves the fix's altitude unknown.
+    """
+    known = np.isfinite(alt_ft) | on_ground
+    ok = known.copy()
+    rows = np.flatnonzero(known)
+    if len(rows) == 0:
+        return ok
+    r_icao = icao24[rows]
+    r_start = np.append(True, r_icao[1:] != r_icao[:-1])
+    airborne = ~on_ground[rows]
+    # reference: the previous airborne altitude of the same aircraft, or the carried one
+    m = len(rows)
+    group_of = np.cumsum(r_start) - 1
+    first = np.flatnonzero(r_start)
+    carried = [states.get(int(a)) for a in r_icao[first]]  # once per aircraft
+    carried_t = np.array([c.altitude[0] if c and c.altitude else np.nan for c in carried])
+    carried_alt = np.array([c.altitude[1] if c and c.altitude else np.nan for c in carried])
+    prev = np.full(m, -1)
+    prev[1:] = np.maximum.accumulate(np.where(airborne, np.arange(m), -1))[:-1]
+    own = prev >= first[group_of]
+    prev_t = np.where(own, t_s[rows][prev], carried_t[group_of])
+    prev_alt = np.where(own, alt_ft[rows][prev], carried_alt[group_of])
+    rate_ft = MAX_CLIMB_FPM * (t_s[rows] - prev_t) / 60.0
+    jump = np.where(
+        airborne,
+        np.abs(alt_ft[rows] - prev_alt) > ALTITUDE_NOISE_FT + rate_ft,
+        prev_alt > GROUND_MAX_FT + rate_ft,
+    )  # NaN reference: no jump
+    bounds = np.append(first, m)
+    dirty = np.zeros(len(first), bool)
+    dirty[group_of[jump]] = True
+    for g in range(len(bounds) - 1):  # once per aircraft; fix by fix only after a jump
+        lo, hi = bounds[g], bounds[g + 1]
+        state = states.setdefault(int(r_icao[lo]), TrackIntegrity())
+        if dirty[g]:
+            _walk_altitudes(rows[lo:hi], t_s, alt_ft, on_ground, state, ok)
+            continue
+        last_air = np.flatnonzero(airborne[lo:hi])
+        if len(last_air):
+            r = rows[lo + last_air[-1]]
+            state.altitude = (float(t_s[r]), float(alt_ft[r]))
+    return ok
+
+
+def _walk_altitudes(
+    rows: npt.NDArray[np.int64],
+    t_s: npt.NDArray[np.float64],
+    alt_ft: npt.NDArray[np.float64],
+    on_ground: npt.NDArray[np.bool_],
+    state: TrackIntegrity,
+    ok: npt.NDArray[np.bool_],
+) -> None:
+    rejected: list[tuple[float, float]] = []
+    for r in rows:
+        t, ground = float(t_s[r]), bool(on_ground[r])
+        alt = GROUND if ground else float(alt_ft[r])
+        if state.altitude is None or _vertical_ok(state.altitude, t, alt):
+            if not ground:
+                state.altitude = (t, alt)
+            rejected.clear()
+            continue
+        if rejected and not _vertical_ok(rejected[-1], t, alt):
+            rejected.clear()
+        rejected.append((t, alt))
+        if len(rejected) >= 3:  # the reference was the outlier
+            state.altitude = None if ground else (t, alt)
+            rejected.clear()
+            continue
+        ok[r] = False
+
+
+GROUND = -math.inf  # an on-ground report, in the walk
+
+
+def _vertical_ok(ref: tuple[float, float], t: float, alt: float) -> bool:
+    rate_ft = MAX_CLIMB_FPM * (t - ref[0]) / 60.0
+    if alt == GROUND:
+        return ref[1] == GROUND or ref[1] <= GROUND_MAX_FT + rate_ft
+    if ref[1] == GROUND:
+        return True
+    return abs(alt - ref[1]) <= ALTITUDE_NOISE_FT + rate_ft

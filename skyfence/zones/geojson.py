@@ -96,13 +96,15 @@ def zones_from_geojson(document: Any, source: str = "<geojson>") -> list[Zone]:
     seen: dict[str, int] = {}
     vertices = 0
     for index, feature in enumerate(features):
+        zone_id = _peek_id(feature)
+        if zone_id is not None:
+            if zone_id in seen:
+                where = f"feature {index} (id {zone_id!r})"
+                problems.add(where, f"duplicate id, first used by feature {seen[zone_id]}")
+            seen.setdefault(zone_id, index)
         zone = _zone_from_feature(feature, index, problems)
         if zone is None:
             continue
-        where = f"feature {index} (id {zone.id!r})"
-        if zone.id in seen:
-            problems.add(where, f"duplicate id, first used by feature {seen[zone.id]}")
-        seen.setdefault(zone.id, index)
         vertices += int(shapely.get_num_coordinates(zone.geometry))
         zones.append(zone)
     if vertices > MAX_VERTICES:
@@ -113,6 +115,13 @@ def zones_from_geojson(document: Any, source: str = "<geojson>") -> list[Zone]:
             + "\n".join(problems.items)
         )
     return zones
+
+
+def _peek_id(feature: Any) -> str | None:
+    if not isinstance(feature, dict) or not isinstance(feature.get("properties"), dict):
+        return None
+    value = feature["properties"].get("id", feature.get("id"))
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
 
 
 def _zone_from_feature(feature: Any, index: int, problems: _Problems) -> Zone | None:

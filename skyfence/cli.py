@@ -1,0 +1,288 @@
+"""The `skyfence` command: wiring only; the work is done by the modules it calls."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated
+
+import shapely
+import typer
+from pyproj import Geod
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from skyfence.alerts.files import EventSink, open_sink
+from skyfence.audit import AuditResult, run_audit
+from skyfence.engine.engine import Engine
+from skyfence.engine.events import EVENT_KINDS, Event
+from skyfence.engine.zoneset import EngineSettings
+from skyfence.sources.recordings import RecordingError
+from skyfence.zones.bundled import bundled_names
+from skyfence.zones.geojson import load_zones, parse_time, zone_to_feature, zones_from_geojson
+from skyfence.zones.model import Zone, ZoneError
+from skyfence.zones.openair import openair_to_geojson
+
+app = typer.Typer(
+    help="skyfence: watch restricted airspace in ADS-B traffic; explain and record every "
+    "incursion. It never guides an interception.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+zones_app = typer.Typer(help="List, show, check and import zone sets.", no_args_is_help=True)
+app.add_typer(zones_app, name="zones")
+
+console = Console()
+errors = Console(stderr=True)
+
+ZonesOption = Annotated[
+    list[str],
+    typer.Option("--zones", "-z", help="Zone file (GeoJSON) or bundled set name, e.g. ukraine."),
+]
+KIND_STYLE = {
+    "predicted_entry": "yellow",
+    "entry": "bold red",
+    "exit": "green",
+    "lost_contact": "magenta",
+    "suspect_position": "cyan",
+}
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _load(sources: list[str]) -> list[Zone]:
+    zones: list[Zone] = []
+    try:
+        for source in sources:
+            zones += load_zones(source)
+    except ZoneError as exc:
+        raise _fail(str(exc)) from None
+    ids = Counter(z.id for z in zones)
+    duplicated = [i for i, n in ids.items() if n > 1]
+    if duplicated:
+        raise _fail(f"zone ids used in more than one zone file: {', '.join(duplicated)}")
+    return zones
+
+
+def _time(text: str | None, name: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise _fail(f"{name}: {exc}") from None
+
+
+@app.command()
+def audit(
+    inputs: Annotated[list[Path], typer.Argument(help="Recordings (format found from content).")],
+    zones: ZonesOption,
+    out: Annotated[
+        list[Path] | None, typer.Option("--out", "-o", help="Event file: .jsonl, .csv or .parquet.")
+    ] = None,
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="Force the input format (see README).")
+    ] = None,
+    lookahead: Annotated[
+        float | None, typer.Option(help="Look-ahead in seconds for every zone (default: per zone).")
+    ] = None,
+    lost_contact: Annotated[float, typer.Option(help="Seconds without a position.")] = 60.0,
+    since: Annotated[str | None, typer.Option(help="Only state vectors from this UTC time.")] = None,
+    until: Annotated[str | None, typer.Option(help="Only state vectors before this UTC time.")] = None,
+    show: Annotated[int, typer.Option(help="Print at most this many events.")] = 50,
+) -> None:
+    """Audit recorded traffic against zones: every event, with a summary per zone and kind."""
+    if lookahead is not None and lookahead < 0:
+        raise _fail("--lookahead must be >= 0")
+    settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
+    engine = Engine(_load(zones), settings)
+    since_s, until_s = _time(since, "--since"), _time(until, "--until")
+    for path in inputs:
+        if not path.is_file():
+            raise _fail(f"{path}: no such file")
+    sinks: list[EventSink] = []
+    try:
+        sinks = [open_sink(p) for p in out or []]
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    shown: list[Event] = []
+    try:
+        result = _audit_with_progress(inputs, engine, sinks, file_format, since_s, until_s, shown, show)
+    except (RecordingError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        for sink in sinks:
+            sink.close()
+    _print_events(shown, result.events)
+    _print_summary(result)
+    for p in out or []:
+        console.print(f"events written to [bold]{p}[/]")
+
+
+def _audit_with_progress(
+    inputs: list[Path],
+    engine: Engine,
+    sinks: list[EventSink],
+    file_format: str | None,
+    since_s: float | None,
+    until_s: float | None,
+    shown: list[Event],
+    show: int,
+) -> AuditResult:
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]:,} state vectors"), TimeElapsedColumn())
+    with Progress(*columns, console=errors, transient=True) as progress:
+        task = progress.add_task("auditing", total=len(inputs), rows=0)
+        done: set[Path] = set()
+        rows = 0
+
+        def on_batch(path: Path, n: int) -> None:
+            nonlocal rows
+            rows += n
+            done.add(path)
+            progress.update(task, completed=len(done) - 1, rows=rows, description=path.name)
+
+        def on_events(events: list[Event]) -> None:
+            shown.extend(events[: max(0, show - len(shown))])
+
+        result = run_audit(inputs, engine, sinks, file_format, since_s, until_s,
+                           on_batch=on_batch, on_events=on_events)  # fmt: skip
+        progress.update(task, completed=len(inputs))
+    return result
+
+
+def _print_events(events: list[Event], total: int) -> None:
+    if not events:
+        return
+    table = Table(title=f"Events ({len(events)} of {total})" if total > len(events) else "Events")
+    for name in ("time (UTC)", "kind", "zone", "aircraft", "callsign", "country", "lat", "lon", "alt ft", "why"):
+        table.add_column(name, no_wrap=name != "why")
+    for e in sorted(events, key=Event.sort_key):
+        d = e.to_dict()
+        table.add_row(
+            d["time"].replace("T", " ")[:-1], f"[{KIND_STYLE[e.kind]}]{e.kind}[/]", e.zone_id,
+            e.icao24, e.callsign, e.country, f"{e.lat:.4f}", f"{e.lon:.4f}",
+            "" if d["altitude_ft"] is None else str(d["altitude_ft"]), _why(e),
+        )  # fmt: skip
+    console.print(table)
+
+
+def _why(e: Event) -> str:
+    d = e.details
+    if e.kind == "suspect_position":
+        claimed = ", ".join(d.get("claimed_zones", [])) or "none"
+        return f"{d['reason']} (implied {d.get('implied_speed_kt')} kt, reported {d.get('reported_gs_kt')} kt; claims {claimed})"
+    if e.kind == "predicted_entry":
+        return f"entry predicted in {d['seconds_to_entry']} s"
+    if e.kind in ("entry", "exit"):
+        inside = f", {d['time_inside_s']} s inside" if "time_inside_s" in d else ""
+        return f"{d['crossing']}{inside}"
+    if e.kind == "lost_contact":
+        return f"last seen {d['last_seen']}"
+    return ""
+
+
+def _print_summary(result: AuditResult) -> None:
+    s = result.stats
+    console.print(
+        f"{s.rows:,} state vectors, {s.fixes:,} position fixes: {s.trusted:,} trusted, "
+        f"[cyan]{s.suspect:,} quarantined[/] as suspect; {result.events:,} events."
+    )
+    for path, n in result.skipped.items():
+        console.print(f"[yellow]{path}: {n:,} malformed items skipped[/]")
+    if not result.per_zone_kind:
+        console.print("No events.")
+        return
+    table = Table(title="Events per zone and kind")
+    table.add_column("zone")
+    for kind in EVENT_KINDS:
+        table.add_column(kind, justify="right")
+    for zone in sorted({z for z, _ in result.per_zone_kind}):
+        table.add_row(zone, *[str(result.per_zone_kind.get((zone, k), "")) for k in EVENT_KINDS])
+    console.print(table)
+
+
+@app.command()
+def demo() -> None:
+    """Audit a bundled real recording (a GNSS-spoofed flight near Ukraine) against the bundled
+    Ukraine zones: the spoofed positions inside Lviv FIR are quarantined, never an entry."""
+    sample = Path(str(files("skyfence") / "samples" / "thy9bp_spoofing_2024-09-17.json.gz"))
+    console.print(
+        "[bold]skyfence demo[/]: Turkish Airlines THY9BP, Istanbul to Stockholm, 17 September "
+        "2024, recorded by OpenSky (sample from the traffic library, MIT). Near the Ukrainian "
+        "border its GNSS was jammed, then spoofed to a point inside Lviv FIR.\n"
+    )
+    audit([sample], ["ukraine"], out=None, file_format=None, lookahead=None, lost_contact=60.0,
+          since=None, until=None, show=50)  # fmt: skip
+
+
+@zones_app.command("list")
+def zones_list() -> None:
+    """The bundled zone sets, usable by name wherever a zone file is expected."""
+    table = Table(title="Bundled zone sets")
+    for name in ("name", "zones", "ids"):
+        table.add_column(name)
+    for name in bundled_names():
+        zones = load_zones(name)
+        table.add_row(name, str(len(zones)), ", ".join(z.id for z in zones))
+    console.print(table)
+
+
+@zones_app.command("show")
+def zones_show(
+    source: Annotated[str, typer.Argument(help="Zone file or bundled set name.")],
+    geojson: Annotated[bool, typer.Option(help="Print the zones as GeoJSON.")] = False,
+) -> None:
+    """The zones of a set: band, activity, applicability, size."""
+    zones = _load([source])
+    if geojson:
+        doc = {"type": "FeatureCollection", "features": [zone_to_feature(z) for z in zones]}
+        print(json.dumps(doc))
+        return
+    geod = Geod(ellps="WGS84")
+    table = Table(title=source)
+    for name in ("id", "name", "band", "active (UTC)", "applies to", "exempt", "area km²", "vertices"):
+        table.add_column(name)
+    for z in zones:
+        area = abs(geod.geometry_area_perimeter(z.geometry)[0]) / 1e6
+        active = zone_to_feature(z)["properties"].get("active", "always")
+        table.add_row(
+            z.id, z.name, z.band_text(),
+            "always" if active == "always" else "; ".join(f"{a} → {b or '…'}" for a, b in active),
+            json.dumps(z.applies_to.to_json()) if z.applies_to else "everyone",
+            json.dumps(z.exempt.to_json()) if not z.exempt.is_empty else "",
+            f"{area:,.0f}", str(shapely.get_num_coordinates(z.geometry)),
+        )  # fmt: skip
+    console.print(table)
+
+
+@zones_app.command("check")
+def zones_check(sources: Annotated[list[str], typer.Argument(help="Zone files.")]) -> None:
+    """Validate zone files: every problem is listed with the feature it is in."""
+    zones = _load(sources)
+    console.print(f"[green]OK[/]: {len(zones)} zones in {len(sources)} file(s)")
+
+
+@zones_app.command("import-openair")
+def zones_import_openair(
+    source: Annotated[Path, typer.Argument(help="OpenAir airspace file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="GeoJSON zone file to write.")],
+) -> None:
+    """Convert OpenAir airspace to skyfence's zone GeoJSON (errors name the line)."""
+    try:
+        text = source.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise _fail(f"{source}: {exc.strerror or exc}") from None
+    try:
+        document = openair_to_geojson(text, str(source))
+        zones = zones_from_geojson(document, str(source))
+    except ZoneError as exc:
+        raise _fail(str(exc)) from None
+    output.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    console.print(f"{len(zones)} zones written to [bold]{output}[/]")
+

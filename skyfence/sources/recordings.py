@@ -1,0 +1,94 @@
+"""Read any supported recording file as a stream of `StateVectors` batches.
+
+This module only dispatches: `detect_format` decides the format from the content, and one
+reader per format (`traffic_files`, `opensky`, `readsb_trace`, `frames`) does the work. Every
+reader yields batches of at most `batch_rows` rows, so a recording larger than memory can be
+replayed, and every failure surfaces as a `RecordingError` that names the file, whichever
+library (gzip, pyarrow, json) raised it underneath.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+
+from skyfence.schema import StateVectors
+from skyfence.sources import frames, opensky, readsb_trace, traffic_files
+from skyfence.sources.base import ReadStats, RecordingError
+from skyfence.sources.sniff import FORMATS, detect_format
+
+__all__ = [
+    "FORMATS",
+    "ReadStats",
+    "RecordingError",
+    "RecordingReader",
+    "detect_format",
+    "read_recording",
+]
+
+Reader = Callable[[Path, int, ReadStats], Iterator[StateVectors]]
+_READERS: dict[str, Reader] = {
+    "traffic-json": traffic_files.read_json,
+    "traffic-parquet": traffic_files.read_parquet,
+    "opensky-csv": opensky.read_csv,
+    "opensky-parquet": opensky.read_parquet,
+    "readsb-trace": readsb_trace.read_trace,
+}
+_FAILURES = (OSError, EOFError, zlib.error, pa.ArrowException, ValueError)
+
+
+class RecordingReader(Iterator[StateVectors]):
+    """Iterator over a recording's batches; `stats` tells how many rows were read and skipped."""
+
+    def __init__(
+        self,
+        path: Path,
+        fmt: str,
+        batch_rows: int,
+        reference: tuple[float, float] | None = None,
+    ) -> None:
+        self.path = path
+        self.format = fmt
+        self.stats = ReadStats()
+        if fmt == "frames-jsonl":
+            self._batches = frames.read_frames(path, batch_rows, self.stats, reference)
+        else:
+            self._batches = _READERS[fmt](path, batch_rows, self.stats)
+
+    def __iter__(self) -> RecordingReader:
+        return self
+
+    def __next__(self) -> StateVectors:
+        try:
+            return next(self._batches)
+        except RecordingError:
+            raise
+        except _FAILURES as exc:
+            raise RecordingError(self.path, f"cannot read as {self.format}: {exc}") from exc
+
+
+def read_recording(
+    path: str | Path,
+    format: str | None = None,
+    batch_rows: int = 1_000_000,
+    *,
+    reference: tuple[float, float] | None = None,
+) -> RecordingReader:
+    """Batches of state vectors from a recording file, in file order.
+
+    `format` is one of `FORMATS`, found from the content when None. `reference` (lat, lon) is
+    the receiver position, used only to decode raw frames (surface positions need it).
+    """
+    path = Path(path)
+    if batch_rows < 1:
+        raise ValueError("batch_rows must be at least 1")
+    if format is None:
+        format = detect_format(path)
+    elif format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}; expected one of {FORMATS}")
+    elif not path.is_file():
+        raise RecordingError(path, "no such file")
+    return RecordingReader(path, format, batch_rows, reference)

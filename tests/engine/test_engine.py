@@ -1,0 +1,120 @@
+"""The engine on real recordings: spoofing, batch parity, event records."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skyfence.engine.engine import Engine
+from skyfence.engine.events import Event
+from skyfence.schema import StateVectors
+from skyfence.sources.recordings import read_recording
+from skyfence.zones.countries import country_of_hex
+from skyfence.zones.geojson import load_zones
+
+
+def read_all(path: Path) -> StateVectors:
+    return StateVectors.concat(list(read_recording(path)))
+
+
+def run(engine: Engine, batches: list[StateVectors]) -> list[Event]:
+    events: list[Event] = []
+    for batch in batches:
+        events += engine.process(batch)
+    return events + engine.finish()
+
+
+def test_spoofed_positions_inside_lviv_fir_never_become_an_entry(samples: Path) -> None:
+    """THY9BP, 17 Sep 2024: GNSS jammed over Romania, then spoofed to a point inside UKLV for
+    35 minutes. The real aircraft flew over Poland. Only a suspect_position may come of it."""
+    sv = read_all(samples / "noisy/noisy_spoofing.json.gz")
+    engine = Engine(load_zones("ukraine"))
+    events = run(engine, [sv])
+    kinds = Counter(e.kind for e in events)
+    assert kinds["entry"] == 0 and kinds["exit"] == 0 and kinds["lost_contact"] == 0
+    suspects = [e for e in events if e.kind == "suspect_position"]
+    assert len(suspects) == 1  # one episode, one event: no storm
+    spoof = suspects[0]
+    assert spoof.zone_id == "UKLV" and spoof.details["claimed_zones"] == ["UKLV"]
+    assert spoof.icao24 == "4baac6" and spoof.callsign == "THY9BP" and spoof.country == "TR"
+    assert spoof.details["reason"] == "outside_flight_envelope"
+    assert spoof.to_dict()["time"].startswith("2024-09-17T09:24:2")
+    # every position the spoofer placed inside Ukraine was quarantined
+    inside = (sv.lat_deg > 49.5) & (sv.lon_deg > 23.5) & (sv.lon_deg < 24.5)
+    assert inside.sum() > 1000
+    assert engine.stats.suspect >= 700
+
+
+@pytest.mark.parametrize("batch_rows", [1, 997, 20_000])
+def test_same_events_whatever_the_batches(samples: Path, paris_zones_path: Path, batch_rows: int) -> None:
+    """Live micro-batches (time order, any size) and one whole-file batch agree, event by event."""
+    zones = load_zones(paris_zones_path)
+    sv = read_all(samples / "collections/quickstart.json.gz")
+    keep = np.isin(sv.icao24, np.unique(sv.icao24)[:40])  # 40 aircraft keep batch size 1 quick
+    sv = sv.take(keep)
+    whole = run(Engine(zones), [sv])
+    in_time_order = sv.take(np.argsort(sv.t_s, kind="stable"))
+    n = len(in_time_order)
+    step = batch_rows if batch_rows > 1 else 1
+    if step == 1:  # one batch per second of traffic, as a live feed delivers them
+        seconds = np.floor(in_time_order.t_s)
+        cuts = np.flatnonzero(np.diff(seconds)) + 1
+        parts = np.split(np.arange(n), cuts)
+    else:
+        parts = [np.arange(i, min(i + step, n)) for i in range(0, n, step)]
+    batched = run(Engine(zones), [in_time_order.take(p) for p in parts])
+    assert len(whole) > 50
+    # a lost contact is found when the aircraft's next fix (or the end) arrives: compare in time order
+    assert [e.to_dict() for e in sorted(whole, key=Event.sort_key)] == [
+        e.to_dict() for e in sorted(batched, key=Event.sort_key)
+    ]
+
+
+def test_event_records_are_complete_and_deterministic(samples: Path, paris_zones_path: Path) -> None:
+    zones = load_zones(paris_zones_path)
+    sv = read_all(samples / "collections/quickstart.json.gz")
+    first = run(Engine(zones), [sv])
+    again = run(Engine(zones), [sv])
+    assert [e.id for e in first] == [e.id for e in again]
+    assert len({e.id for e in first}) == len(first)
+    kinds = Counter(e.kind for e in first)
+    assert {"predicted_entry", "entry", "exit", "lost_contact"} <= set(kinds)
+    for e in first:
+        d = e.to_dict()
+        assert set(d) == {"id", "kind", "zone_id", "icao24", "callsign", "country", "time",
+                          "lat", "lon", "altitude_ft", "details"}  # fmt: skip
+        assert d["time"].endswith("Z") and len(d["icao24"]) == 6
+        assert d["country"] == country_of_hex(d["icao24"]) and len(d["country"]) == 2
+    # an exit follows its entry and says how long the aircraft was inside
+    exits = [e for e in first if e.kind == "exit" and "time_inside_s" in e.details]
+    assert exits and all(e.details["time_inside_s"] >= 0 for e in exits)
+    warned = [e for e in first if e.kind == "predicted_entry"]
+    assert all(0 <= e.details["seconds_to_entry"] <= e.details["lookahead_s"] for e in warned)
+
+
+def test_a_warning_precedes_most_entries(samples: Path, paris_zones_path: Path) -> None:
+    """An approach seen coming is warned before it crosses, like an Area Proximity Warning."""
+    zones = load_zones(paris_zones_path)
+    events = run(Engine(zones), [read_all(samples / "collections/quickstart.json.gz")])
+    crossings = [e for e in events if e.kind == "entry" and e.details["crossing"] == "lateral"]
+    warned = 0
+    for entry in crossings:
+        before = [w for w in events if w.kind == "predicted_entry" and w.icao24 == entry.icao24
+                  and w.zone_id == entry.zone_id and 0 <= entry.t_s - w.t_s <= 130]  # fmt: skip
+        warned += bool(before)
+    assert len(crossings) >= 20
+    assert warned >= 0.6 * len(crossings)
+
+
+def test_zone_applicability_and_activity_are_honoured(samples: Path, paris_zones_path: Path) -> None:
+    zones = load_zones(paris_zones_path)
+    events = run(Engine(zones), [read_all(samples / "collections/quickstart.json.gz")])
+    high_west = [e for e in events if e.zone_id == "HIGH-WEST" and e.kind == "entry"]
+    assert high_west and all(e.country in {"FR", "DE", "GB"} for e in high_west)
+    assert not any(e.callsign.startswith("AFR1") for e in high_west)
+    east = [e for e in events if e.zone_id == "EAST-L" and e.kind in ("entry", "exit")]
+    active = zones[2].active[0]
+    assert east and all(active[0] <= e.t_s <= active[1] for e in east)

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod
+
+from skyfence.zones.geojson import geodesic_circle, load_zones, zone_to_feature, zones_from_geojson
+from skyfence.zones.model import ZoneError, parse_altitude
+
+GEOD = Geod(ellps="WGS84")
+
+
+@pytest.mark.parametrize(
+    ("text", "ft", "reference"),
+    [
+        ("SFC", -math.inf, "SFC"),
+        ("GND", -math.inf, "SFC"),
+        ("UNL", math.inf, "UNL"),
+        ("FL275", 27_500, "FL"),
+        ("FL 95", 9_500, "FL"),
+        ("5000 ft", 5_000, "AMSL"),
+        ("5000ft", 5_000, "AMSL"),
+        ("1500 m", 1500 / 0.3048, "AMSL"),
+        ("2000 ft AGL", 2_000, "AGL"),
+        ("0 ft AGL", -math.inf, "SFC"),
+        (3000, 3_000, "AMSL"),
+    ],
+)
+def test_parse_altitude(text: str | int, ft: float, reference: str) -> None:
+    limit = parse_altitude(text)
+    assert limit.ft == pytest.approx(ft)
+    assert limit.reference == reference
+
+
+@pytest.mark.parametrize("text", ["FL", "5000 furlongs", "high", "", "FL1234", True])
+def test_parse_altitude_rejects(text: Any) -> None:
+    with pytest.raises(ValueError):
+        parse_altitude(text)
+
+
+def test_bundled_ukraine_zones() -> None:
+    zones = load_zones("ukraine")
+    assert [z.id for z in zones] == ["UKBV", "UKDV", "UKFV", "UKLV", "UKOV", "ZNPP-30KM"]
+    kyiv = zones[0].geometry
+    assert kyiv.contains(shapely.Point(30.52, 50.45))  # Kyiv
+    assert zones[3].geometry.contains(shapely.Point(24.03, 49.84))  # Lviv
+    assert not zones[3].geometry.contains(shapely.Point(21.01, 52.23))  # Warsaw
+    for z in zones:
+        assert z.floor.text == "SFC" and z.ceiling.text == "UNL"
+        assert z.active[0][0] == pytest.approx(1645660800.0)  # 2022-02-24T00:00Z
+        assert math.isinf(z.active[0][1])
+        assert z.applies_to is None
+    # the FIRs tile Ukraine: neighbours share borders but do not overlap
+    firs = [z.geometry for z in zones[:5]]
+    for i in range(5):
+        for j in range(i + 1, 5):
+            assert firs[i].intersection(firs[j]).area < 1e-4
+
+
+def test_circle_is_geodesic() -> None:
+    znpp = load_zones("ukraine")[-1]
+    lon, lat = 34.5858, 47.5122
+    xs, ys = np.asarray(znpp.geometry.exterior.coords).T
+    _, _, dist = GEOD.inv(np.full(len(xs), lon), np.full(len(xs), lat), xs, ys)
+    assert np.allclose(dist, 30_000, rtol=1e-6)
+    # a circle in degrees would be an ellipse on the ground: ours is not
+    assert (xs.max() - xs.min()) > 1.4 * (ys.max() - ys.min())
+    area = abs(GEOD.geometry_area_perimeter(znpp.geometry)[0])
+    assert area == pytest.approx(math.pi * 30_000**2, rel=0.002)
+
+
+def test_round_trip_through_feature() -> None:
+    zones = load_zones("ukraine")
+    doc = {"type": "FeatureCollection", "features": [zone_to_feature(z) for z in zones]}
+    again = zones_from_geojson(json.loads(json.dumps(doc)))
+    assert [z.id for z in again] == [z.id for z in zones]
+    assert all(a.geometry.equals_exact(b.geometry, 1e-9) for a, b in zip(zones, again, strict=True))
+    assert [z.active for z in again] == [z.active for z in zones]
+
+
+def _feature(**props: Any) -> dict[str, Any]:
+    geometry = props.pop("geometry", None) or {
+        "type": "Polygon",
+        "coordinates": [[[30, 50], [31, 50], [31, 51], [30, 51], [30, 50]]],
+    }
+    return {"type": "Feature", "properties": props, "geometry": geometry}
+
+
+def test_every_problem_is_reported_with_its_feature() -> None:
+    bowtie = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            _feature(id="A", floor="FL300", ceiling="FL100"),
+            _feature(id="B", geometry=bowtie),
+            _feature(id="A"),
+            _feature(id="C", floor="10 parsecs"),
+            _feature(id="D", active=[["2022-03-01T00:00:00Z", "2022-02-01T00:00:00Z"]]),
+            _feature(id="E", applies_to={"callsigns": ["AFR[0-"]}),
+            _feature(id="F", applies_to={"countries": ["France"]}),
+            _feature(id="G", geometry={"type": "Point", "coordinates": [30, 50]}),
+            _feature(name="no id"),
+            _feature(id="H", geometry={"type": "LineString", "coordinates": [[0, 0], [1, 1]]}),
+            _feature(id="I", active=[["yesterday", None]]),
+            _feature(id="J", lookahead_s=-5),
+        ],
+    }
+    with pytest.raises(ZoneError) as info:
+        zones_from_geojson(doc, "zones.geojson")
+    message = str(info.value)
+    expected = [
+        "feature 0 (id 'A'): floor FL300 is not below ceiling FL100",
+        "feature 1 (id 'B'): invalid geometry: Self-intersection",
+        "feature 2 (id 'A'): duplicate id, first used by feature 0",
+        "feature 3 (id 'C'): floor: altitude '10 parsecs' not understood",
+        "feature 4 (id 'D'): active[0] ends before it starts",
+        "feature 5 (id 'E') applies_to: callsign pattern 'AFR[0-'",
+        "feature 6 (id 'F') applies_to: country 'France' is not an ISO 3166 alpha-2 code",
+        "feature 7 (id 'G'): a Point zone needs radius_m or radius_nm",
+        "feature 8: property 'id' is required",
+        "feature 9 (id 'H'): geometry type 'LineString' is not a zone",
+        "feature 10 (id 'I'): active[0]: time 'yesterday' is not ISO 8601",
+        "feature 11 (id 'J'): lookahead_s must be a non-negative number",
+    ]
+    for line in expected:
+        assert f"zones.geojson: {line}" in message
+    assert "12 problem(s), no zone loaded" in message
+
+
+def test_file_errors_name_the_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.geojson"
+    broken.write_text('{"type": "FeatureCollection",\n "features": [\n}')
+    with pytest.raises(ZoneError, match=r"broken.geojson: line 3: not valid JSON"):
+        load_zones(broken)
+    with pytest.raises(ZoneError, match="missing.geojson: cannot read zone file"):
+        load_zones(tmp_path / "missing.geojson")
+    with pytest.raises(ZoneError, match="a zone file is a GeoJSON FeatureCollection"):
+        zones_from_geojson({"type": "Feature"}, "x")
+
+
+def test_audience_and_options_are_parsed() -> None:
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            _feature(id="R", name="Rule", applies_to={"countries": ["ru", "BY"]},
+                     exempt={"icao24": ["4BAAC6"], "callsigns": ["^UKR"]}, lookahead_s=300,
+                     buffer_m=5000, severity="critical", note="kept"),  # fmt: skip
+            _feature(id="N", geometry={"type": "Point", "coordinates": [2.35, 48.85]}, radius_nm=5),
+        ],
+    }
+    rule, circle = zones_from_geojson(doc)
+    assert rule.applies_to is not None and rule.applies_to.countries == {"RU", "BY"}
+    assert rule.exempt.icao24 == {0x4BAAC6}
+    assert rule.exempt.callsigns[0].pattern == "^UKR"
+    assert (rule.lookahead_s, rule.buffer_m, rule.severity) == (300, 5000, "critical")
+    assert rule.properties == {"note": "kept"}
+    ring = np.asarray(circle.geometry.exterior.coords)
+    _, _, d = GEOD.inv(np.full(len(ring), 2.35), np.full(len(ring), 48.85), ring[:, 0], ring[:, 1])
+    assert np.allclose(d, 5 * 1852, rtol=1e-6)
+    assert geodesic_circle(0, 0, 1000).is_valid

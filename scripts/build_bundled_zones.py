@@ -9,9 +9,8 @@ import json
 from pathlib import Path
 
 import shapely
-from shapely.geometry import mapping, shape
-
 import traffic
+from shapely.geometry import mapping, shape
 
 FIRS = {
     "UKBV": "Kyiv FIR",

@@ -93,8 +93,12 @@ def audit(
         float | None, typer.Option(help="Look-ahead in seconds for every zone (default: per zone).")
     ] = None,
     lost_contact: Annotated[float, typer.Option(help="Seconds without a position.")] = 60.0,
-    since: Annotated[str | None, typer.Option(help="Only state vectors from this UTC time.")] = None,
-    until: Annotated[str | None, typer.Option(help="Only state vectors before this UTC time.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only state vectors from this UTC time.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only state vectors before this UTC time.")
+    ] = None,
     show: Annotated[int, typer.Option(help="Print at most this many events.")] = 50,
 ) -> None:
     """Audit recorded traffic against zones: every event, with a summary per zone and kind."""
@@ -113,7 +117,9 @@ def audit(
         raise _fail(str(exc)) from None
     shown: list[Event] = []
     try:
-        result = _audit_with_progress(inputs, engine, sinks, file_format, since_s, until_s, shown, show)
+        result = _audit_with_progress(
+            inputs, engine, sinks, file_format, since_s, until_s, shown, show
+        )
     except (RecordingError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
     finally:
@@ -135,7 +141,12 @@ def _audit_with_progress(
     shown: list[Event],
     show: int,
 ) -> AuditResult:
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]:,} state vectors"), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[rows]:,} state vectors"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=errors, transient=True) as progress:
         task = progress.add_task("auditing", total=len(inputs), rows=0)
         done: set[Path] = set()
@@ -157,26 +168,30 @@ def _audit_with_progress(
 
 
 def _print_events(events: list[Event], total: int) -> None:
+    """One line per event and one that says why: readable at any terminal width."""
     if not events:
         return
-    table = Table(title=f"Events ({len(events)} of {total})" if total > len(events) else "Events")
-    for name in ("time (UTC)", "kind", "zone", "aircraft", "callsign", "country", "lat", "lon", "alt ft", "why"):
-        table.add_column(name, no_wrap=name != "why")
+    shown = f" (first {len(events)} of {total:,})" if total > len(events) else ""
+    console.print(f"[bold]Events{shown}[/]")
     for e in sorted(events, key=Event.sort_key):
         d = e.to_dict()
-        table.add_row(
-            d["time"].replace("T", " ")[:-1], f"[{KIND_STYLE[e.kind]}]{e.kind}[/]", e.zone_id,
-            e.icao24, e.callsign, e.country, f"{e.lat:.4f}", f"{e.lon:.4f}",
-            "" if d["altitude_ft"] is None else str(d["altitude_ft"]), _why(e),
-        )  # fmt: skip
-    console.print(table)
+        alt = "" if d["altitude_ft"] is None else f" {d['altitude_ft']} ft"
+        who = f"{e.icao24} {e.callsign or '?'} ({e.country or '??'})"
+        console.print(
+            f"{d['time'].replace('T', ' ')[:-1]}  [{KIND_STYLE[e.kind]}]{e.kind:<16}[/] "
+            f"[bold]{e.zone_id}[/]  {who}",
+            highlight=False,
+        )
+        where = f"at {e.lat:.4f}, {e.lon:.4f}{alt}"
+        console.print(f"    {where}: {_why(e)}", style="dim", highlight=False)
 
 
 def _why(e: Event) -> str:
     d = e.details
     if e.kind == "suspect_position":
         claimed = ", ".join(d.get("claimed_zones", [])) or "none"
-        return f"{d['reason']} (implied {d.get('implied_speed_kt')} kt, reported {d.get('reported_gs_kt')} kt; claims {claimed})"
+        speeds = f"implied {d.get('implied_speed_kt')} kt, reported {d.get('reported_gs_kt')} kt"
+        return f"{d['reason']} ({speeds}; claims {claimed})"
     if e.kind == "predicted_entry":
         return f"entry predicted in {d['seconds_to_entry']} s"
     if e.kind in ("entry", "exit"):
@@ -191,7 +206,7 @@ def _print_summary(result: AuditResult) -> None:
     s = result.stats
     console.print(
         f"{s.rows:,} state vectors, {s.fixes:,} position fixes: {s.trusted:,} trusted, "
-        f"[cyan]{s.suspect:,} quarantined[/] as suspect; {result.events:,} events."
+        f"[cyan]{s.suspect:,} quarantined[/] as suspect; {result.events:,} event(s)."
     )
     for path, n in result.skipped.items():
         console.print(f"[yellow]{path}: {n:,} malformed items skipped[/]")
@@ -209,8 +224,10 @@ def _print_summary(result: AuditResult) -> None:
 
 @app.command()
 def demo() -> None:
-    """Audit a bundled real recording (a GNSS-spoofed flight near Ukraine) against the bundled
-    Ukraine zones: the spoofed positions inside Lviv FIR are quarantined, never an entry."""
+    """Audit a bundled real recording (a GNSS-spoofed flight) against the Ukraine zones.
+
+    The spoofed positions inside Lviv FIR are quarantined and reported, never an entry.
+    """
     sample = Path(str(files("skyfence") / "samples" / "thy9bp_spoofing_2024-09-17.json.gz"))
     console.print(
         "[bold]skyfence demo[/]: Turkish Airlines THY9BP, Istanbul to Stockholm, 17 September "
@@ -246,7 +263,16 @@ def zones_show(
         return
     geod = Geod(ellps="WGS84")
     table = Table(title=source)
-    for name in ("id", "name", "band", "active (UTC)", "applies to", "exempt", "area km²", "vertices"):
+    for name in (
+        "id",
+        "name",
+        "band",
+        "active (UTC)",
+        "applies to",
+        "exempt",
+        "area km²",
+        "vertices",
+    ):
         table.add_column(name)
     for z in zones:
         area = abs(geod.geometry_area_perimeter(z.geometry)[0]) / 1e6
@@ -285,4 +311,3 @@ def zones_import_openair(
         raise _fail(str(exc)) from None
     output.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     console.print(f"{len(zones)} zones written to [bold]{output}[/]")
-

@@ -133,8 +133,10 @@ class StateVectors:
 
     def to_arrow(self) -> pa.Table:
         return pa.table(
-            [pa.array(getattr(self, f.name), type=ARROW_SCHEMA.field(f.name).type)
-             for f in fields(self)],
+            [
+                pa.array(getattr(self, f.name), type=ARROW_SCHEMA.field(f.name).type)
+                for f in fields(self)
+            ],
             schema=ARROW_SCHEMA,
         )
 

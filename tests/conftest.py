@@ -1,4 +1,4 @@
-"""Shared fixtures: the real recordings shipped by the `traffic` package, read without importing it."""
+"""Shared fixtures: the real recordings of the `traffic` package, read without importing it."""
 
 from __future__ import annotations
 

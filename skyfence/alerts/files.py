@@ -84,11 +84,14 @@ class ParquetSink:
         columns["details"] = [json.dumps(r["details"], ensure_ascii=False) for r in rows]
         self._writer.write_table(
             pa.table(
-                [pa.array(columns[f.name], f.type) if f.name != "time"
-                 else pa.array(columns["time"], pa.int64()).cast(f.type)
-                 for f in PARQUET_SCHEMA],
+                [
+                    pa.array(columns[f.name], f.type)
+                    if f.name != "time"
+                    else pa.array(columns["time"], pa.int64()).cast(f.type)
+                    for f in PARQUET_SCHEMA
+                ],
                 schema=PARQUET_SCHEMA,
-            )  # fmt: skip
+            )
         )
 
     def close(self) -> None:

@@ -78,25 +78,56 @@ class Engine:
         alt = np.where(np.isfinite(sv.alt_baro_ft), sv.alt_baro_ft, sv.alt_geo_ft)
         callsign = self._callsigns(sv.icao24, sv.callsign)
         country = country_of(sv.icao24)
-        verdicts = assess(sv.icao24, t_fix, sv.t_s, sv.lat_deg, sv.lon_deg, alt, sv.gs_kt,
-                          sv.on_ground, sv.nic, sv.nacp, self.integrity, self.settings)  # fmt: skip
+        verdicts = assess(
+            sv.icao24,
+            t_fix,
+            sv.t_s,
+            sv.lat_deg,
+            sv.lon_deg,
+            alt,
+            sv.gs_kt,
+            sv.on_ground,
+            sv.nic,
+            sv.nacp,
+            self.integrity,
+            self.settings,
+        )
         self.stats.rows += len(sv)
         self.stats.fixes += int(verdicts.fresh.sum())
         self.stats.trusted += int(verdicts.trusted.sum())
         self.stats.suspect += int((verdicts.fresh & ~verdicts.trusted).sum())
 
-        events += self._suspects(sv, t_fix, alt, callsign, country, verdicts.suspect_start,
-                                verdicts.reason, verdicts.implied_kt)  # fmt: skip
+        events += self._suspects(
+            sv,
+            t_fix,
+            alt,
+            callsign,
+            country,
+            verdicts.suspect_start,
+            verdicts.reason,
+            verdicts.implied_kt,
+        )
         keep = np.flatnonzero(verdicts.trusted)
         if len(keep):
-            plausible = plausible_altitudes(sv.icao24[keep], t_fix[keep], alt[keep],
-                                            sv.on_ground[keep], self.integrity)  # fmt: skip
+            plausible = plausible_altitudes(
+                sv.icao24[keep], t_fix[keep], alt[keep], sv.on_ground[keep], self.integrity
+            )
             ground_alt = np.where(sv.on_ground, -math.inf, alt)
             ground_alt[keep[~plausible]] = np.nan
             fx = self._with_virtual_rows(
-                Fixes(t_fix[keep], sv.lat_deg[keep], sv.lon_deg[keep], ground_alt[keep],
-                      sv.gs_kt[keep], sv.track_deg[keep], sv.vrate_fpm[keep], sv.icao24[keep],
-                      callsign[keep], country[keep], np.zeros(len(keep), bool))  # fmt: skip
+                Fixes(
+                    t_fix[keep],
+                    sv.lat_deg[keep],
+                    sv.lon_deg[keep],
+                    ground_alt[keep],
+                    sv.gs_kt[keep],
+                    sv.track_deg[keep],
+                    sv.vrate_fpm[keep],
+                    sv.icao24[keep],
+                    callsign[keep],
+                    country[keep],
+                    np.zeros(len(keep), bool),
+                )
             )
             pairs = with_exit_rows(evaluate(self.zones, fx, self.settings), fx)
             w = walk(pairs, fx, self.tracks)
@@ -147,7 +178,9 @@ class Engine:
             del self.tracks[key]
         return events
 
-    def _returning(self, icao24: npt.NDArray[np.uint32], t_fix: npt.NDArray[np.float64]) -> list[Event]:
+    def _returning(
+        self, icao24: npt.NDArray[np.uint32], t_fix: npt.NDArray[np.float64]
+    ) -> list[Event]:
         """Forget aircraft whose first fix in this batch comes after a long silence."""
         starts = np.flatnonzero(np.append(True, icao24[1:] != icao24[:-1]))
         events = []
@@ -177,13 +210,16 @@ class Engine:
 
     def _with_virtual_rows(self, fx: Fixes) -> Fixes:
         """Prepend each aircraft's last trusted fix from earlier batches as a virtual row."""
-        aircraft = np.unique(fx.icao24)
-        carried = [(a, self.last_trusted.get(int(a))) for a in aircraft]
-        carried = [(a, c) for a, c in carried if c is not None]
-        if not carried:
+        v: list[TrustedFix] = []
+        known: list[int] = []
+        for a in np.unique(fx.icao24):  # once per aircraft
+            last = self.last_trusted.get(int(a))
+            if last is not None:
+                v.append(last)
+                known.append(int(a))
+        if not v:
             return fx
-        v = [c for _, c in carried]
-        addresses = np.array([a for a, _ in carried], dtype=np.uint32)
+        addresses = np.array(known, dtype=np.uint32)
         merged = Fixes(
             np.concatenate([[c.t_s for c in v], fx.t_s]),
             np.concatenate([[c.lat for c in v], fx.lat]),
@@ -193,7 +229,7 @@ class Engine:
             np.concatenate([[c.track_deg for c in v], fx.track_deg]),
             np.concatenate([[c.vrate_fpm for c in v], fx.vrate_fpm]),
             np.concatenate([addresses, fx.icao24]),
-            np.concatenate([np.array([c.callsign for c in v], dtype=object), fx.callsign]),
+            np.concatenate([np.array([c.callsign for c in v], dtype=np.object_), fx.callsign]),
             np.concatenate([country_of(addresses), fx.country]),
             np.concatenate([np.ones(len(v), bool), fx.virtual]),
         )
@@ -245,8 +281,16 @@ class Engine:
             track = self.tracks.get((address, z))
             if fx.virtual[k] and track is not None and track.lost:
                 continue  # already reported by the clock
-            last = TrustedFix(float(fx.t_s[k]), float(fx.lat[k]), float(fx.lon[k]),
-                              float(fx.alt_ft[k]), 0.0, 0.0, 0.0, str(fx.callsign[k]))  # fmt: skip
+            last = TrustedFix(
+                float(fx.t_s[k]),
+                float(fx.lat[k]),
+                float(fx.lon[k]),
+                float(fx.alt_ft[k]),
+                0.0,
+                0.0,
+                0.0,
+                str(fx.callsign[k]),
+            )
             events.append(self._lost_event(address, z, last))
         for key, t in latest_entry.items():  # for the exit's time inside, batches later
             self.tracks.setdefault(key, ZoneTrack()).entered_s = t
@@ -293,8 +337,12 @@ class Engine:
             previous_t[g] = now
             if now - before <= self.zones.lookahead_s[z] and last_change[r] <= before:
                 continue  # the same approach, already warned
-            point = Point4(float(pred.t_entry_s[i]), float(pred.lat[i]), float(pred.lon[i]),
-                           float(pred.alt_ft[i]))  # fmt: skip
+            point = Point4(
+                float(pred.t_entry_s[i]),
+                float(pred.lat[i]),
+                float(pred.lon[i]),
+                float(pred.alt_ft[i]),
+            )
             details = {
                 "predicted_time": iso_time(point.t_s),
                 "seconds_to_entry": round(point.t_s - now, 1),
@@ -305,8 +353,8 @@ class Engine:
             }
             events.append(self._event("predicted_entry", z, fx, k, point_of(fx, k), details))
         for g, t in previous_t.items():  # remembered so that the next batch does not re-warn
-            r = int(np.flatnonzero(w.group_id == g)[0])
-            key = (int(fx.icao24[pt.fix[r]]), int(pt.zone[r]))
+            first = int(np.flatnonzero(w.group_id == g)[0])
+            key = (int(fx.icao24[pt.fix[first]]), int(pt.zone[first]))
             self.tracks.setdefault(key, ZoneTrack()).last_warning_s = t
         return events
 
@@ -337,15 +385,28 @@ class Engine:
             details = {
                 "reason": REASONS[int(reason[r])],
                 "claimed_zones": zone_ids,
-                "implied_speed_kt": None if not np.isfinite(implied_kt[r]) else round(float(implied_kt[r])),
-                "reported_gs_kt": None if not np.isfinite(sv.gs_kt[r]) else round(float(sv.gs_kt[r])),
+                "implied_speed_kt": None
+                if not np.isfinite(implied_kt[r])
+                else round(float(implied_kt[r])),
+                "reported_gs_kt": None
+                if not np.isfinite(sv.gs_kt[r])
+                else round(float(sv.gs_kt[r])),
                 "nic": int(sv.nic[r]) if sv.nic[r] >= 0 else None,
                 "nacp": int(sv.nacp[r]) if sv.nacp[r] >= 0 else None,
             }
             events.append(
-                Event("suspect_position", self.zones.zones[zone].id, icao24_hex(int(sv.icao24[r])),
-                      str(callsign[r]), str(country[r]), float(t_fix[r]), float(sv.lat_deg[r]),
-                      float(sv.lon_deg[r]), float(alt[r]), details)  # fmt: skip
+                Event(
+                    "suspect_position",
+                    self.zones.zones[zone].id,
+                    icao24_hex(int(sv.icao24[r])),
+                    str(callsign[r]),
+                    str(country[r]),
+                    float(t_fix[r]),
+                    float(sv.lat_deg[r]),
+                    float(sv.lon_deg[r]),
+                    float(alt[r]),
+                    details,
+                )
             )
         return events
 
@@ -355,10 +416,15 @@ class Engine:
         ends = np.flatnonzero(np.append(fx.icao24[1:] != fx.icao24[:-1], True))
         for k in ends:  # once per aircraft
             self.last_trusted[int(fx.icao24[k])] = TrustedFix(
-                float(fx.t_s[k]), float(fx.lat[k]), float(fx.lon[k]), float(fx.alt_ft[k]),
-                float(fx.gs_kt[k]), float(fx.track_deg[k]), float(fx.vrate_fpm[k]),
+                float(fx.t_s[k]),
+                float(fx.lat[k]),
+                float(fx.lon[k]),
+                float(fx.alt_ft[k]),
+                float(fx.gs_kt[k]),
+                float(fx.track_deg[k]),
+                float(fx.vrate_fpm[k]),
                 str(fx.callsign[k]),
-            )  # fmt: skip
+            )
         pt = w.pairs
         t_row = fx.t_s[pt.fix]
         changed = np.flatnonzero(w.state != w.prev_state)
@@ -374,16 +440,19 @@ class Engine:
             track.inside = bool(w.state[e] == 1)
             li = int(w.last_in_row[e])
             if li >= 0:
-                k = int(pt.fix[li])
-                track.last_in = point_of(fx, k)
-                same = k + 1 < n and fx.icao24[k + 1] == fx.icao24[k]
-                track.after_in = point_of(fx, k + 1) if same else None
+                last_in = int(pt.fix[li])
+                track.last_in = point_of(fx, last_in)
+                same = last_in + 1 < n and fx.icao24[last_in + 1] == fx.icao24[last_in]
+                track.after_in = point_of(fx, last_in + 1) if same else None
             if not fx.virtual[pt.fix[e]]:
                 track.lost = False
             group_changes = changed[w.group_id[changed] == w.group_id[e]]
             if len(group_changes):
                 track.last_change_s = float(t_row[group_changes[-1]])
-            if not track.inside and t_row[e] - max(track.last_change_s, track.last_warning_s) > 3600:
+            if (
+                not track.inside
+                and t_row[e] - max(track.last_change_s, track.last_warning_s) > 3600
+            ):
                 del self.tracks[key]
 
     # -- records --------------------------------------------------------------------------
@@ -395,16 +464,35 @@ class Engine:
     def _event(
         self, kind: EventKind, z: int, fx: Fixes, k: int, point: Point4, details: dict[str, Any]
     ) -> Event:
-        return Event(kind, self.zones.zones[z].id, icao24_hex(int(fx.icao24[k])),
-                     str(fx.callsign[k]), str(fx.country[k]), point.t_s, point.lat, point.lon,
-                     point.alt_ft, details)  # fmt: skip
+        return Event(
+            kind,
+            self.zones.zones[z].id,
+            icao24_hex(int(fx.icao24[k])),
+            str(fx.callsign[k]),
+            str(fx.country[k]),
+            point.t_s,
+            point.lat,
+            point.lon,
+            point.alt_ft,
+            details,
+        )
 
     def _lost_event(self, address: int, z: int, last: TrustedFix) -> Event:
         timeout = self.settings.lost_contact_s
         details = {"last_seen": iso_time(last.t_s), "timeout_s": timeout, **self._zone_details(z)}
         country = str(country_of(np.array([address], np.uint32))[0])
-        return Event("lost_contact", self.zones.zones[z].id, icao24_hex(address), last.callsign,
-                     country, last.t_s + timeout, last.lat, last.lon, last.alt_ft, details)  # fmt: skip
+        return Event(
+            "lost_contact",
+            self.zones.zones[z].id,
+            icao24_hex(address),
+            last.callsign,
+            country,
+            last.t_s + timeout,
+            last.lat,
+            last.lon,
+            last.alt_ft,
+            details,
+        )
 
     def _count(self, events: list[Event]) -> list[Event]:
         for e in events:

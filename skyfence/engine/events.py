@@ -29,7 +29,9 @@ def event_id(kind: str, zone_id: str, icao24: str, t_s: float) -> str:
 
 
 def iso_time(t_s: float) -> str:
-    return datetime.fromtimestamp(t_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(t_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 @dataclass(frozen=True, slots=True)

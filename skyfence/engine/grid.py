@@ -60,7 +60,9 @@ class ZoneGrid:
         south = math.floor(min(b[1] for b in boxes) / cell_deg) * cell_deg
         east = max(b[2] for b in boxes)
         north = max(b[3] for b in boxes)
-        while math.ceil((east - west) / cell_deg) * math.ceil((north - south) / cell_deg) > MAX_CELLS:
+        while (
+            math.ceil((east - west) / cell_deg) * math.ceil((north - south) / cell_deg) > MAX_CELLS
+        ):
             cell_deg *= 2
         n_cols = max(1, math.ceil((east - west) / cell_deg))
         n_rows = max(1, math.ceil((north - south) / cell_deg))
@@ -70,8 +72,8 @@ class ZoneGrid:
             c0, r0 = int((box[0] - west) / cell_deg), int((box[1] - south) / cell_deg)
             c1 = min(n_cols - 1, int((box[2] - west) / cell_deg))
             r1 = min(n_rows - 1, int((box[3] - south) / cell_deg))
-            cols, rows = np.meshgrid(np.arange(c0, c1 + 1), np.arange(r0, r1 + 1))
-            cols, rows = cols.ravel(), rows.ravel()
+            grid_cols, grid_rows = np.meshgrid(np.arange(c0, c1 + 1), np.arange(r0, r1 + 1))
+            cols, rows = grid_cols.ravel(), grid_rows.ravel()
             x0, y0 = west + cols * cell_deg, south + rows * cell_deg
             cell_boxes = shapely.box(x0, y0, x0 + cell_deg, y0 + cell_deg)
             cells.append(rows.astype(np.int64) * n_cols + cols)

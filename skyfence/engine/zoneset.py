@@ -98,7 +98,9 @@ class ZoneSet:
     def __len__(self) -> int:
         return len(self.zones)
 
-    def active_at(self, zone: npt.NDArray[np.int32], t_s: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    def active_at(
+        self, zone: npt.NDArray[np.int32], t_s: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.bool_]:
         """Whether each zone is active at each time (a zone without periods always is)."""
         count = self.period_count[zone]
         active = count == 0
@@ -107,7 +109,7 @@ class ZoneSet:
             p = self.period_start[zone[has]] + k
             hit = (self.period_begin_s[p] <= t_s[has]) & (t_s[has] < self.period_end_s[p])
             active[has] |= hit
-        return active
+        return np.asarray(active, dtype=bool)
 
 
 def grow(geometry: BaseGeometry, distance_m: float) -> BaseGeometry:

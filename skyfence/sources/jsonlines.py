@@ -47,7 +47,7 @@ def iter_json_tables(
 ) -> Iterator[tuple[pa.Table, str]]:
     """Tables of the `schema` fields, each with a "lines a-b" (or "records a-b") label."""
     unit = "record" if records_array else "line"
-    number, carry, first = 1, b"", True
+    number, carry, first, closed = 1, b"", True, False
     while True:
         block = stream.read(block_bytes)
         eof = not block
@@ -62,11 +62,6 @@ def iter_json_tables(
             buf = _SEPARATOR.sub(b"}\n{", buf)
         if eof:
             complete, carry = buf, b""
-            if records_array:
-                complete = complete.rstrip()
-                if not complete.endswith(b"]"):
-                    raise RecordingError(path, "truncated JSON array (no closing bracket)")
-                complete = complete[:-1]
         else:
             cut = buf.rfind(b"\n")
             if cut < 0:
@@ -75,6 +70,10 @@ def iter_json_tables(
                 carry = buf
                 continue
             complete, carry = buf[: cut + 1], buf[cut + 1 :]
+        if records_array and complete.rstrip().endswith(b"]"):  # the array's end, with or
+            complete, closed = complete.rstrip()[:-1], True  # without a newline after it
+        if eof and records_array and not closed:
+            raise RecordingError(path, "truncated JSON array (no closing bracket)")
         if complete.strip():
             lines = complete.count(b"\n") + (0 if complete.endswith(b"\n") else 1)
             label = f"{unit}s {number}-{number + lines - 1}"

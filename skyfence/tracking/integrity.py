@@ -84,7 +84,9 @@ def distance_m(
     return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1))), np.float64)
 
 
-def speed_limit_kt(gs_a: npt.ArrayLike, gs_b: npt.ArrayLike, settings: EngineSettings) -> npt.NDArray[np.float64]:
+def speed_limit_kt(
+    gs_a: npt.ArrayLike, gs_b: npt.ArrayLike, settings: EngineSettings
+) -> npt.NDArray[np.float64]:
     """Fastest plausible mean speed between two fixes, from the speeds reported at both ends."""
     both = np.fmax(np.asarray(gs_a, np.float64), np.asarray(gs_b, np.float64))
     both = np.where(np.isfinite(both), both, FALLBACK_SPEED_KT)
@@ -111,9 +113,10 @@ def assess(
     group_start[1:] = icao24[1:] != icao24[:-1]
     starts = np.flatnonzero(group_start)
     aircraft = icao24[starts]
-    carried = [states.get(int(a)) for a in aircraft]  # one look-up per aircraft, not per row
+    # one look-up per aircraft, not per row
+    carried = [states.setdefault(int(a), TrackIntegrity()) for a in aircraft]
     carried_last_t = np.array(
-        [s.last_fix.t_s if s and s.last_fix else -math.inf for s in carried], dtype=np.float64
+        [s.last_fix.t_s if s.last_fix else -math.inf for s in carried], dtype=np.float64
     )
 
     valid = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
@@ -126,7 +129,7 @@ def assess(
     prev_lat, prev_lon = np.empty(n), np.empty(n)
     prev_lat[1:], prev_lon[1:] = lat[:-1], lon[:-1]
     for g, i in enumerate(starts):  # once per aircraft
-        fix = carried[g].last_fix if carried[g] else None
+        fix = carried[g].last_fix
         prev_lat[i], prev_lon[i] = (fix.lat_deg, fix.lon_deg) if fix else (np.nan, np.nan)
     fresh &= (lat != prev_lat) | (lon != prev_lon)
     rows = np.flatnonzero(fresh)
@@ -136,10 +139,8 @@ def assess(
     suspect_start = np.zeros(n, bool)
     implied = np.full(n, np.nan)
     ends = np.append(starts[1:] - 1, n - 1)
-    for g, a in enumerate(aircraft):  # once per aircraft
-        seen = carried[g] or states.setdefault(int(a), TrackIntegrity())
-        seen.last_seen_s = max(seen.last_seen_s, float(t_fix[ends[g]]))
-        carried[g] = seen
+    for seen, end in zip(carried, ends, strict=True):  # once per aircraft
+        seen.last_seen_s = max(seen.last_seen_s, float(t_fix[end]))
     if len(rows) == 0:
         return Verdicts(fresh, trusted, reason, suspect_start, implied)
 
@@ -174,21 +175,23 @@ def assess(
     np.logical_or.at(dirty_group, fix_group, bad)
     for g, i in enumerate(np.flatnonzero(f_start)):
         last = carried[group_of_fix[i]]
-        if last is not None and (last.suspect or (last.last_fix is not None and last.anchor is None)):
+        if last is not None and (
+            last.suspect or (last.last_fix is not None and last.anchor is None)
+        ):
             dirty_group[g] = True
     # every fix before an aircraft's first failure is trusted: its predecessor was
     first_bad = np.full(len(dirty_group), len(rows))
     np.minimum.at(first_bad, fix_group[bad], np.flatnonzero(bad))
     group_bounds = np.append(np.flatnonzero(f_start), len(rows))
-    for g in np.flatnonzero(dirty_group):
-        if first_bad[g] == len(rows):  # dirty because of the carried state
-            first_bad[g] = group_bounds[g]
+    for dirty in np.flatnonzero(dirty_group):
+        if first_bad[dirty] == len(rows):  # dirty because of the carried state
+            first_bad[dirty] = group_bounds[dirty]
     trusted[rows[np.arange(len(rows)) < first_bad[fix_group]]] = True
 
     for g in range(len(group_bounds) - 1):  # once per aircraft
         lo, hi = group_bounds[g], group_bounds[g + 1]
         cut = min(int(first_bad[g]), hi)
-        state = carried[group_of_fix[lo]] or TrackIntegrity()
+        state = carried[group_of_fix[lo]]
         if cut > lo:
             last = rows[cut - 1]
             state.anchor = Fix(float(t_fix[last]), float(lat[last]), float(lon[last]),

@@ -54,7 +54,7 @@ def geodesic_circle(lon: float, lat: float, radius_m: float, n: int = CIRCLE_VER
 
 
 def parse_time(value: Any) -> float:
-    """ISO 8601 to UNIX seconds; a time without offset is taken as UTC, as everywhere in skyfence."""
+    """ISO 8601 to UNIX seconds; a time without offset is UTC, as everywhere in skyfence."""
     if not isinstance(value, str):
         raise ValueError(f"time {value!r} is not an ISO 8601 string")
     text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
@@ -202,7 +202,7 @@ def _geometry(
         problems.add(where, "empty geometry")
         return None
     bounds = geom.bounds
-    if not (-180 <= bounds[0] and bounds[2] <= 180 and -90 <= bounds[1] and bounds[3] <= 90):
+    if not (bounds[0] >= -180 and bounds[2] <= 180 and bounds[1] >= -90 and bounds[3] <= 90):
         problems.add(where, f"coordinates out of range (lon, lat order?): bounds {bounds}")
         return None
     if kind == "Point":
@@ -328,7 +328,11 @@ def zone_to_feature(zone: Zone) -> dict[str, Any]:
     if not zone.exempt.is_empty:
         props["exempt"] = zone.exempt.to_json()
     props.update(zone.properties)
-    return {"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(zone.geometry)}
+    return {
+        "type": "Feature",
+        "properties": props,
+        "geometry": shapely.geometry.mapping(zone.geometry),
+    }
 
 
 def _iso(t_s: float) -> str:

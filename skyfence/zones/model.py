@@ -126,4 +126,4 @@ class Zone:
         return self.ceiling.ft
 
     def band_text(self) -> str:
-        return f"{self.floor.text}–{self.ceiling.text}"
+        return f"{self.floor.text} to {self.ceiling.text}"

@@ -49,7 +49,9 @@ def test_spoofed_positions_inside_lviv_fir_never_become_an_entry(samples: Path) 
 
 
 @pytest.mark.parametrize("batch_rows", [1, 997, 20_000])
-def test_same_events_whatever_the_batches(samples: Path, paris_zones_path: Path, batch_rows: int) -> None:
+def test_same_events_whatever_the_batches(
+    samples: Path, paris_zones_path: Path, batch_rows: int
+) -> None:
     """Live micro-batches (time order, any size) and one whole-file batch agree, event by event."""
     zones = load_zones(paris_zones_path)
     sv = read_all(samples / "collections/quickstart.json.gz")
@@ -67,13 +69,15 @@ def test_same_events_whatever_the_batches(samples: Path, paris_zones_path: Path,
         parts = [np.arange(i, min(i + step, n)) for i in range(0, n, step)]
     batched = run(Engine(zones), [in_time_order.take(p) for p in parts])
     assert len(whole) > 50
-    # a lost contact is found when the aircraft's next fix (or the end) arrives: compare in time order
+    # a lost contact is found when the next fix (or the end) arrives: compare in time order
     assert [e.to_dict() for e in sorted(whole, key=Event.sort_key)] == [
         e.to_dict() for e in sorted(batched, key=Event.sort_key)
     ]
 
 
-def test_event_records_are_complete_and_deterministic(samples: Path, paris_zones_path: Path) -> None:
+def test_event_records_are_complete_and_deterministic(
+    samples: Path, paris_zones_path: Path
+) -> None:
     zones = load_zones(paris_zones_path)
     sv = read_all(samples / "collections/quickstart.json.gz")
     first = run(Engine(zones), [sv])
@@ -109,7 +113,9 @@ def test_a_warning_precedes_most_entries(samples: Path, paris_zones_path: Path) 
     assert warned >= 0.6 * len(crossings)
 
 
-def test_zone_applicability_and_activity_are_honoured(samples: Path, paris_zones_path: Path) -> None:
+def test_zone_applicability_and_activity_are_honoured(
+    samples: Path, paris_zones_path: Path
+) -> None:
     zones = load_zones(paris_zones_path)
     events = run(Engine(zones), [read_all(samples / "collections/quickstart.json.gz")])
     high_west = [e for e in events if e.zone_id == "HIGH-WEST" and e.kind == "entry"]

@@ -15,8 +15,12 @@ def test_grid_containment_matches_shapely_everywhere(paris_zones_path: Path) -> 
     zs = ZoneSet.compile(zones, EngineSettings())
     rng = np.random.default_rng(7)
     # points over both regions, dense near the real borders, plus far-away traffic
-    lon = np.concatenate([rng.uniform(20, 42, 60_000), rng.uniform(0, 5, 30_000), rng.uniform(-120, 150, 5_000)])
-    lat = np.concatenate([rng.uniform(43, 54, 60_000), rng.uniform(47, 51, 30_000), rng.uniform(-60, 70, 5_000)])
+    lon = np.concatenate(
+        [rng.uniform(20, 42, 60_000), rng.uniform(0, 5, 30_000), rng.uniform(-120, 150, 5_000)]
+    )
+    lat = np.concatenate(
+        [rng.uniform(43, 54, 60_000), rng.uniform(47, 51, 30_000), rng.uniform(-60, 70, 5_000)]
+    )
     got = lateral_zones(zs, lon, lat)
     for z, zone in enumerate(zones):
         truth = shapely.contains_xy(zone.geometry, lon, lat)

@@ -368,3 +368,14 @@ def test_bounded_batches(quickstart: StateVectors) -> None:
     assert max(sizes) <= 7_000
     assert sum(sizes) == len(quickstart)
     assert len(sizes) > len(quickstart) // 7_000
+
+
+def test_every_trajectory_sample_of_traffic_reads(samples: Path) -> None:
+    """All of traffic's JSON samples with positions: arrays with or without a final newline."""
+    paths = sorted(p for p in samples.glob("*/*.json.gz") if p.parent.name != "performance")
+    assert len(paths) > 60
+    for path in paths:
+        batches = list(read_recording(path, batch_rows=5_000))
+        sv = StateVectors.concat(batches)
+        assert len(sv) > 100, path
+        assert np.isfinite(sv.lat_deg).mean() > 0.5, path

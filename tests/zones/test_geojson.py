@@ -138,7 +138,7 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
     broken.write_text('{"type": "FeatureCollection",\n "features": [\n}')
     with pytest.raises(ZoneError, match=r"broken.geojson: line 3: not valid JSON"):
         load_zones(broken)
-    with pytest.raises(ZoneError, match="missing.geojson: cannot read zone file"):
+    with pytest.raises(ZoneError, match=r"missing\.geojson: cannot read zone file"):
         load_zones(tmp_path / "missing.geojson")
     with pytest.raises(ZoneError, match="a zone file is a GeoJSON FeatureCollection"):
         zones_from_geojson({"type": "Feature"}, "x")
@@ -148,9 +148,16 @@ def test_audience_and_options_are_parsed() -> None:
     doc = {
         "type": "FeatureCollection",
         "features": [
-            _feature(id="R", name="Rule", applies_to={"countries": ["ru", "BY"]},
-                     exempt={"icao24": ["4BAAC6"], "callsigns": ["^UKR"]}, lookahead_s=300,
-                     buffer_m=5000, severity="critical", note="kept"),  # fmt: skip
+            _feature(
+                id="R",
+                name="Rule",
+                applies_to={"countries": ["ru", "BY"]},
+                exempt={"icao24": ["4BAAC6"], "callsigns": ["^UKR"]},
+                lookahead_s=300,
+                buffer_m=5000,
+                severity="critical",
+                note="kept",
+            ),
             _feature(id="N", geometry={"type": "Point", "coordinates": [2.35, 48.85]}, radius_nm=5),
         ],
     }

@@ -161,8 +161,16 @@ def _audit_with_progress(
         def on_events(events: list[Event]) -> None:
             shown.extend(events[: max(0, show - len(shown))])
 
-        result = run_audit(inputs, engine, sinks, file_format, since_s, until_s,
-                           on_batch=on_batch, on_events=on_events)  # fmt: skip
+        result = run_audit(
+            inputs,
+            engine,
+            sinks,
+            file_format,
+            since_s,
+            until_s,
+            on_batch=on_batch,
+            on_events=on_events,
+        )
         progress.update(task, completed=len(inputs))
     return result
 
@@ -234,8 +242,17 @@ def demo() -> None:
         "2024, recorded by OpenSky (sample from the traffic library, MIT). Near the Ukrainian "
         "border its GNSS was jammed, then spoofed to a point inside Lviv FIR.\n"
     )
-    audit([sample], ["ukraine"], out=None, file_format=None, lookahead=None, lost_contact=60.0,
-          since=None, until=None, show=50)  # fmt: skip
+    audit(
+        [sample],
+        ["ukraine"],
+        out=None,
+        file_format=None,
+        lookahead=None,
+        lost_contact=60.0,
+        since=None,
+        until=None,
+        show=50,
+    )
 
 
 @zones_app.command("list")
@@ -278,12 +295,15 @@ def zones_show(
         area = abs(geod.geometry_area_perimeter(z.geometry)[0]) / 1e6
         active = zone_to_feature(z)["properties"].get("active", "always")
         table.add_row(
-            z.id, z.name, z.band_text(),
+            z.id,
+            z.name,
+            z.band_text(),
             "always" if active == "always" else "; ".join(f"{a} → {b or '…'}" for a, b in active),
             json.dumps(z.applies_to.to_json()) if z.applies_to else "everyone",
             json.dumps(z.exempt.to_json()) if not z.exempt.is_empty else "",
-            f"{area:,.0f}", str(shapely.get_num_coordinates(z.geometry)),
-        )  # fmt: skip
+            f"{area:,.0f}",
+            str(shapely.get_num_coordinates(z.geometry)),
+        )
     console.print(table)
 
 

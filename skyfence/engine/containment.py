@@ -51,11 +51,17 @@ class PairTable:
     applies: BOOL
 
     def take(self, index: npt.NDArray[np.int64]) -> PairTable:
-        return PairTable(self.fix[index], self.zone[index], self.inside[index], self.clear[index],
-                         self.applies[index])  # fmt: skip
+        return PairTable(
+            self.fix[index],
+            self.zone[index],
+            self.inside[index],
+            self.clear[index],
+            self.applies[index],
+        )
 
 
 def evaluate(zs: ZoneSet, fx: Fixes, settings: EngineSettings) -> PairTable:
+    """The (fix, zone) pairs near a boundary or inside: the ones that make zone states."""
     pairs = zs.grid.candidates(fx.lon, fx.lat)
     p, z = pairs.point, pairs.zone
     lon, lat = fx.lon[p], fx.lat[p]
@@ -82,8 +88,9 @@ def lateral_zones(zs: ZoneSet, lon: F64, lat: F64) -> list[list[int]]:
     """For a few fixes (suspect ones), the zones each lies in laterally."""
     pairs = zs.grid.candidates(lon, lat)
     inside = pairs.zone_status == IN
-    _exact(zs.shapes, pairs.zone, lon[pairs.point], lat[pairs.point],
-           pairs.zone_status == TEST, inside)  # fmt: skip
+    _exact(
+        zs.shapes, pairs.zone, lon[pairs.point], lat[pairs.point], pairs.zone_status == TEST, inside
+    )
     out: list[list[int]] = [[] for _ in range(len(lon))]
     for point, zone in zip(pairs.point[inside], pairs.zone[inside], strict=True):
         out[int(point)].append(int(zone))

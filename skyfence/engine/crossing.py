@@ -10,10 +10,14 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 import shapely
-from shapely.geometry import LineString, Point
 
+from skyfence.engine.containment import by_zone
 from skyfence.engine.zoneset import ZoneSet
+
+F64 = npt.NDArray[np.float64]
 
 
 class Point4(NamedTuple):
@@ -31,59 +35,69 @@ class Point4(NamedTuple):
         return Point4(*(lerp(a, b) for a, b in zip(self, other, strict=True)))
 
 
-def crossing(zs: ZoneSet, zone: int, a: Point4, b: Point4, entering: bool) -> tuple[Point4, str]:
-    """The crossing point and what crossed: "lateral", "vertical" or "activation"."""
+def crossings(
+    zs: ZoneSet, zone: list[int], a: list[Point4], b: list[Point4], entering: bool
+) -> list[tuple[Point4, str]]:
+    """For each segment a[i] -> b[i] into (or out of) zone[i]: the crossing point and what
+    crossed: "lateral", "vertical" or "activation". One vectorised pass for all of a batch."""
+    n = len(zone)
+    if n == 0:
+        return []
+    z = np.array(zone, np.int32)
+    pa, pb = np.array(a, np.float64).reshape(n, 4), np.array(b, np.float64).reshape(n, 4)
     fractions = {
-        "lateral": _lateral(zs, zone, a, b, entering),
-        "vertical": _vertical(zs, zone, a, b, entering),
-        "activation": _activation(zs, zone, a, b, entering),
+        "lateral": _lateral(zs, z, pa, pb, entering),
+        "vertical": _vertical(zs, z, pa, pb, entering),
+        "activation": np.array(
+            [_activation(zs, int(zi), ai, bi, entering) for zi, ai, bi in zip(z, a, b, strict=True)]
+        ),
     }
-    known = {k: f for k, f in fractions.items() if f is not None}
-    if not known:
-        return b, "lateral"
-    pick = max if entering else min
-    cause = pick(known, key=lambda k: known[k])
-    return a.toward(b, known[cause]), cause
+    out = []
+    for i in range(n):
+        known = {k: float(f[i]) for k, f in fractions.items() if np.isfinite(f[i])}
+        if not known:
+            out.append((b[i], "lateral"))
+            continue
+        cause = (max if entering else min)(known, key=lambda k: known[k])
+        out.append((a[i].toward(b[i], known[cause]), cause))
+    return out
 
 
-def _lateral(zs: ZoneSet, zone: int, a: Point4, b: Point4, entering: bool) -> float | None:
-    shape = zs.shapes[zone]
-    a_in = shapely.contains_xy(shape, a.lon, a.lat)
-    b_in = shapely.contains_xy(shape, b.lon, b.lat)
-    if a_in == b_in:
-        return 0.0 if entering and a_in else None
-    segment = LineString([(a.lon, a.lat), (b.lon, b.lat)])
-    if segment.length == 0:
-        return 1.0
-    hits = shapely.intersection(segment, shape.boundary)
-    if hits.is_empty:
-        return 1.0
-    # first boundary point along the segment from a
-    return float(shapely.distance(Point(a.lon, a.lat), hits) / segment.length)
+def _lateral(zs: ZoneSet, z: npt.NDArray[np.int32], pa: F64, pb: F64, entering: bool) -> F64:
+    a_in, b_in = np.zeros(len(z), bool), np.zeros(len(z), bool)
+    for zone, rows in by_zone(z, np.arange(len(z))):
+        a_in[rows] = shapely.contains_xy(zs.shapes[zone], pa[rows, 2], pa[rows, 1])
+        b_in[rows] = shapely.contains_xy(zs.shapes[zone], pb[rows, 2], pb[rows, 1])
+    first, _ = zs.edges.crossings(z, pa[:, 2], pa[:, 1], pb[:, 2], pb[:, 1])
+    crossed = np.where(np.isfinite(first), first, 1.0)
+    same = a_in == b_in
+    return np.where(same, np.where(entering & a_in, 0.0, np.nan), crossed)
 
 
-def _vertical(zs: ZoneSet, zone: int, a: Point4, b: Point4, entering: bool) -> float | None:
-    floor, ceiling = float(zs.floor_ft[zone]), float(zs.ceiling_ft[zone])
-    if math.isinf(floor) and math.isinf(ceiling):
-        return None  # every altitude is in the band
-    if entering and math.isnan(a.alt_ft):
-        return 1.0  # not known to be in the band before b: the entry is not earlier than b
-    if not (math.isfinite(a.alt_ft) and math.isfinite(b.alt_ft)) or a.alt_ft == b.alt_ft:
-        return None
-    inside_a = floor <= a.alt_ft <= ceiling
-    inside_b = floor <= b.alt_ft <= ceiling
-    if inside_a == inside_b:
-        return None
-    edge = floor if (a.alt_ft < floor if entering else b.alt_ft < floor) else ceiling
-    return min(1.0, max(0.0, (edge - a.alt_ft) / (b.alt_ft - a.alt_ft)))
+def _vertical(zs: ZoneSet, z: npt.NDArray[np.int32], pa: F64, pb: F64, entering: bool) -> F64:
+    floor, ceiling = zs.floor_ft[z], zs.ceiling_ft[z]
+    alt_a, alt_b = pa[:, 3], pb[:, 3]
+    whole = np.isneginf(floor) & np.isposinf(ceiling)
+    in_a = (alt_a >= floor) & (alt_a <= ceiling)
+    in_b = (alt_b >= floor) & (alt_b <= ceiling)
+    below = alt_a < floor if entering else alt_b < floor
+    edge = np.where(below, floor, ceiling)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.clip((edge - alt_a) / (alt_b - alt_a), 0.0, 1.0)
+    usable = np.isfinite(alt_a) & np.isfinite(alt_b) & (alt_a != alt_b) & (in_a != in_b)
+    f = np.where(usable, f, np.nan)
+    # not known to be in the band before b: the entry is not earlier than b
+    if entering:
+        f = np.where(np.isnan(alt_a), 1.0, f)
+    return np.where(whole, np.nan, f)
 
 
-def _activation(zs: ZoneSet, zone: int, a: Point4, b: Point4, entering: bool) -> float | None:
+def _activation(zs: ZoneSet, zone: int, a: Point4, b: Point4, entering: bool) -> float:
     spec = zs.zones[zone]
     if not spec.active or b.t_s <= a.t_s:
-        return None
+        return math.nan
     edges = [start if entering else end for start, end in spec.active]
     between = [e for e in edges if a.t_s < e <= b.t_s]
     if not between:
-        return None
+        return math.nan
     return (min(between) - a.t_s) / (b.t_s - a.t_s)

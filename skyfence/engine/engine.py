@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyfence.engine.containment import Fixes, evaluate, lateral_zones
-from skyfence.engine.crossing import Point4, crossing
+from skyfence.engine.crossing import Point4, crossings
 from skyfence.engine.events import Event, EventKind, iso_time
 from skyfence.engine.prediction import Predictions, predict
 from skyfence.engine.transitions import Walk, ZoneTrack, point_of, walk, with_exit_rows
@@ -51,9 +51,11 @@ class EngineStats:
 
 
 class Engine:
-    def __init__(self, zones: list[Zone], settings: EngineSettings | None = None) -> None:
+    def __init__(self, zones: list[Zone] | ZoneSet, settings: EngineSettings | None = None) -> None:
+        """`zones` may be compiled already (ZoneSet.compile with the same settings), so that
+        runs over many inputs pay for the grid once."""
         self.settings = settings or EngineSettings()
-        self.zones = ZoneSet.compile(zones, self.settings)
+        self.zones = zones if isinstance(zones, ZoneSet) else ZoneSet.compile(zones, self.settings)
         self.integrity: dict[int, TrackIntegrity] = {}
         self.last_trusted: dict[int, TrustedFix] = {}
         self.callsigns: dict[int, str] = {}
@@ -132,7 +134,7 @@ class Engine:
             pairs = with_exit_rows(evaluate(self.zones, fx, self.settings), fx)
             w = walk(pairs, fx, self.tracks)
             events += self._transitions(fx, w)
-            events += self._warnings(fx, w, predict(self.zones, fx, w))
+            events += self._warnings(fx, w, predict(self.zones, fx, w, self.settings))
             self._carry(fx, w)
         fresh_t = t_fix[verdicts.fresh]
         if len(fresh_t):
@@ -244,26 +246,45 @@ class Engine:
         exit_rows = (w.state == 0) & (w.prev_state == 1)
         entered_at: dict[int, float] = {}
         latest_entry: dict[tuple[int, int], float] = {}
-        for r in np.flatnonzero(entry_rows):
-            k, z = int(pt.fix[r]), int(pt.zone[r])
-            first_seen = k == 0 or fx.icao24[k - 1] != fx.icao24[k]
-            if first_seen:
-                point, cause = point_of(fx, k), "first_seen_inside"
-            else:
-                point, cause = crossing(zs, z, point_of(fx, k - 1), point_of(fx, k), True)
+        entries = np.flatnonzero(entry_rows)
+        k_in, z_in = pt.fix[entries], pt.zone[entries]
+        first_seen = (k_in == 0) | (fx.icao24[np.maximum(k_in - 1, 0)] != fx.icao24[k_in])
+        crossed = iter(
+            crossings(
+                zs,
+                [int(z) for z in z_in[~first_seen]],
+                [point_of(fx, int(k) - 1) for k in k_in[~first_seen]],
+                [point_of(fx, int(k)) for k in k_in[~first_seen]],
+                True,
+            )
+        )
+        for r, k, z, seen in zip(entries, k_in.tolist(), z_in.tolist(), first_seen, strict=True):
+            point, cause = (point_of(fx, k), "first_seen_inside") if seen else next(crossed)
             entered_at[int(r)] = point.t_s
             latest_entry[(int(fx.icao24[k]), z)] = point.t_s
             details: dict[str, Any] = {"crossing": cause, **self._zone_details(z)}
-            if not first_seen:
+            if not seen:
                 details["segment"] = [_fix_json(fx, k - 1), _fix_json(fx, k)]
             events.append(self._event("entry", z, fx, k, point, details))
 
         last_entry = np.maximum.accumulate(np.where(entry_rows | w.group_start, rows, 0))
-        for r in np.flatnonzero(exit_rows):
+        exits = np.flatnonzero(exit_rows)
+        tracks = [self.tracks.get((int(fx.icao24[pt.fix[r]]), int(pt.zone[r]))) for r in exits]
+        segments = [
+            self._exit_segment(fx, w, int(r), t) for r, t in zip(exits, tracks, strict=True)
+        ]
+        crossed = iter(
+            crossings(
+                zs,
+                [int(pt.zone[r]) for r in exits],
+                [s[0] for s in segments],
+                [s[1] for s in segments],
+                False,
+            )
+        )
+        for r, track in zip(exits, tracks, strict=True):
             k, z = int(pt.fix[r]), int(pt.zone[r])
-            track = self.tracks.get((int(fx.icao24[k]), z))
-            a, b = self._exit_segment(fx, w, int(r), track)
-            point, cause = crossing(zs, z, a, b, False)
+            point, cause = next(crossed)
             entered = entered_at.get(int(last_entry[r]), track.entered_s if track else math.nan)
             details = {"crossing": cause, **self._zone_details(z)}
             if math.isfinite(entered):
@@ -312,31 +333,45 @@ class Engine:
         return point_of(fx, k), point_of(fx, k)
 
     def _warnings(self, fx: Fixes, w: Walk, pred: Predictions) -> list[Event]:
-        if len(pred.row) == 0:
+        """A warning per approach: a prediction warns unless the same (aircraft, zone) had one
+        within the look-ahead before it, with no entry or exit between."""
+        if len(pred.fix) == 0:
             return []
         pt = w.pairs
-        rows = np.arange(len(pt.fix))
-        t_row = fx.t_s[pt.fix]
-        changed = (w.state != w.prev_state) | w.group_start
-        change_t = np.where(w.state != w.prev_state, t_row, -math.inf)
-        for r in np.flatnonzero(w.group_start):  # once per group
-            track = self.tracks.get((int(fx.icao24[pt.fix[r]]), int(pt.zone[r])))
-            if track is not None and change_t[r] == -math.inf:
-                change_t[r] = track.last_change_s
-        last_change = change_t[np.maximum.accumulate(np.where(changed, rows, 0))]
+        changes = np.flatnonzero(w.state != w.prev_state)
+        kind = np.concatenate([np.zeros(len(changes), np.int8), np.ones(len(pred.fix), np.int8)])
+        fix = np.concatenate([pt.fix[changes], pred.fix])
+        zone = np.concatenate([pt.zone[changes], pred.zone])
+        key = (zone.astype(np.int64) << 32) | fx.icao24[fix].astype(np.int64)
+        t = fx.t_s[fix]
+        order = np.lexsort((kind, t, key))
+        kind, fix, zone, key, t = kind[order], fix[order], zone[order], key[order], t[order]
+        is_pred = kind == 1
+        n = len(kind)
+        rows = np.arange(n)
+        start = np.append(True, key[1:] != key[:-1])
+        first = np.flatnonzero(start)
+        group = np.cumsum(start) - 1
+        carried_change = np.full(len(first), -math.inf)
+        carried_warning = np.full(len(first), -math.inf)
+        for g, r in enumerate(first):  # once per (aircraft, zone)
+            track = self.tracks.get((int(fx.icao24[fix[r]]), int(zone[r])))
+            if track is not None:
+                carried_change[g], carried_warning[g] = track.last_change_s, track.last_warning_s
+        base = np.where(is_pred, carried_change[group], t)
+        last_change = base[np.maximum.accumulate(np.where(~is_pred | start, rows, 0))]
+        previous = np.full(n, -1)
+        previous[1:] = np.maximum.accumulate(np.where(is_pred, rows, -1))[:-1]
+        own = previous >= first[group]
+        before = np.where(own, t[np.maximum(previous, 0)], carried_warning[group])
+        lookahead = self.zones.lookahead_s[zone]
+        fresh = (t - before > lookahead) | (last_change > before)
+        emit = np.flatnonzero(is_pred & fresh)
 
         events = []
-        previous_t: dict[int, float] = {}
-        for i, r in enumerate(pred.row):  # predictions are few: rows near zones, heading in
-            k, z = int(pt.fix[r]), int(pt.zone[r])
-            g = int(w.group_id[r])
-            if g not in previous_t:
-                track = self.tracks.get((int(fx.icao24[k]), z))
-                previous_t[g] = track.last_warning_s if track else -math.inf
-            before, now = previous_t[g], float(t_row[r])
-            previous_t[g] = now
-            if now - before <= self.zones.lookahead_s[z] and last_change[r] <= before:
-                continue  # the same approach, already warned
+        for r in emit:  # one per approach
+            i = int(order[r]) - len(changes)  # its place among the predictions
+            k, z = int(pred.fix[i]), int(pred.zone[i])
             point = Point4(
                 float(pred.t_entry_s[i]),
                 float(pred.lat[i]),
@@ -345,17 +380,18 @@ class Engine:
             )
             details = {
                 "predicted_time": iso_time(point.t_s),
-                "seconds_to_entry": round(point.t_s - now, 1),
+                "seconds_to_entry": round(point.t_s - float(fx.t_s[k]), 1),
                 "predicted_lat": round(point.lat, 6),
                 "predicted_lon": round(point.lon, 6),
                 "lookahead_s": float(self.zones.lookahead_s[z]),
                 **self._zone_details(z),
             }
             events.append(self._event("predicted_entry", z, fx, k, point_of(fx, k), details))
-        for g, t in previous_t.items():  # remembered so that the next batch does not re-warn
-            first = int(np.flatnonzero(w.group_id == g)[0])
-            key = (int(fx.icao24[pt.fix[first]]), int(pt.zone[first]))
-            self.tracks.setdefault(key, ZoneTrack()).last_warning_s = t
+        last_pred = np.full(len(first), -1)
+        np.maximum.at(last_pred, group[is_pred], rows[is_pred])
+        for r in last_pred[last_pred >= 0]:  # remembered so the next batch does not warn again
+            key_of = (int(fx.icao24[fix[r]]), int(zone[r]))
+            self.tracks.setdefault(key_of, ZoneTrack()).last_warning_s = float(t[r])
         return events
 
     def _suspects(
@@ -373,11 +409,13 @@ class Engine:
         rows = np.flatnonzero(start)
         if len(rows) == 0:
             return []
-        near = self.zones.grid.candidates(sv.lon_deg[rows], sv.lat_deg[rows])
+        lon, lat = sv.lon_deg[rows], sv.lat_deg[rows]
+        near = self.zones.grid.candidates(lon, lat)
+        far = self.zones.grid.far_candidates(lon, lat, np.full(len(rows), np.inf))
         claimed = lateral_zones(self.zones, sv.lon_deg[rows], sv.lat_deg[rows])
         events = []
         for i, r in enumerate(rows):
-            nearby = near.zone[near.point == i]
+            nearby = np.concatenate([near.zone[near.point == i], far.zone[far.point == i]])
             if len(nearby) == 0:
                 continue
             zone_ids = [self.zones.zones[z].id for z in claimed[i]]
@@ -426,6 +464,8 @@ class Engine:
                 str(fx.callsign[k]),
             )
         pt = w.pairs
+        if len(pt.fix) == 0:
+            return
         t_row = fx.t_s[pt.fix]
         changed = np.flatnonzero(w.state != w.prev_state)
         group_end = np.append(np.flatnonzero(w.group_start)[1:] - 1, len(pt.fix) - 1)

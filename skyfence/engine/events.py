@@ -17,9 +17,18 @@ EVENT_KINDS: tuple[EventKind, ...] = (
     "suspect_position",
 )
 EVENT_COLUMNS = (
-    "id", "kind", "zone_id", "icao24", "callsign", "country", "time", "lat", "lon",
-    "altitude_ft", "details",
-)  # fmt: skip
+    "id",
+    "kind",
+    "zone_id",
+    "icao24",
+    "callsign",
+    "country",
+    "time",
+    "lat",
+    "lon",
+    "altitude_ft",
+    "details",
+)
 
 
 def event_id(kind: str, zone_id: str, icao24: str, t_s: float) -> str:

@@ -2,9 +2,10 @@
 
 Each grid cell lists the zones whose neighbourhood (zone bounds plus the look-ahead distance and
 margins) overlaps it, with a verdict per zone: the cell lies wholly inside the zone, wholly
-outside it, or straddles the boundary. Points in wholly-in or wholly-out cells are answered by a
-table look-up; only points in straddling cells need the exact (shapely) test. Most traffic is far
-from every zone and costs a few array operations per point.
+outside it, or straddles the boundary; and for cells outside, a lower bound of the distance to
+the zone's warning shape, so a look-ahead too short to reach it is skipped. Points in wholly-in
+or wholly-out cells are answered by a table look-up; only points in straddling cells need the
+exact (shapely) test. Most traffic is far from every zone and costs a few array operations.
 """
 
 from __future__ import annotations
@@ -20,16 +21,27 @@ from shapely.geometry.base import BaseGeometry
 OUT, IN, TEST = np.int8(0), np.int8(1), np.int8(2)
 EARTH_M_PER_DEG = 111_320.0
 MAX_CELLS = 8_000_000
+FAR_KEY = 1e6  # km: gaps are far below this, so cell * FAR_KEY + gap_km orders entries
 
 
 @dataclass(frozen=True, slots=True)
 class Pairs:
-    """(point, zone) candidate pairs found by the grid, with the cell verdicts for both shapes."""
+    """(point, zone) candidate pairs found by the grid, with the cell's verdicts."""
 
     point: npt.NDArray[np.int64]
     zone: npt.NDArray[np.int32]
-    zone_status: npt.NDArray[np.int8]  # verdict for the zone polygon: OUT, IN or TEST
-    release_status: npt.NDArray[np.int8]  # verdict for the zone grown by the exit hysteresis
+    zone_status: npt.NDArray[np.int8]  # for the zone polygon: OUT, IN or TEST
+    release_status: npt.NDArray[np.int8]  # for the zone grown by the exit hysteresis
+    gap_m: npt.NDArray[np.float32]  # at least this far from the warning shape (0 if touching)
+
+    def take(self, index: npt.NDArray[np.int64] | npt.NDArray[np.bool_]) -> Pairs:
+        return Pairs(
+            self.point[index],
+            self.zone[index],
+            self.zone_status[index],
+            self.release_status[index],
+            self.gap_m[index],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,26 +52,39 @@ class ZoneGrid:
     n_cols: int
     n_rows: int
     offsets: npt.NDArray[np.int64]  # entries of cell c are offsets[c]:offsets[c + 1]
-    entry_zone: npt.NDArray[np.int32]
-    entry_zone_status: npt.NDArray[np.int8]
-    entry_release_status: npt.NDArray[np.int8]
+    entries: Pairs  # zones whose shape or release shape meets the cell; `point` = cell id
+    far_offsets: npt.NDArray[np.int64]
+    far_entries: Pairs  # zones near but clear of the cell, nearest first within each cell
+    far_keys: npt.NDArray[np.float64]  # cell id * FAR_KEY + gap in km, for reach look-ups
 
     @classmethod
     def build(
         cls,
         shapes: list[BaseGeometry],
         release_shapes: list[BaseGeometry],
+        warning_shapes: list[BaseGeometry],
         margins_m: list[float],
         cell_deg: float = 0.1,
     ) -> ZoneGrid:
         """Index zones; `margins_m[i]` is how far outside zone i a point is still of interest."""
         boxes = [_grown_bounds(s.bounds, m) for s, m in zip(shapes, margins_m, strict=True)]
         if not boxes:
-            return cls(0.0, 0.0, cell_deg, 0, 0, np.zeros(1, np.int64), *_no_entries())
+            none = _entries([])
+            return cls(
+                0.0,
+                0.0,
+                cell_deg,
+                0,
+                0,
+                np.zeros(1, np.int64),
+                none,
+                np.zeros(1, np.int64),
+                none,
+                np.zeros(0),
+            )
         west = math.floor(min(b[0] for b in boxes) / cell_deg) * cell_deg
         south = math.floor(min(b[1] for b in boxes) / cell_deg) * cell_deg
-        east = max(b[2] for b in boxes)
-        north = max(b[3] for b in boxes)
+        east, north = max(b[2] for b in boxes), max(b[3] for b in boxes)
         while (
             math.ceil((east - west) / cell_deg) * math.ceil((north - south) / cell_deg) > MAX_CELLS
         ):
@@ -67,64 +92,122 @@ class ZoneGrid:
         n_cols = max(1, math.ceil((east - west) / cell_deg))
         n_rows = max(1, math.ceil((north - south) / cell_deg))
 
-        cells, zones, zone_status, release_status = [], [], [], []
-        for i, (shape, release, box) in enumerate(zip(shapes, release_shapes, boxes, strict=True)):
+        parts = []
+        for i, box in enumerate(boxes):
             c0, r0 = int((box[0] - west) / cell_deg), int((box[1] - south) / cell_deg)
             c1 = min(n_cols - 1, int((box[2] - west) / cell_deg))
             r1 = min(n_rows - 1, int((box[3] - south) / cell_deg))
             grid_cols, grid_rows = np.meshgrid(np.arange(c0, c1 + 1), np.arange(r0, r1 + 1))
             cols, rows = grid_cols.ravel(), grid_rows.ravel()
             x0, y0 = west + cols * cell_deg, south + rows * cell_deg
-            cell_boxes = shapely.box(x0, y0, x0 + cell_deg, y0 + cell_deg)
-            cells.append(rows.astype(np.int64) * n_cols + cols)
-            zones.append(np.full(len(cols), i, np.int32))
-            zone_status.append(_verdicts(shape, cell_boxes))
-            release_status.append(_verdicts(release, cell_boxes))
-        cell_ids = np.concatenate(cells)
-        order = np.argsort(cell_ids, kind="stable")
-        counts = np.bincount(cell_ids, minlength=n_cols * n_rows)
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            cells = shapely.box(x0, y0, x0 + cell_deg, y0 + cell_deg)
+            zone_status = _verdicts(shapes[i], cells)
+            gap_deg = np.zeros(len(cells))
+            out = zone_status == OUT
+            gap_deg[out] = shapely.distance(warning_shapes[i], cells[out])
+            # a degree of longitude is shortest at the highest latitude: a lower bound
+            widest = max(abs(box[1]), abs(box[3]))
+            m_per_deg = EARTH_M_PER_DEG * max(math.cos(math.radians(widest)), 0.01)
+            parts.append(
+                Pairs(
+                    rows.astype(np.int64) * n_cols + cols,
+                    np.full(len(cols), i, np.int32),
+                    zone_status,
+                    _verdicts(release_shapes[i], cells),
+                    (gap_deg * m_per_deg).astype(np.float32),
+                )
+            )
+        entries = _entries(parts)
+        clear = (entries.zone_status == OUT) & (entries.release_status == OUT)
+        near, far = entries.take(~clear), entries.take(clear)
+        near = near.take(np.argsort(near.point, kind="stable"))
+        far = far.take(np.lexsort((far.gap_m, far.point)))
+        n_cells = n_cols * n_rows
+        far_keys = far.point * FAR_KEY + far.gap_m.astype(np.float64) / 1000.0
         return cls(
             west,
             south,
             cell_deg,
             n_cols,
             n_rows,
-            offsets,
-            np.concatenate(zones)[order],
-            np.concatenate(zone_status)[order],
-            np.concatenate(release_status)[order],
+            _offsets(near, n_cells),
+            near,
+            _offsets(far, n_cells),
+            far,
+            far_keys,
         )
 
-    def candidates(self, lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> Pairs:
-        """Every (point, zone) pair where the point is in the zone's neighbourhood."""
+    def _cells(
+        self, lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         col = np.floor((lon - self.west) / self.cell_deg)
         row = np.floor((lat - self.south) / self.cell_deg)
         on_grid = (col >= 0) & (col < self.n_cols) & (row >= 0) & (row < self.n_rows)
         points = np.flatnonzero(on_grid)
-        cell = row[points].astype(np.int64) * self.n_cols + col[points].astype(np.int64)
+        return points, row[points].astype(np.int64) * self.n_cols + col[points].astype(np.int64)
+
+    def far_candidates(
+        self,
+        lon: npt.NDArray[np.float64],
+        lat: npt.NDArray[np.float64],
+        reach_m: npt.NDArray[np.float64],
+    ) -> Pairs:
+        """(point, zone) pairs clear of the zone but within the point's reach of it."""
+        points, cell = self._cells(lon, lat)
+        start = self.far_offsets[cell]
+        limit = cell * FAR_KEY + np.minimum(reach_m[points], FAR_KEY * 1000 - 1) / 1000.0
+        stop = np.searchsorted(self.far_keys, limit, side="right")
+        return _expand(self.far_entries, points, start, np.maximum(stop - start, 0))
+
+    def candidates(self, lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> Pairs:
+        """(point, zone) pairs where the point's cell meets the zone or its release shape."""
+        points, cell = self._cells(lon, lat)
         start = self.offsets[cell]
-        count = self.offsets[cell + 1] - start
-        has = count > 0
-        points, start, count = points[has], start[has], count[has]
-        total = int(count.sum())
-        point = np.repeat(points, count)
-        # entry index = start of its cell + rank within the cell, without a Python loop
-        first = np.cumsum(count) - count
-        entry = np.repeat(start - first, count) + np.arange(total)
-        return Pairs(
-            point,
-            self.entry_zone[entry],
-            self.entry_zone_status[entry],
-            self.entry_release_status[entry],
-        )
+        return _expand(self.entries, points, start, self.offsets[cell + 1] - start)
 
 
-def _verdicts(shape: BaseGeometry, cell_boxes: npt.NDArray[np.object_]) -> npt.NDArray[np.int8]:
+def _expand(
+    entries: Pairs,
+    points: npt.NDArray[np.int64],
+    start: npt.NDArray[np.int64],
+    count: npt.NDArray[np.int64],
+) -> Pairs:
+    """Point i paired with entries start[i]:start[i] + count[i], without a Python loop."""
+    has = count > 0
+    points, start, count = points[has], start[has], count[has]
+    first = np.cumsum(count) - count
+    entry = np.repeat(start - first, count) + np.arange(int(count.sum()))
+    return Pairs(
+        np.repeat(points, count),
+        entries.zone[entry],
+        entries.zone_status[entry],
+        entries.release_status[entry],
+        entries.gap_m[entry],
+    )
+
+
+def _offsets(entries: Pairs, n_cells: int) -> npt.NDArray[np.int64]:
+    counts = np.bincount(entries.point, minlength=n_cells)
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def _verdicts(shape: BaseGeometry, cells: npt.NDArray[np.object_]) -> npt.NDArray[np.int8]:
     shapely.prepare(shape)
-    inside = shapely.contains(shape, cell_boxes)
-    touches = shapely.intersects(shape, cell_boxes)
+    inside = shapely.contains(shape, cells)
+    touches = shapely.intersects(shape, cells)
     return np.where(inside, IN, np.where(touches, TEST, OUT)).astype(np.int8)
+
+
+def _entries(parts: list[Pairs]) -> Pairs:
+    if not parts:
+        return Pairs(
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int8),
+            np.zeros(0, np.int8),
+            np.zeros(0, np.float32),
+        )
+    return Pairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in Pairs.__slots__))
 
 
 def _grown_bounds(bounds: tuple[float, ...], margin_m: float) -> tuple[float, float, float, float]:
@@ -138,7 +221,3 @@ def _grown_bounds(bounds: tuple[float, ...], margin_m: float) -> tuple[float, fl
         min(180.0, east + dlon),
         min(90.0, north + dlat),
     )
-
-
-def _no_entries() -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int8], npt.NDArray[np.int8]]:
-    return np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros(0, np.int8)

@@ -1,8 +1,11 @@
 """Look-ahead warnings, like an ATC Area Proximity Warning: will the present path enter a zone?
 
-Each trusted fix outside a zone is extrapolated along its track at its ground speed for the
-zone's look-ahead time; if that segment meets the zone (grown by its buffer_m) at an altitude and
-time where the zone binds, the fix predicts an entry. Segments are tested per zone over arrays.
+A trusted fix outside a zone is extrapolated along its track at its ground speed (and vertical
+rate) for the zone's look-ahead; the predicted entry is the first moment that path is laterally
+inside the zone grown by its buffer_m, inside the band, while the zone is active. Each aircraft
+looks ahead once per `prediction_interval_s` (the first fix of each interval), as a radar scan
+does; fixes too far from a zone for their look-ahead to reach it are skipped using the grid's
+distance bound. Everything is vectorised; boundary crossings come from the edge index.
 """
 
 from __future__ import annotations
@@ -13,86 +16,126 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from skyfence.engine.containment import Fixes, by_zone
+from skyfence.engine.containment import Fixes, applicability, by_zone
 from skyfence.engine.transitions import Walk
-from skyfence.engine.zoneset import ZoneSet
+from skyfence.engine.zoneset import EngineSettings, ZoneSet
 
 KT_MS = 1852.0 / 3600.0
 M_PER_DEG = 111_320.0
 MIN_SPEED_KT = 30.0  # slower than this, a heading says little about where the aircraft goes
 
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
 
 @dataclass(frozen=True, slots=True)
 class Predictions:
-    row: npt.NDArray[np.int64]  # rows of the walk that predict an entry
-    t_entry_s: npt.NDArray[np.float64]
-    lat: npt.NDArray[np.float64]
-    lon: npt.NDArray[np.float64]
-    alt_ft: npt.NDArray[np.float64]
+    fix: I64
+    zone: npt.NDArray[np.int32]
+    t_entry_s: F64
+    lat: F64
+    lon: F64
+    alt_ft: F64
 
 
-def predict(zs: ZoneSet, fx: Fixes, w: Walk) -> Predictions:
+def scan_fixes(fx: Fixes, interval_s: float) -> npt.NDArray[np.bool_]:
+    """The fixes that look ahead: each aircraft's first in every interval of absolute time,
+    so the choice does not depend on how the input was cut into batches."""
+    slot = np.floor(fx.t_s / interval_s)
+    scan = np.ones(len(fx), bool)
+    same = fx.icao24[1:] == fx.icao24[:-1]
+    scan[1:] = ~same | (slot[1:] != slot[:-1])
+    return scan & ~fx.virtual
+
+
+def predict(zs: ZoneSet, fx: Fixes, w: Walk, settings: EngineSettings) -> Predictions:
+    scan = scan_fixes(fx, settings.prediction_interval_s)
+    moving = (
+        np.isfinite(fx.gs_kt)
+        & np.isfinite(fx.track_deg)
+        & (fx.gs_kt >= MIN_SPEED_KT)
+        & np.isfinite(fx.alt_ft)  # -inf on the ground: no prediction for taxiing
+        & scan
+    )
     pt = w.pairs
-    f = pt.fix
-    candidate = np.flatnonzero(
-        (w.state == 0)
-        & ~fx.virtual[f]
-        & ~pt.inside
-        & pt.applies
-        & np.isfinite(fx.gs_kt[f])
-        & np.isfinite(fx.track_deg[f])
-        & (fx.gs_kt[f] >= MIN_SPEED_KT)
-        & np.isfinite(fx.alt_ft[f])  # -inf on the ground: no prediction for taxiing
+    near_rows = np.flatnonzero((w.state == 0) & ~pt.inside & pt.applies & moving[pt.fix])
+    speed_ms = fx.gs_kt * KT_MS
+    scanning = np.flatnonzero(moving)
+    far = zs.grid.far_candidates(
+        fx.lon[scanning], fx.lat[scanning], speed_ms[scanning] * zs.lookahead_max_s
     )
-    if len(candidate) == 0:
-        return _none()
-    f = f[candidate]
-    lookahead = zs.lookahead_s[pt.zone[candidate]]
-    reach_m = fx.gs_kt[f] * KT_MS * lookahead
-    track = np.radians(fx.track_deg[f])
-    lat0, lon0 = fx.lat[f], fx.lon[f]
-    lat1 = lat0 + reach_m * np.cos(track) / M_PER_DEG
-    lon1 = lon0 + reach_m * np.sin(track) / (M_PER_DEG * np.cos(np.radians(lat0)))
-    # cheap first: does the segment's box meet the zone's box at all?
-    box = zs.warning_bounds[pt.zone[candidate]]
-    near = (
-        (np.maximum(lon0, lon1) >= box[:, 0])
-        & (np.minimum(lon0, lon1) <= box[:, 2])
-        & (np.maximum(lat0, lat1) >= box[:, 1])
-        & (np.minimum(lat0, lat1) <= box[:, 3])
-    )
-    candidate, f, lookahead = candidate[near], f[near], lookahead[near]
-    lat0, lon0, lat1, lon1 = lat0[near], lon0[near], lat1[near], lon1[near]
-    coords = np.stack([np.column_stack([lon0, lat0]), np.column_stack([lon1, lat1])], axis=1)
-    segments = shapely.linestrings(coords)
+    far_fix = scanning[far.point]
+    far_ok = far.gap_m <= speed_ms[far_fix] * zs.lookahead_s[far.zone]
+    fix = np.concatenate([pt.fix[near_rows], far_fix[far_ok]])
+    zone = np.concatenate([pt.zone[near_rows], far.zone[far_ok]])
 
-    fraction = np.full(len(candidate), np.nan)
-    for z, rows in by_zone(pt.zone[candidate], np.arange(len(candidate))):
-        shape = zs.warning_shapes[z]
-        hit = rows[shapely.intersects(shape, segments[rows])]
-        if len(hit) == 0:
-            continue
-        starts = shapely.points(lon0[hit], lat0[hit])
-        entry = shapely.intersection(segments[hit], shape)
-        fraction[hit] = shapely.distance(starts, entry) / shapely.length(segments[hit])
-    found = np.isfinite(fraction)
-    candidate, f, fraction = candidate[found], f[found], fraction[found]
-    lookahead = lookahead[found]
-    dt = fraction * lookahead
-    t_entry = fx.t_s[f] + dt
-    alt = fx.alt_ft[f] + np.nan_to_num(fx.vrate_fpm[f]) * dt / 60.0
-    zone = pt.zone[candidate]
-    in_band = (alt >= zs.floor_ft[zone]) & (alt <= zs.ceiling_ft[zone])
-    keep = in_band & zs.active_at(zone, t_entry)
+    lookahead = zs.lookahead_s[zone]
+    reach = speed_ms[fix] * lookahead
+    track = np.radians(fx.track_deg[fix])
+    lat0, lon0 = fx.lat[fix], fx.lon[fix]
+    north, east = reach * np.cos(track), reach * np.sin(track)
+    # heading towards the zone at all? distance from its bounding circle's centre to the path
+    m_per_lon = M_PER_DEG * np.cos(np.radians(lat0))
+    cx = (zs.centre_lon[zone] - lon0) * m_per_lon
+    cy = (zs.centre_lat[zone] - lat0) * M_PER_DEG
+    along = np.clip((cx * east + cy * north) / np.maximum(reach * reach, 1e-9), 0.0, 1.0)
+    miss = np.hypot(cx - along * east, cy - along * north)
+    toward = miss <= zs.radius_m[zone]
+    fix, zone, lookahead, lat0, lon0 = (a[toward] for a in (fix, zone, lookahead, lat0, lon0))
+    north, east = north[toward], east[toward]
+    applies = applicability(zs, zone, fx.icao24[fix], fx.callsign[fix], fx.country[fix])
+    fix, zone, lookahead, lat0, lon0 = (a[applies] for a in (fix, zone, lookahead, lat0, lon0))
+    north, east = north[applies], east[applies]
+    if len(fix) == 0:
+        return _none()
+    lat1 = lat0 + north / M_PER_DEG
+    lon1 = lon0 + east / (M_PER_DEG * np.cos(np.radians(lat0)))
+
+    # lateral: the first stretch of the path inside the warning shape
+    start_in = np.zeros(len(fix), bool)
+    for z, rows in by_zone(zone, np.arange(len(fix))):
+        start_in[rows] = shapely.contains_xy(zs.warning_shapes[z], lon0[rows], lat0[rows])
+    first, second = zs.warning_edges.crossings(zone, lon0, lat0, lon1, lat1)
+    lat_lo = np.where(start_in, 0.0, first)
+    lat_hi = np.minimum(np.where(start_in, first, second), 1.0)
+
+    # vertical: the stretch of the path inside the band, at the present vertical rate
+    alt0 = fx.alt_ft[fix]
+    climb = np.nan_to_num(fx.vrate_fpm[fix]) * lookahead / 60.0  # feet over the whole path
+    floor, ceiling = zs.floor_ft[zone], zs.ceiling_ft[zone]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at_floor = np.where(
+            climb != 0, (floor - alt0) / climb, np.where(alt0 >= floor, -np.inf, np.inf)
+        )
+        at_ceiling = np.where(
+            climb != 0, (ceiling - alt0) / climb, np.where(alt0 <= ceiling, np.inf, -np.inf)
+        )
+    v_lo = np.where(climb >= 0, at_floor, at_ceiling)
+    v_hi = np.where(climb >= 0, at_ceiling, at_floor)
+    v_lo = np.where(
+        np.isneginf(floor) & np.isposinf(ceiling), -np.inf, np.nan_to_num(v_lo, nan=-np.inf)
+    )
+    v_hi = np.where(
+        np.isneginf(floor) & np.isposinf(ceiling), np.inf, np.nan_to_num(v_hi, nan=np.inf)
+    )
+
+    enter = np.maximum(np.maximum(lat_lo, v_lo), 0.0)
+    found = (enter <= np.minimum(lat_hi, v_hi)) & (enter <= 1.0)
+    enter = np.where(found, enter, 0.0)
+    t_entry = fx.t_s[fix] + enter * lookahead
+    found &= zs.active_at(zone, np.where(found, t_entry, fx.t_s[fix]))
+    keep = np.flatnonzero(found)
+    f = enter[keep]
     return Predictions(
-        candidate[keep].astype(np.int64),
+        fix[keep].astype(np.int64),
+        zone[keep],
         t_entry[keep],
-        (lat0[found] + (lat1[found] - lat0[found]) * fraction)[keep],
-        (lon0[found] + (lon1[found] - lon0[found]) * fraction)[keep],
-        alt[keep],
+        lat0[keep] + (lat1[keep] - lat0[keep]) * f,
+        lon0[keep] + (lon1[keep] - lon0[keep]) * f,
+        alt0[keep] + climb[keep] * f,
     )
 
 
 def _none() -> Predictions:
     empty = np.zeros(0)
-    return Predictions(np.zeros(0, np.int64), empty, empty, empty, empty)
+    return Predictions(np.zeros(0, np.int64), np.zeros(0, np.int32), empty, empty, empty, empty)

@@ -61,8 +61,13 @@ def with_exit_rows(pt: PairTable, fx: Fixes) -> PairTable:
     need = np.flatnonzero(has_next_fix & ~next_is_row)
     if len(need) == 0:
         return pt
-    extra = PairTable(nxt[need], pt.zone[need], np.zeros(len(need), bool),
-                      np.ones(len(need), bool), pt.applies[need])  # fmt: skip
+    extra = PairTable(
+        nxt[need],
+        pt.zone[need],
+        np.zeros(len(need), bool),
+        np.ones(len(need), bool),
+        pt.applies[need],
+    )
     merged = PairTable(
         np.concatenate([pt.fix, extra.fix]),
         np.concatenate([pt.zone, extra.zone]),

@@ -14,6 +14,7 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
+from skyfence.engine.edges import EdgeIndex
 from skyfence.engine.grid import ZoneGrid
 from skyfence.zones.model import Zone
 
@@ -26,6 +27,9 @@ class EngineSettings:
 
     lookahead_s: float | None = None  # overrides every zone's lookahead_s when set
     lost_contact_s: float = 60.0
+    prediction_interval_s: float = (
+        4.0  # look ahead once per aircraft per interval, like a radar scan
+    )
     forget_after_s: float = 3600.0  # an aircraft unheard this long starts afresh
     exit_hysteresis_m: float = 500.0  # an exit needs the aircraft this far outside laterally...
     exit_hysteresis_ft: float = 200.0  # ...or this far outside the vertical band
@@ -43,7 +47,12 @@ class ZoneSet:
     shapes: tuple[BaseGeometry, ...]
     release_shapes: tuple[BaseGeometry, ...]  # grown by the exit hysteresis
     warning_shapes: tuple[BaseGeometry, ...]  # grown by buffer_m, the target of predictions
-    warning_bounds: npt.NDArray[np.float64]  # (n, 4): west, south, east, north
+    centre_lon: npt.NDArray[np.float64]  # bounding circles of the warning shapes
+    centre_lat: npt.NDArray[np.float64]
+    radius_m: npt.NDArray[np.float64]
+    lookahead_max_s: float
+    edges: EdgeIndex  # boundary edges of the zones, for crossing instants
+    warning_edges: EdgeIndex  # ... and of the warning shapes, for predicted entries
     floor_ft: npt.NDArray[np.float64]
     ceiling_ft: npt.NDArray[np.float64]
     lookahead_s: npt.NDArray[np.float64]
@@ -60,9 +69,12 @@ class ZoneSet:
         if len(set(ids)) != len(ids):
             raise ValueError("zone ids must be unique across all zone files")
         lookahead = np.array(
-            [settings.lookahead_s if settings.lookahead_s is not None else z.lookahead_s
-             for z in zones], dtype=np.float64,
-        )  # fmt: skip
+            [
+                settings.lookahead_s if settings.lookahead_s is not None else z.lookahead_s
+                for z in zones
+            ],
+            dtype=np.float64,
+        )
         shapes = [z.geometry for z in zones]
         release = [grow(z.geometry, settings.exit_hysteresis_m) for z in zones]
         warning = [grow(z.geometry, z.buffer_m) for z in zones]
@@ -79,7 +91,10 @@ class ZoneSet:
             shapes=tuple(shapes),
             release_shapes=tuple(release),
             warning_shapes=tuple(warning),
-            warning_bounds=np.array([w.bounds for w in warning], dtype=np.float64).reshape(-1, 4),
+            **_bounding_circles(warning),
+            lookahead_max_s=float(lookahead.max(initial=0.0)),
+            edges=EdgeIndex.build(shapes),
+            warning_edges=EdgeIndex.build(warning),
             floor_ft=np.array([z.floor_ft for z in zones], dtype=np.float64),
             ceiling_ft=np.array([z.ceiling_ft for z in zones], dtype=np.float64),
             lookahead_s=lookahead,
@@ -92,7 +107,7 @@ class ZoneSet:
             has_rules=np.array(
                 [z.applies_to is not None or not z.exempt.is_empty for z in zones], dtype=bool
             ),
-            grid=ZoneGrid.build(shapes, release, margins),
+            grid=ZoneGrid.build(shapes, release, warning, margins),
         )
 
     def __len__(self) -> int:
@@ -124,3 +139,22 @@ def grow(geometry: BaseGeometry, distance_m: float) -> BaseGeometry:
     grown = planar.buffer(distance_m, quad_segs=8)
     result = shapely.transform(grown, lambda xy: np.column_stack(to_lonlat.transform(*xy.T)))
     return result if math.isfinite(result.area) else geometry
+
+
+def _bounding_circles(shapes: list[BaseGeometry]) -> dict[str, npt.NDArray[np.float64]]:
+    """A circle around each shape (centre of its box, metres): a cheap first test for paths."""
+    lon, lat, radius = [], [], []
+    for shape in shapes:
+        west, south, east, north = shape.bounds
+        cx, cy = (west + east) / 2, (south + north) / 2
+        xy = shapely.get_coordinates(shape)
+        dx = (xy[:, 0] - cx) * 111_320.0 * np.cos(np.radians(cy))
+        dy = (xy[:, 1] - cy) * 111_320.0
+        lon.append(cx)
+        lat.append(cy)
+        radius.append(float(np.hypot(dx, dy).max()) * 1.02 + 100.0)  # flat-earth slack
+    return {
+        "centre_lon": np.array(lon, np.float64),
+        "centre_lat": np.array(lat, np.float64),
+        "radius_m": np.array(radius, np.float64),
+    }

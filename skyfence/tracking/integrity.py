@@ -147,8 +147,16 @@ def assess(
     f_icao = icao24[rows]
     f_start = np.ones(len(rows), bool)
     f_start[1:] = f_icao[1:] != f_icao[:-1]
-    stateless = _stateless_reasons(lat[rows], lon[rows], alt_ft[rows], gs_kt[rows],
-                                   on_ground[rows], nic[rows], nacp[rows], settings)  # fmt: skip
+    stateless = _stateless_reasons(
+        lat[rows],
+        lon[rows],
+        alt_ft[rows],
+        gs_kt[rows],
+        on_ground[rows],
+        nic[rows],
+        nacp[rows],
+        settings,
+    )
 
     # reference for the pairwise test: previous fix, or the carried last fix at a group start
     group_of_fix = np.searchsorted(aircraft, f_icao)
@@ -194,18 +202,32 @@ def assess(
         state = carried[group_of_fix[lo]]
         if cut > lo:
             last = rows[cut - 1]
-            state.anchor = Fix(float(t_fix[last]), float(lat[last]), float(lon[last]),
-                               float(gs_kt[last]))  # fmt: skip
+            state.anchor = Fix(
+                float(t_fix[last]), float(lat[last]), float(lon[last]), float(gs_kt[last])
+            )
             state.strength = min(state.strength + (cut - lo), 10 * CONFIRM_FIXES)
             state.run = min(state.run + (cut - lo), 10 * CONFIRM_FIXES)
             state.suspect = False
             state.last_fix = state.anchor
         if cut < hi:
-            _walk(rows[cut:hi], lat, lon, t_fix, gs_kt, stateless[cut:hi], state, settings,
-                  trusted, reason, suspect_start, implied)  # fmt: skip
+            _walk(
+                rows[cut:hi],
+                lat,
+                lon,
+                t_fix,
+                gs_kt,
+                stateless[cut:hi],
+                state,
+                settings,
+                trusted,
+                reason,
+                suspect_start,
+                implied,
+            )
         last = rows[hi - 1]
-        state.last_fix = Fix(float(t_fix[last]), float(lat[last]), float(lon[last]),
-                             float(gs_kt[last]))  # fmt: skip
+        state.last_fix = Fix(
+            float(t_fix[last]), float(lat[last]), float(lon[last]), float(gs_kt[last])
+        )
         states[int(f_icao[lo])] = state
     return Verdicts(fresh, trusted, reason, suspect_start, implied)
 
@@ -355,31 +377,43 @@ def plausible_altitudes(
         lo, hi = bounds[g], bounds[g + 1]
         state = states.setdefault(int(r_icao[lo]), TrackIntegrity())
         if dirty[g]:
-            _walk_altitudes(rows[lo:hi], t_s, alt_ft, on_ground, state, ok)
-            continue
-        last_air = np.flatnonzero(airborne[lo:hi])
+            # before the first jump all is plausible; after the last one (once the walk has
+            # settled) every report agrees with the one before it
+            jumps = lo + np.flatnonzero(jump[lo:hi])
+            before = lo + np.flatnonzero(airborne[lo : jumps[0]])
+            if len(before):
+                state.altitude = (float(t_s[rows[before[-1]]]), float(alt_ft[rows[before[-1]]]))
+            settled = _walk_altitudes(
+                rows[jumps[0] : hi], int(jumps[-1] - jumps[0]), t_s, alt_ft, on_ground, state, ok
+            )
+            lo = jumps[0] + settled
+        last_air = lo + np.flatnonzero(airborne[lo:hi])
         if len(last_air):
-            r = rows[lo + last_air[-1]]
+            r = rows[last_air[-1]]
             state.altitude = (float(t_s[r]), float(alt_ft[r]))
     return ok
 
 
 def _walk_altitudes(
     rows: npt.NDArray[np.int64],
+    last_jump: int,
     t_s: npt.NDArray[np.float64],
     alt_ft: npt.NDArray[np.float64],
     on_ground: npt.NDArray[np.bool_],
     state: TrackIntegrity,
     ok: npt.NDArray[np.bool_],
-) -> None:
+) -> int:
+    """Judge reports one by one; returns how many were walked (the rest need no walk)."""
     rejected: list[tuple[float, float]] = []
-    for r in rows:
+    for i, r in enumerate(rows):
         t, ground = float(t_s[r]), bool(on_ground[r])
         alt = GROUND if ground else float(alt_ft[r])
         if state.altitude is None or _vertical_ok(state.altitude, t, alt):
             if not ground:
                 state.altitude = (t, alt)
             rejected.clear()
+            if i >= last_jump:
+                return i + 1
             continue
         if rejected and not _vertical_ok(rejected[-1], t, alt):
             rejected.clear()
@@ -389,6 +423,7 @@ def _walk_altitudes(
             rejected.clear()
             continue
         ok[r] = False
+    return len(rows)
 
 
 GROUND = -math.inf  # an on-ground report, in the walk

@@ -29,9 +29,19 @@ MAX_FEATURES = 100_000
 MAX_VERTICES = 5_000_000
 
 _KNOWN_PROPERTIES = {
-    "id", "name", "floor", "ceiling", "active", "applies_to", "exempt",
-    "lookahead_s", "buffer_m", "severity", "radius_m", "radius_nm",
-}  # fmt: skip
+    "id",
+    "name",
+    "floor",
+    "ceiling",
+    "active",
+    "applies_to",
+    "exempt",
+    "lookahead_s",
+    "buffer_m",
+    "severity",
+    "radius_m",
+    "radius_nm",
+}
 
 
 @dataclass

@@ -88,8 +88,19 @@ def test_event_records_are_complete_and_deterministic(
     assert {"predicted_entry", "entry", "exit", "lost_contact"} <= set(kinds)
     for e in first:
         d = e.to_dict()
-        assert set(d) == {"id", "kind", "zone_id", "icao24", "callsign", "country", "time",
-                          "lat", "lon", "altitude_ft", "details"}  # fmt: skip
+        assert set(d) == {
+            "id",
+            "kind",
+            "zone_id",
+            "icao24",
+            "callsign",
+            "country",
+            "time",
+            "lat",
+            "lon",
+            "altitude_ft",
+            "details",
+        }
         assert d["time"].endswith("Z") and len(d["icao24"]) == 6
         assert d["country"] == country_of_hex(d["icao24"]) and len(d["country"]) == 2
     # an exit follows its entry and says how long the aircraft was inside
@@ -106,8 +117,14 @@ def test_a_warning_precedes_most_entries(samples: Path, paris_zones_path: Path) 
     crossings = [e for e in events if e.kind == "entry" and e.details["crossing"] == "lateral"]
     warned = 0
     for entry in crossings:
-        before = [w for w in events if w.kind == "predicted_entry" and w.icao24 == entry.icao24
-                  and w.zone_id == entry.zone_id and 0 <= entry.t_s - w.t_s <= 130]  # fmt: skip
+        before = [
+            w
+            for w in events
+            if w.kind == "predicted_entry"
+            and w.icao24 == entry.icao24
+            and w.zone_id == entry.zone_id
+            and 0 <= entry.t_s - w.t_s <= 130
+        ]
         warned += bool(before)
     assert len(crossings) >= 20
     assert warned >= 0.6 * len(crossings)

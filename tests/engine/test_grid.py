@@ -34,9 +34,17 @@ def test_candidates_cover_every_point_near_a_zone(paris_zones_path: Path) -> Non
     zs = ZoneSet.compile(zones, EngineSettings())
     rng = np.random.default_rng(1)
     lon, lat = rng.uniform(-1, 6, 50_000), rng.uniform(46, 52, 50_000)
-    pairs = zs.grid.candidates(lon, lat)
+    touching = zs.grid.candidates(lon, lat)
+    around = zs.grid.far_candidates(lon, lat, np.full(len(lon), np.inf))
     for z, zone in enumerate(zones):
         near = shapely.dwithin(zone.geometry, shapely.points(lon, lat), 0.3)  # ~20-30 km
         listed = np.zeros(len(lon), bool)
-        listed[pairs.point[pairs.zone == z]] = True
+        listed[touching.point[touching.zone == z]] = True
+        listed[around.point[around.zone == z]] = True
         assert listed[near].all(), zone.id
+        # the distance bound never exceeds the true distance: no reachable zone is skipped
+        mine = around.zone == z
+        true_m = shapely.distance(
+            zone.geometry, shapely.points(lon[around.point[mine]], lat[around.point[mine]])
+        )
+        assert (around.gap_m[mine] <= true_m * 111_320 + 1).all(), zone.id

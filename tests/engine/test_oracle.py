@@ -141,8 +141,17 @@ def _inside(
     )
 
 
-def _clear(zone: Zone, grown: shapely.Geometry, t: float, lat: float, lon: float, alt: float,
-           country: str, callsign: str, settings: EngineSettings) -> bool:  # fmt: skip
+def _clear(
+    zone: Zone,
+    grown: shapely.Geometry,
+    t: float,
+    lat: float,
+    lon: float,
+    alt: float,
+    country: str,
+    callsign: str,
+    settings: EngineSettings,
+) -> bool:
     """Clearly outside: the zone does not bind now, or the aircraft is beyond the hysteresis."""
     whole = math.isinf(zone.floor_ft) and math.isinf(zone.ceiling_ft)
     hv = settings.exit_hysteresis_ft
@@ -184,8 +193,13 @@ def _bisect(zone: Zone, a: tuple, b: tuple, country: str, want: bool) -> float: 
     return b[0]
 
 
-def _walk(points: list[tuple], zone: Zone, grown: shapely.Geometry, country: str,  # type: ignore[type-arg]
-          settings: EngineSettings) -> list[tuple[str, float]]:  # fmt: skip
+def _walk(
+    points: list[tuple],
+    zone: Zone,
+    grown: shapely.Geometry,
+    country: str,  # type: ignore[type-arg]
+    settings: EngineSettings,
+) -> list[tuple[str, float]]:
     events: list[tuple[str, float]] = []
     state = False
     last_in = -1
@@ -219,8 +233,20 @@ def trusted_rows(sv: StateVectors, settings: EngineSettings) -> StateVectors:
     sv = sv.take(np.lexsort((sv.t_s, t_fix, sv.icao24)))
     t_fix = np.where(np.isfinite(sv.t_pos_s), sv.t_pos_s, sv.t_s)
     alt = np.where(np.isfinite(sv.alt_baro_ft), sv.alt_baro_ft, sv.alt_geo_ft)
-    verdict = assess(sv.icao24, t_fix, sv.t_s, sv.lat_deg, sv.lon_deg, alt, sv.gs_kt,
-                     sv.on_ground, sv.nic, sv.nacp, {}, settings)  # fmt: skip
+    verdict = assess(
+        sv.icao24,
+        t_fix,
+        sv.t_s,
+        sv.lat_deg,
+        sv.lon_deg,
+        alt,
+        sv.gs_kt,
+        sv.on_ground,
+        sv.nic,
+        sv.nacp,
+        {},
+        settings,
+    )
     return sv.take(~verdict.fresh | verdict.trusted)
 
 

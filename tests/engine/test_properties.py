@@ -47,9 +47,15 @@ def tracks(draw: st.DrawFn) -> tuple[StateVectors, np.ndarray]:
     lat = np.where(spoofed, 50.15, lat)
     t = 1_700_000_000.0 + np.arange(n) * dt
     sv = StateVectors.build(
-        t_s=t, icao24=np.full(n, 0x508123), lat_deg=lat, lon_deg=lon, alt_baro_ft=alt,
-        gs_kt=np.full(n, 300.0), track_deg=np.full(n, 90.0), nic=np.where(spoofed, 0, 8),
-    )  # fmt: skip
+        t_s=t,
+        icao24=np.full(n, 0x508123),
+        lat_deg=lat,
+        lon_deg=lon,
+        alt_baro_ft=alt,
+        gs_kt=np.full(n, 300.0),
+        track_deg=np.full(n, 90.0),
+        nic=np.where(spoofed, 0, 8),
+    )
     return sv, spoofed
 
 
@@ -88,10 +94,14 @@ def test_jitter_along_a_boundary_makes_no_event_storm(n: int, noise_m: float, se
     lon = np.linspace(30.05, 30.45, n)
     lat = 50.0 + rng.uniform(-noise_m, noise_m, n) / 111_320
     sv = StateVectors.build(
-        t_s=1_700_000_000.0 + np.arange(n), icao24=np.full(n, 0x3C4B26), lat_deg=lat,
-        lon_deg=lon, alt_baro_ft=np.full(n, 10_000.0), gs_kt=np.full(n, 100.0),
+        t_s=1_700_000_000.0 + np.arange(n),
+        icao24=np.full(n, 0x3C4B26),
+        lat_deg=lat,
+        lon_deg=lon,
+        alt_baro_ft=np.full(n, 10_000.0),
+        gs_kt=np.full(n, 100.0),
         track_deg=np.full(n, 90.0),
-    )  # fmt: skip
+    )
     events = Engine(ZONES).process(sv)
     assert sum(e.kind == "entry" for e in events) <= 1
     assert sum(e.kind == "exit" for e in events) <= 1

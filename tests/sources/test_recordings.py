@@ -100,10 +100,15 @@ def test_traffic_json_columns_orient_shows_stale_positions(spoofing: StateVector
 def test_traffic_json_number_squawks_keep_leading_zeros(tmp_path: Path) -> None:
     # traffic writes squawks as numbers when pandas made them floats (savan.json.gz does)
     records = [
-        {"timestamp": 1647421385000 + i * 1000, "icao24": "39b415", "latitude": 43.2,
-         "longitude": 6.7, "squawk": sq}
+        {
+            "timestamp": 1647421385000 + i * 1000,
+            "icao24": "39b415",
+            "latitude": 43.2,
+            "longitude": 6.7,
+            "squawk": sq,
+        }
         for i, sq in enumerate([4720.0, 25.0, None, 7000.0])
-    ]  # fmt: skip
+    ]
     path = tmp_path / "numbers.json"
     path.write_text(json.dumps(records))
     sv = read_all(read_recording(path))
@@ -317,8 +322,9 @@ def test_detect_format_ignores_misleading_extension(tmp_path: Path) -> None:
     shutil.copy(FRAMES, parquet_named)
     assert detect_format(parquet_named) == "frames-jsonl"
     json_named = tmp_path / "states.json"
-    pacsv.write_csv(pa.table({"time": [1], "icao24": ["abc123"], "lat": [1.0], "lon": [2.0]}),
-                    str(json_named))  # fmt: skip
+    pacsv.write_csv(
+        pa.table({"time": [1], "icao24": ["abc123"], "lat": [1.0], "lon": [2.0]}), str(json_named)
+    )
     assert detect_format(json_named) == "opensky-csv"
     assert len(read_all(read_recording(json_named))) == 1
 

@@ -35,8 +35,8 @@ app = typer.Typer(
 zones_app = typer.Typer(help="List, show, check and import zone sets.", no_args_is_help=True)
 app.add_typer(zones_app, name="zones")
 
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)  # long lines stay whole: they are grepped and copied
+errors = Console(stderr=True, soft_wrap=True)
 
 ZonesOption = Annotated[
     list[str],

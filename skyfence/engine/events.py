@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 EventKind = Literal["predicted_entry", "entry", "exit", "lost_contact", "suspect_position"]
@@ -37,10 +37,13 @@ def event_id(kind: str, zone_id: str, icao24: str, t_s: float) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def iso_time(t_s: float) -> str:
-    return (
-        datetime.fromtimestamp(t_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    """UTC to the millisecond, rounded as the Parquet output rounds it."""
+    moment = EPOCH + timedelta(milliseconds=round(t_s * 1000))
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,92 @@
+"""The command line as a user runs it (a real subprocess, real files)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from skyfence.zones.geojson import load_zones
+
+
+def skyfence(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "skyfence", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_demo_quarantines_the_spoofed_positions() -> None:
+    run = skyfence("demo")
+    assert run.returncode == 0, run.stderr
+    assert "suspect_position" in run.stdout and "UKLV" in run.stdout
+    assert "740 quarantined" in run.stdout
+    assert not re.search(r"\d\d:\d\d\.\d{3}\s+entry\b", run.stdout)  # no entry event line
+    assert "1 event(s)" in run.stdout
+
+
+def test_audit_writes_events_and_summarises(
+    samples: Path, paris_zones_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "events.jsonl"
+    run = skyfence(
+        "audit", "--zones", paris_zones_path, "--zones", "ukraine",
+        samples / "collections/quickstart.json.gz", samples / "readsb/trace_full_ac671b.json",
+        "--out", out, "--since", "2021-10-07T12:30:00Z", "--show", "3",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(events) > 100
+    assert all(e["time"] >= "2021-10-07T12:30:00" for e in events)
+    assert "Events per zone and kind" in run.stdout and "CDG-10NM" in run.stdout
+    assert f"events written to {out}" in run.stdout.replace("\n", "")
+
+
+def test_audit_fails_clearly_on_bad_input(tmp_path: Path, samples: Path) -> None:
+    garbage = tmp_path / "garbage.json"
+    garbage.write_bytes(b"\x00\x01 not a recording at all")
+    run = skyfence("audit", "--zones", "ukraine", garbage)
+    assert run.returncode == 2
+    assert "garbage.json" in run.stderr
+    run = skyfence("audit", "--zones", "ukraine", tmp_path / "missing.json")
+    assert run.returncode == 2 and "missing.json: no such file" in run.stderr
+    run = skyfence("audit", "--zones", "nowhere.geojson", samples / "noisy/noisy_spoofing.json.gz")
+    assert run.returncode == 2 and "nowhere.geojson: cannot read zone file" in run.stderr
+    run = skyfence(
+        "audit", "-z", "ukraine", samples / "noisy/noisy_spoofing.json.gz", "-o", tmp_path / "e.txt"
+    )
+    assert run.returncode == 2 and "unknown event file type" in run.stderr
+    run = skyfence(
+        "audit", "-z", "ukraine", samples / "noisy/noisy_spoofing.json.gz", "--since", "soon"
+    )
+    assert run.returncode == 2 and "--since" in run.stderr
+
+
+def test_zones_commands(tmp_path: Path) -> None:
+    run = skyfence("zones", "list")
+    assert run.returncode == 0 and "ukraine" in run.stdout and "UKLV" in run.stdout
+    run = skyfence("zones", "show", "ukraine")
+    assert run.returncode == 0 and "ZNPP-30KM" in run.stdout
+    bad = tmp_path / "bad.geojson"
+    bad.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": "A", "floor": "FL200", "ceiling": "FL100"},
+         "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}},
+    ]}))  # fmt: skip
+    run = skyfence("zones", "check", bad)
+    assert run.returncode == 2 and "floor FL200 is not below ceiling FL100" in run.stderr
+
+
+def test_import_openair_then_audit(tmp_path: Path) -> None:
+    source = Path(__file__).parent / "zones" / "data" / "ksgu_openair.txt"
+    out = tmp_path / "ksgu.geojson"
+    run = skyfence("zones", "import-openair", source, "-o", out)
+    assert run.returncode == 0, run.stderr
+    zones = load_zones(out)
+    assert len(zones) == 6
+    run = skyfence("zones", "check", out)
+    assert run.returncode == 0 and "OK: 6 zones" in run.stdout

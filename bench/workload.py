@@ -1,8 +1,13 @@
-"""The benchmark's workload: real tracks over the Ukraine zones plus synthetic zones.
+"""The benchmark's workloads: real tracks against the Ukraine zones plus 50 other zones.
 
-The real tracks are the 213 aircraft of traffic's `quickstart` sample (2021-10-07, Paris area),
-moved as a block so that Paris sits on Kyiv: real kinematics, real sampling and real data
-glitches, crossing the Ukrainian FIR boundaries and the synthetic zones placed among them.
+The real tracks are the 213 aircraft of traffic's `quickstart` sample (2021-10-07, Paris area):
+real kinematics, real sampling, real data glitches. They are moved as a block in space, and
+three years later in time so that the Ukraine zones (closed since 2022-02-24) are active:
+
+- "border": Paris is put on Rzeszów, 90 km from the Ukrainian border, so the traffic flies into
+  Lviv FIR; the 50 other zones are spread over Europe, as restricted areas are. A monitoring day.
+- "dense": Paris is put on Kyiv, and the 50 other zones are scattered among the tracks: every
+  aircraft is near several zones all the time. A stress test.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from skyfence.sources.recordings import read_recording
 from skyfence.zones.geojson import geodesic_circle, load_zones
 from skyfence.zones.model import Zone, parse_altitude
 
-SHIFT_LON, SHIFT_LAT = 30.52 - 2.35, 50.45 - 48.86  # Paris -> Kyiv
+PARIS = (2.35, 48.86)
+PLACES = {"border": (22.00, 50.04), "dense": (30.52, 50.45)}  # Rzeszów, Kyiv
+THREE_YEARS_S = 3 * 365 * 86_400.0
 
 
 def samples() -> Path:
@@ -34,18 +41,19 @@ class Workload:
     zones: list[Zone]
 
 
-def tracks(repeat: int = 1) -> StateVectors:
-    """The quickstart tracks over Kyiv; `repeat` copies them under other addresses and on later
-    days, for larger inputs."""
+def tracks(place: str, repeat: int = 1) -> StateVectors:
+    """The quickstart tracks moved to `place`; `repeat` copies them under other addresses and
+    on later days, for larger inputs."""
     sv = StateVectors.concat(list(read_recording(samples() / "collections/quickstart.json.gz")))
+    lon, lat = PLACES[place]
     copies = [
         replace(
             sv,
-            lon_deg=sv.lon_deg + SHIFT_LON,
-            lat_deg=sv.lat_deg + SHIFT_LAT,
+            lon_deg=sv.lon_deg + lon - PARIS[0],
+            lat_deg=sv.lat_deg + lat - PARIS[1],
             icao24=sv.icao24 ^ np.uint32(k << 20),
-            t_s=sv.t_s + k * 86_400.0,
-            t_pos_s=sv.t_pos_s + k * 86_400.0,
+            t_s=sv.t_s + THREE_YEARS_S + k * 86_400.0,
+            t_pos_s=sv.t_pos_s + THREE_YEARS_S + k * 86_400.0,
         )
         for k in range(repeat)
     ]
@@ -53,14 +61,13 @@ def tracks(repeat: int = 1) -> StateVectors:
     return batch.take(np.lexsort((batch.t_s, batch.icao24)))
 
 
-def synthetic_zones(n: int, seed: int = 2022) -> list[Zone]:
-    """Circles and boxes of 3 to 30 km among the tracks, with varied vertical bands."""
-    rng = np.random.default_rng(seed)
+def synthetic_zones(n: int, west: float, south: float, east: float, north: float) -> list[Zone]:
+    """Circles and boxes of 3 to 30 km in the given area, with varied vertical bands."""
+    rng = np.random.default_rng(2022)
     zones = []
     bands = [("SFC", "FL100"), ("FL50", "FL250"), ("FL245", "UNL"), ("SFC", "UNL")]
     for i in range(n):
-        lon = rng.uniform(0.9, 3.9) + SHIFT_LON
-        lat = rng.uniform(48.0, 49.8) + SHIFT_LAT
+        lon, lat = rng.uniform(west, east), rng.uniform(south, north)
         size_m = rng.uniform(3_000, 30_000)
         d_lat = size_m / 111_320
         d_lon = d_lat / np.cos(np.radians(lat))
@@ -82,5 +89,11 @@ def synthetic_zones(n: int, seed: int = 2022) -> list[Zone]:
     return zones
 
 
-def workload(extra_zones: int = 50, repeat: int = 1) -> Workload:
-    return Workload(tracks(repeat), load_zones("ukraine") + synthetic_zones(extra_zones))
+def workload(place: str, extra_zones: int = 50, repeat: int = 1) -> Workload:
+    sv = tracks(place, repeat)
+    if place == "dense":  # among the tracks
+        lon, lat = np.nanpercentile(sv.lon_deg, [2, 98]), np.nanpercentile(sv.lat_deg, [2, 98])
+        area = (lon[0], lat[0], lon[1], lat[1])
+    else:  # over Europe
+        area = (-10.0, 36.0, 40.0, 60.0)
+    return Workload(sv, load_zones("ukraine") + synthetic_zones(extra_zones, *area))

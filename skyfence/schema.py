@@ -18,7 +18,7 @@ F64 = npt.NDArray[np.float64]
 I8 = npt.NDArray[np.int8]
 U32 = npt.NDArray[np.uint32]
 BOOL = npt.NDArray[np.bool_]
-OBJ = npt.NDArray[np.object_]
+STR = npt.NDArray[np.str_]
 
 ARROW_SCHEMA = pa.schema(
     [
@@ -40,6 +40,7 @@ ARROW_SCHEMA = pa.schema(
     ]
 )
 
+STRING_WIDTH = {"callsign": 8, "squawk": 4}
 FLOAT_COLUMNS = (
     "t_s",
     "lat_deg",
@@ -59,7 +60,7 @@ class StateVectors:
 
     t_s: F64
     icao24: U32
-    callsign: OBJ
+    callsign: STR  # at most 8 characters, as ICAO identification
     lat_deg: F64
     lon_deg: F64
     alt_baro_ft: F64
@@ -68,7 +69,7 @@ class StateVectors:
     track_deg: F64
     vrate_fpm: F64
     on_ground: BOOL
-    squawk: OBJ
+    squawk: STR
     nic: I8
     nacp: I8
     t_pos_s: F64
@@ -111,8 +112,11 @@ class StateVectors:
                     if value is None
                     else np.asarray(_fill_none(value, False), dtype=bool).reshape(n)
                 )
-            else:  # strings
-                out[f.name] = np.full(n, "", object) if value is None else _strings(value, n)
+            else:  # short strings as fixed-width unicode: compared in C, not object by object
+                width = STRING_WIDTH[f.name]
+                out[f.name] = (
+                    np.full(n, "", f"U{width}") if value is None else _strings(value, n, width)
+                )
         return cls(**out)
 
     @classmethod
@@ -191,7 +195,7 @@ def _small_int(value: Any) -> I8:
     return np.where(np.isfinite(arr), arr, -1).astype(np.int8)
 
 
-def _strings(value: Any, n: int) -> OBJ:
+def _strings(value: Any, n: int, width: int) -> STR:
     """Strings with missing values as "" and surrounding blanks removed (callsigns are padded)."""
     import pyarrow.compute as pc
 
@@ -205,4 +209,5 @@ def _strings(value: Any, n: int) -> OBJ:
         if pa.types.is_null(arr.type):
             arr = arr.cast(pa.string())
     arr = pc.fill_null(pc.utf8_trim_whitespace(arr.cast(pa.string())), "")
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object).reshape(n)
+    text = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object).reshape(n)
+    return text.astype(f"U{width}")

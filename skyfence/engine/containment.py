@@ -34,8 +34,8 @@ class Fixes:
     track_deg: F64
     vrate_fpm: F64
     icao24: npt.NDArray[np.uint32]
-    callsign: npt.NDArray[np.object_]
-    country: npt.NDArray[np.object_]
+    callsign: npt.NDArray[np.str_]
+    country: npt.NDArray[np.str_]
     virtual: BOOL
 
     def __len__(self) -> int:
@@ -101,8 +101,8 @@ def applicability(
     zs: ZoneSet,
     zone: npt.NDArray[np.int32],
     icao24: npt.NDArray[np.uint32],
-    callsign: npt.NDArray[np.object_],
-    country: npt.NDArray[np.object_],
+    callsign: npt.NDArray[np.str_],
+    country: npt.NDArray[np.str_],
 ) -> BOOL:
     """Whether each zone binds each aircraft; zones without rules bind everyone at no cost."""
     applies = np.ones(len(zone), bool)
@@ -143,8 +143,8 @@ def _exact(
 def _member(
     audience: Audience,
     icao24: npt.NDArray[np.uint32],
-    callsign: npt.NDArray[np.object_],
-    country: npt.NDArray[np.object_],
+    callsign: npt.NDArray[np.str_],
+    country: npt.NDArray[np.str_],
 ) -> BOOL:
     hit = np.zeros(len(icao24), bool)
     if audience.countries:

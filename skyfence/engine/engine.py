@@ -79,7 +79,10 @@ class Engine:
         events = self._returning(sv.icao24, t_fix)
         alt = np.where(np.isfinite(sv.alt_baro_ft), sv.alt_baro_ft, sv.alt_geo_ft)
         callsign = self._callsigns(sv.icao24, sv.callsign)
-        country = country_of(sv.icao24)
+        starts = np.flatnonzero(np.append(True, sv.icao24[1:] != sv.icao24[:-1]))
+        country = np.repeat(  # looked up once per aircraft
+            country_of(sv.icao24[starts]).astype("U2"), np.diff(np.append(starts, len(sv)))
+        )
         verdicts = assess(
             sv.icao24,
             t_fix,
@@ -193,8 +196,8 @@ class Engine:
         return events
 
     def _callsigns(
-        self, icao24: npt.NDArray[np.uint32], callsign: npt.NDArray[np.object_]
-    ) -> npt.NDArray[np.object_]:
+        self, icao24: npt.NDArray[np.uint32], callsign: npt.NDArray[np.str_]
+    ) -> npt.NDArray[np.str_]:
         """Forward-fill callsigns per aircraft (most state vectors and frames carry none)."""
         callsign = callsign.copy()
         n = len(icao24)
@@ -231,8 +234,8 @@ class Engine:
             np.concatenate([[c.track_deg for c in v], fx.track_deg]),
             np.concatenate([[c.vrate_fpm for c in v], fx.vrate_fpm]),
             np.concatenate([addresses, fx.icao24]),
-            np.concatenate([np.array([c.callsign for c in v], dtype=np.object_), fx.callsign]),
-            np.concatenate([country_of(addresses), fx.country]),
+            np.concatenate([np.array([c.callsign for c in v], fx.callsign.dtype), fx.callsign]),
+            np.concatenate([country_of(addresses).astype("U2"), fx.country]),
             np.concatenate([np.ones(len(v), bool), fx.virtual]),
         )
         order = np.lexsort((~merged.virtual, merged.t_s, merged.icao24))
@@ -399,8 +402,8 @@ class Engine:
         sv: StateVectors,
         t_fix: npt.NDArray[np.float64],
         alt: npt.NDArray[np.float64],
-        callsign: npt.NDArray[np.object_],
-        country: npt.NDArray[np.object_],
+        callsign: npt.NDArray[np.str_],
+        country: npt.NDArray[np.str_],
         start: npt.NDArray[np.bool_],
         reason: npt.NDArray[np.int8],
         implied_kt: npt.NDArray[np.float64],

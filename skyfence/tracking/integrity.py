@@ -74,14 +74,18 @@ class Verdicts:
 
 
 def distance_m(
-    lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLike, lon2: npt.ArrayLike
+    lat1: npt.NDArray[np.float64],
+    lon1: npt.NDArray[np.float64],
+    lat2: npt.NDArray[np.float64],
+    lon2: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]:
-    """Haversine distance; exact enough for plausibility at any range."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1))), np.float64)
+    """Equirectangular distance: within 0.1 % of the great circle over the few kilometres
+    between consecutive fixes, and one cosine per fix instead of haversine's five functions.
+    Far jumps come out a little off, but far beyond any speed limit either way."""
+    k = np.pi / 180.0
+    dx = (lon2 - lon1) * np.cos((lat1 + lat2) * (k / 2))
+    dy = lat2 - lat1
+    return np.asarray(EARTH_RADIUS_M * k * np.sqrt(dx * dx + dy * dy), np.float64)
 
 
 def speed_limit_kt(

@@ -21,7 +21,11 @@ class AuditResult:
     per_zone_kind: Counter[tuple[str, str]] = field(default_factory=Counter)
     stats: EngineStats = field(default_factory=EngineStats)
     events: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)  # malformed items per input
+    skipped: dict[str, tuple[int, list[str]]] = field(default_factory=dict)  # per input
+    formats: dict[str, str] = field(default_factory=dict)
+    first_s: float = float("inf")  # time span of what was audited
+    last_s: float = float("-inf")
+    aircraft: set[int] = field(default_factory=set)
 
 
 def run_audit(
@@ -49,14 +53,18 @@ def run_audit(
 
     for path in inputs:
         batches = read_recording(path, file_format, batch_rows=batch_rows)
+        result.formats[str(path)] = batches.format
         for batch in batches:
             batch = _window(batch, since_s, until_s)
+            if len(batch):
+                result.first_s = min(result.first_s, float(np.nanmin(batch.t_s)))
+                result.last_s = max(result.last_s, float(np.nanmax(batch.t_s)))
+                result.aircraft.update(np.unique(batch.icao24).tolist())
             emit(engine.process(batch))
             if on_batch is not None:
                 on_batch(path, len(batch))
-        skipped = getattr(batches, "skipped", None)
-        if skipped:
-            result.skipped[str(path)] = int(skipped)
+        if batches.stats.rows_skipped:
+            result.skipped[str(path)] = (batches.stats.rows_skipped, batches.stats.problems)
     emit(engine.finish())
     result.stats = engine.stats
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from importlib.resources import files
 from pathlib import Path
@@ -12,13 +13,14 @@ import shapely
 import typer
 from pyproj import Geod
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from skyfence.alerts.files import EventSink, open_sink
 from skyfence.audit import AuditResult, run_audit
 from skyfence.engine.engine import Engine
-from skyfence.engine.events import EVENT_KINDS, Event
+from skyfence.engine.events import EVENT_KINDS, Event, iso_time
 from skyfence.engine.zoneset import EngineSettings
 from skyfence.sources.recordings import RecordingError
 from skyfence.zones.bundled import bundled_names
@@ -35,8 +37,11 @@ app = typer.Typer(
 zones_app = typer.Typer(help="List, show, check and import zone sets.", no_args_is_help=True)
 app.add_typer(zones_app, name="zones")
 
-console = Console(soft_wrap=True)  # long lines stay whole: they are grepped and copied
-errors = Console(stderr=True, soft_wrap=True)
+# long lines stay whole (they are grepped and copied), and tables are not cut at 80 columns
+# when the output goes to a file or a pipe
+WIDTH = None if sys.stdout.isatty() else 200
+console = Console(soft_wrap=True, width=WIDTH)
+errors = Console(stderr=True, soft_wrap=True, width=WIDTH)
 
 ZonesOption = Annotated[
     list[str],
@@ -52,7 +57,7 @@ KIND_STYLE = {
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -107,6 +112,10 @@ def audit(
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
     engine = Engine(_load(zones), settings)
     since_s, until_s = _time(since, "--since"), _time(until, "--until")
+    if since_s is not None and until_s is not None and since_s >= until_s:
+        raise _fail("--since must be before --until")
+    if show < 0:
+        raise _fail("--show must be >= 0")
     for path in inputs:
         if not path.is_file():
             raise _fail(f"{path}: no such file")
@@ -197,9 +206,13 @@ def _print_events(events: list[Event], total: int) -> None:
 def _why(e: Event) -> str:
     d = e.details
     if e.kind == "suspect_position":
-        claimed = ", ".join(d.get("claimed_zones", [])) or "none"
-        speeds = f"implied {d.get('implied_speed_kt')} kt, reported {d.get('reported_gs_kt')} kt"
-        return f"{d['reason']} ({speeds}; claims {claimed})"
+        claimed = ", ".join(d.get("claimed_zones", [])) or "no zone"
+        if d["reason"] == "low_integrity":
+            evidence = f"NIC {d.get('nic')}, NACp {d.get('nacp')}"
+        else:  # speeds: from the last trusted fix, and as the aircraft reports it
+            evidence = f"{d.get('implied_speed_kt')} kt from the last trusted fix, "
+            evidence += f"{d.get('reported_gs_kt')} kt reported"
+        return f"{d['reason']} ({evidence}); the position claims {claimed}"
     if e.kind == "predicted_entry":
         return f"entry predicted in {d['seconds_to_entry']} s"
     if e.kind in ("entry", "exit"):
@@ -212,12 +225,23 @@ def _why(e: Event) -> str:
 
 def _print_summary(result: AuditResult) -> None:
     s = result.stats
-    console.print(
-        f"{s.rows:,} state vectors, {s.fixes:,} position fixes: {s.trusted:,} trusted, "
-        f"[cyan]{s.suspect:,} quarantined[/] as suspect; {result.events:,} event(s)."
+    for path, fmt in result.formats.items():
+        console.print(f"read {escape(path)} as {fmt}", highlight=False)
+    span = (
+        f" from {iso_time(result.first_s)} to {iso_time(result.last_s)}"
+        if result.first_s <= result.last_s
+        else ""
     )
-    for path, n in result.skipped.items():
-        console.print(f"[yellow]{path}: {n:,} malformed items skipped[/]")
+    console.print(
+        f"{s.rows:,} state vectors of {len(result.aircraft):,} aircraft{span}: "
+        f"{s.fixes:,} position fixes, {s.trusted:,} trusted, "
+        f"[cyan]{s.suspect:,} quarantined[/] as suspect; {result.events:,} event(s).",
+        highlight=False,
+    )
+    for path, (n, problems) in result.skipped.items():
+        console.print(f"[yellow]{escape(path)}: {n:,} malformed rows skipped[/]", highlight=False)
+        for problem in problems:
+            console.print(f"  [yellow]{escape(problem)}[/]", highlight=False)
     if not result.per_zone_kind:
         console.print("No events.")
         return

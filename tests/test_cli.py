@@ -90,3 +90,36 @@ def test_import_openair_then_audit(tmp_path: Path) -> None:
     assert len(zones) == 6
     run = skyfence("zones", "check", out)
     assert run.returncode == 0 and "OK: 6 zones" in run.stdout
+
+
+def test_malformed_rows_are_counted_and_reported(samples: Path, tmp_path: Path) -> None:
+    """An OpenSky CSV with two broken rows: the rest is audited, the two are reported."""
+    csv = tmp_path / "states.csv"
+    csv.write_text(
+        "time,icao24,lat,lon,velocity,heading,vertrate,callsign,onground,alert,spi,squawk,"
+        "baroaltitude,geoaltitude,lastposupdate,lastcontact\n"
+        "1726563870,4baac6,49.67,23.98,26.2,260.9,0,THY9BP,False,False,False,1000,11582,11887,"
+        "1726563869,1726563870\n"
+        "1726563871,4baac6,not-a-latitude,23.98,26.2,260.9,0,THY9BP,False,False,False,1000,11582,"
+        "11887,1726563870,1726563871\n"
+        "1726563872,4baac6,49.67\n"
+        "1726563873,4baac6,49.67,23.97,26.2,260.9,0,THY9BP,False,False,False,1000,11582,11887,"
+        "1726563872,1726563873\n"
+    )
+    run = skyfence("audit", "-z", "ukraine", csv)
+    assert run.returncode == 0, run.stderr
+    assert "read " in run.stdout and "as opensky-csv" in run.stdout
+    assert "2 malformed rows skipped" in run.stdout
+    assert "2 state vectors of 1 aircraft" in run.stdout
+
+
+def test_traffic_parquet_with_nanosecond_times(samples: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.read_json(samples / "noisy/noisy_spoofing.json.gz")
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True).astype("datetime64[ns, UTC]")
+    path = tmp_path / "spoofing.parquet"
+    frame.to_parquet(path)
+    run = skyfence("audit", "-z", "ukraine", path)
+    assert run.returncode == 0, run.stderr
+    assert "as traffic-parquet" in run.stdout and "740 quarantined" in run.stdout

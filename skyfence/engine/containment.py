@@ -154,7 +154,7 @@ def _member(
     if audience.callsigns:
         names, inverse = np.unique(callsign.astype(str), return_inverse=True)
         matched = np.array(
-            [any(p.fullmatch(n) for p in audience.callsigns) for n in names], dtype=bool
+            [any(p.search(n) for p in audience.callsigns) for n in names], dtype=bool
         )  # once per distinct callsign
         hit |= matched[inverse]
     return hit

@@ -21,6 +21,20 @@ I64 = npt.NDArray[np.int64]
 
 
 @dataclass(slots=True)
+class TrustedFix:
+    """The last trusted fix of an aircraft: the start of its next batch's segments."""
+
+    t_s: float
+    lat: float
+    lon: float
+    alt_ft: float
+    gs_kt: float
+    track_deg: float
+    vrate_fpm: float
+    callsign: str
+
+
+@dataclass(slots=True)
 class ZoneTrack:
     """What the engine remembers of one aircraft in one zone between batches."""
 

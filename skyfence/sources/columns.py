@@ -104,7 +104,9 @@ def as_seconds(col: Column) -> tuple[F64, BOOL]:
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         ts = arr.cast(pa.timestamp("us", getattr(t, "tz", None))) if pa.types.is_date(t) else arr
         unit = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}[ts.type.unit]
-        raw = ts.cast(pa.int64()).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        # nanoseconds since 1970 exceed float64's exact integers: convert without the check
+        ints = ts.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        raw = np.asarray(ints, dtype=np.float64)
         return np.asarray(raw, dtype=np.float64) * unit, np.zeros(len(arr), bool)
     values, bad = as_float(arr)
     values = _epoch_seconds(values)

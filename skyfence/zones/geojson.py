@@ -6,6 +6,7 @@ silently miss incursions, so every problem is collected and reported with the fe
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -20,6 +21,7 @@ from pyproj import Geod
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
+from skyfence.zones.countries import default_table
 from skyfence.zones.model import Audience, Zone, ZoneError, parse_altitude
 
 GEOD = Geod(ellps="WGS84")
@@ -27,6 +29,7 @@ NM_M = 1852.0
 CIRCLE_VERTICES = 128
 MAX_FEATURES = 100_000
 MAX_VERTICES = 5_000_000
+SEVERITIES = ("info", "warning", "critical")
 
 _KNOWN_PROPERTIES = {
     "id",
@@ -79,13 +82,17 @@ def parse_time(value: Any) -> float:
 
 def load_zones(source: str | Path) -> list[Zone]:
     """Zones from a file path, or from a bundled set by name (e.g. "ukraine")."""
-    from skyfence.zones.bundled import bundled_path
+    from skyfence.zones.bundled import bundled_names, bundled_path
 
     path = bundled_path(str(source)) or Path(source)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ZoneError(f"{source}: cannot read zone file: {exc.strerror or exc}") from None
+        bundled = ", ".join(bundled_names())
+        raise ZoneError(
+            f"{source}: cannot read zone file: {exc.strerror or exc} "
+            f"(and it is not a bundled zone set: {bundled})"
+        ) from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -100,6 +107,8 @@ def zones_from_geojson(document: Any, source: str = "<geojson>") -> list[Zone]:
     features = document.get("features")
     if not isinstance(features, list):
         raise ZoneError(f"{source}: 'features' must be a list")
+    if not features:
+        raise ZoneError(f"{source}: no zones (the FeatureCollection has no features)")
     if len(features) > MAX_FEATURES:
         raise ZoneError(f"{source}: {len(features)} features, more than the limit {MAX_FEATURES}")
     zones: list[Zone] = []
@@ -173,8 +182,13 @@ def _zone_from_feature(feature: Any, index: int, problems: _Problems) -> Zone | 
     lookahead_s = _non_negative(props, "lookahead_s", 120.0, where, problems)
     buffer_m = _non_negative(props, "buffer_m", 0.0, where, problems)
     severity = props.get("severity", "warning")
-    if not isinstance(severity, str):
-        problems.add(where, "severity must be a string")
+    if severity not in SEVERITIES:
+        problems.add(where, f"severity {severity!r} is not one of {', '.join(SEVERITIES)}")
+    for key in props:
+        if key not in _KNOWN_PROPERTIES:
+            near = difflib.get_close_matches(key, _KNOWN_PROPERTIES, n=1, cutoff=0.8)
+            if near:  # a misspelt limit would silently widen the zone
+                problems.add(where, f"unknown property {key!r}: did you mean {near[0]!r}?")
     if len(problems.items) > before or geometry is None or floor is None or ceiling is None:
         return None
     return Zone(
@@ -279,10 +293,13 @@ def _audience(value: Any, where: str, problems: _Problems) -> Audience:
         problems.add(where, f"unknown keys {sorted(unknown)} (use countries, icao24, callsigns)")
     countries, addresses, patterns = set(), set(), []
     for code in _string_list(value, "countries", where, problems):
-        if _ISO2.match(code.upper()):
-            countries.add(code.upper())
-        else:
+        if not _ISO2.match(code.upper()):
             problems.add(where, f"country {code!r} is not an ISO 3166 alpha-2 code")
+        elif code.upper() not in default_table().names:
+            hint = " (the United Kingdom is GB)" if code.upper() == "UK" else ""
+            problems.add(where, f"country {code!r} has no ICAO address block{hint}")
+        else:
+            countries.add(code.upper())
     for address in _string_list(value, "icao24", where, problems):
         if _HEX24.match(address):
             addresses.add(int(address, 16))

@@ -258,7 +258,9 @@ class _Parser:
                 raise self.error(f"{where} has no {record} {key}", zone.line)
         floor, ceiling = parse_altitude(zone.props["floor"]), parse_altitude(zone.props["ceiling"])
         if floor.ft >= ceiling.ft:
-            raise self.error(f"{where}: floor {floor.text} is not below ceiling", zone.line)
+            raise self.error(
+                f"{where}: floor {floor.text} is not below ceiling {ceiling.text}", zone.line
+            )
         # Round before validating, so that what is checked is exactly what is written (~1 cm).
         points = [(round(lon, 7), round(lat, 7)) for lon, lat in zone.points]
         ring = [p for i, p in enumerate(points) if i == 0 or p != points[i - 1]]

@@ -115,10 +115,10 @@ def _altitudes_cleaned(points: list[tuple | None]) -> list[tuple | None]:  # typ
 def _binds(zone: Zone, country: str, callsign: str) -> bool:
     a = zone.applies_to
     if a is not None and not (
-        country in a.countries or any(p.fullmatch(callsign) for p in a.callsigns)
+        country in a.countries or any(p.search(callsign) for p in a.callsigns)
     ):
         return False
-    return not any(p.fullmatch(callsign) for p in zone.exempt.callsigns)
+    return not any(p.search(callsign) for p in zone.exempt.callsigns)
 
 
 def _active(zone: Zone, t: float) -> bool:

@@ -109,6 +109,9 @@ def test_every_problem_is_reported_with_its_feature() -> None:
             _feature(id="H", geometry={"type": "LineString", "coordinates": [[0, 0], [1, 1]]}),
             _feature(id="I", active=[["yesterday", None]]),
             _feature(id="J", lookahead_s=-5),
+            _feature(id="K", ceilng="FL100"),
+            _feature(id="L", applies_to={"countries": ["UK"]}),
+            _feature(id="M", severity="extreme"),
         ],
     }
     with pytest.raises(ZoneError) as info:
@@ -127,10 +130,14 @@ def test_every_problem_is_reported_with_its_feature() -> None:
         "feature 9 (id 'H'): geometry type 'LineString' is not a zone",
         "feature 10 (id 'I'): active[0]: time 'yesterday' is not ISO 8601",
         "feature 11 (id 'J'): lookahead_s must be a non-negative number",
+        "feature 12 (id 'K'): unknown property 'ceilng': did you mean 'ceiling'?",
+        "feature 13 (id 'L') applies_to: country 'UK' has no ICAO address block (the United "
+        "Kingdom is GB)",
+        "feature 14 (id 'M'): severity 'extreme' is not one of info, warning, critical",
     ]
     for line in expected:
         assert f"zones.geojson: {line}" in message
-    assert "12 problem(s), no zone loaded" in message
+    assert "15 problem(s), no zone loaded" in message
 
 
 def test_file_errors_name_the_file(tmp_path: Path) -> None:
@@ -142,6 +149,10 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
         load_zones(tmp_path / "missing.geojson")
     with pytest.raises(ZoneError, match="a zone file is a GeoJSON FeatureCollection"):
         zones_from_geojson({"type": "Feature"}, "x")
+    with pytest.raises(ZoneError, match="no zones"):
+        zones_from_geojson({"type": "FeatureCollection", "features": []}, "x")
+    with pytest.raises(ZoneError, match="not a bundled zone set: ukraine"):
+        load_zones("ukrain")
 
 
 def test_audience_and_options_are_parsed() -> None:

@@ -51,6 +51,7 @@ class Engine:
     # -- public ---------------------------------------------------------------------------
 
     def process(self, sv: StateVectors) -> list[Event]:
+        """Events found in this batch (in time order), given everything before it."""
         if len(sv) == 0:
             return []
         t_fix = np.where(np.isfinite(sv.t_pos_s), sv.t_pos_s, sv.t_s)
@@ -93,14 +94,15 @@ class Engine:
             plausible = plausible_altitudes(
                 sv.icao24[keep], t_fix[keep], alt[keep], sv.on_ground[keep], self.integrity
             )
-            ground_alt = np.where(sv.on_ground, -math.inf, alt)
-            ground_alt[keep[~plausible]] = np.nan
+            # the altitude zones are judged with: -inf on the ground, unknown when implausible
+            zone_alt = np.where(sv.on_ground, -math.inf, alt)
+            zone_alt[keep[~plausible]] = np.nan
             fx = self._with_virtual_rows(
                 Fixes(
                     t_fix[keep],
                     sv.lat_deg[keep],
                     sv.lon_deg[keep],
-                    ground_alt[keep],
+                    zone_alt[keep],
                     sv.gs_kt[keep],
                     sv.track_deg[keep],
                     sv.vrate_fpm[keep],

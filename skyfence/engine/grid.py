@@ -56,6 +56,9 @@ class ZoneGrid:
     far_offsets: npt.NDArray[np.int64]
     far_entries: Pairs  # zones near but clear of the cell, nearest first within each cell
     far_keys: npt.NDArray[np.float64]  # cell id * FAR_KEY + gap in km, for reach look-ups
+    n_zones: int
+    pair_keys: npt.NDArray[np.int64]  # cell id * n_zones + zone, sorted, for every entry
+    pair_gap_m: npt.NDArray[np.float32]  # its distance bound (0 where the cell meets the zone)
 
     @classmethod
     def build(
@@ -81,6 +84,9 @@ class ZoneGrid:
                 np.zeros(1, np.int64),
                 none,
                 np.zeros(0),
+                0,
+                np.zeros(0, np.int64),
+                np.zeros(0, np.float32),
             )
         west = math.floor(min(b[0] for b in boxes) / cell_deg) * cell_deg
         south = math.floor(min(b[1] for b in boxes) / cell_deg) * cell_deg
@@ -124,6 +130,9 @@ class ZoneGrid:
         far = far.take(np.lexsort((far.gap_m, far.point)))
         n_cells = n_cols * n_rows
         far_keys = far.point * FAR_KEY + far.gap_m.astype(np.float64) / 1000.0
+        pair_keys = entries.point * len(shapes) + entries.zone
+        by_key = np.argsort(pair_keys)
+        gap = np.where(clear, entries.gap_m, np.float32(0)).astype(np.float32)
         return cls(
             west,
             south,
@@ -135,6 +144,9 @@ class ZoneGrid:
             _offsets(far, n_cells),
             far,
             far_keys,
+            len(shapes),
+            pair_keys[by_key],
+            gap[by_key],
         )
 
     def _cells(
@@ -145,6 +157,24 @@ class ZoneGrid:
         on_grid = (col >= 0) & (col < self.n_cols) & (row >= 0) & (row < self.n_rows)
         points = np.flatnonzero(on_grid)
         return points, row[points].astype(np.int64) * self.n_cols + col[points].astype(np.int64)
+
+    def gap_m(
+        self,
+        lon: npt.NDArray[np.float64],
+        lat: npt.NDArray[np.float64],
+        zone: npt.NDArray[np.int32],
+    ) -> npt.NDArray[np.float64]:
+        """A lower bound of each point's distance to its zone's warning shape; inf beyond the
+        zone's neighbourhood (farther than any look-ahead reaches)."""
+        out = np.full(len(lon), np.inf)
+        points, cell = self._cells(lon, lat)
+        if len(points) == 0 or len(self.pair_keys) == 0:
+            return out
+        key = cell * self.n_zones + zone[points]
+        at = np.minimum(np.searchsorted(self.pair_keys, key), len(self.pair_keys) - 1)
+        found = self.pair_keys[at] == key
+        out[points[found]] = self.pair_gap_m[at[found]]
+        return out
 
     def far_candidates(
         self,

@@ -68,6 +68,7 @@ def predict(zs: ZoneSet, fx: Fixes, w: Walk, settings: EngineSettings) -> Predic
     far_ok = far.gap_m <= speed_ms[far_fix] * zs.lookahead_s[far.zone]
     fix = np.concatenate([pt.fix[near_rows], far_fix[far_ok]])
     zone = np.concatenate([pt.zone[near_rows], far.zone[far_ok]])
+    gap_start = np.concatenate([np.zeros(len(near_rows)), far.gap_m[far_ok]])
 
     lookahead = zs.lookahead_s[zone]
     reach = speed_ms[fix] * lookahead
@@ -82,7 +83,14 @@ def predict(zs: ZoneSet, fx: Fixes, w: Walk, settings: EngineSettings) -> Predic
     miss = np.hypot(cx - along * east, cy - along * north)
     toward = miss <= zs.radius_m[zone]
     fix, zone, lookahead, lat0, lon0 = (a[toward] for a in (fix, zone, lookahead, lat0, lon0))
-    north, east = north[toward], east[toward]
+    north, east, reach, gap_start = north[toward], east[toward], reach[toward], gap_start[toward]
+    # a path of length L whose ends are at least a and b from the zone cannot meet it if
+    # L < a + b: each of its points is within L of both ends
+    lat_end = lat0 + north / M_PER_DEG
+    lon_end = lon0 + east / (M_PER_DEG * np.cos(np.radians(lat0)))
+    reaches = reach >= gap_start + zs.grid.gap_m(lon_end, lat_end, zone)
+    fix, zone, lookahead, lat0, lon0 = (a[reaches] for a in (fix, zone, lookahead, lat0, lon0))
+    north, east = north[reaches], east[reaches]
     applies = applicability(zs, zone, fx.icao24[fix], fx.callsign[fix], fx.country[fix])
     fix, zone, lookahead, lat0, lon0 = (a[applies] for a in (fix, zone, lookahead, lat0, lon0))
     north, east = north[applies], east[applies]

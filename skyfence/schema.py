@@ -77,6 +77,14 @@ class StateVectors:
     def __len__(self) -> int:
         return int(self.t_s.shape[0])
 
+    def fix_time_s(self) -> F64:
+        """When each position was fixed: `t_pos_s` where the source says, else `t_s`."""
+        return np.where(np.isfinite(self.t_pos_s), self.t_pos_s, self.t_s)
+
+    def altitude_ft(self) -> F64:
+        """Pressure altitude, or GNSS height where there is none (ADS-B carries no QNH)."""
+        return np.where(np.isfinite(self.alt_baro_ft), self.alt_baro_ft, self.alt_geo_ft)
+
     @classmethod
     def build(cls, n: int | None = None, **columns: Any) -> StateVectors:
         """Make a batch from whatever columns a source has; absent ones are filled as missing.

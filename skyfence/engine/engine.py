@@ -21,7 +21,7 @@ from skyfence.engine.reports import lost_event, suspect_events, transition_event
 from skyfence.engine.transitions import TrustedFix, Walk, ZoneTrack, point_of, walk, with_exit_rows
 from skyfence.engine.zoneset import EngineSettings, ZoneSet
 from skyfence.schema import StateVectors
-from skyfence.tracking.integrity import TrackIntegrity, assess, plausible_altitudes
+from skyfence.tracking.integrity import TrackIntegrity, assess_batch, plausible_altitudes
 from skyfence.zones.countries import country_of
 from skyfence.zones.model import Zone
 
@@ -54,7 +54,7 @@ class Engine:
         """Events found in this batch (in time order), given everything before it."""
         if len(sv) == 0:
             return []
-        t_fix = np.where(np.isfinite(sv.t_pos_s), sv.t_pos_s, sv.t_s)
+        t_fix = sv.fix_time_s()
         if not _sorted(sv.icao24, t_fix):
             order = np.lexsort((sv.t_s, t_fix, sv.icao24))
             sv, t_fix = sv.take(order), t_fix[order]
@@ -63,26 +63,13 @@ class Engine:
             first, second = sv.take(~later), sv.take(later)
             return sorted(self.process(first) + self.process(second), key=Event.sort_key)
         events = self._returning(sv.icao24, t_fix)
-        alt = np.where(np.isfinite(sv.alt_baro_ft), sv.alt_baro_ft, sv.alt_geo_ft)
+        alt = sv.altitude_ft()
         callsign = self._callsigns(sv.icao24, sv.callsign)
         starts = np.flatnonzero(np.append(True, sv.icao24[1:] != sv.icao24[:-1]))
         country = np.repeat(  # looked up once per aircraft
             country_of(sv.icao24[starts]).astype("U2"), np.diff(np.append(starts, len(sv)))
         )
-        verdicts = assess(
-            sv.icao24,
-            t_fix,
-            sv.t_s,
-            sv.lat_deg,
-            sv.lon_deg,
-            alt,
-            sv.gs_kt,
-            sv.on_ground,
-            sv.nic,
-            sv.nacp,
-            self.integrity,
-            self.settings,
-        )
+        verdicts = assess_batch(sv, t_fix, alt, self.integrity, self.settings)
         self.stats.rows += len(sv)
         self.stats.fixes += int(verdicts.fresh.sum())
         self.stats.trusted += int(verdicts.trusted.sum())

@@ -60,12 +60,15 @@ class Walk:
 
 
 def with_exit_rows(pt: PairTable, fx: Fixes) -> PairTable:
-    """Add a clearly-outside row for the fix after a candidate, when that fix left the grid area.
+    """Group the pairs by (zone, fix), adding a clearly-outside row for the fix after a
+    candidate when that fix left the grid area.
 
-    A fix far from a zone is not a candidate for it, yet it is what ends an inside state.
+    A fix far from a zone is not a candidate for it, yet it is what ends an inside state. The
+    pairs arrive in fix order, so a stable sort by zone groups them (radix sort on small ids),
+    and each added row belongs right after the row it follows.
     """
-    order = np.lexsort((pt.fix, pt.zone))
-    pt = pt.take(order)
+    zone_key = pt.zone.astype(np.int16) if len(pt.zone) and pt.zone.max() < 2**15 else pt.zone
+    pt = pt.take(np.argsort(zone_key, kind="stable"))
     n_fix = len(fx)
     nxt = pt.fix + 1
     has_next_fix = nxt < n_fix
@@ -75,21 +78,14 @@ def with_exit_rows(pt: PairTable, fx: Fixes) -> PairTable:
     need = np.flatnonzero(has_next_fix & ~next_is_row)
     if len(need) == 0:
         return pt
-    extra = PairTable(
-        nxt[need],
-        pt.zone[need],
-        np.zeros(len(need), bool),
-        np.ones(len(need), bool),
-        pt.applies[need],
+    at = need + 1
+    return PairTable(
+        np.insert(pt.fix, at, nxt[need]),
+        np.insert(pt.zone, at, pt.zone[need]),
+        np.insert(pt.inside, at, False),
+        np.insert(pt.clear, at, True),
+        np.insert(pt.applies, at, pt.applies[need]),
     )
-    merged = PairTable(
-        np.concatenate([pt.fix, extra.fix]),
-        np.concatenate([pt.zone, extra.zone]),
-        np.concatenate([pt.inside, extra.inside]),
-        np.concatenate([pt.clear, extra.clear]),
-        np.concatenate([pt.applies, extra.applies]),
-    )
-    return merged.take(np.lexsort((merged.fix, merged.zone)))
 
 
 def walk(pt: PairTable, fx: Fixes, carried: dict[tuple[int, int], ZoneTrack]) -> Walk:

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyfence.engine.zoneset import EngineSettings
+from skyfence.schema import StateVectors
 
 KT_MS = 1852.0 / 3600.0
 EARTH_RADIUS_M = 6_371_008.8
@@ -234,6 +235,18 @@ def assess(
         )
         states[int(f_icao[lo])] = state
     return Verdicts(fresh, trusted, reason, suspect_start, implied)
+
+
+def assess_batch(
+    sv: StateVectors,
+    t_fix: npt.NDArray[np.float64],
+    alt_ft: npt.NDArray[np.float64],
+    states: dict[int, TrackIntegrity],
+    settings: EngineSettings,
+) -> Verdicts:
+    """`assess` on a batch sorted by (icao24, fix time)."""
+    return assess(sv.icao24, t_fix, sv.t_s, sv.lat_deg, sv.lon_deg, alt_ft, sv.gs_kt,
+                  sv.on_ground, sv.nic, sv.nacp, states, settings)  # fmt: skip
 
 
 def _stateless_reasons(

@@ -21,7 +21,12 @@ from skyfence.engine.engine import Engine
 from skyfence.engine.zoneset import EngineSettings, grow
 from skyfence.schema import StateVectors, icao24_hex
 from skyfence.sources.recordings import read_recording
-from skyfence.tracking.integrity import ALTITUDE_NOISE_FT, GROUND_MAX_FT, MAX_CLIMB_FPM, assess
+from skyfence.tracking.integrity import (
+    ALTITUDE_NOISE_FT,
+    GROUND_MAX_FT,
+    MAX_CLIMB_FPM,
+    assess_batch,
+)
 from skyfence.zones.countries import country_of
 from skyfence.zones.geojson import load_zones
 from skyfence.zones.model import Zone
@@ -36,8 +41,7 @@ def read_all(path: Path) -> StateVectors:
 def oracle(
     sv: StateVectors, zones: list[Zone], settings: EngineSettings
 ) -> dict[Key, list[tuple[str, float]]]:
-    t_fix = np.where(np.isfinite(sv.t_pos_s), sv.t_pos_s, sv.t_s)
-    order = np.lexsort((sv.t_s, t_fix, sv.icao24))
+    order = np.lexsort((sv.t_s, sv.fix_time_s(), sv.icao24))
     sv = sv.take(order)
     release = [grow(z.geometry, settings.exit_hysteresis_m) for z in zones]
     countries = country_of(sv.icao24)
@@ -229,24 +233,8 @@ def _walk(
 def trusted_rows(sv: StateVectors, settings: EngineSettings) -> StateVectors:
     """The rows integrity keeps (tested on its own in tests/tracking): the oracle re-checks
     containment, state and crossings, not the quarantine."""
-    t_fix = np.where(np.isfinite(sv.t_pos_s), sv.t_pos_s, sv.t_s)
-    sv = sv.take(np.lexsort((sv.t_s, t_fix, sv.icao24)))
-    t_fix = np.where(np.isfinite(sv.t_pos_s), sv.t_pos_s, sv.t_s)
-    alt = np.where(np.isfinite(sv.alt_baro_ft), sv.alt_baro_ft, sv.alt_geo_ft)
-    verdict = assess(
-        sv.icao24,
-        t_fix,
-        sv.t_s,
-        sv.lat_deg,
-        sv.lon_deg,
-        alt,
-        sv.gs_kt,
-        sv.on_ground,
-        sv.nic,
-        sv.nacp,
-        {},
-        settings,
-    )
+    sv = sv.take(np.lexsort((sv.t_s, sv.fix_time_s(), sv.icao24)))
+    verdict = assess_batch(sv, sv.fix_time_s(), sv.altitude_ft(), {}, settings)
     return sv.take(~verdict.fresh | verdict.trusted)
 
 

@@ -16,22 +16,19 @@ from skyfence.tracking.integrity import (
     OUTSIDE_ENVELOPE,
     TrackIntegrity,
     Verdicts,
-    assess,
+    assess_batch,
     plausible_altitudes,
 )
 
 
 def read_all(path: Path) -> StateVectors:
     sv = StateVectors.concat(list(read_recording(path)))
-    t_fix = np.where(np.isfinite(sv.t_pos_s), sv.t_pos_s, sv.t_s)
-    return sv.take(np.lexsort((sv.t_s, t_fix, sv.icao24)))
+    return sv.take(np.lexsort((sv.t_s, sv.fix_time_s(), sv.icao24)))
 
 
 def judge(sv: StateVectors, states: dict[int, TrackIntegrity] | None = None) -> Verdicts:
-    t_fix = np.where(np.isfinite(sv.t_pos_s), sv.t_pos_s, sv.t_s)
-    alt = np.where(np.isfinite(sv.alt_baro_ft), sv.alt_baro_ft, sv.alt_geo_ft)
-    return assess(sv.icao24, t_fix, sv.t_s, sv.lat_deg, sv.lon_deg, alt, sv.gs_kt, sv.on_ground,
-                  sv.nic, sv.nacp, {} if states is None else states, EngineSettings())  # fmt: skip
+    states = {} if states is None else states
+    return assess_batch(sv, sv.fix_time_s(), sv.altitude_ft(), states, EngineSettings())
 
 
 def test_spoofed_flight(samples: Path) -> None:
@@ -92,7 +89,7 @@ def test_a_wrong_first_position_does_not_blind_the_track(samples: Path) -> None:
 def test_altitude_bit_errors_are_discarded(samples: Path) -> None:
     """An A320 landing at Orly reports FL253 for one second, then 'on ground' at 4,050 ft."""
     sv = read_all(samples / "collections/quickstart.json.gz")
-    alt = np.where(np.isfinite(sv.alt_baro_ft), sv.alt_baro_ft, sv.alt_geo_ft)
+    alt = sv.altitude_ft()
     ok = plausible_altitudes(sv.icao24, sv.t_s, alt, sv.on_ground, {})
     spike = (sv.icao24 == 0x4BC844) & (alt > 25_000) & (sv.t_s < 1633615560)
     assert spike.sum() == 1 and not ok[spike].any()

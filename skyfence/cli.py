@@ -22,7 +22,8 @@ from skyfence.audit import AuditResult, run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import EVENT_KINDS, Event, iso_time
 from skyfence.engine.zoneset import EngineSettings
-from skyfence.sources.recordings import RecordingError
+from skyfence.schema import StateVectors
+from skyfence.sources.recordings import RecordingError, read_recording
 from skyfence.zones.bundled import bundled_names
 from skyfence.zones.geojson import load_zones, parse_time, zone_to_feature, zones_from_geojson
 from skyfence.zones.model import Zone, ZoneError
@@ -276,6 +277,15 @@ def demo() -> None:
         since=None,
         until=None,
         show=50,
+    )
+    recorded = StateVectors.concat(list(read_recording(sample)))
+    uklv = next(z for z in load_zones("ukraine") if z.id == "UKLV")
+    claimed = int(shapely.contains_xy(uklv.geometry, recorded.lon_deg, recorded.lat_deg).sum())
+    console.print(
+        f"\n{claimed:,} of the recorded state vectors put THY9BP inside Lviv FIR. A monitor that "
+        "believed them would have reported an incursion into closed Ukrainian airspace; "
+        "skyfence reports one suspect position and no entry.",
+        highlight=False,
     )
 
 

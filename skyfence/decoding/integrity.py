@@ -21,7 +21,7 @@ I8 = npt.NDArray[np.int8]
 
 # Type code -> NIC when the supplements do not matter or are unknown (lower bound).
 _BASE_NIC = np.full(32, -1, np.int8)
-_BASE_NIC[5:9] = [11, 10, 8, 0]  # surface position
+_BASE_NIC[5:9] = [11, 10, 8, -1]  # surface; TC 8 depends on NICc, which we do not decode
 _BASE_NIC[9:19] = [11, 10, 8, 7, 6, 5, 4, 2, 1, 0]  # airborne, barometric altitude
 _BASE_NIC[20:23] = [11, 10, 0]  # airborne, GNSS height
 

@@ -61,6 +61,8 @@ class TrackIntegrity:
     suspect: bool = False  # inside a suspect episode
     run: int = 0  # consecutive mutually consistent fixes (to re-anchor a weak track)
     altitude: tuple[float, float] | None = None  # (time, ft) of the last plausible altitude
+    good_nic: bool = False  # has reported an adequate NIC: a drop below is jamming's mark
+    good_nacp: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,13 +160,19 @@ def assess(
         alt_ft[rows],
         gs_kt[rows],
         on_ground[rows],
-        nic[rows],
-        nacp[rows],
         settings,
     )
+    group_of_fix = np.searchsorted(aircraft, f_icao)
+    low = _integrity_drops(nic[rows], settings.min_nic, f_start, group_of_fix,
+                           [s.good_nic for s in carried])  # fmt: skip
+    low |= _integrity_drops(nacp[rows], settings.min_nacp, f_start, group_of_fix,
+                            [s.good_nacp for s in carried])  # fmt: skip
+    stateless[low & (stateless == TRUSTED)] = LOW_INTEGRITY
+    for state, first, last in zip(carried, starts, ends, strict=True):  # once per aircraft
+        state.good_nic |= bool((nic[first : last + 1] >= settings.min_nic).any())
+        state.good_nacp |= bool((nacp[first : last + 1] >= settings.min_nacp).any())
 
     # reference for the pairwise test: previous fix, or the carried last fix at a group start
-    group_of_fix = np.searchsorted(aircraft, f_icao)
     ref_lat, ref_lon, ref_t, ref_gs = (np.empty(len(rows)) for _ in range(4))
     ref_lat[1:], ref_lon[1:], ref_t[1:] = lat[rows][:-1], lon[rows][:-1], t_fix[rows][:-1]
     ref_gs[1:] = gs_kt[rows][:-1]
@@ -255,14 +263,10 @@ def _stateless_reasons(
     alt_ft: npt.NDArray[np.float64],
     gs_kt: npt.NDArray[np.float64],
     on_ground: npt.NDArray[np.bool_],
-    nic: npt.NDArray[np.int8],
-    nacp: npt.NDArray[np.int8],
     settings: EngineSettings,
 ) -> npt.NDArray[np.int8]:
     """Reasons that need no history: the fix alone says it cannot be trusted."""
     reason = np.zeros(len(lat), np.int8)
-    low = ((nic >= 0) & (nic < settings.min_nic)) | ((nacp >= 0) & (nacp < settings.min_nacp))
-    reason[low] = LOW_INTEGRITY
     # an aircraft in the flight levels airliners use cannot hold it below ~100 kt ground speed;
     # a spoofer's frozen or slowly drifting position reports exactly that
     envelope = (
@@ -274,6 +278,26 @@ def _stateless_reasons(
     reason[envelope] = OUTSIDE_ENVELOPE
     reason[(lat == 0) & (lon == 0)] = NULL_POSITION
     return reason
+
+
+def _integrity_drops(
+    value: npt.NDArray[np.int8],
+    minimum: int,
+    group_start: npt.NDArray[np.bool_],
+    group: npt.NDArray[np.int64],
+    carried_good: list[bool],
+) -> npt.NDArray[np.bool_]:
+    """Fixes whose NIC (or NACp) is below the minimum although the aircraft has reported an
+    adequate one before: jamming degrades a good receiver. An aircraft that never reports an
+    adequate value (uncertified GNSS in light aircraft, which reports NIC 0 all the time) is
+    judged by kinematics alone, or its every incursion would be missed."""
+    n = len(value)
+    good = value >= minimum
+    last_good = np.full(n, -1)
+    last_good[1:] = np.maximum.accumulate(np.where(good, np.arange(n), -1))[:-1]
+    first = np.flatnonzero(group_start)
+    seen = (last_good >= first[np.cumsum(group_start) - 1]) | np.array(carried_good, bool)[group]
+    return np.asarray((value >= 0) & ~good & seen, dtype=bool)
 
 
 def _walk(

@@ -116,7 +116,8 @@ def test_state_fields_are_carried_forward(
     assert (sv.squawk[air] != "").all()
     assert np.all(sv.t_pos_s == sv.t_s)
     assert np.all(np.diff(sv.t_s) >= 0)
-    assert set(np.unique(sv.nic).tolist()) <= {0, 7, 8}  # TC 11 with NICb 0 -> NIC 8
+    # TC 11 with NICb 0 -> NIC 8; TC 8 on the ground depends on NICc, not decoded: unknown (-1)
+    assert set(np.unique(sv.nic).tolist()) <= {-1, 7, 8}
 
 
 def test_batches_give_the_same_result_as_one_call(

@@ -30,7 +30,8 @@ ZONES = zones_from_geojson(SQUARE)
 
 @st.composite
 def tracks(draw: st.DrawFn) -> tuple[StateVectors, np.ndarray]:
-    """A wandering aircraft near the square, with some fixes spoofed far away (NIC 0)."""
+    """A wandering aircraft near the square, some of its fixes jammed and spoofed into the
+    zone (NIC 0, after it was heard with NIC 8)."""
     n = draw(st.integers(20, 150))
     dt = draw(st.sampled_from([1.0, 5.0, 20.0]))
     # at most ~250 kt: every real fix is reachable from the one before
@@ -43,6 +44,7 @@ def tracks(draw: st.DrawFn) -> tuple[StateVectors, np.ndarray]:
     alt = np.full(n, draw(st.sampled_from([5000.0, 15_000.0, 25_000.0])))
     spoofed = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
     spoofed &= np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))  # ~1 in 4
+    spoofed[0] = False  # the aircraft is first heard with good integrity; then it degrades
     lon = np.where(spoofed, 30.25, lon)  # the spoofer's favourite spot: the middle of the zone
     lat = np.where(spoofed, 50.15, lat)
     t = 1_700_000_000.0 + np.arange(n) * dt

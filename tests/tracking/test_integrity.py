@@ -97,3 +97,15 @@ def test_altitude_bit_errors_are_discarded(samples: Path) -> None:
     assert ground_glitch.sum() >= 1 and not ok[ground_glitch].any()
     known = np.isfinite(alt) | sv.on_ground
     assert ok[known].mean() > 0.999  # the rest is believed
+
+
+def test_equipment_that_never_reports_good_integrity_is_judged_by_kinematics(
+    samples: Path,
+) -> None:
+    """Light aircraft with uncertified GNSS send NIC 0 all the time: quarantining them all
+    would miss every one of their incursions. Only a drop from a good value marks jamming."""
+    sv = read_all(samples / "featured/dreamliner_airfrance.json.gz")
+    one = sv.take(sv.icao24 == sv.icao24[0])
+    v = judge(replace(one, nic=np.zeros(len(one), np.int8)))
+    assert v.trusted[v.fresh].all()
+    assert v.suspect_start.sum() == 0

@@ -1,0 +1,103 @@
+"""What the text receiver feeds share: AVR frames (`skyfence.sources.avr`, port 30002) and SBS
+BaseStation messages (`skyfence.sources.sbs`, port 30003) both come as lines of text.
+
+Both parsers work on a block of lines at once (Arrow's CSV reader and regex kernels, numpy
+windows over the bytes), not with a Python loop per line: only SBS lines that are not 22-field
+CSV (AIR, ID, STA, CLK bookkeeping, garbage) are looked at one by one. A line that is not usable
+is counted with its reason.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from skyfence.sources.base import ReadStats
+
+BOOL = npt.NDArray[np.bool_]
+
+Lines: TypeAlias = "bytes | bytearray | memoryview | Sequence[str]"  # a block, or lines
+
+MAX_LINE_BYTES = 1 << 16  # a "line" longer than this is garbage (say, a binary file)
+
+
+@dataclass(slots=True)
+class LineStats:
+    """What became of the lines of one block."""
+
+    lines: int = 0  # lines that are not blank
+    used: int = 0
+    ignored: int = 0  # well formed but not wanted (SBS SEL, ID, AIR, STA, CLK lines)
+    malformed: Counter[str] = field(default_factory=Counter)  # reason -> lines
+
+    def report(self, stats: ReadStats, where: str) -> None:
+        """Add to a reader's counts: lines read, and malformed ones skipped with the reason."""
+        stats.rows_read += self.lines
+        for reason, count in self.malformed.items():
+            stats.skip(count, f"{where}: {reason}")
+
+
+def lines_array(lines: Lines) -> pa.StringArray:
+    """Lines as an Arrow string array, trimmed of surrounding whitespace and line ends.
+
+    The bytes are wrapped without copying: the array's offsets are the line starts.
+    """
+    data = as_utf8(lines)
+    nl = np.flatnonzero(np.frombuffer(data, np.uint8) == ord("\n"))
+    ends = nl + 1 if data.endswith(b"\n") else np.append(nl + 1, len(data))
+    offsets = np.concatenate(([0], ends)).astype(np.int32)
+    raw = pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
+    return pc.utf8_trim_whitespace(raw)
+
+
+def as_utf8(lines: Lines) -> bytes:
+    """Lines as UTF-8 bytes. Invalid bytes (noise on a serial line) are replaced, since Arrow's
+    text kernels require UTF-8."""
+    if not isinstance(lines, bytes | bytearray | memoryview):
+        return "\n".join(lines).encode("utf-8", "replace")
+    data = bytes(lines)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        data = data.decode("utf-8", "replace").encode("utf-8")
+    return data
+
+
+def count_malformed(stats: LineStats, rows: BOOL, reason: str) -> None:
+    """Count the lines where `rows` is true as malformed, for `reason`."""
+    if rows.any():
+        stats.malformed[reason] += int(rows.sum())
+
+
+def as_mask(values: Any) -> BOOL:
+    """An Arrow boolean array as a numpy mask, null as False."""
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def line_blocks(stream: io.BufferedIOBase, size: int) -> Iterator[tuple[bytes, str]]:
+    """Blocks of complete lines, each with a "lines a-b" label for messages."""
+    carry, number = b"", 1
+    while True:
+        block = stream.read(size)
+        buf = carry + block
+        if not block:
+            cut = len(buf)
+        else:
+            cut = buf.rfind(b"\n") + 1
+            if cut == 0 and len(buf) > MAX_LINE_BYTES:
+                cut = len(buf)  # no line end in sight: let the parser reject it
+        if cut:
+            lines = buf.count(b"\n", 0, cut) + (0 if buf[:cut].endswith(b"\n") else 1)
+            yield buf[:cut], f"lines {number}-{number + lines - 1}"
+            number += lines
+        carry = buf[cut:]
+        if not block:
+            return

@@ -1,0 +1,427 @@
+"""The event store: every event in one SQLite file, so an alert outlives a crash of the monitor.
+
+Durability choices, and why:
+
+- WAL journal, `synchronous=FULL`. A kill -9 alone needs only NORMAL: a committed WAL frame sits
+  in the OS page cache, which outlives the process. But NORMAL may roll back the last commits
+  on a power cut or kernel crash, and `flush` promises the events are on disk. FULL costs one
+  fsync per commit; the writer commits everything queued in one transaction, so that cost is per
+  batch, not per event.
+- One writer thread owns the only write connection and takes its work from a queue (the
+  datasette pattern): our own threads never contend for SQLite's lock, and each commit starts
+  with BEGIN IMMEDIATE, so it cannot fail half-way on a lock upgrade. Readers open their own
+  read-only connections; WAL lets them read while the writer writes.
+- An event and its webhook outbox rows are committed in the same transaction: no stored alert
+  without its deliveries queued, no delivery queued for an alert that was not stored.
+- Inserts are idempotent by event id (`INSERT OR IGNORE`): replaying a recording twice stores,
+  and notifies, each event once.
+- A failed commit drops nothing: its events stay queued and are retried with backoff, and the
+  error is raised by the next `write` or `flush` (by every one while the store still fails);
+  `close` raises if events could not be written at all.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import queue
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from skyfence.engine.events import EVENT_COLUMNS, Event
+from skyfence.store.errors import StoreError
+from skyfence.store.rows import (
+    INSERT_EVENT,
+    SELECT_EVENT,
+    Row,
+    When,
+    event_record,
+    event_row,
+    where_clause,
+)
+from skyfence.store.schema import APPLICATION_ID, SCHEMA_VERSION, open_connection
+
+__all__ = [
+    "APPLICATION_ID",
+    "SCHEMA_VERSION",
+    "Delivery",
+    "EventStore",
+    "OutboxCounts",
+    "StoreError",
+    "StoreStats",
+]
+
+log = logging.getLogger(__name__)
+
+_INSERT_OUTBOX = (
+    "INSERT OR IGNORE INTO outbox (event_id, url, attempts, next_attempt_at) VALUES (?, ?, 0, ?)"
+)
+_RETRY_FIRST_S = 0.05  # after a failed commit, retry soon (a lock held for a moment) ...
+_RETRY_MAX_S = 5.0  # ... and then less and less often (a full disk)
+_MAX_JOBS_PER_COMMIT = 1000  # keeps one transaction, and the readers' WAL, reasonably short
+
+
+@dataclass(slots=True)
+class StoreStats:
+    """What the writer did: new events, replays ignored by id, commits made and failed."""
+
+    inserted: int = 0
+    ignored: int = 0
+    commits: int = 0
+    failed_commits: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One pending webhook delivery: the event record to POST and how often it was tried."""
+
+    event_id: str
+    url: str
+    attempts: int
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    pending: int
+    delivered: int
+
+
+@dataclass(slots=True)
+class _Job:
+    """Work for the writer: event rows to insert, or an operation whose caller waits."""
+
+    rows: list[Row] = field(default_factory=list)
+    op: Callable[[sqlite3.Connection], Any] | None = None
+    future: Future[Any] | None = None
+    result: Any = None
+
+
+class EventStore:
+    """SQLite store of events and of their pending webhook deliveries (an `EventSink`).
+
+    `write` only queues (it never waits for the disk), `flush` returns once everything queued
+    before it is committed, `close` flushes and stops the writer. Events are queued for delivery
+    to each of `webhook_urls` when first stored.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        webhook_urls: Sequence[str] = (),
+        *,
+        busy_timeout_s: float = 5.0,
+    ) -> None:
+        self.path = Path(path)
+        self.webhook_urls = tuple(dict.fromkeys(webhook_urls))
+        for url in self.webhook_urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{url!r}: a webhook must be an http:// or https:// URL")
+        self.stats = StoreStats()
+        self._busy_timeout_s = busy_timeout_s
+        self._conn = open_connection(self.path, busy_timeout_s)
+        self._read_uri = self.path.resolve().as_uri() + "?mode=ro"
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._failure: StoreError | None = None  # set while commits fail
+        self._unreported: StoreError | None = None  # the last failure, until raised once
+        self._unwritten = 0
+        self._retry_wake = threading.Event()
+        self._listeners: list[Callable[[], None]] = []
+        self._thread = threading.Thread(
+            target=self._run, name=f"skyfence-store-writer:{self.path.name}", daemon=True
+        )
+        self._thread.start()
+        # The writer is a daemon thread, so a forgotten `close` must not lose queued events.
+        atexit.register(self._close_at_exit)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def write(self, events: Iterable[Event]) -> None:
+        """Queue events for the writer. Raises `StoreError` if a commit failed since the last
+        call (or the store still fails); the events of a call that raised were not queued, and
+        writing them again is harmless (inserts are idempotent)."""
+        rows = [event_row(event) for event in events]  # bad values fail here, not in the writer
+        with self._lock:
+            self._check()
+            if rows:
+                self._queue.put(_Job(rows=rows))
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Return once everything written before is committed (on disk); raise `StoreError` if a
+        commit failed, `TimeoutError` after `timeout` seconds."""
+        self._submit(lambda conn: None, timeout, check=True)
+
+    def close(self) -> None:
+        """Flush, stop the writer and close the file. Raises `StoreError` if some events could
+        not be written (they are named by count; nothing is dropped silently)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
+        self._retry_wake.set()
+        self._thread.join()
+        self._conn.close()
+        atexit.unregister(self._close_at_exit)
+        if self._unwritten:
+            reason = self._failure.reason if self._failure else "unknown error"
+            raise StoreError(self.path, f"{self._unwritten} events could not be written: {reason}")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get(self, event_id: str) -> dict[str, Any] | None:
+        """The stored event record (as `Event.to_dict()`), or None."""
+        with self._reader() as conn:
+            row = conn.execute(SELECT_EVENT + " WHERE id = ?", (event_id,)).fetchone()
+        return None if row is None else event_record(row)
+
+    def query(
+        self,
+        since: When | None = None,
+        until: When | None = None,
+        zone_id: str | None = None,
+        kind: str | None = None,
+        icao24: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        *,
+        newest_first: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Events with `since <= time < until` (unix seconds or aware datetimes) matching the
+        other filters, in time order (then id, so pages never overlap)."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must be >= 0")
+        where, params = where_clause(since, until, zone_id, kind, icao24)
+        order = "DESC" if newest_first else "ASC"
+        sql = f"{SELECT_EVENT}{where} ORDER BY time_s {order}, id {order} LIMIT ? OFFSET ?"
+        with self._reader() as conn:
+            rows = conn.execute(sql, [*params, limit, offset]).fetchall()
+        return [event_record(row) for row in rows]
+
+    def count(
+        self,
+        since: When | None = None,
+        until: When | None = None,
+        zone_id: str | None = None,
+        kind: str | None = None,
+        icao24: str | None = None,
+    ) -> int:
+        """How many events `query` would page through with the same filters."""
+        where, params = where_clause(since, until, zone_id, kind, icao24)
+        with self._reader() as conn:
+            (n,) = conn.execute("SELECT count(*) FROM events" + where, params).fetchone()
+        return int(n)
+
+    # -- the webhook outbox -----------------------------------------------------------------
+
+    def due_deliveries(self, url: str, now: float, limit: int = 100) -> list[Delivery]:
+        """Undelivered events for `url` whose next attempt is due, the longest-waiting first."""
+        sql = (
+            "SELECT o.event_id, o.url, o.attempts, "
+            + ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
+            + " FROM outbox o JOIN events e ON e.id = o.event_id"
+            " WHERE o.url = ? AND o.delivered_at IS NULL AND o.next_attempt_at <= ?"
+            " ORDER BY o.next_attempt_at, e.time_s, e.id LIMIT ?"
+        )
+        with self._reader() as conn:
+            rows = conn.execute(sql, (url, now, limit)).fetchall()
+        return [Delivery(r[0], r[1], r[2], event_record(r[3:])) for r in rows]
+
+    def next_delivery_at(self, url: str) -> float | None:
+        """When the next undelivered event for `url` is due (None: nothing pending)."""
+        sql = "SELECT min(next_attempt_at) FROM outbox WHERE url = ? AND delivered_at IS NULL"
+        with self._reader() as conn:
+            (at,) = conn.execute(sql, (url,)).fetchone()
+        return None if at is None else float(at)
+
+    def outbox_counts(self, url: str | None = None) -> OutboxCounts:
+        sql = "SELECT count(*) - count(delivered_at), count(delivered_at) FROM outbox"
+        with self._reader() as conn:
+            if url is None:
+                pending, delivered = conn.execute(sql).fetchone()
+            else:
+                pending, delivered = conn.execute(sql + " WHERE url = ?", (url,)).fetchone()
+        return OutboxCounts(int(pending), int(delivered))
+
+    def mark_delivered(self, event_id: str, url: str, at: float) -> None:
+        """Record a successful delivery; returns once committed."""
+        sql = (
+            "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1"
+            " WHERE event_id = ? AND url = ? AND delivered_at IS NULL"
+        )
+        self._submit(lambda conn: conn.execute(sql, (at, event_id, url)))
+
+    def record_failure(self, event_id: str, url: str, error: str, next_attempt_at: float) -> None:
+        """Record a failed attempt and when to try again; returns once committed."""
+        sql = (
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+            " WHERE event_id = ? AND url = ? AND delivered_at IS NULL"
+        )
+        self._submit(lambda conn: conn.execute(sql, (error, next_attempt_at, event_id, url)))
+
+    def add_commit_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (in the writer thread: it must not block) after each commit that
+        queued new deliveries, so a delivery worker wakes at once instead of polling."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_commit_listener(self, listener: Callable[[], None]) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    # -- internals --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """A fresh read-only connection: readers never share the writer's, nor each other's."""
+        if self._closed:
+            raise StoreError(self.path, "the event store is closed")
+        try:
+            with contextlib.closing(
+                sqlite3.connect(self._read_uri, uri=True, timeout=self._busy_timeout_s)
+            ) as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            raise StoreError(self.path, f"cannot read the event store: {exc}") from exc
+
+    def _check(self) -> None:
+        """Raise the pending failure, if any (call with the lock held)."""
+        if self._closed:
+            raise StoreError(self.path, "the event store is closed")
+        error = self._failure or self._unreported
+        self._unreported = None
+        if error is not None:
+            raise StoreError(error.path, error.reason) from error.__cause__
+
+    def _submit(
+        self,
+        op: Callable[[sqlite3.Connection], Any],
+        timeout: float | None = None,
+        *,
+        check: bool = False,
+    ) -> Any:
+        """Run `op` on the write connection, in the writer's next transaction; wait for it."""
+        future: Future[Any] = Future()
+        with self._lock:
+            if check:
+                self._check()
+            elif self._closed:
+                raise StoreError(self.path, "the event store is closed")
+            self._queue.put(_Job(op=op, future=future))
+        try:
+            return future.result(timeout)
+        except StoreError:
+            with self._lock:
+                self._unreported = None  # raised here: reported
+            raise
+
+    def _run(self) -> None:
+        """The writer thread: take what is queued, commit it as one transaction, repeat."""
+        retained: list[_Job] = []  # event rows of failed commits, retried first
+        failures = 0
+        stopping = False
+        while not stopping:
+            if retained:
+                self._retry_wake.wait(min(_RETRY_FIRST_S * 2 ** (failures - 1), _RETRY_MAX_S))
+            jobs, stopping = self._take(block=not retained)
+            jobs = retained + jobs
+            if not jobs:
+                continue
+            if self._commit(jobs):
+                retained, failures = [], 0
+            else:
+                retained = [job for job in jobs if job.rows]
+                failures += 1
+        self._unwritten = sum(len(job.rows) for job in retained)
+
+    def _take(self, *, block: bool) -> tuple[list[_Job], bool]:
+        jobs: list[_Job] = []
+        try:
+            item = self._queue.get() if block else self._queue.get_nowait()
+            while True:
+                if item is None:
+                    return jobs, True
+                jobs.append(item)
+                if len(jobs) >= _MAX_JOBS_PER_COMMIT:
+                    return jobs, False
+                item = self._queue.get_nowait()
+        except queue.Empty:
+            return jobs, False
+
+    def _commit(self, jobs: list[_Job]) -> bool:
+        """One transaction for all `jobs`; on failure, everything is rolled back and reported."""
+        conn = self._conn
+        inserted = ignored = queued = 0
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            now = time.time()
+            for job in jobs:
+                for row in job.rows:
+                    if conn.execute(INSERT_EVENT, (*row, now)).rowcount == 1:
+                        inserted += 1
+                        if self.webhook_urls:
+                            conn.executemany(
+                                _INSERT_OUTBOX, [(row[0], url, now) for url in self.webhook_urls]
+                            )
+                            queued += 1
+                    else:
+                        ignored += 1
+                if job.op is not None:
+                    job.result = job.op(conn)
+            conn.execute("COMMIT")
+        except Exception as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            error = StoreError(self.path, f"cannot write events: {exc}")
+            error.__cause__ = exc
+            with self._lock:
+                self._failure = self._unreported = error
+            self.stats.failed_commits += 1
+            for job in jobs:
+                if job.future is not None:
+                    job.future.set_exception(error)
+            return False
+        with self._lock:
+            self._failure = None
+            listeners = list(self._listeners) if queued else []
+        self.stats.inserted += inserted
+        self.stats.ignored += ignored
+        self.stats.commits += 1
+        for job in jobs:
+            if job.future is not None:
+                job.future.set_result(job.result)
+        for listener in listeners:
+            try:
+                listener()
+            except Exception:  # someone else's bug must not stop the writer
+                log.exception("event store %s: commit listener failed", self.path)
+        return True
+
+    def _close_at_exit(self) -> None:
+        try:
+            self.close()
+        except StoreError as exc:
+            print(f"skyfence: {exc}", file=sys.stderr)

@@ -1,0 +1,99 @@
+"""Events as rows of the events table and back, and the SQL that reads and filters them."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from skyfence.engine.events import EVENT_COLUMNS, Event
+
+Row = tuple[Any, ...]
+When = float | datetime
+
+# `event_row` values in this order, then inserted_at.
+INSERT_EVENT = (
+    "INSERT OR IGNORE INTO events (id, kind, zone_id, icao24, callsign, country, time, time_s,"
+    " lat, lon, altitude_ft, details, inserted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+SELECT_EVENT = "SELECT " + ", ".join(EVENT_COLUMNS) + " FROM events"  # rows for `event_record`
+
+
+def event_row(event: Event) -> Row:
+    """The events-table values of one event (without inserted_at), as `to_dict` renders it."""
+    record = event.to_dict()
+    if not (math.isfinite(event.lat) and math.isfinite(event.lon)):
+        raise ValueError(f"event {record['id']}: position must be finite")
+    return (
+        record["id"],
+        record["kind"],
+        record["zone_id"],
+        record["icao24"],
+        record["callsign"],
+        record["country"],
+        record["time"],
+        round(event.t_s * 1000) / 1000,
+        record["lat"],
+        record["lon"],
+        record["altitude_ft"],
+        json.dumps(_finite(record["details"]), ensure_ascii=False, default=_scalar),
+    )
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as null: SQLite's JSON functions and webhook receivers reject them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _scalar(value: Any) -> Any:
+    """numpy scalars (which json cannot encode) as the Python value they hold."""
+    item = getattr(value, "item", None)
+    if callable(item):
+        return _finite(item())
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def event_record(row: Sequence[Any]) -> dict[str, Any]:
+    """The event record (as `Event.to_dict()`) of a row of `EVENT_COLUMNS`."""
+    record = dict(zip(EVENT_COLUMNS, row, strict=True))
+    record["details"] = json.loads(record["details"])
+    return record
+
+
+def _when(value: When) -> float:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"{value}: give an aware datetime (UTC), not a naive one")
+        return value.timestamp()
+    return float(value)
+
+
+def where_clause(
+    since: When | None,
+    until: When | None,
+    zone_id: str | None,
+    kind: str | None,
+    icao24: str | None,
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (empty without filters) and its parameters for the events table."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if since is not None:
+        clauses.append("time_s >= ?")
+        params.append(_when(since))
+    if until is not None:
+        clauses.append("time_s < ?")
+        params.append(_when(until))
+    for column, value in (("zone_id", zone_id), ("kind", kind), ("icao24", icao24)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -1,0 +1,133 @@
+"""AVR lines, built from real data: the frames of the dump1090 Beast capture."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skyfence.schema import StateVectors
+from skyfence.sources.avr import parse_avr, read_avr_file
+from skyfence.sources.base import ReadStats
+from skyfence.sources.beast import BeastFrames, BeastParser, read_beast_file
+
+START_S = 1_700_000_000.0
+RECEIVER = (43.6, 1.3)
+
+
+@pytest.fixture(scope="module")
+def beast_path(samples: Path) -> Path:
+    return samples / "dump1090" / "sample_dump1090.bin"
+
+
+@pytest.fixture(scope="module")
+def beast(beast_path: Path) -> BeastFrames:
+    return BeastParser().feed(beast_path.read_bytes())
+
+
+def avr_lines(frames: BeastFrames, prefix: str) -> list[str]:
+    """The frames as dump1090 writes them on its raw port (upper-case hex)."""
+    out = []
+    for hexa, ticks, signal in zip(
+        frames.frame.tolist(), frames.mlat_ticks.tolist(), frames.signal.tolist(), strict=True
+    ):
+        head = {"*": "", ":": "", "@": f"{ticks:012X}", "%": f"{ticks:012X}"}.get(
+            prefix, f"{ticks:012X}{signal:02X}"
+        )
+        out.append(f"{prefix}{head}{hexa.upper()};")
+    return out
+
+
+# -- AVR ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["*", ":", "@", "%", "<"])
+def test_avr_round_trip(beast: BeastFrames, prefix: str) -> None:
+    lines = avr_lines(beast, prefix)
+    frames, stats = parse_avr(lines)
+    assert stats.lines == stats.used == 239 and not stats.malformed
+    assert frames.frame.tolist() == beast.frame.tolist()
+    timed = prefix in "@%<"
+    assert frames.mlat_ticks.tolist() == (beast.mlat_ticks.tolist() if timed else [0] * 239)
+    assert frames.signal.tolist() == (beast.signal.tolist() if prefix == "<" else [-1] * 239)
+    # The same lines as bytes, with CRLF ends and stray blanks, as read from a socket.
+    raw = "".join(f"  {line}\r\n" for line in lines).encode()
+    from_bytes, byte_stats = parse_avr(raw)
+    assert from_bytes.frame.tolist() == frames.frame.tolist()
+    assert from_bytes.mlat_ticks.tolist() == frames.mlat_ticks.tolist()
+    assert byte_stats.used == 239
+
+
+def test_avr_malformed_lines_are_counted(beast: BeastFrames) -> None:
+    good = avr_lines(beast, "@")[:3]
+    lines = [
+        *good,
+        "",
+        "*1234;",  # Mode A/C: valid
+        good[0][:-1],  # no ';'
+        "#" + good[0][1:],  # unknown prefix
+        good[0][:-5] + "XY;",  # not hex
+        good[0][:20] + ";",  # cut short
+        "*" + "0" * 30 + ";",  # 30 digits
+        "\x00\xff garbage",
+    ]
+    frames, stats = parse_avr(lines)
+    assert frames.frame.tolist() == [*beast.frame[:3].tolist(), "1234"]
+    assert stats.lines == len(lines) - 1 and stats.used == 4
+    assert stats.malformed == {
+        "AVR line without the closing ';'": 2,
+        "AVR line with an unknown prefix (expected * : @ % <)": 1,
+        "AVR line with non-hexadecimal characters": 1,
+        "AVR frame not 4, 14 or 28 hex digits long": 2,
+    }
+
+
+def test_avr_invalid_utf8_is_malformed_not_fatal(beast: BeastFrames) -> None:
+    data = b"\xff\xfe\x1a3\x00\n" + "\n".join(avr_lines(beast, "*")).encode()
+    frames, stats = parse_avr(data)
+    assert len(frames) == 239 and sum(stats.malformed.values()) == 1
+
+
+@settings(max_examples=200, deadline=2000)
+@given(st.lists(st.text(alphabet="*:@%<;0123456789abcdefABCDEFxyz \t\r", max_size=50)))
+def test_avr_fuzz_every_line_accounted(lines: list[str]) -> None:
+    frames, stats = parse_avr([line.replace("\r", "") for line in lines])
+    assert stats.used == len(frames)
+    assert stats.used + sum(stats.malformed.values()) == stats.lines
+
+
+def test_read_avr_file_matches_beast(beast_path: Path, beast: BeastFrames, tmp_path: Path) -> None:
+    """The same capture as '@' lines decodes to the same state vectors as the Beast file."""
+    path = tmp_path / "capture.avr"
+    path.write_text("\n".join(avr_lines(beast, "@")) + "\n")
+    stats = ReadStats()
+    got = StateVectors.concat(list(read_avr_file(path, 100_000, stats, RECEIVER, start_s=START_S)))
+    expected = StateVectors.concat(
+        list(read_beast_file(beast_path, 100_000, ReadStats(), RECEIVER, start_s=START_S))
+    )
+    assert len(got) == len(expected) > 0
+    assert_same(got, expected)
+    assert stats.rows_read == 239 and stats.rows_skipped == 0
+    assert stats.rows_yielded == len(got)
+
+
+def test_read_avr_file_without_timestamps(beast: BeastFrames, tmp_path: Path) -> None:
+    """Plain '*' lines carry no time: counted as skipped, not given an invented one."""
+    path = tmp_path / "plain.avr.gz"
+    path.write_bytes(gzip.compress("\n".join(avr_lines(beast, "*")).encode()))
+    stats = ReadStats()
+    assert list(read_avr_file(path, 100_000, stats)) == []
+    assert stats.rows_read == stats.rows_skipped == 239
+    assert "without a timestamp" in stats.problems[0]
+
+
+def assert_same(a: StateVectors, b: StateVectors) -> None:
+    assert len(a) == len(b)
+    for name in ("t_s", "lat_deg", "lon_deg", "alt_baro_ft", "gs_kt", "track_deg", "vrate_fpm"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    for name in ("icao24", "callsign", "squawk", "on_ground", "nic", "nacp"):
+        assert getattr(a, name).tolist() == getattr(b, name).tolist(), name

@@ -36,6 +36,8 @@ def run_audit(
     since_s: float | None = None,
     until_s: float | None = None,
     batch_rows: int = 1_000_000,
+    receiver: tuple[float, float] | None = None,
+    start_s: float | None = None,
     on_batch: Callable[[Path, int], None] | None = None,
     on_events: Callable[[list[Event]], None] | None = None,
 ) -> AuditResult:
@@ -52,7 +54,9 @@ def run_audit(
             on_events(events)
 
     for path in inputs:
-        batches = read_recording(path, file_format, batch_rows=batch_rows)
+        batches = read_recording(
+            path, file_format, batch_rows=batch_rows, reference=receiver, start_s=start_s
+        )
         result.formats[str(path)] = batches.format
         for batch in batches:
             batch = _window(batch, since_s, until_s)

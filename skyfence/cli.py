@@ -76,6 +76,16 @@ def _load(sources: list[str]) -> list[Zone]:
     return zones
 
 
+def _position(text: str) -> tuple[float, float]:
+    try:
+        lat, lon = (float(v) for v in text.split(","))
+    except ValueError:
+        raise _fail(f"--receiver {text!r}: expected LAT,LON in degrees, e.g. 43.63,1.37") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise _fail(f"--receiver {text!r}: latitude or longitude out of range")
+    return lat, lon
+
+
 def _time(text: str | None, name: str) -> float | None:
     if text is None:
         return None
@@ -106,6 +116,14 @@ def audit(
         str | None, typer.Option(help="Only state vectors before this UTC time.")
     ] = None,
     show: Annotated[int, typer.Option(help="Print at most this many events.")] = 50,
+    receiver: Annotated[
+        str | None,
+        typer.Option(help="Receiver position LAT,LON: decodes surface and lone positions."),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(help="UTC time of the first frame of Beast/AVR files (default: mtime)."),
+    ] = None,
 ) -> None:
     """Audit recorded traffic against zones: every event, with a summary per zone and kind."""
     if lookahead is not None and lookahead < 0:
@@ -117,6 +135,8 @@ def audit(
         raise _fail("--since must be before --until")
     if show < 0:
         raise _fail("--show must be >= 0")
+    reference = _position(receiver) if receiver is not None else None
+    start_s = _time(start, "--start")
     for path in inputs:
         if not path.is_file():
             raise _fail(f"{path}: no such file")
@@ -128,7 +148,7 @@ def audit(
     shown: list[Event] = []
     try:
         result = _audit_with_progress(
-            inputs, engine, sinks, file_format, since_s, until_s, shown, show
+            inputs, engine, sinks, file_format, since_s, until_s, shown, show, reference, start_s
         )
     except (RecordingError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
@@ -150,6 +170,8 @@ def _audit_with_progress(
     until_s: float | None,
     shown: list[Event],
     show: int,
+    receiver: tuple[float, float] | None,
+    start_s: float | None,
 ) -> AuditResult:
     columns = (
         TextColumn("{task.description}"),
@@ -178,6 +200,8 @@ def _audit_with_progress(
             file_format,
             since_s,
             until_s,
+            receiver=receiver,
+            start_s=start_s,
             on_batch=on_batch,
             on_events=on_events,
         )
@@ -277,6 +301,8 @@ def demo() -> None:
         since=None,
         until=None,
         show=50,
+        receiver=None,
+        start=None,
     )
     recorded = StateVectors.concat(list(read_recording(sample)))
     uklv = next(z for z in load_zones("ukraine") if z.id == "UKLV")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from skyfence.schema import StateVectors
-from skyfence.sources import frames, opensky, readsb_trace, traffic_files
+from skyfence.sources import avr, beast, frames, opensky, readsb_trace, sbs, traffic_files
 from skyfence.sources.base import ReadStats, RecordingError
 from skyfence.sources.sniff import FORMATS, detect_format
 
@@ -36,6 +36,7 @@ _READERS: dict[str, Reader] = {
     "opensky-csv": opensky.read_csv,
     "opensky-parquet": opensky.read_parquet,
     "readsb-trace": readsb_trace.read_trace,
+    "sbs": sbs.read_sbs_file,
 }
 _FAILURES = (OSError, EOFError, zlib.error, pa.ArrowException, ValueError)
 
@@ -49,12 +50,22 @@ class RecordingReader(Iterator[StateVectors]):
         fmt: str,
         batch_rows: int,
         reference: tuple[float, float] | None = None,
+        start_s: float | None = None,
     ) -> None:
         self.path = path
         self.format = fmt
         self.stats = ReadStats()
+        # receiver clocks count ticks, not dates: the first frame is at `start_s`, by default
+        # the file's modification time
+        start = path.stat().st_mtime if start_s is None else start_s
         if fmt == "frames-jsonl":
             self._batches = frames.read_frames(path, batch_rows, self.stats, reference)
+        elif fmt == "beast":
+            self._batches = beast.read_beast_file(path, batch_rows, self.stats, reference,
+                                                  start_s=start)  # fmt: skip
+        elif fmt == "avr":
+            self._batches = avr.read_avr_file(path, batch_rows, self.stats, reference,
+                                              start_s=start)  # fmt: skip
         else:
             self._batches = _READERS[fmt](path, batch_rows, self.stats)
 
@@ -76,11 +87,14 @@ def read_recording(
     batch_rows: int = 1_000_000,
     *,
     reference: tuple[float, float] | None = None,
+    start_s: float | None = None,
 ) -> RecordingReader:
     """Batches of state vectors from a recording file, in file order.
 
     `format` is one of `FORMATS`, found from the content when None. `reference` (lat, lon) is
     the receiver position, used only to decode raw frames (surface positions need it).
+    `start_s` is the UTC time of the first frame of a Beast or AVR recording, whose receiver
+    clock counts ticks, not dates (default: the file's modification time).
     """
     path = Path(path)
     if batch_rows < 1:
@@ -91,4 +105,4 @@ def read_recording(
         raise ValueError(f"unknown format {format!r}; expected one of {FORMATS}")
     elif not path.is_file():
         raise RecordingError(path, "no such file")
-    return RecordingReader(path, format, batch_rows, reference)
+    return RecordingReader(path, format, batch_rows, reference, start_s)

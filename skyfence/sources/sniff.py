@@ -23,12 +23,17 @@ FORMATS = (
     "opensky-parquet",
     "readsb-trace",
     "frames-jsonl",
+    "beast",
+    "avr",
+    "sbs",
 )
 
 _PARQUET_MAGIC = b"PAR1"
 _TRACE = re.compile(rb'"trace"\s*:\s*\[')
 _COLUMNS_ORIENT = re.compile(rb'^\{\s*"[^"]*"\s*:\s*\{')
 _OPENSKY = {"time", "icao24", "lat", "lon"}
+_AVR = re.compile(rb"^[*:@%<][0-9A-Fa-f]{4,}\s*;")  # raw frames, one per line
+_SBS = re.compile(rb"^(MSG|SEL|ID|AIR|STA|CLK),")  # BaseStation lines
 _TRAFFIC = {"icao24", "latitude", "longitude"}
 
 
@@ -49,7 +54,13 @@ def detect_format(path: str | Path) -> str:
         return _parquet_kind(path)
     if len(head) > 262 and head[257:262] == b"ustar":
         raise RecordingError(path, "tar archive: extract the recording inside it first")
+    if head[:1] == b"\x1a" and head[1:2] in (b"1", b"2", b"3", b"4"):
+        return "beast"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if _AVR.match(text):
+        return "avr"
+    if _SBS.match(text):
+        return "sbs"
     if b"\x00" in text[:4096]:
         raise RecordingError(path, "binary content of an unknown format")
     if text.startswith(b"["):

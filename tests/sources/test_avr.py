@@ -131,3 +131,31 @@ def assert_same(a: StateVectors, b: StateVectors) -> None:
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     for name in ("icao24", "callsign", "squawk", "on_ground", "nic", "nacp"):
         assert getattr(a, name).tolist() == getattr(b, name).tolist(), name
+
+
+def test_receiver_files_are_found_from_content(
+    beast_path: Path, beast: BeastFrames, tmp_path: Path
+) -> None:
+    """Beast, AVR and SBS files, whatever their names, are read by read_recording."""
+    from skyfence.sources.recordings import detect_format, read_recording
+
+    renamed = tmp_path / "capture.dat"
+    renamed.write_bytes(beast_path.read_bytes())
+    avr = tmp_path / "capture.txt"
+    avr.write_text("\n".join(avr_lines(beast, "@")) + "\n")
+    sbs = tmp_path / "feed.log"
+    sbs.write_text(
+        "MSG,3,1,1,4CA2D6,1,2024/07/06,08:00:00.000,2024/07/06,08:00:00.000,,35000,,,43.6,1.4,,,"
+        "0,0,0,0\n"
+    )
+    assert [detect_format(p) for p in (renamed, avr, sbs)] == ["beast", "avr", "sbs"]
+    start = 1_720_252_800.0  # 2024-07-06T08:00Z
+    from_beast = StateVectors.concat(
+        list(read_recording(renamed, reference=(43.63, 1.37), start_s=start))
+    )
+    from_avr = StateVectors.concat(
+        list(read_recording(avr, reference=(43.63, 1.37), start_s=start))
+    )
+    assert len(from_beast) > 0 and from_beast.t_s.min() >= start
+    assert_same(from_beast, from_avr)
+    assert len(StateVectors.concat(list(read_recording(sbs)))) == 1

@@ -162,7 +162,7 @@ def assess(
         on_ground[rows],
         settings,
     )
-    group_of_fix = np.searchsorted(aircraft, f_icao)
+    group_of_fix = (np.cumsum(group_start) - 1)[rows]  # index into `aircraft`
     low = _integrity_drops(nic[rows], settings.min_nic, f_start, group_of_fix,
                            [s.good_nic for s in carried])  # fmt: skip
     low |= _integrity_drops(nacp[rows], settings.min_nacp, f_start, group_of_fix,
@@ -192,8 +192,7 @@ def assess(
     # clean aircraft: nothing failed and the carried track was not in a suspect episode
     bad = (stateless != TRUSTED) | jump
     fix_group = np.cumsum(f_start) - 1
-    dirty_group = np.zeros(int(fix_group[-1]) + 1, bool)
-    np.logical_or.at(dirty_group, fix_group, bad)
+    dirty_group = np.bincount(fix_group[bad], minlength=int(fix_group[-1]) + 1) > 0
     for g, i in enumerate(np.flatnonzero(f_start)):
         last = carried[group_of_fix[i]]
         if last is not None and (
@@ -223,7 +222,11 @@ def assess(
             state.suspect = False
             state.last_fix = state.anchor
         if cut < hi:
-            _walk(
+            # fix by fix from the first failure until the track is trusted again after the
+            # last one; from there each fix agrees with the one before, as in a clean track
+            failures = np.flatnonzero(bad[cut:hi])
+            walked = _walk(
+                int(failures[-1]) if len(failures) else 0,
                 rows[cut:hi],
                 lat,
                 lon,
@@ -237,6 +240,15 @@ def assess(
                 suspect_start,
                 implied,
             )
+            rest = rows[cut + walked : hi]
+            if len(rest):
+                trusted[rest] = True
+                last = rest[-1]
+                state.anchor = Fix(
+                    float(t_fix[last]), float(lat[last]), float(lon[last]), float(gs_kt[last])
+                )
+                state.strength = min(state.strength + len(rest), 10 * CONFIRM_FIXES)
+                state.run = min(state.run + len(rest), 10 * CONFIRM_FIXES)
         last = rows[hi - 1]
         state.last_fix = Fix(
             float(t_fix[last]), float(lat[last]), float(lon[last]), float(gs_kt[last])
@@ -292,6 +304,8 @@ def _integrity_drops(
     adequate value (uncertified GNSS in light aircraft, which reports NIC 0 all the time) is
     judged by kinematics alone, or its every incursion would be missed."""
     n = len(value)
+    if not ((value >= 0) & (value < minimum)).any():
+        return np.zeros(n, bool)
     good = value >= minimum
     last_good = np.full(n, -1)
     last_good[1:] = np.maximum.accumulate(np.where(good, np.arange(n), -1))[:-1]
@@ -301,6 +315,7 @@ def _integrity_drops(
 
 
 def _walk(
+    last_failure: int,
     rows: npt.NDArray[np.int64],
     lat: npt.NDArray[np.float64],
     lon: npt.NDArray[np.float64],
@@ -313,8 +328,9 @@ def _walk(
     reason: npt.NDArray[np.int8],
     suspect_start: npt.NDArray[np.bool_],
     implied: npt.NDArray[np.float64],
-) -> None:
-    """Judge one aircraft's fixes in order, each against the last trusted fix (the anchor).
+) -> int:
+    """Judge one aircraft's fixes in order, each against the last trusted fix (the anchor);
+    returns how many were walked: it stops at the first trusted fix after `last_failure`.
 
     A track whose anchor is weak (fewer than CONFIRM_FIXES consistent fixes) re-anchors on a run
     of CONFIRM_FIXES mutually consistent fixes, so one bad first position cannot blind us to an
@@ -338,6 +354,8 @@ def _walk(
             state.anchor = fix
             state.strength = min(state.strength + 1, 10 * CONFIRM_FIXES)
             state.suspect = False
+            if k >= last_failure:
+                return k + 1
         else:
             reason[r] = verdict
             suspect_start[r] = not state.suspect
@@ -345,6 +363,7 @@ def _walk(
             if state.anchor is None:
                 state.strength = 0
         previous = fix
+    return len(rows)
 
 
 def _reachable(a: Fix, b: Fix, settings: EngineSettings) -> bool:
@@ -418,16 +437,16 @@ def plausible_altitudes(
         lo, hi = bounds[g], bounds[g + 1]
         state = states.setdefault(int(r_icao[lo]), TrackIntegrity())
         if dirty[g]:
-            # before the first jump all is plausible; after the last one (once the walk has
-            # settled) every report agrees with the one before it
-            jumps = lo + np.flatnonzero(jump[lo:hi])
-            before = lo + np.flatnonzero(airborne[lo : jumps[0]])
-            if len(before):
-                state.altitude = (float(t_s[rows[before[-1]]]), float(alt_ft[rows[before[-1]]]))
-            settled = _walk_altitudes(
-                rows[jumps[0] : hi], int(jumps[-1] - jumps[0]), t_s, alt_ft, on_ground, state, ok
-            )
-            lo = jumps[0] + settled
+            # between jumps every report agrees with the one before it; each jump is walked
+            # report by report until the walk settles (a spike: two reports)
+            walked_to = lo
+            for j in lo + np.flatnonzero(jump[lo:hi]):
+                if j < walked_to:
+                    continue
+                if prev[j] >= walked_to:  # the reference is a report accepted without a walk
+                    state.altitude = (float(t_s[rows[prev[j]]]), float(alt_ft[rows[prev[j]]]))
+                walked_to = j + _walk_altitudes(rows[j:hi], 0, t_s, alt_ft, on_ground, state, ok)
+            lo = walked_to
         last_air = lo + np.flatnonzero(airborne[lo:hi])
         if len(last_air):
             r = rows[last_air[-1]]

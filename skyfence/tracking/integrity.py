@@ -14,7 +14,7 @@ the last *trusted* one, which depends on the verdicts before it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +61,8 @@ class TrackIntegrity:
     suspect: bool = False  # inside a suspect episode
     run: int = 0  # consecutive mutually consistent fixes (to re-anchor a weak track)
     altitude: tuple[float, float] | None = None  # (time, ft) of the last plausible altitude
+    # reports rejected since, that agree with each other (three replace the reference)
+    pending_altitudes: list[tuple[float, float]] = field(default_factory=list)
     good_nic: bool = False  # has reported an adequate NIC: a drop below is jamming's mark
     good_nacp: bool = False
 
@@ -436,11 +438,13 @@ def plausible_altitudes(
     for g in range(len(bounds) - 1):  # once per aircraft; fix by fix only after a jump
         lo, hi = bounds[g], bounds[g + 1]
         state = states.setdefault(int(r_icao[lo]), TrackIntegrity())
-        if dirty[g]:
+        if dirty[g] or state.pending_altitudes:
             # between jumps every report agrees with the one before it; each jump is walked
-            # report by report until the walk settles (a spike: two reports)
+            # report by report until the walk settles (a spike: two reports); reports left
+            # pending by the previous batch make its first report a jump too
             walked_to = lo
-            for j in lo + np.flatnonzero(jump[lo:hi]):
+            first_walk = [lo] if state.pending_altitudes else []
+            for j in [*first_walk, *(lo + np.flatnonzero(jump[lo:hi]))]:
                 if j < walked_to:
                     continue
                 if prev[j] >= walked_to:  # the reference is a report accepted without a walk
@@ -464,7 +468,7 @@ def _walk_altitudes(
     ok: npt.NDArray[np.bool_],
 ) -> int:
     """Judge reports one by one; returns how many were walked (the rest need no walk)."""
-    rejected: list[tuple[float, float]] = []
+    rejected = state.pending_altitudes
     for i, r in enumerate(rows):
         t, ground = float(t_s[r]), bool(on_ground[r])
         alt = GROUND if ground else float(alt_ft[r])

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
+import time
 from collections import Counter
 from importlib.resources import files
 from pathlib import Path
@@ -11,6 +14,7 @@ from typing import Annotated
 
 import shapely
 import typer
+from platformdirs import user_data_dir
 from pyproj import Geod
 from rich.console import Console
 from rich.markup import escape
@@ -18,12 +22,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from skyfence.alerts.files import EventSink, open_sink
+from skyfence.alerts.webhook import WebhookDelivery
 from skyfence.audit import AuditResult, run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import EVENT_KINDS, Event, iso_time
 from skyfence.engine.zoneset import EngineSettings
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import RecordingError, read_recording
+from skyfence.store.events import EventStore
+from skyfence.watch import open_source, run_watch
 from skyfence.zones.bundled import bundled_names
 from skyfence.zones.geojson import load_zones, parse_time, zone_to_feature, zones_from_geojson
 from skyfence.zones.model import Zone, ZoneError
@@ -216,16 +223,25 @@ def _print_events(events: list[Event], total: int) -> None:
     shown = f" (first {len(events)} of {total:,})" if total > len(events) else ""
     console.print(f"[bold]Events{shown}[/]")
     for e in sorted(events, key=Event.sort_key):
-        d = e.to_dict()
-        alt = "" if d["altitude_ft"] is None else f" {d['altitude_ft']} ft"
-        who = f"{e.icao24} {e.callsign or '?'} ({e.country or '??'})"
-        console.print(
-            f"{d['time'].replace('T', ' ')[:-1]}  [{KIND_STYLE[e.kind]}]{e.kind:<16}[/] "
-            f"[bold]{e.zone_id}[/]  {who}",
-            highlight=False,
-        )
-        where = f"at {e.lat:.4f}, {e.lon:.4f}{alt}"
-        console.print(f"    {where}: {_why(e)}", style="dim", highlight=False)
+        _print_event(e)
+
+
+def _print_each(events: list[Event]) -> None:
+    for e in events:
+        _print_event(e)
+
+
+def _print_event(e: Event) -> None:
+    d = e.to_dict()
+    alt = "" if d["altitude_ft"] is None else f" {d['altitude_ft']} ft"
+    who = f"{e.icao24} {e.callsign or '?'} ({e.country or '??'})"
+    console.print(
+        f"{d['time'].replace('T', ' ')[:-1]}  [{KIND_STYLE[e.kind]}]{e.kind:<16}[/] "
+        f"[bold]{escape(e.zone_id)}[/]  {escape(who)}",
+        highlight=False,
+    )
+    where = f"at {e.lat:.4f}, {e.lon:.4f}{alt}"
+    console.print(f"    {where}: {escape(_why(e))}", style="dim", highlight=False)
 
 
 def _why(e: Event) -> str:
@@ -277,6 +293,70 @@ def _print_summary(result: AuditResult) -> None:
     for zone in sorted({z for z, _ in result.per_zone_kind}):
         table.add_row(zone, *[str(result.per_zone_kind.get((zone, k), "")) for k in EVENT_KINDS])
     console.print(table)
+
+
+@app.command()
+def watch(
+    zones: ZonesOption,
+    source: Annotated[
+        list[str],
+        typer.Option(
+            "--source",
+            "-s",
+            help="beast://HOST:30005, avr://HOST:30002, sbs://HOST:30003, or a recording file.",
+        ),
+    ],
+    store: Annotated[
+        Path | None, typer.Option(help="Event store (SQLite); default in the user data folder.")
+    ] = None,
+    webhook: Annotated[
+        list[str] | None, typer.Option(help="POST every event here (retried until delivered).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write events here.")] = None,
+    speed: Annotated[
+        float, typer.Option(help="Replay speed for recordings; 0 = as fast as possible.")
+    ] = 1.0,
+    receiver: Annotated[str | None, typer.Option(help="Receiver position LAT,LON.")] = None,
+    lookahead: Annotated[float | None, typer.Option(help="Look-ahead in seconds.")] = None,
+    lost_contact: Annotated[float, typer.Option(help="Seconds without a position.")] = 60.0,
+) -> None:
+    """Watch live feeds (or replay recordings) against zones, storing and sending every event."""
+    if speed < 0:
+        raise _fail("--speed must be >= 0")
+    engine = Engine(
+        _load(zones), EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
+    )
+    reference = _position(receiver) if receiver is not None else None
+    store_path = store or Path(user_data_dir("skyfence")) / "events.sqlite"
+    try:
+        sources = [open_source(s, speed or None, reference) for s in source]
+        event_store = EventStore(store_path, webhook_urls=tuple(webhook or ()))
+        sinks: list[EventSink] = [event_store]
+        if out is not None:
+            sinks.append(open_sink(out))
+    except (RecordingError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    deliveries = [WebhookDelivery(event_store, url) for url in webhook or ()]
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # graceful: pending events are flushed
+        signal.signal(sig, lambda *_: stop.set())
+    console.print(f"watching {len(sources)} source(s); events stored in {escape(str(store_path))}")
+    try:
+        result = run_watch(sources, engine, sinks, should_stop=stop.is_set, on_events=_print_each)
+        event_store.flush()
+        deadline = time.monotonic() + 10.0  # a replay ends: give its webhooks a moment
+        while deliveries and any(d.stats.pending for d in deliveries):
+            if time.monotonic() > deadline or stop.is_set():
+                console.print("webhook deliveries still pending: sent when watch runs again")
+                break
+            time.sleep(0.1)
+    finally:
+        for delivery in deliveries:
+            delivery.close()
+        for sink in sinks:
+            sink.close()
+    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.by_kind.items())) or "none"
+    console.print(f"{result.rows:,} state vectors, {result.events:,} events ({counts}).")
 
 
 @app.command()

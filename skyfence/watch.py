@@ -83,6 +83,38 @@ class ReplaySource:
         self._next = len(self._t)
 
 
+class FeedAdapter:
+    """A receiver feed as a watch source: it is never exhausted, it reconnects by itself."""
+
+    def __init__(self, uri: str, reference: tuple[float, float] | None = None) -> None:
+        from skyfence.sources.live import FeedSource, parse_source_uri
+
+        self.name = uri
+        self.feed = FeedSource(parse_source_uri(uri), reference=reference)
+
+    @property
+    def exhausted(self) -> bool:
+        return False
+
+    def next_batch(self, timeout_s: float) -> StateVectors:
+        return self.feed.next_batch(timeout_s)
+
+    def close(self) -> None:
+        self.feed.close()
+
+
+def open_source(
+    text: str,
+    speed: float | None,
+    reference: tuple[float, float] | None = None,
+    start_s: float | None = None,
+) -> Source:
+    """`beast://`, `avr://`, `sbs://` URIs are live feeds; anything else is a recording."""
+    if "://" in text:
+        return FeedAdapter(text, reference)
+    return ReplaySource(Path(text), speed, reference, start_s)
+
+
 @dataclass
 class WatchResult:
     ticks: int = 0

@@ -123,3 +123,42 @@ def test_traffic_parquet_with_nanosecond_times(samples: Path, tmp_path: Path) ->
     run = skyfence("audit", "-z", "ukraine", path)
     assert run.returncode == 0, run.stderr
     assert "as traffic-parquet" in run.stdout and "740 quarantined" in run.stdout
+
+
+def test_watch_replays_stores_and_delivers(samples: Path, tmp_path: Path) -> None:
+    """A recording replayed by `watch`: the event is printed, stored and POSTed to a webhook
+    (a real HTTP server on 127.0.0.1), with the event id as idempotency key."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[tuple[str, dict[str, object]]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.headers["Idempotency-Key"], json.loads(body)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        store = tmp_path / "events.sqlite"
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        run = skyfence("watch", "-z", "ukraine", "-s", samples / "noisy/noisy_spoofing.json.gz",
+                       "--speed", "0", "--store", store, "--webhook", url)  # fmt: skip
+    finally:
+        server.shutdown()
+    assert run.returncode == 0, run.stderr
+    assert "suspect_position UKLV" in run.stdout and "1 events" in run.stdout
+    assert len(received) == 1
+    key, event = received[0]
+    assert event["kind"] == "suspect_position" and key == event["id"]
+
+    from skyfence.store.events import EventStore
+
+    with EventStore(store) as reopened:
+        assert reopened.get(key) == event

@@ -1,0 +1,429 @@
+"""Live receiver feeds over TCP (readsb/dump1090 ports 30005, 30002, 30003) as polled sources.
+
+A `FeedSource` is polled, not run: `next_batch(timeout_s)` reads what has arrived within the
+timeout and returns its state vectors, so a watch loop needs no thread per feed and stays in
+charge of its own timing (the bytewax input-partition model). The socket is non-blocking and
+every wait is a `select` bounded by the caller's deadline.
+
+Receivers restart and networks drop, and a monitor must outlive that: a failed or dropped
+connection is never raised to the caller. It is recorded in `status` and retried with
+exponential backoff with full jitter (a random delay in [0, min(max, base * 2**n)]), so many
+sources watching one restarted receiver do not reconnect in lock step. The backoff restarts
+from the base after each successful connection.
+
+Time: Beast and AVR frames carry at most the receiver's 12 MHz MLAT counter, whose origin is
+arbitrary, so each frame is stamped with the wall-clock time its bytes arrived. SBS lines
+carry dates and keep them (see `parse_sbs` for receivers writing local time).
+
+A connection that ends mid-frame or mid-line leaves a partial message: it is dropped (counted
+in `status.truncated`), never glued to the first bytes of the next connection, which start a
+new stream.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import selectors
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Literal, Protocol
+from urllib.parse import urlsplit
+
+import numpy as np
+import numpy.typing as npt
+
+from skyfence.decoding.frames import FrameDecoder
+from skyfence.schema import StateVectors
+from skyfence.sources.avr import parse_avr
+from skyfence.sources.beast import MODE_AC, BeastParser
+from skyfence.sources.lines import MAX_LINE_BYTES
+from skyfence.sources.sbs import SbsAssembler, parse_sbs
+
+F64 = npt.NDArray[np.float64]
+STR = npt.NDArray[np.str_]
+
+FeedKind = Literal["beast", "avr", "sbs"]
+DEFAULT_PORTS: dict[FeedKind, int] = {"beast": 30005, "avr": 30002, "sbs": 30003}
+_KINDS: dict[str, FeedKind] = {"beast": "beast", "avr": "avr", "sbs": "sbs"}
+
+BACKOFF_BASE_S = 0.5
+BACKOFF_MAX_S = 30.0
+CONNECT_TIMEOUT_S = 10.0  # a connection attempt still pending after this has failed
+RECV_BYTES = 1 << 16
+MAX_BATCH_BYTES = 4 << 20  # bytes read per call at most, so one batch stays short to decode
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """Where a feed is and what it speaks, as parsed from `beast://HOST:PORT` and the like."""
+
+    kind: FeedKind
+    host: str
+    port: int
+
+    @property
+    def uri(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.kind}://{host}:{self.port}"
+
+
+def parse_source_uri(uri: str) -> SourceSpec:
+    """`beast://HOST[:PORT]` (default port 30005), `avr://` (30002) or `sbs://` (30003).
+
+    The scheme says the format because a feed cannot be sniffed before it is connected, and the
+    receivers' conventional ports are the defaults so that `beast://radar.local` just works.
+    """
+    try:
+        parts = urlsplit(uri.strip())
+        port = parts.port
+    except ValueError as exc:  # a port that is not a number or out of range
+        raise ValueError(f"invalid feed URI {uri!r}: {exc}") from exc
+    kind = _KINDS.get(parts.scheme.lower())
+    if kind is None:
+        raise ValueError(
+            f"invalid feed URI {uri!r}: expected beast://HOST:PORT, avr://HOST:PORT "
+            "or sbs://HOST:PORT"
+        )
+    if not parts.hostname:
+        raise ValueError(f"invalid feed URI {uri!r}: no host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"invalid feed URI {uri!r}: only {kind}://HOST:PORT is understood")
+    if port == 0:
+        raise ValueError(f"invalid feed URI {uri!r}: port 0")
+    return SourceSpec(kind, parts.hostname, DEFAULT_PORTS[kind] if port is None else port)
+
+
+def backoff_delay(
+    failures: int,
+    rng: random.Random,
+    base_s: float = BACKOFF_BASE_S,
+    max_s: float = BACKOFF_MAX_S,
+) -> float:
+    """Seconds to wait after `failures` consecutive failures (0 for the first retry): "full
+    jitter", uniform in [0, min(max_s, base_s * 2**failures)]."""
+    ceiling = min(max_s, base_s * 2.0 ** min(failures, 64))
+    return rng.uniform(0.0, ceiling)
+
+
+@dataclass(slots=True)
+class FeedStatus:
+    """The health of a feed, for display and alerting: the source itself never raises."""
+
+    uri: str
+    connected: bool = False
+    connects: int = 0  # successful connections
+    reconnects: int = 0  # successful connections after the first
+    disconnects: int = 0  # established connections lost
+    failures: int = 0  # consecutive failed connection attempts (0 once connected)
+    attempts: int = 0  # connection attempts, all told
+    last_error: str | None = None
+    retry_delay_s: float = 0.0  # the backoff delay last chosen
+    bytes: int = 0
+    frames: int = 0  # Mode S frames framed (Beast, AVR) or usable MSG lines (SBS)
+    malformed: int = 0  # garbage stretches, unusable lines, frames the decoder refused
+    truncated: int = 0  # partial messages dropped because their connection ended
+    vectors: int = 0  # state vectors returned
+    errors: list[str] = field(default_factory=list)  # the last few errors, newest last
+
+
+_MAX_ERRORS = 10
+
+
+class _Pipeline(Protocol):
+    def feed(self, data: bytes, t: float) -> None: ...
+    def cut(self) -> None: ...
+    def flush(self) -> StateVectors: ...
+
+
+FramesHook = Callable[[F64, STR], object]
+
+
+class _FramePipeline:
+    """Beast or AVR bytes -> stamped Mode S frames -> `FrameDecoder`."""
+
+    def __init__(
+        self,
+        kind: FeedKind,
+        decoder: FrameDecoder,
+        status: FeedStatus,
+        on_frames: FramesHook | None,
+    ) -> None:
+        self._kind = kind
+        self._decoder = decoder
+        self._status = status
+        self._on_frames = on_frames
+        self._beast = BeastParser()
+        self._line = b""  # AVR: the partial trailing line
+        self._t: list[F64] = []
+        self._frames: list[STR] = []
+
+    def feed(self, data: bytes, t: float) -> None:
+        if self._kind == "beast":
+            resyncs = self._beast.stats.resyncs
+            found = self._beast.feed(data)
+            self._status.malformed += self._beast.stats.resyncs - resyncs
+            frames = found.frame[found.msg_type != MODE_AC]
+        else:
+            block = self._complete_lines(data)
+            if not block:
+                return
+            avr, stats = parse_avr(block)
+            self._status.malformed += sum(stats.malformed.values())
+            frames = avr.frame[np.char.str_len(avr.frame) != 4]  # Mode A/C: no address
+        self._status.frames += int(frames.shape[0])
+        self._t.append(np.full(frames.shape[0], t))
+        self._frames.append(frames)
+
+    def _complete_lines(self, data: bytes) -> bytes:
+        buf = self._line + data
+        cut = buf.rfind(b"\n") + 1
+        if cut == 0 and len(buf) > MAX_LINE_BYTES:
+            cut = len(buf)  # no line end in sight: let the parser reject it
+        self._line = buf[cut:]
+        return buf[:cut]
+
+    def cut(self) -> None:
+        pending = self._beast.pending + len(self._line)
+        self._beast = BeastParser()
+        self._line = b""
+        self._status.truncated += 1 if pending else 0
+
+    def flush(self) -> StateVectors:
+        if not self._frames:
+            return StateVectors.empty()
+        t, frames = np.concatenate(self._t), np.concatenate(self._frames).astype("U28")
+        self._t, self._frames = [], []
+        if not t.shape[0]:
+            return StateVectors.empty()
+        if self._on_frames is not None:
+            self._on_frames(t, frames)
+        before = self._decoder.stats.malformed
+        vectors = self._decoder.decode(t, frames)
+        self._status.malformed += self._decoder.stats.malformed - before
+        return vectors
+
+
+class _SbsPipeline:
+    """SBS lines -> `parse_sbs` -> `SbsAssembler`, keeping the lines' own times."""
+
+    def __init__(self, status: FeedStatus, utc_offset_s: float) -> None:
+        self._status = status
+        self._utc_offset_s = utc_offset_s
+        self._assembler = SbsAssembler()
+        self._line = b""
+        self._block = bytearray()
+
+    def feed(self, data: bytes, t: float) -> None:
+        buf = self._line + data
+        cut = buf.rfind(b"\n") + 1
+        if cut == 0 and len(buf) > MAX_LINE_BYTES:
+            cut = len(buf)
+        self._line = buf[cut:]
+        self._block += buf[:cut]
+
+    def cut(self) -> None:
+        self._status.truncated += 1 if self._line else 0
+        self._line = b""
+
+    def flush(self) -> StateVectors:
+        if not self._block:
+            return StateVectors.empty()
+        messages, stats = parse_sbs(bytes(self._block), utc_offset_s=self._utc_offset_s)
+        self._block = bytearray()
+        self._status.frames += stats.used
+        self._status.malformed += sum(stats.malformed.values())
+        return self._assembler.assemble(messages)
+
+
+class FeedSource:
+    """A live feed, polled with `next_batch`; see the module docstring for the why.
+
+    `reference` is the receiver position (lat, lon) for surface and first positions, as in
+    `FrameDecoder`. `clock` gives the arrival time stamped on frames (UNIX seconds). `rng`
+    draws the backoff jitter; `backoff_base_s` and `backoff_max_s` bound it. `on_frames`, if
+    given, sees every batch of stamped Mode S frames before decoding (for raw recording, and
+    to check the framing). `sbs_utc_offset_s` is the offset from UTC of an SBS feed's times.
+    Host names are resolved when connecting, which may block; give an address to avoid it.
+    """
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        reference: tuple[float, float] | None = None,
+        clock: Callable[[], float] = time.time,
+        *,
+        rng: random.Random | None = None,
+        backoff_base_s: float = BACKOFF_BASE_S,
+        backoff_max_s: float = BACKOFF_MAX_S,
+        on_frames: FramesHook | None = None,
+        sbs_utc_offset_s: float = 0.0,
+    ) -> None:
+        self.spec = spec
+        self.status = FeedStatus(spec.uri)
+        self._clock = clock
+        self._rng = rng if rng is not None else random.Random()
+        self._base_s = backoff_base_s
+        self._max_s = backoff_max_s
+        self.decoder = FrameDecoder(reference)
+        self._pipeline: _Pipeline = (
+            _SbsPipeline(self.status, sbs_utc_offset_s)
+            if spec.kind == "sbs"
+            else _FramePipeline(spec.kind, self.decoder, self.status, on_frames)
+        )
+        self._sock: socket.socket | None = None
+        self._selector = selectors.DefaultSelector()  # select() fails on descriptors >= 1024
+        self._connecting_since: float | None = None  # monotonic; None once connected
+        self._retry_at = 0.0  # monotonic time of the next connection attempt
+        self._closed = False
+
+    def next_batch(self, timeout_s: float) -> StateVectors:
+        """State vectors from what arrived, waiting at most `timeout_s` for the first bytes.
+
+        Returns as soon as something was read (draining what is already there), or empty at
+        the deadline. Connecting and reconnecting happen in here, within the same deadline;
+        decoding what was read comes on top (CPU time, not waiting).
+        """
+        if self._closed:
+            return StateVectors.empty()
+        self._pump(time.monotonic() + max(0.0, timeout_s))
+        vectors = self._pipeline.flush()
+        self.status.vectors += len(vectors)
+        return vectors
+
+    def close(self) -> None:
+        """Close the connection; later `next_batch` calls return nothing."""
+        self._closed = True
+        self._close_socket()
+        self._selector.close()
+        self.status.connected = False
+
+    def __enter__(self) -> FeedSource:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _pump(self, deadline: float) -> None:
+        """Connect if due, then read until the deadline or until the data stops coming."""
+        received = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            sock = self._sock
+            if sock is None:
+                delay = self._retry_at - time.monotonic()
+                if delay > remaining:
+                    if remaining > 0:
+                        time.sleep(remaining)
+                    return
+                if delay > 0:
+                    time.sleep(delay)
+                self._connect()
+                if self._sock is None and time.monotonic() >= deadline:
+                    return
+            elif self._connecting_since is not None:
+                if self._selector.select(max(remaining, 0.0)):
+                    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if err:
+                        self._failed(OSError(err, os.strerror(err)))
+                    else:
+                        self._connected()
+                elif time.monotonic() - self._connecting_since > CONNECT_TIMEOUT_S:
+                    self._failed(TimeoutError(f"no connection after {CONNECT_TIMEOUT_S:g} s"))
+                elif time.monotonic() >= deadline:
+                    return
+            else:
+                if not self._selector.select(0.0 if received else max(remaining, 0.0)):
+                    if received or time.monotonic() >= deadline:
+                        return
+                    continue
+                try:
+                    data = sock.recv(RECV_BYTES)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError as exc:
+                    self._lost(exc)
+                    data = b""
+                else:
+                    if not data:
+                        self._lost(ConnectionError("connection closed by the receiver"))
+                if data:
+                    self.status.bytes += len(data)
+                    self._pipeline.feed(data, self._clock())
+                    received += len(data)
+                if received >= MAX_BATCH_BYTES or (received and self._sock is None):
+                    return
+
+    def _connect(self) -> None:
+        """Start a non-blocking connection attempt; its outcome is seen by `_pump`."""
+        self.status.attempts += 1
+        sock: socket.socket | None = None
+        try:
+            family, kind, proto, _, address = socket.getaddrinfo(
+                self.spec.host, self.spec.port, type=socket.SOCK_STREAM
+            )[0]
+            sock = socket.socket(family, kind, proto)
+            sock.setblocking(False)
+            err = sock.connect_ex(address)
+            if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+                raise OSError(err, os.strerror(err))
+        except OSError as exc:
+            if sock is not None:
+                sock.close()
+            self._failed(exc)
+            return
+        self._sock = sock
+        self._selector.register(sock, selectors.EVENT_WRITE)
+        self._connecting_since = time.monotonic()
+
+    def _connected(self) -> None:
+        s = self.status
+        self._connecting_since = None
+        if self._sock is not None:
+            self._selector.modify(self._sock, selectors.EVENT_READ)
+        s.connected = True
+        s.reconnects += 1 if s.connects else 0
+        s.connects += 1
+        s.failures = 0  # the backoff starts over
+
+    def _failed(self, exc: BaseException) -> None:
+        """A connection attempt failed: wait longer before the next one."""
+        self._close_socket()
+        self._note(exc)
+        self._schedule()
+        self.status.failures += 1
+
+    def _lost(self, exc: BaseException) -> None:
+        """An established connection ended: drop its partial message, retry soon."""
+        self._close_socket()
+        self._pipeline.cut()
+        self.status.connected = False
+        self.status.disconnects += 1
+        self._note(exc)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        delay = backoff_delay(self.status.failures, self._rng, self._base_s, self._max_s)
+        self.status.retry_delay_s = delay
+        self._retry_at = time.monotonic() + delay
+
+    def _note(self, exc: BaseException) -> None:
+        message = f"{self.spec.uri}: {exc}"
+        self.status.last_error = message
+        self.status.errors = [*self.status.errors[-(_MAX_ERRORS - 1) :], message]
+
+    def _close_socket(self) -> None:
+        if self._sock is not None:
+            self._selector.unregister(self._sock)
+            self._sock.close()
+        self._sock = None
+        self._connecting_since = None

@@ -170,9 +170,13 @@ def assess(
     low |= _integrity_drops(nacp[rows], settings.min_nacp, f_start, group_of_fix,
                             [s.good_nacp for s in carried])  # fmt: skip
     stateless[low & (stateless == TRUSTED)] = LOW_INTEGRITY
-    for state, first, last in zip(carried, starts, ends, strict=True):  # once per aircraft
-        state.good_nic |= bool((nic[first : last + 1] >= settings.min_nic).any())
-        state.good_nacp |= bool((nacp[first : last + 1] >= settings.min_nacp).any())
+    # what the next batch knows: adequate values among this batch's fixes (fixes only, as above)
+    n_aircraft = len(aircraft)
+    good_nic = np.bincount(group_of_fix[nic[rows] >= settings.min_nic], minlength=n_aircraft)
+    good_nacp = np.bincount(group_of_fix[nacp[rows] >= settings.min_nacp], minlength=n_aircraft)
+    for state, nic_seen, nacp_seen in zip(carried, good_nic > 0, good_nacp > 0, strict=True):
+        state.good_nic |= bool(nic_seen)
+        state.good_nacp |= bool(nacp_seen)
 
     # reference for the pairwise test: previous fix, or the carried last fix at a group start
     ref_lat, ref_lon, ref_t, ref_gs = (np.empty(len(rows)) for _ in range(4))

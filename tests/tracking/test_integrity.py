@@ -57,6 +57,13 @@ def test_low_nic_is_quarantined_and_the_track_recovers(samples: Path) -> None:
     assert set(v.reason[jammed & v.fresh]) == {LOW_INTEGRITY}
     assert v.suspect_start.sum() == 1
     assert v.trusted[~jammed & v.fresh].all()
+    jammed_flight = replace(one, nic=nic)
+    states: dict[int, TrackIntegrity] = {}
+    parts = [
+        judge(jammed_flight.take(np.arange(i, min(i + 333, len(one)))), states)
+        for i in range(0, len(one), 333)
+    ]
+    assert np.array_equal(np.concatenate([p.trusted for p in parts]), v.trusted)
 
 
 def test_a_jump_is_quarantined_and_batches_do_not_matter(samples: Path) -> None:

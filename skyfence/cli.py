@@ -303,7 +303,8 @@ def watch(
         typer.Option(
             "--source",
             "-s",
-            help="beast://HOST:30005, avr://HOST:30002, sbs://HOST:30003, or a recording file.",
+            help="beast://HOST:30005, avr://HOST:30002, sbs://HOST:30003, "
+            "http://HOST/data/aircraft.json, or a recording file.",
         ),
     ],
     store: Annotated[

@@ -109,7 +109,12 @@ def open_source(
     reference: tuple[float, float] | None = None,
     start_s: float | None = None,
 ) -> Source:
-    """`beast://`, `avr://`, `sbs://` URIs are live feeds; anything else is a recording."""
+    """`beast://`, `avr://`, `sbs://` URIs are live feeds, `http(s)://` a readsb/tar1090
+    aircraft.json to poll; anything else is a recording."""
+    if text.startswith(("http://", "https://")):
+        from skyfence.sources.aircraft_json import AircraftJsonSource
+
+        return AircraftJsonSource(text)
     if "://" in text:
         return FeedAdapter(text, reference)
     return ReplaySource(Path(text), speed, reference, start_s)

@@ -1,0 +1,451 @@
+"""`skyfence watch` as a real subprocess against real servers on 127.0.0.1, with real data.
+
+A fake receiver serves SBS lines of traffic's quickstart recording (28 aircraft crossing the
+Paris test zones over 15 minutes, with their real times); it drops the connection mid-line once
+and ends the feed by hanging up, so the watcher's next connection proves it has read all of it.
+A webhook fails (HTTP 500, or a connection closed without an answer) before it accepts. The
+store is watched from outside with read-only SQLite connections, as another process would.
+
+1. Faults in the feed and the webhook: every stored event is delivered, none stored twice.
+2. kill -9 in the middle of the feed, then a restart: what was stored survives unchanged, the
+   deliveries pending at the kill are made after the restart.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from skyfence.engine.engine import Engine
+from skyfence.engine.events import iso_time
+from skyfence.schema import StateVectors
+from skyfence.sources.recordings import read_recording
+from skyfence.zones.geojson import load_zones
+
+WINDOW_S = (1_633_610_000.0, 1_633_610_900.0)  # 2021-10-07 12:33:20 to 12:48:20 UTC
+AIRCRAFT = 28
+HOLD = "hold"  # end of a script: keep the connection open (silent) until the server stops
+CLOSE = "close"  # hang up at once (the script's end does too)
+Step = bytes | str | threading.Event
+
+
+# -- real data ---------------------------------------------------------------------------------
+
+
+def sbs_line(kind: int, icao: int, t: float, fields: dict[int, str]) -> str:
+    when = datetime.fromtimestamp(t, tz=UTC)
+    date, clock = when.strftime("%Y/%m/%d"), when.strftime("%H:%M:%S.%f")[:-3]
+    row = ["MSG", str(kind), "1", "1", f"{icao:06X}", "1", date, clock, date, clock]
+    row += [""] * 12
+    for index, value in fields.items():
+        row[index] = value
+    return ",".join(row)
+
+
+@pytest.fixture(scope="module")
+def feed(samples: Path, paris_zones_path: Path) -> list[bytes]:
+    """SBS lines (with their line ends), in time order, of aircraft that cross the zones."""
+    recording = samples / "collections" / "quickstart.json.gz"
+    sv = StateVectors.concat(list(read_recording(recording)))
+    sv = sv.take(np.argsort(sv.t_s, kind="stable"))
+    w0, w1 = WINDOW_S
+    events = Engine(load_zones(paris_zones_path)).process(sv)
+    crossing = sorted(
+        {e.icao24 for e in events if e.kind in ("entry", "exit") and w0 <= e.t_s < w1}
+    )
+    assert len(crossing) >= AIRCRAFT
+    picked = [int(a, 16) for a in crossing[:AIRCRAFT]]
+    keep = (sv.t_s >= w0) & (sv.t_s < w1) & np.isin(sv.icao24, picked)
+    sv = sv.take(keep & np.isfinite(sv.lat_deg) & np.isfinite(sv.lon_deg))
+    lines = []
+    for r in range(len(sv)):
+        icao, t = int(sv.icao24[r]), float(sv.t_s[r])
+        lines.append(sbs_line(1, icao, t, {10: str(sv.callsign[r])}))
+        if math.isfinite(sv.gs_kt[r]) and math.isfinite(sv.track_deg[r]):
+            speed = {12: f"{sv.gs_kt[r]:.1f}", 13: f"{sv.track_deg[r]:.1f}"}
+            if math.isfinite(sv.vrate_fpm[r]):
+                speed[16] = f"{sv.vrate_fpm[r]:.0f}"
+            lines.append(sbs_line(4, icao, t, speed))
+        position = {14: f"{sv.lat_deg[r]:.5f}", 15: f"{sv.lon_deg[r]:.5f}", 21: "0"}
+        alt = sv.alt_baro_ft[r]
+        position |= {11: f"{alt:.0f}"} if math.isfinite(alt) else {}
+        lines.append(sbs_line(3, icao, t, position))
+    return [(line + "\r\n").encode() for line in lines]
+
+
+def line_time(line: bytes) -> float:
+    fields = line.decode().split(",")
+    when = datetime.strptime(f"{fields[6]} {fields[7]} +0000", "%Y/%m/%d %H:%M:%S.%f %z")
+    return when.timestamp()
+
+
+# -- servers -----------------------------------------------------------------------------------
+
+
+class Receiver:
+    """An SBS feed on a free 127.0.0.1 port: connection i plays scripts[i] (the last script
+    again for any later connection)."""
+
+    def __init__(self, scripts: list[list[Step]]) -> None:
+        self.scripts = scripts
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.port = self.listener.getsockname()[1]
+        self.stop = threading.Event()
+        self.accepted = 0
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            script = self.scripts[min(self.accepted, len(self.scripts) - 1)]
+            self.accepted += 1
+            worker = threading.Thread(target=self._play, args=(conn, script), daemon=True)
+            self.threads.append(worker)
+            worker.start()
+
+    def _play(self, conn: socket.socket, script: list[Step]) -> None:
+        with conn:
+            try:
+                for step in script:
+                    if isinstance(step, threading.Event):
+                        step.wait(60.0)
+                    elif step == HOLD:
+                        self.stop.wait(60.0)
+                    elif step == CLOSE:
+                        return
+                    elif isinstance(step, bytes):
+                        conn.sendall(step)
+            except OSError:  # the watcher was killed: its end is gone
+                pass
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(5.0)
+        self.listener.close()
+
+
+class Webhook:
+    """An HTTP endpoint that fails (500, then a connection closed without an answer, in turn)
+    while `failing()` says so, and records the Idempotency-Key and body of what it accepts."""
+
+    def __init__(self, failing: Callable[[int], bool]) -> None:
+        self.failing = failing  # given the number of requests before this one
+        self.requests = 0
+        self.failures = 0
+        self.accepted: list[tuple[str, dict[str, Any]]] = []
+        self.lock = threading.Lock()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with hook.lock:
+                    fail = hook.failing(hook.requests)
+                    hook.requests += 1
+                    if fail:
+                        hook.failures += 1
+                        close = hook.failures % 2 == 0
+                    else:
+                        key = self.headers["Idempotency-Key"]
+                        hook.accepted.append((key, json.loads(body)))
+                if fail and close:
+                    self.close_connection = True  # no answer at all
+                    return
+                self.send_response(500 if fail else 204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def keys(self) -> set[str]:
+        with self.lock:
+            return {key for key, _ in self.accepted}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5.0)
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Receiver | Webhook]]:
+    started: list[Receiver | Webhook] = []
+    yield started
+    for server in started:
+        server.close()
+
+
+# -- the watcher -------------------------------------------------------------------------------
+
+
+class Watcher:
+    """`python -m skyfence watch` with its output in files (a full pipe cannot block it)."""
+
+    def __init__(self, tmp_path: Path, name: str, *args: str | Path) -> None:
+        self.out = tmp_path / f"{name}.out"
+        self.err = tmp_path / f"{name}.err"
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "skyfence", "watch", *map(str, args)],
+                stdout=out,
+                stderr=err,
+                env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+            )
+
+    def output(self) -> str:
+        return f"stdout:\n{self.out.read_text()}\nstderr:\n{self.err.read_text()}"
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(20.0)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5.0)
+            raise AssertionError(f"watch did not stop on signal {sig}\n{self.output()}") from None
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(5.0)
+
+
+@pytest.fixture
+def watchers() -> Iterator[list[Watcher]]:
+    started: list[Watcher] = []
+    yield started
+    for watcher in started:
+        watcher.kill()
+
+
+def wait_for(
+    done: Callable[[], bool], what: str, watcher: Watcher | None = None, limit_s: float = 30.0
+) -> None:
+    end = time.monotonic() + limit_s
+    while not done():
+        if watcher is not None and watcher.process.poll() is not None:
+            raise AssertionError(f"watch exited while waiting for {what}\n{watcher.output()}")
+        if time.monotonic() > end:
+            output = watcher.output() if watcher is not None else ""
+            raise AssertionError(f"gave up waiting for {what} after {limit_s} s\n{output}")
+        time.sleep(0.05)
+
+
+# -- the store, read from outside ----------------------------------------------------------------
+
+
+def read_store(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of a read-only query; [] while the watcher has not created the store yet."""
+    if not path.exists():
+        return []
+    uri = path.resolve().as_uri() + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=5.0)
+    except sqlite3.OperationalError:
+        return []
+    try:
+        return conn.execute(sql).fetchall()
+    except sqlite3.OperationalError as exc:  # no tables yet: the schema is being created
+        if "no such table" in str(exc):
+            return []
+        raise
+    finally:
+        conn.close()
+
+
+def stored_ids(path: Path) -> list[str]:
+    return [row[0] for row in read_store(path, "SELECT id FROM events")]
+
+
+def pending_ids(path: Path) -> set[str]:
+    rows = read_store(path, "SELECT event_id FROM outbox WHERE delivered_at IS NULL")
+    return {row[0] for row in rows}
+
+
+def event_rows(path: Path) -> dict[str, tuple[Any, ...]]:
+    """Every stored event's columns, but the time it was inserted at."""
+    columns = [row[1] for row in read_store(path, "PRAGMA table_info(events)")]
+    kept = [c for c in columns if c != "inserted_at"]
+    rows = read_store(path, f"SELECT {', '.join(kept)} FROM events")
+    return {row[0]: row for row in rows}
+
+
+def integrity(path: Path) -> list[tuple[Any, ...]]:
+    return read_store(path, "PRAGMA integrity_check")
+
+
+def settled(path: Path, hook: Webhook) -> Callable[[], bool]:
+    """Everything stored is delivered, and the store has not grown for half a second."""
+    last: list[int] = [-1]
+    since = [time.monotonic()]
+
+    def done() -> bool:
+        ids = stored_ids(path)
+        if len(ids) != last[0]:
+            last[0], since[0] = len(ids), time.monotonic()
+            return False
+        return (
+            time.monotonic() - since[0] >= 0.5
+            and bool(ids)
+            and not pending_ids(path)
+            and hook.keys() >= set(ids)
+        )
+
+    return done
+
+
+def check_deliveries(path: Path, hook: Webhook) -> None:
+    """Every stored event delivered at least once, each time with its stored record."""
+    from skyfence.store.events import EventStore
+
+    ids = stored_ids(path)
+    assert len(ids) == len(set(ids))  # no event stored twice
+    assert hook.keys() == set(ids)
+    assert not pending_ids(path)
+    store = EventStore(path)
+    try:
+        records = {event_id: store.get(event_id) for event_id in ids}
+    finally:
+        store.close()
+    for key, body in hook.accepted:
+        assert body == records[key]
+        assert body["id"] == key
+
+
+# -- the tests ---------------------------------------------------------------------------------
+
+
+def test_watch_rides_out_a_dropped_feed_and_a_failing_webhook(
+    feed: list[bytes],
+    paris_zones_path: Path,
+    tmp_path: Path,
+    servers: list[Receiver | Webhook],
+    watchers: list[Watcher],
+) -> None:
+    text = b"".join(feed)
+    cut_line = len(feed) * 2 // 5
+    line_start = len(b"".join(feed[:cut_line]))
+    mid_line = line_start + len(feed[cut_line]) // 2
+    receiver = Receiver(
+        [
+            [text[:mid_line], CLOSE],  # the receiver drops us in the middle of a line ...
+            [text[line_start:], CLOSE],  # ... starts afresh with the line it cut, ends
+            [HOLD],  # connected, silent: the feed above was read to its end
+        ]
+    )
+    hook = Webhook(failing=lambda n: n < 3)  # 500, no answer, 500, then 204s
+    servers += [receiver, hook]
+    store = tmp_path / "events.sqlite"
+    out = tmp_path / "events.jsonl"
+    watcher = Watcher(
+        tmp_path, "watch", "--zones", paris_zones_path,
+        "--source", f"sbs://127.0.0.1:{receiver.port}",
+        "--store", store, "--webhook", hook.url, "--out", out,
+    )  # fmt: skip
+    watchers.append(watcher)
+
+    wait_for(lambda: receiver.accepted >= 3, "the whole feed to be read", watcher)
+    wait_for(settled(store, hook), "the events to be stored and delivered", watcher)
+    assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
+
+    assert hook.failures == 3
+    assert integrity(store) == [("ok",)]
+    check_deliveries(store, hook)
+    rows = event_rows(store)
+    assert len(rows) >= 20
+    # events on both sides of the cut: the watcher carried on after reconnecting
+    cut = iso_time(line_time(feed[cut_line]))
+    times = [record["time"] for _, record in hook.accepted]
+    assert min(times) < cut < max(times)
+    kinds = {record["kind"] for _, record in hook.accepted}
+    assert {"entry", "exit"} <= kinds
+    # the event file agrees with the store (closed on SIGTERM)
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(e["id"] for e in written) == sorted(rows)
+    assert "events (" in watcher.out.read_text()  # the closing summary was printed
+
+
+def test_watch_killed_mid_feed_then_restarted(
+    feed: list[bytes],
+    paris_zones_path: Path,
+    tmp_path: Path,
+    servers: list[Receiver | Webhook],
+    watchers: list[Watcher],
+) -> None:
+    half = len(feed) // 2
+    first, rest = b"".join(feed[:half]), b"".join(feed[half:])
+    killed = threading.Event()
+    receiver = Receiver(
+        [
+            [first, killed, CLOSE],  # the first half, then silence until the kill
+            [rest, CLOSE],  # the restarted watcher gets the rest
+            [HOLD],
+        ]
+    )
+    hook = Webhook(failing=lambda n: not killed.is_set())  # down until the kill
+    servers += [receiver, hook]
+    store = tmp_path / "events.sqlite"
+    args = (
+        "--zones", paris_zones_path, "--source", f"sbs://127.0.0.1:{receiver.port}",
+        "--store", store, "--webhook", hook.url,
+    )  # fmt: skip
+
+    watcher = Watcher(tmp_path, "first", *args)
+    watchers.append(watcher)
+    wait_for(lambda: len(stored_ids(store)) >= 10, "events before the kill", watcher)
+    wait_for(lambda: hook.failures >= 1, "a failed delivery before the kill", watcher)
+    watcher.process.send_signal(signal.SIGKILL)
+    assert watcher.process.wait(10.0) == -signal.SIGKILL
+    assert receiver.accepted == 1  # killed while the feed was still open
+
+    assert integrity(store) == [("ok",)]
+    before = event_rows(store)
+    pending = pending_ids(store)
+    assert len(before) >= 10
+    assert pending == set(before)  # the webhook accepted nothing: every delivery is pending
+    assert hook.keys() == set()
+    half_s = line_time(feed[half])
+    assert max(row[0] for row in read_store(store, "SELECT time_s FROM events")) <= half_s
+
+    killed.set()  # the webhook comes back; the feed's first connection ends
+    watcher = Watcher(tmp_path, "restart", *args)
+    watchers.append(watcher)
+    wait_for(lambda: receiver.accepted >= 3, "the rest of the feed to be read", watcher)
+    wait_for(settled(store, hook), "the events to be stored and delivered", watcher)
+    assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
+
+    assert integrity(store) == [("ok",)]
+    after = event_rows(store)
+    assert {i: after[i] for i in before} == before  # what was stored before the kill, as it was
+    assert len(after) > len(before)  # and the rest of the feed gave events too
+    assert hook.keys() >= pending  # deliveries pending at the kill were made after the restart
+    check_deliveries(store, hook)

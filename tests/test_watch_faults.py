@@ -16,20 +16,20 @@ from __future__ import annotations
 import json
 import math
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from fakes import CLOSE, HOLD, Receiver, sbs_line
 
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import iso_time
@@ -39,22 +39,9 @@ from skyfence.zones.geojson import load_zones
 
 WINDOW_S = (1_633_610_000.0, 1_633_610_900.0)  # 2021-10-07 12:33:20 to 12:48:20 UTC
 AIRCRAFT = 28
-HOLD = "hold"  # end of a script: keep the connection open (silent) until the server stops
-CLOSE = "close"  # hang up at once (the script's end does too)
-Step = bytes | str | threading.Event
 
 
 # -- real data ---------------------------------------------------------------------------------
-
-
-def sbs_line(kind: int, icao: int, t: float, fields: dict[int, str]) -> str:
-    when = datetime.fromtimestamp(t, tz=UTC)
-    date, clock = when.strftime("%Y/%m/%d"), when.strftime("%H:%M:%S.%f")[:-3]
-    row = ["MSG", str(kind), "1", "1", f"{icao:06X}", "1", date, clock, date, clock]
-    row += [""] * 12
-    for index, value in fields.items():
-        row[index] = value
-    return ",".join(row)
 
 
 @pytest.fixture(scope="module")
@@ -95,54 +82,6 @@ def line_time(line: bytes) -> float:
 
 
 # -- servers -----------------------------------------------------------------------------------
-
-
-class Receiver:
-    """An SBS feed on a free 127.0.0.1 port: connection i plays scripts[i] (the last script
-    again for any later connection)."""
-
-    def __init__(self, scripts: list[list[Step]]) -> None:
-        self.scripts = scripts
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.05)
-        self.port = self.listener.getsockname()[1]
-        self.stop = threading.Event()
-        self.accepted = 0
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-        self.threads[0].start()
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            script = self.scripts[min(self.accepted, len(self.scripts) - 1)]
-            self.accepted += 1
-            worker = threading.Thread(target=self._play, args=(conn, script), daemon=True)
-            self.threads.append(worker)
-            worker.start()
-
-    def _play(self, conn: socket.socket, script: list[Step]) -> None:
-        with conn:
-            try:
-                for step in script:
-                    if isinstance(step, threading.Event):
-                        step.wait(60.0)
-                    elif step == HOLD:
-                        self.stop.wait(60.0)
-                    elif step == CLOSE:
-                        return
-                    elif isinstance(step, bytes):
-                        conn.sendall(step)
-            except OSError:  # the watcher was killed: its end is gone
-                pass
-
-    def close(self) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(5.0)
-        self.listener.close()
 
 
 class Webhook:

@@ -1,7 +1,7 @@
 """Live feeds against real TCP servers on 127.0.0.1, serving real data: the Beast capture shipped
 with `traffic`, AVR lines of the same frames, SBS lines of traffic's quickstart recording.
 
-Servers play a script per accepted connection (send bytes, wait for the test, hang up or hold
+Receivers play a script per accepted connection (send bytes, wait for the test, hang up or hold
 the line), so cuts mid-frame and reads that end mid-line happen at known places."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import HOLD, Receiver, Step, sbs_line
 
 from skyfence.decoding.frames import FrameDecoder
 from skyfence.schema import StateVectors
@@ -33,60 +33,14 @@ from skyfence.sources.recordings import read_recording
 from skyfence.sources.sbs import SbsAssembler, parse_sbs
 
 T0 = 1_700_000_000.0
-HOLD = "hold"  # end of a script: keep the connection open until the server stops
-Step = bytes | threading.Event | str
-
-
-class Server:
-    """A receiver on a free 127.0.0.1 port; connection i plays scripts[i] (the last one again
-    for any later connection)."""
-
-    def __init__(self, scripts: list[list[Step]], port: int = 0) -> None:
-        self.scripts = scripts
-        self.listener = socket.create_server(("127.0.0.1", port))
-        self.listener.settimeout(0.05)
-        self.port = self.listener.getsockname()[1]
-        self.stop = threading.Event()
-        self.accepted = 0
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-        self.threads[0].start()
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            script = self.scripts[min(self.accepted, len(self.scripts) - 1)]
-            self.accepted += 1
-            worker = threading.Thread(target=self._play, args=(conn, script), daemon=True)
-            self.threads.append(worker)
-            worker.start()
-
-    def _play(self, conn: socket.socket, script: list[Step]) -> None:
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with conn:
-            for step in script:
-                if isinstance(step, threading.Event):
-                    step.wait(5.0)
-                elif step == HOLD:
-                    self.stop.wait(10.0)
-                elif isinstance(step, bytes):
-                    conn.sendall(step)
-
-    def close(self) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(5.0)
-        self.listener.close()
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., Server]]:
-    servers: list[Server] = []
+def serve() -> Iterator[Callable[..., Receiver]]:
+    servers: list[Receiver] = []
 
-    def start(scripts: list[list[Step]], port: int = 0) -> Server:
-        servers.append(Server(scripts, port))
+    def start(scripts: list[list[Step]], port: int = 0) -> Receiver:
+        servers.append(Receiver(scripts, port))
         return servers[-1]
 
     yield start
@@ -199,7 +153,7 @@ def cut_points(sample: bytes) -> dict[str, int]:
 
 @pytest.mark.parametrize("where", ["mid-frame", "inside-escape-pair", "after-start"])
 def test_beast_reconnects_after_a_cut_mid_frame(
-    serve: Callable[..., Server], sample: bytes, where: str
+    serve: Callable[..., Receiver], sample: bytes, where: str
 ) -> None:
     cut = cut_points(sample)[where]
     first = sample * 3 + sample[:cut]
@@ -230,7 +184,7 @@ def test_beast_reconnects_after_a_cut_mid_frame(
     assert np.isin(vectors.icao24, FrameDecoder().decode(tap.t, tap.frames).icao24).all()
 
 
-def test_next_batch_honours_its_timeout(serve: Callable[..., Server], sample: bytes) -> None:
+def test_next_batch_honours_its_timeout(serve: Callable[..., Receiver], sample: bytes) -> None:
     gate = threading.Event()
     server = serve([[gate, sample, HOLD]])
     with FeedSource(spec("beast", server.port)) as source:
@@ -257,7 +211,7 @@ def free_port() -> int:
 
 
 def test_refused_port_is_retried_with_growing_delays(
-    serve: Callable[..., Server], sample: bytes
+    serve: Callable[..., Receiver], sample: bytes
 ) -> None:
     port = free_port()
     source = FeedSource(
@@ -315,7 +269,7 @@ def avr_lines(data: bytes) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def test_avr_lines_split_mid_line(serve: Callable[..., Server], sample: bytes) -> None:
+def test_avr_lines_split_mid_line(serve: Callable[..., Receiver], sample: bytes) -> None:
     text = avr_lines(sample)
     mid = text.index(b"\n", len(text) // 2) + 10  # inside a line
     gate = threading.Event()
@@ -346,16 +300,6 @@ def test_avr_lines_split_mid_line(serve: Callable[..., Server], sample: bytes) -
 # -- SBS ---------------------------------------------------------------------------------------
 
 
-def sbs_line(kind: int, icao: int, t: float, fields: dict[int, str]) -> str:
-    when = datetime.fromtimestamp(t, tz=UTC)
-    date, clock = when.strftime("%Y/%m/%d"), when.strftime("%H:%M:%S.%f")[:-3]
-    row = ["MSG", str(kind), "1", "1", f"{icao:06X}", "1", date, clock, date, clock]
-    row += [""] * 12
-    for index, value in fields.items():
-        row[index] = value
-    return ",".join(row)
-
-
 @pytest.fixture(scope="module")
 def sbs_text(samples: Path) -> bytes:
     """Real positions, callsigns and speeds of traffic's quickstart flights as SBS lines."""
@@ -376,7 +320,7 @@ def sbs_text(samples: Path) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
-def test_sbs_lines_over_tcp(serve: Callable[..., Server], sbs_text: bytes) -> None:
+def test_sbs_lines_over_tcp(serve: Callable[..., Receiver], sbs_text: bytes) -> None:
     mid = sbs_text.index(b"MSG,3", len(sbs_text) // 2) + 20  # inside a position line
     gate = threading.Event()
     server = serve([[sbs_text[:mid], gate, sbs_text[mid:], HOLD]])

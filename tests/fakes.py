@@ -1,0 +1,70 @@
+"""Fakes the tests share: a scripted receiver on 127.0.0.1 and SBS lines from state vectors."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import UTC, datetime
+
+HOLD = "hold"  # end of a script: keep the connection open (silent) until the server stops
+CLOSE = "close"  # hang up at once (the script's end does too)
+Step = bytes | str | threading.Event
+
+
+class Receiver:
+    """A receiver on a 127.0.0.1 port (a free one by default): connection i plays scripts[i]
+    (the last script again for any later connection)."""
+
+    def __init__(self, scripts: list[list[Step]], port: int = 0) -> None:
+        self.scripts = scripts
+        self.listener = socket.create_server(("127.0.0.1", port))
+        self.listener.settimeout(0.05)
+        self.port = self.listener.getsockname()[1]
+        self.stop = threading.Event()
+        self.accepted = 0
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            script = self.scripts[min(self.accepted, len(self.scripts) - 1)]
+            self.accepted += 1
+            worker = threading.Thread(target=self._play, args=(conn, script), daemon=True)
+            self.threads.append(worker)
+            worker.start()
+
+    def _play(self, conn: socket.socket, script: list[Step]) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with conn:
+            try:
+                for step in script:
+                    if isinstance(step, threading.Event):
+                        step.wait(60.0)
+                    elif step == HOLD:
+                        self.stop.wait(60.0)
+                    elif step == CLOSE:
+                        return
+                    elif isinstance(step, bytes):
+                        conn.sendall(step)
+            except OSError:  # the client went away (killed): its end is gone
+                pass
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(5.0)
+        self.listener.close()
+
+
+def sbs_line(kind: int, icao: int, t: float, fields: dict[int, str]) -> str:
+    when = datetime.fromtimestamp(t, tz=UTC)
+    date, clock = when.strftime("%Y/%m/%d"), when.strftime("%H:%M:%S.%f")[:-3]
+    row = ["MSG", str(kind), "1", "1", f"{icao:06X}", "1", date, clock, date, clock]
+    row += [""] * 12
+    for index, value in fields.items():
+        row[index] = value
+    return ",".join(row)

@@ -17,10 +17,12 @@ import typer
 from platformdirs import user_data_dir
 from pyproj import Geod
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from skyfence.alerts.console import render
 from skyfence.alerts.files import EventSink, open_sink
 from skyfence.alerts.webhook import WebhookDelivery
 from skyfence.audit import AuditResult, run_audit
@@ -30,9 +32,16 @@ from skyfence.engine.zoneset import EngineSettings
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import RecordingError, read_recording
 from skyfence.store.events import EventStore
-from skyfence.watch import open_source, run_watch
+from skyfence.watch import LivePicture, open_source, run_watch
+from skyfence.web.server import DEFAULT_HOST, DEFAULT_PORT, WebServer, api_token
 from skyfence.zones.bundled import bundled_names
-from skyfence.zones.geojson import load_zones, parse_time, zone_to_feature, zones_from_geojson
+from skyfence.zones.geojson import (
+    load_zones,
+    parse_time,
+    zone_display_feature,
+    zone_to_feature,
+    zones_from_geojson,
+)
 from skyfence.zones.model import Zone, ZoneError
 from skyfence.zones.openair import openair_to_geojson
 
@@ -295,6 +304,11 @@ def _print_summary(result: AuditResult) -> None:
     console.print(table)
 
 
+WebOption = Annotated[bool, typer.Option("--web/--no-web", help="Serve the live map and API.")]
+HostOption = Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")]
+PortOption = Annotated[int, typer.Option(help="Port of the web server.")]
+
+
 @app.command()
 def watch(
     zones: ZonesOption,
@@ -320,78 +334,182 @@ def watch(
     receiver: Annotated[str | None, typer.Option(help="Receiver position LAT,LON.")] = None,
     lookahead: Annotated[float | None, typer.Option(help="Look-ahead in seconds.")] = None,
     lost_contact: Annotated[float, typer.Option(help="Seconds without a position.")] = 60.0,
+    web: WebOption = False,
+    host: HostOption = DEFAULT_HOST,
+    port: PortOption = DEFAULT_PORT,
 ) -> None:
     """Watch live feeds (or replay recordings) against zones, storing and sending every event."""
     if speed < 0:
         raise _fail("--speed must be >= 0")
-    engine = Engine(
-        _load(zones), EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
-    )
+    settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
     reference = _position(receiver) if receiver is not None else None
-    store_path = store or Path(user_data_dir("skyfence")) / "events.sqlite"
+    _watch_session(
+        _load(zones),
+        source,
+        settings,
+        store_path=store or Path(user_data_dir("skyfence")) / "events.sqlite",
+        webhooks=webhook or [],
+        out=out,
+        speed=speed or None,
+        reference=reference,
+        web=(host, port) if web else None,
+    )
+
+
+def _watch_session(
+    zones: list[Zone],
+    source_texts: list[str],
+    settings: EngineSettings,
+    *,
+    store_path: Path,
+    webhooks: list[str],
+    out: Path | None,
+    speed: float | None,
+    reference: tuple[float, float] | None,
+    web: tuple[str, int] | None,
+    keep_serving: bool = False,
+) -> None:
+    """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`)."""
+    engine = Engine(zones, settings, keep_judged=True)
     try:
-        sources = [open_source(s, speed or None, reference) for s in source]
-        event_store = EventStore(store_path, webhook_urls=tuple(webhook or ()))
+        sources = [open_source(s, speed, reference) for s in source_texts]
+        event_store = EventStore(store_path, webhook_urls=tuple(webhooks))
         sinks: list[EventSink] = [event_store]
         if out is not None:
             sinks.append(open_sink(out))
     except (RecordingError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
-    deliveries = [WebhookDelivery(event_store, url) for url in webhook or ()]
+    event_store.set_zones([zone_display_feature(z) for z in zones])
+    picture = LivePicture(engine, sources, event_store)
+    deliveries = [WebhookDelivery(event_store, url) for url in webhooks]
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # graceful: pending events are flushed
         signal.signal(sig, lambda *_: stop.set())
-    console.print(f"watching {len(sources)} source(s); events stored in {escape(str(store_path))}")
+    server = None
     try:
-        result = run_watch(sources, engine, sinks, should_stop=stop.is_set, on_events=_print_each)
+        if web is not None:
+            server = WebServer(event_store, api_token(), *web)
+            try:
+                server.start()
+            except OSError as exc:
+                raise _fail(str(exc)) from None
+            console.print(f"map and API: {server.url}#token={server.token}")
+        console.print(
+            f"watching {len(sources)} source(s); events stored in {escape(str(store_path))}"
+        )
+        if console.is_terminal:
+            with Live(console=console, refresh_per_second=2, transient=False) as view:
+
+                def redraw(events: list[Event]) -> None:
+                    picture.tick(events)
+                    view.update(render(picture.aircraft, picture.status, picture.recent))
+
+                result = run_watch(sources, engine, sinks, should_stop=stop.is_set, on_tick=redraw)
+        else:
+            result = run_watch(
+                sources,
+                engine,
+                sinks,
+                should_stop=stop.is_set,
+                on_events=_print_each,
+                on_tick=picture.tick,
+            )
+        picture.tick([], force=True)
         event_store.flush()
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.by_kind.items())) or "none"
+        console.print(f"{result.rows:,} state vectors, {result.events:,} events ({counts}).")
         deadline = time.monotonic() + 10.0  # a replay ends: give its webhooks a moment
         while deliveries and any(d.stats.pending for d in deliveries):
             if time.monotonic() > deadline or stop.is_set():
                 console.print("webhook deliveries still pending: sent when watch runs again")
                 break
             time.sleep(0.1)
+        if server is not None and keep_serving and not stop.is_set():
+            console.print(f"the map stays up at {server.url}#token={server.token} (Ctrl-C ends)")
+            stop.wait()
     finally:
+        if server is not None:
+            server.stop()
         for delivery in deliveries:
             delivery.close()
         for sink in sinks:
             sink.close()
-    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.by_kind.items())) or "none"
-    console.print(f"{result.rows:,} state vectors, {result.events:,} events ({counts}).")
 
 
 @app.command()
-def demo() -> None:
-    """Audit a bundled real recording (a GNSS-spoofed flight) against the Ukraine zones.
+def serve(
+    store: Annotated[
+        Path | None, typer.Option(help="Event store (SQLite); default in the user data folder.")
+    ] = None,
+    host: HostOption = DEFAULT_HOST,
+    port: PortOption = DEFAULT_PORT,
+    cors_origin: Annotated[
+        list[str] | None, typer.Option(help="Allow this origin to read the API (CORS).")
+    ] = None,
+) -> None:
+    """Serve the map and API over an event store (a running watch keeps it current)."""
+    store_path = store or Path(user_data_dir("skyfence")) / "events.sqlite"
+    if not store_path.exists():
+        raise _fail(f"{store_path}: no event store here (run watch or demo first)")
+    try:
+        event_store = EventStore(store_path)
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    server = WebServer(event_store, api_token(), host, port, tuple(cors_origin or ()))
+    console.print(f"map and API: {server.url}#token={server.token}  (API docs: {server.url}docs)")
+    try:
+        server.run()
+    finally:
+        event_store.close()
 
-    The spoofed positions inside Lviv FIR are quarantined and reported, never an entry.
+
+@app.command()
+def demo(
+    web: Annotated[
+        bool, typer.Option("--web/--no-web", help="Then serve the map until Ctrl-C.")
+    ] = True,
+    store: Annotated[Path | None, typer.Option(help="Event store (SQLite).")] = None,
+    port: PortOption = DEFAULT_PORT,
+) -> None:
+    """Replay two real recordings through `watch`: an airliner's Mode S frames against
+    illustrative zones, and a GNSS-spoofed flight against the Ukraine zones; then open the map.
     """
-    sample = Path(str(files("skyfence") / "samples" / "thy9bp_spoofing_2024-09-17.json.gz"))
+    samples = files("skyfence") / "samples"
+    frames = str(samples / "af_cdg_tls_2024-07-06.jsonl.gz")
+    spoofed = Path(str(samples / "thy9bp_spoofing_2024-09-17.json.gz"))
+    store_path = store or Path(user_data_dir("skyfence")) / "demo.sqlite"
     console.print(
-        "[bold]skyfence demo[/]: Turkish Airlines THY9BP, Istanbul to Stockholm, 17 September "
-        "2024, recorded by OpenSky (sample from the traffic library, MIT). Near the Ukrainian "
-        "border its GNSS was jammed, then spoofed to a point inside Lviv FIR.\n"
+        "[bold]skyfence demo[/]: two real recordings from the traffic library's samples (MIT).\n"
+        " 1. AFR34ZG, Paris-CDG to Toulouse, 6 July 2024: 15,573 ADS-B frames as a receiver "
+        "heard them, decoded by skyfence, against the illustrative 'demo' zones.\n"
+        " 2. THY9BP, Istanbul to Stockholm, 17 September 2024 (OpenSky): near the Ukrainian "
+        "border its GNSS was jammed, then spoofed to a point inside Lviv FIR.\n",
+        highlight=False,
     )
-    audit(
-        [sample],
-        ["ukraine"],
-        out=None,
-        file_format=None,
-        lookahead=None,
-        lost_contact=60.0,
-        since=None,
-        until=None,
-        show=50,
-        receiver=None,
-        start=None,
-    )
-    recorded = StateVectors.concat(list(read_recording(sample)))
+    zones = load_zones("demo") + load_zones("ukraine")
+    for number, recording in enumerate((frames, str(spoofed)), start=1):
+        # one after the other: an engine's clock is one, and these are two months apart
+        last = number == 2
+        console.print(f"[bold]{number}.[/]", end=" ")
+        _watch_session(
+            zones,
+            [recording],
+            EngineSettings(),
+            store_path=store_path,
+            webhooks=[],
+            out=None,
+            speed=None,
+            reference=None,
+            web=(DEFAULT_HOST, port) if web and last else None,
+            keep_serving=last,
+        )
+    recorded = StateVectors.concat(list(read_recording(spoofed)))
     uklv = next(z for z in load_zones("ukraine") if z.id == "UKLV")
     claimed = int(shapely.contains_xy(uklv.geometry, recorded.lon_deg, recorded.lat_deg).sum())
     console.print(
-        f"\n{claimed:,} of the recorded state vectors put THY9BP inside Lviv FIR. A monitor that "
+        f"\n{claimed:,} of THY9BP's recorded state vectors put it inside Lviv FIR. A monitor that "
         "believed them would have reported an incursion into closed Ukrainian airspace; "
-        "skyfence reports one suspect position and no entry.",
+        "skyfence reports a suspect position and no entry.",
         highlight=False,
     )
 

@@ -7,19 +7,23 @@ recording replayed here gives the events `skyfence audit` gives on it (a test ch
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from skyfence.alerts.files import EventSink
 from skyfence.engine.engine import Engine
-from skyfence.engine.events import Event
+from skyfence.engine.events import Event, iso_time
 from skyfence.schema import StateVectors
+from skyfence.sources.live import FeedStatus
 from skyfence.sources.recordings import read_recording
+from skyfence.store.events import EventStore
+from skyfence.tracking.picture import AirPicture, PositionRow
 
 
 class Source(Protocol):
@@ -60,6 +64,11 @@ class ReplaySource:
     @property
     def exhausted(self) -> bool:
         return self._next >= len(self._t)
+
+    @property
+    def position(self) -> int:
+        """State vectors replayed so far."""
+        return self._next
 
     def next_batch(self, timeout_s: float) -> StateVectors:
         if self.exhausted:
@@ -136,8 +145,10 @@ def run_watch(
     tick_s: float = 0.5,
     should_stop: Callable[[], bool] = lambda: False,
     on_events: Callable[[list[Event]], None] | None = None,
+    on_tick: Callable[[list[Event]], None] | None = None,
 ) -> WatchResult:
-    """Poll the sources until they are all exhausted (recordings) or `should_stop` says so."""
+    """Poll the sources until they are all exhausted (recordings) or `should_stop` says so.
+    `on_tick` sees every tick's events (often none) after the sinks, to refresh a live view."""
     result = WatchResult()
     try:
         while not should_stop():
@@ -151,7 +162,12 @@ def run_watch(
             result.ticks += 1
             result.rows += len(batch)
             _emit(events, sinks, result, on_events)
-        _emit(engine.finish(), sinks, result, on_events)
+            if on_tick is not None:
+                on_tick(events)
+        events = engine.finish()
+        _emit(events, sinks, result, on_events)
+        if on_tick is not None:
+            on_tick(events)
     finally:
         for source in sources:
             source.close()
@@ -173,3 +189,85 @@ def _emit(
         sink.write(events)
     if on_events is not None:
         on_events(events)
+
+
+def source_status(source: Source) -> dict[str, Any]:
+    """One source's health in the shape the console, the store and the API show."""
+    status = getattr(source, "status", None)
+    if status is None and isinstance(source, FeedAdapter):
+        status = source.feed.status
+    record: dict[str, Any] = {
+        "name": source.name,
+        "kind": "recording",
+        "connected": not source.exhausted,
+        "messages": 0,
+        "dropped": 0,
+        "last_error": None,
+    }
+    if isinstance(source, ReplaySource):
+        record["messages"] = source.position
+    elif isinstance(status, FeedStatus):
+        record.update(
+            kind=source.name.split("://", 1)[0],
+            connected=status.connected,
+            messages=status.frames,
+            dropped=status.malformed + status.truncated,
+            last_error=status.last_error,
+            reconnects=status.reconnects,
+        )
+    elif status is not None:  # an aircraft.json poller
+        record.update(
+            kind="aircraft.json",
+            connected=status.failures == 0 and status.ok > 0,
+            messages=status.vectors,
+            dropped=status.failed_polls,
+            last_error=status.last_error,
+        )
+    return record
+
+
+class LivePicture:
+    """What a running watch shows: the air picture, the sources' health and message rates,
+    refreshed every tick and written to the store at most every `every_s` (for the web map)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        sources: list[Source],
+        store: EventStore | None = None,
+        every_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.sources = sources
+        self.store = store
+        self.every_s = every_s
+        self.picture = AirPicture(expire_s=max(300.0, engine.settings.lost_contact_s))
+        self.aircraft: list[dict[str, Any]] = []
+        self.status: list[dict[str, Any]] = []
+        self.recent: list[Event] = []
+        self._clock = clock
+        self._last_write = -math.inf
+        self._last_counts: dict[str, tuple[float, int]] = {}
+        self._positions: list[PositionRow] = []
+
+    def tick(self, events: list[Event], *, force: bool = False) -> None:
+        self._positions += self.picture.update(self.engine.take_judged(), events)
+        self.recent = (self.recent + events)[-200:]
+        now = self._clock()
+        if now - self._last_write < self.every_s and not events and not force:
+            return
+        self.aircraft = self.picture.snapshot(self.engine)
+        self.status = [self._rated(source_status(s), now) for s in self.sources]
+        self._last_write = now
+        if self.store is not None:
+            self.store.write_picture(self.aircraft, self._positions, self.status)
+        self._positions = []
+
+    def _rated(self, record: dict[str, Any], now: float) -> dict[str, Any]:
+        then, count = self._last_counts.get(record["name"], (now, record["messages"]))
+        rate = (record["messages"] - count) / (now - then) if now > then else 0.0
+        self._last_counts[record["name"]] = (now, record["messages"])
+        record["rate_per_s"] = round(rate, 1)
+        record["updated"] = iso_time(time.time())
+        return record

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
+from importlib.resources import files
 from pathlib import Path
 
+from skyfence.audit import run_audit
+from skyfence.engine.engine import Engine
+from skyfence.engine.events import Event
+from skyfence.store.events import EventStore
 from skyfence.zones.geojson import load_zones
 
 
@@ -21,13 +25,38 @@ def skyfence(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_demo_quarantines_the_spoofed_positions() -> None:
-    run = skyfence("demo")
+def test_demo_replays_real_frames_and_quarantines_the_spoofed_flight(tmp_path: Path) -> None:
+    store_path = tmp_path / "demo.sqlite"
+    run = skyfence("demo", "--no-web", "--store", store_path)
     assert run.returncode == 0, run.stderr
-    assert "suspect_position" in run.stdout and "UKLV" in run.stdout
-    assert "740 quarantined" in run.stdout
-    assert not re.search(r"\d\d:\d\d\.\d{3}\s+entry\b", run.stdout)  # no entry event line
-    assert "1 event(s)" in run.stdout
+    assert "740 quarantined" not in run.stdout  # watch output, not audit's
+    with EventStore(store_path) as store:
+        events = store.query(limit=100)
+        picture = store.aircraft()
+        thy = store.positions("4baac6", 0, 2e9)
+    seen = [(e["callsign"], e["kind"], e["zone_id"]) for e in events]
+    assert seen == [
+        ("AFR34ZG", "predicted_entry", "DEMO-TRA-CENTRE"),
+        ("AFR34ZG", "entry", "DEMO-TRA-CENTRE"),
+        ("AFR34ZG", "exit", "DEMO-TRA-CENTRE"),
+        ("AFR34ZG", "predicted_entry", "DEMO-R-APPROACH"),
+        ("AFR34ZG", "entry", "DEMO-R-APPROACH"),
+        ("AFR34ZG", "exit", "DEMO-R-APPROACH"),
+        ("THY9BP", "suspect_position", "UKLV"),
+    ]
+    # the same events as a batch audit of the same files (the frames decoded by skyfence)
+    frames = Path(str(files("skyfence") / "samples" / "af_cdg_tls_2024-07-06.jsonl.gz"))
+    audited: list[Event] = []
+    run_audit(
+        [frames], Engine(load_zones("demo") + load_zones("ukraine")), [], on_events=audited.extend
+    )
+    assert [e.id for e in audited] == [e["id"] for e in events[:6]]
+    # the spoofed fixes are kept as evidence, every one of them, and never trusted
+    quarantined = [p for p in thy if not p["trusted"]]
+    assert len(quarantined) == 740
+    assert {p["reason"] for p in quarantined} <= {"outside_flight_envelope", "impossible_jump"}
+    assert [a["callsign"] for a in picture] == ["THY9BP"]  # the picture of the last replay
+    assert "skyfence reports a suspect position and no entry" in run.stdout
 
 
 def test_audit_writes_events_and_summarises(

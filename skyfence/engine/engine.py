@@ -21,9 +21,25 @@ from skyfence.engine.reports import lost_event, suspect_events, transition_event
 from skyfence.engine.transitions import TrustedFix, Walk, ZoneTrack, point_of, walk, with_exit_rows
 from skyfence.engine.zoneset import EngineSettings, ZoneSet
 from skyfence.schema import StateVectors
-from skyfence.tracking.integrity import TrackIntegrity, assess_batch, plausible_altitudes
+from skyfence.tracking.integrity import (
+    TrackIntegrity,
+    Verdicts,
+    assess_batch,
+    plausible_altitudes,
+)
 from skyfence.zones.countries import country_of
 from skyfence.zones.model import Zone
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One processed batch as the engine saw it: its rows in (aircraft, time) order, with the
+    altitude used and the integrity verdict of each. What a live picture or a track log needs."""
+
+    sv: StateVectors
+    t_fix: npt.NDArray[np.float64]
+    alt_ft: npt.NDArray[np.float64]
+    verdicts: Verdicts
 
 
 @dataclass(slots=True)
@@ -36,9 +52,16 @@ class EngineStats:
 
 
 class Engine:
-    def __init__(self, zones: list[Zone] | ZoneSet, settings: EngineSettings | None = None) -> None:
+    def __init__(
+        self,
+        zones: list[Zone] | ZoneSet,
+        settings: EngineSettings | None = None,
+        *,
+        keep_judged: bool = False,
+    ) -> None:
         """`zones` may be compiled already (ZoneSet.compile with the same settings), so that
-        runs over many inputs pay for the grid once."""
+        runs over many inputs pay for the grid once. With `keep_judged`, every processed batch
+        is kept in `judged` until `take_judged` (a live watcher draws and logs them)."""
         self.settings = settings or EngineSettings()
         self.zones = zones if isinstance(zones, ZoneSet) else ZoneSet.compile(zones, self.settings)
         self.integrity: dict[int, TrackIntegrity] = {}
@@ -47,6 +70,8 @@ class Engine:
         self.tracks: dict[tuple[int, int], ZoneTrack] = {}
         self.clock_s = -math.inf
         self.stats = EngineStats()
+        self.keep_judged = keep_judged
+        self.judged: list[Judged] = []
 
     # -- public ---------------------------------------------------------------------------
 
@@ -70,6 +95,8 @@ class Engine:
             country_of(sv.icao24[starts]).astype("U2"), np.diff(np.append(starts, len(sv)))
         )
         verdicts = assess_batch(sv, t_fix, alt, self.integrity, self.settings)
+        if self.keep_judged:
+            self.judged.append(Judged(sv, t_fix, alt, verdicts))
         self.stats.rows += len(sv)
         self.stats.fixes += int(verdicts.fresh.sum())
         self.stats.trusted += int(verdicts.trusted.sum())
@@ -109,6 +136,19 @@ class Engine:
         if len(fresh_t):
             self.clock_s = max(self.clock_s, float(fresh_t.max()))
         return self._count(events)
+
+    def take_judged(self) -> list[Judged]:
+        """The batches judged since the last call (empty unless `keep_judged`)."""
+        judged, self.judged = self.judged, []
+        return judged
+
+    def inside(self) -> dict[int, list[str]]:
+        """Zone ids each aircraft is inside now, by address."""
+        found: dict[int, list[str]] = {}
+        for (address, zone), track in self.tracks.items():
+            if track.inside:
+                found.setdefault(address, []).append(self.zones.zones[zone].id)
+        return found
 
     def advance_clock(self, t_s: float) -> list[Event]:
         """Report lost contact for aircraft inside a zone with no trusted fix for too long,

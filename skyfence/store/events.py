@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import logging
 import queue
 import sqlite3
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from skyfence.engine.events import EVENT_COLUMNS, Event
+from skyfence.engine.events import EVENT_COLUMNS, Event, iso_time
 from skyfence.store.errors import StoreError
 from skyfence.store.rows import (
     INSERT_EVENT,
@@ -49,6 +50,7 @@ from skyfence.store.rows import (
     where_clause,
 )
 from skyfence.store.schema import APPLICATION_ID, SCHEMA_VERSION, open_connection
+from skyfence.tracking.picture import PositionRow
 
 __all__ = [
     "APPLICATION_ID",
@@ -191,11 +193,15 @@ class EventStore:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def get(self, event_id: str) -> dict[str, Any] | None:
-        """The stored event record (as `Event.to_dict()`), or None."""
+    def get(self, event_id: str, *, acknowledged: bool = False) -> dict[str, Any] | None:
+        """The stored event record (as `Event.to_dict()`), or None. With `acknowledged`, the
+        record also carries its acknowledgement (None while nobody has acknowledged it)."""
         with self._reader() as conn:
             row = conn.execute(SELECT_EVENT + " WHERE id = ?", (event_id,)).fetchone()
-        return None if row is None else event_record(row)
+            if row is None:
+                return None
+            record = event_record(row)
+            return _acknowledged(conn, [record])[0] if acknowledged else record
 
     def query(
         self,
@@ -208,9 +214,11 @@ class EventStore:
         offset: int = 0,
         *,
         newest_first: bool = False,
+        acknowledged: bool = False,
     ) -> list[dict[str, Any]]:
         """Events with `since <= time < until` (unix seconds or aware datetimes) matching the
-        other filters, in time order (then id, so pages never overlap)."""
+        other filters, in time order (then id, so pages never overlap); with `acknowledged`,
+        each with its acknowledgement as `get` gives it."""
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must be >= 0")
         where, params = where_clause(since, until, zone_id, kind, icao24)
@@ -218,7 +226,112 @@ class EventStore:
         sql = f"{SELECT_EVENT}{where} ORDER BY time_s {order}, id {order} LIMIT ? OFFSET ?"
         with self._reader() as conn:
             rows = conn.execute(sql, [*params, limit, offset]).fetchall()
-        return [event_record(row) for row in rows]
+            records = [event_record(row) for row in rows]
+            return _acknowledged(conn, records) if acknowledged else records
+
+    def events_after(self, rowid: int, limit: int = 500) -> tuple[list[dict[str, Any]], int]:
+        """Events stored after the one with `rowid`, in storage order, and the last rowid: how
+        a live stream follows the store without missing or repeating an event."""
+        sql = f"SELECT rowid, {', '.join(EVENT_COLUMNS)} FROM events WHERE rowid > ?"
+        with self._reader() as conn:
+            rows = conn.execute(sql + " ORDER BY rowid LIMIT ?", (rowid, limit)).fetchall()
+        last = int(rows[-1][0]) if rows else rowid
+        return [event_record(row[1:]) for row in rows], last
+
+    def last_rowid(self) -> int:
+        with self._reader() as conn:
+            (rowid,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()
+        return int(rowid)
+
+    # -- the live picture, tracks, zones and acknowledgements ----------------------------------
+
+    def write_picture(
+        self,
+        aircraft: list[dict[str, Any]] | None = None,
+        positions: list[PositionRow] | None = None,
+        sources: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Queue the watcher's picture: it replaces the aircraft (and sources) shown, and adds to
+        the track log. Not waited for; a failed commit loses only this picture, never events."""
+        picture = [(r["icao24"], json.dumps(r, allow_nan=False)) for r in aircraft or []]
+        status = [(r["name"], json.dumps(r, allow_nan=False)) for r in sources or []]
+        tracks = list(positions or [])
+
+        def op(conn: sqlite3.Connection) -> None:
+            if aircraft is not None:
+                conn.execute("DELETE FROM aircraft")
+                conn.executemany("INSERT INTO aircraft VALUES (?, ?)", picture)
+            if sources is not None:
+                conn.executemany("INSERT OR REPLACE INTO sources VALUES (?, ?)", status)
+            conn.executemany(_INSERT_POSITION, tracks)
+
+        self._enqueue(op)
+
+    def set_zones(self, features: list[dict[str, Any]]) -> None:
+        """Record the zones being watched (GeoJSON features), replacing the previous set."""
+        rows = [(f["properties"]["id"], json.dumps(f, allow_nan=False)) for f in features]
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM zones")
+            conn.executemany("INSERT INTO zones VALUES (?, ?)", rows)
+
+        self._submit(op)
+
+    def aircraft(self) -> list[dict[str, Any]]:
+        with self._reader() as conn:
+            rows = conn.execute("SELECT record FROM aircraft ORDER BY icao24").fetchall()
+        return [json.loads(r) for (r,) in rows]
+
+    def zones(self) -> list[dict[str, Any]]:
+        with self._reader() as conn:
+            rows = conn.execute("SELECT feature FROM zones ORDER BY id").fetchall()
+        return [json.loads(r) for (r,) in rows]
+
+    def sources(self) -> list[dict[str, Any]]:
+        with self._reader() as conn:
+            rows = conn.execute("SELECT record FROM sources ORDER BY name").fetchall()
+        return [json.loads(r) for (r,) in rows]
+
+    def positions(
+        self, icao24: str, since: float, until: float, limit: int = 20_000
+    ) -> list[dict[str, Any]]:
+        """The logged fixes of one aircraft with `since <= time_s <= until`, in time order."""
+        sql = (
+            "SELECT icao24, time_s, callsign, lat, lon, altitude_ft, gs_kt, track_deg, trusted,"
+            " reason FROM positions WHERE icao24 = ? AND time_s BETWEEN ? AND ?"
+            " ORDER BY time_s LIMIT ?"
+        )
+        with self._reader() as conn:
+            rows = conn.execute(sql, (icao24, since, until, limit)).fetchall()
+        return [_position_record(row) for row in rows]
+
+    def acknowledge(self, event_id: str, by: str, note: str = "") -> dict[str, Any]:
+        """Mark an event seen by someone; the first acknowledgement stands. Raises KeyError
+        for an unknown event."""
+        sql = "INSERT OR IGNORE INTO acknowledgements VALUES (?, ?, ?, ?)"
+
+        def op(conn: sqlite3.Connection) -> bool:
+            if conn.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone() is None:
+                return False
+            conn.execute(sql, (event_id, time.time(), by, note))
+            return True
+
+        if not self._submit(op):
+            raise KeyError(event_id)
+        record = self.get(event_id, acknowledged=True)
+        assert record is not None  # events are never deleted
+        return record
+
+    def prune_positions(self, before_s: float, keep_around_events_s: float = 1800.0) -> int:
+        """Delete logged fixes older than `before_s`, except those near an event of the same
+        aircraft (an incident report needs them); returns how many went."""
+        sql = (
+            "DELETE FROM positions WHERE time_s < ? AND NOT EXISTS (SELECT 1 FROM events e"
+            " WHERE e.icao24 = positions.icao24 AND e.time_s BETWEEN positions.time_s - ?"
+            " AND positions.time_s + ?)"
+        )
+        cursor = self._submit(lambda c: c.execute(sql, (before_s, *[keep_around_events_s] * 2)))
+        return int(cursor.rowcount)
 
     def count(
         self,
@@ -337,6 +450,13 @@ class EventStore:
                 self._unreported = None  # raised here: reported
             raise
 
+    def _enqueue(self, op: Callable[[sqlite3.Connection], Any]) -> None:
+        """Run `op` in the writer's next transaction without waiting for it."""
+        with self._lock:
+            if self._closed:
+                raise StoreError(self.path, "the event store is closed")
+            self._queue.put(_Job(op=op))
+
     def _run(self) -> None:
         """The writer thread: take what is queued, commit it as one transaction, repeat."""
         retained: list[_Job] = []  # event rows of failed commits, retried first
@@ -425,3 +545,40 @@ class EventStore:
             self.close()
         except StoreError as exc:
             print(f"skyfence: {exc}", file=sys.stderr)
+
+
+_INSERT_POSITION = "INSERT OR IGNORE INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_POSITION_COLUMNS = (
+    "icao24",
+    "time_s",
+    "callsign",
+    "lat",
+    "lon",
+    "altitude_ft",
+    "gs_kt",
+    "track_deg",
+    "trusted",
+    "reason",
+)
+
+
+def _position_record(row: Sequence[Any]) -> dict[str, Any]:
+    record = dict(zip(_POSITION_COLUMNS, row, strict=True))
+    record["trusted"] = bool(record["trusted"])
+    record["time"] = iso_time(record["time_s"])
+    return record
+
+
+def _acknowledged(conn: sqlite3.Connection, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records, each with its acknowledgement (None when nobody has acknowledged it)."""
+    acks: dict[str, dict[str, Any]] = {}
+    ids = [r["id"] for r in records]
+    for start in range(0, len(ids), 500):  # SQLite caps the number of parameters
+        chunk = ids[start : start + 500]
+        sql = "SELECT event_id, at, by, note FROM acknowledgements WHERE event_id IN "
+        sql += "(" + ", ".join("?" * len(chunk)) + ")"
+        for event_id, at, by, note in conn.execute(sql, chunk):
+            acks[event_id] = {"at": iso_time(at), "by": by, "note": note}
+    for record in records:
+        record["acknowledged"] = acks.get(record["id"])
+    return records

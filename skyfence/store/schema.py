@@ -46,6 +46,40 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX outbox_due ON outbox (url, next_attempt_at) WHERE delivered_at IS NULL",
         f"PRAGMA application_id = {APPLICATION_ID}",
     ),
+    (  # 2: what the map and incident reports show beside the events
+        """CREATE TABLE positions (
+            icao24 TEXT NOT NULL,
+            time_s REAL NOT NULL,
+            callsign TEXT NOT NULL,
+            lat REAL NOT NULL,
+            lon REAL NOT NULL,
+            altitude_ft REAL,
+            gs_kt REAL,
+            track_deg REAL,
+            trusted INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (icao24, time_s)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX positions_time ON positions (time_s)",
+        """CREATE TABLE aircraft (
+            icao24 TEXT PRIMARY KEY,
+            record TEXT NOT NULL CHECK (json_valid(record))
+        )""",
+        """CREATE TABLE zones (
+            id TEXT PRIMARY KEY,
+            feature TEXT NOT NULL CHECK (json_valid(feature))
+        )""",
+        """CREATE TABLE sources (
+            name TEXT PRIMARY KEY,
+            record TEXT NOT NULL CHECK (json_valid(record))
+        )""",
+        """CREATE TABLE acknowledgements (
+            event_id TEXT PRIMARY KEY REFERENCES events (id),
+            at REAL NOT NULL,
+            by TEXT NOT NULL,
+            note TEXT NOT NULL
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -6,6 +6,7 @@ from importlib.resources import files
 from pathlib import Path
 
 BUNDLED = {
+    "demo": "demo.geojson",
     "ukraine": "ukraine.geojson",
 }
 

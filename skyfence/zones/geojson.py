@@ -362,5 +362,16 @@ def zone_to_feature(zone: Zone) -> dict[str, Any]:
     }
 
 
+def zone_display_feature(zone: Zone) -> dict[str, Any]:
+    """The zone as the map and reports show it: the native feature, with the band in feet
+    (None for SFC and UNL) so that a viewer need not parse altitude texts."""
+    feature = zone_to_feature(zone)
+    props = dict(feature["properties"])
+    props["floor_ft"] = None if math.isinf(zone.floor.ft) else round(zone.floor.ft)
+    props["ceiling_ft"] = None if math.isinf(zone.ceiling.ft) else round(zone.ceiling.ft)
+    props["band"] = zone.band_text()
+    return {**feature, "properties": props}
+
+
 def _iso(t_s: float) -> str:
     return datetime.fromtimestamp(t_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

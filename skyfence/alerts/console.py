@@ -1,0 +1,89 @@
+"""The terminal view of a running watch: feed health, the aircraft that matter, recent alerts.
+
+Drawn with rich's Live display when the output is a terminal; otherwise `watch` prints one line
+per event instead, which is what a log file or a pipe wants.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from skyfence.engine.events import Event, iso_time
+
+_STATE_STYLE = {"inside": "bold red", "warning": "yellow", "suspect": "magenta", "normal": "dim"}
+_STATE_ORDER = {"inside": 0, "warning": 1, "suspect": 2, "normal": 3}
+_KIND_STYLE = {
+    "entry": "bold red",
+    "exit": "green",
+    "predicted_entry": "yellow",
+    "lost_contact": "red",
+    "suspect_position": "magenta",
+}
+
+
+def render(
+    aircraft: list[dict[str, Any]],
+    sources: list[dict[str, Any]],
+    recent: list[Event],
+    *,
+    rows: int = 15,
+) -> Group:
+    """One frame of the view. Aircraft in a zone come first, then warned, then suspect."""
+    return Group(_sources(sources), _aircraft(aircraft, rows), _alerts(recent, rows=8))
+
+
+def _sources(sources: list[dict[str, Any]]) -> Text:
+    line = Text()
+    for s in sources:
+        mark = ("●", "green") if s.get("connected") else ("○", "red")
+        line.append(f"{mark[0]} ", style=mark[1])
+        line.append(f"{s['name']}  {s.get('rate_per_s', 0):,.0f}/s")
+        if s.get("dropped"):
+            line.append(f"  {s['dropped']:,} dropped", style="yellow")
+        if s.get("last_error") and not s.get("connected"):
+            line.append(f"  ({s['last_error']})", style="red")
+        line.append("    ")
+    return line
+
+
+def _aircraft(aircraft: list[dict[str, Any]], rows: int) -> Table:
+    ordered = sorted(aircraft, key=lambda a: (_STATE_ORDER[a["state"]], a["icao24"]))
+    counts = {state: sum(a["state"] == state for a in aircraft) for state in _STATE_ORDER}
+    title = f"{len(aircraft)} aircraft: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    table = Table(title=title, title_justify="left", expand=True, pad_edge=False)
+    for name in ("icao24", "callsign", "state", "zones", "altitude", "speed", "last fix"):
+        table.add_column(name, no_wrap=True)
+    for a in ordered[:rows]:
+        alt = "" if a["altitude_ft"] is None else f"{a['altitude_ft']:,.0f} ft"
+        speed = "" if a["gs_kt"] is None else f"{a['gs_kt']:.0f} kt"
+        table.add_row(
+            a["icao24"],
+            escape(a["callsign"]),
+            Text(a["state"], style=_STATE_STYLE[a["state"]]),
+            escape(", ".join(a["zones"])),
+            alt,
+            speed,
+            a["time"][11:19],
+        )
+    if len(ordered) > rows:
+        table.caption = f"... and {len(ordered) - rows} more"
+    return table
+
+
+def _alerts(recent: list[Event], rows: int) -> Table:
+    table = Table(title="recent events", title_justify="left", expand=True, pad_edge=False)
+    for name in ("time", "event", "aircraft", "zone"):
+        table.add_column(name, no_wrap=True)
+    for e in reversed(recent[-rows:]):
+        table.add_row(
+            iso_time(e.t_s)[:19].replace("T", " "),
+            Text(e.kind, style=_KIND_STYLE[e.kind]),
+            escape(f"{e.callsign or '-'} {e.icao24}"),
+            escape(e.zone_id),
+        )
+    return table

@@ -1,0 +1,249 @@
+"""The web map and its API: everything shown comes from the event store, nothing else.
+
+The store is the only interface between the watcher and the web: `serve` can run beside a
+`watch` in another process, or inside it (`watch --web`), and shows the same thing. Reads open
+their own read-only connections; the only write, acknowledging an event, needs the token.
+
+Security, by default: the server binds 127.0.0.1 (the CLI decides), writes need a bearer token
+compared in constant time, request bodies are capped, no cross-origin requests are allowed, and
+no request names a file: static assets are served from the package folder only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from functools import cache
+from importlib.metadata import version
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from skyfence.engine.events import EVENT_KINDS
+from skyfence.store.events import EventStore, StoreError
+
+STATIC = Path(str(files("skyfence") / "web" / "static"))
+MAX_BODY_BYTES = 16 * 1024  # an acknowledgement note is all the API ever accepts
+TRACK_AROUND_S = 900.0  # an event's track: 15 minutes either side
+STREAM_PERIOD_S = 1.0
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+class Acknowledgement(BaseModel):
+    note: str = Field("", max_length=2000, description="Why, or what was done.")
+    by: str = Field("analyst", max_length=100, description="Who acknowledges.")
+
+
+def create_app(store: EventStore, token: str, *, cors_origins: tuple[str, ...] = ()) -> FastAPI:
+    """The application over an open store. `token` guards every write."""
+    app = FastAPI(
+        title="skyfence",
+        version=version("skyfence"),
+        description="No-fly-zone monitor: zones, live aircraft, events and acknowledgements.",
+    )
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET"])
+
+    @app.middleware("http")
+    async def limits_and_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return JSONResponse({"detail": "request body too large"}, status_code=413)
+        if request.method in ("POST", "PUT", "PATCH") and length is None:
+            return JSONResponse({"detail": "Content-Length required"}, status_code=411)
+        response = await call_next(request)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; worker-src 'self' blob:; child-src blob:; "
+            "img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'"
+        )
+        return response
+
+    def writer(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> None:
+        given = credentials.credentials if credentials else ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(401, "a valid token is needed", {"WWW-Authenticate": "Bearer"})
+
+    @app.get("/api/zones", summary="The zones watched, as GeoJSON")
+    def zones() -> dict[str, Any]:
+        return _collection(_with_activity(store.zones(), time.time()))
+
+    @app.get("/api/aircraft", summary="The live air picture, as GeoJSON points")
+    def aircraft() -> dict[str, Any]:
+        return _aircraft_collection(store.aircraft())
+
+    @app.get("/api/events", summary="Events, filtered and paginated (newest first)")
+    def events(
+        since: Annotated[datetime | None, Query(description="ISO time, inclusive")] = None,
+        until: Annotated[datetime | None, Query(description="ISO time, exclusive")] = None,
+        zone: str | None = None,
+        kind: Annotated[str | None, Query(description=" | ".join(EVENT_KINDS))] = None,
+        icao24: Annotated[str | None, Query(pattern="^[0-9a-fA-F]{6}$")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        if kind is not None and kind not in EVENT_KINDS:
+            raise HTTPException(422, f"kind must be one of {', '.join(EVENT_KINDS)}")
+        since_utc, until_utc = _aware(since), _aware(until)
+        icao = icao24.lower() if icao24 else None
+        items = store.query(
+            since_utc,
+            until_utc,
+            zone,
+            kind,
+            icao,
+            limit,
+            offset,
+            newest_first=True,
+            acknowledged=True,
+        )
+        total = store.count(since_utc, until_utc, zone, kind, icao)
+        return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+    @app.get("/api/events/{event_id}", summary="One event, its track and its zone")
+    def event(event_id: str) -> dict[str, Any]:
+        record = _event_or_404(store, event_id)
+        t = datetime.fromisoformat(record["time"]).timestamp()
+        track = store.positions(record["icao24"], t - TRACK_AROUND_S, t + TRACK_AROUND_S)
+        zone = next((z for z in store.zones() if z["properties"]["id"] == record["zone_id"]), None)
+        return {"event": record, "track": track, "zone": zone}
+
+    @app.post(
+        "/api/events/{event_id}/ack",
+        summary="Acknowledge an event (needs the token)",
+        dependencies=[Depends(writer)],
+    )
+    def acknowledge(event_id: str, body: Acknowledgement) -> dict[str, Any]:
+        _event_or_404(store, event_id)
+        return store.acknowledge(event_id, body.by, body.note)
+
+    @app.get("/api/status", summary="Sources, message rates and counts")
+    def status() -> dict[str, Any]:
+        return _status(store)
+
+    @app.get("/api/stream", summary="Server-sent events: aircraft, alert and status")
+    async def stream(request: Request) -> StreamingResponse:
+        return StreamingResponse(
+            _stream(store, request),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/api/basemap", summary="Natural Earth country outlines (public domain)")
+    def basemap() -> Response:
+        return Response(_basemap(), media_type="application/json")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(StoreError)
+    async def store_failed(request: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": f"event store unavailable: {exc.reason}"}, 503)
+
+    return app
+
+
+def _status(store: EventStore) -> dict[str, Any]:
+    return {
+        "sources": store.sources(),
+        "aircraft": len(store.aircraft()),
+        "events": store.count(),
+        "version": version("skyfence"),
+    }
+
+
+async def _stream(store: EventStore, request: Request) -> AsyncIterator[str]:
+    """Aircraft every second when they change, each new event once, status every 5 s. A client
+    that reconnects starts from the events stored after it connects (it re-reads the list)."""
+    last_rowid = await asyncio.to_thread(store.last_rowid)
+    last_picture = ""
+    tick = 0
+    while not await request.is_disconnected():
+        picture = json.dumps(_aircraft_collection(await asyncio.to_thread(store.aircraft)))
+        if picture != last_picture:
+            last_picture = picture
+            yield f"event: aircraft\ndata: {picture}\n\n"
+        new, last_rowid = await asyncio.to_thread(store.events_after, last_rowid)
+        for record in new:
+            record["acknowledged"] = None
+            yield f"event: alert\ndata: {json.dumps(record)}\n\n"
+        if tick % 5 == 0:
+            yield f"event: status\ndata: {json.dumps(await asyncio.to_thread(_status, store))}\n\n"
+        tick += 1
+        await asyncio.sleep(STREAM_PERIOD_S)
+
+
+def _event_or_404(store: EventStore, event_id: str) -> dict[str, Any]:
+    record = store.get(event_id, acknowledged=True) if len(event_id) <= 64 else None
+    if record is None:
+        raise HTTPException(404, "no such event")
+    return record
+
+
+def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _aircraft_collection(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return _collection(
+        [
+            {
+                "type": "Feature",
+                "id": row["icao24"],
+                "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
+                "properties": row,
+            }
+            for row in rows
+        ]
+    )
+
+
+def _with_activity(features: list[dict[str, Any]], now_s: float) -> list[dict[str, Any]]:
+    """Each zone with `active_now`: periods are stored as ISO texts, open-ended as None."""
+    out = []
+    for feature in features:
+        periods = feature["properties"].get("active") or []
+        active = not periods or any(
+            _seconds(start) <= now_s and (end is None or now_s < _seconds(end))
+            for start, end in periods
+        )
+        out.append({**feature, "properties": {**feature["properties"], "active_now": active}})
+    return out
+
+
+def _seconds(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """Times without a zone are UTC, as everywhere in skyfence."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+@cache
+def _basemap() -> bytes:
+    path = files("skyfence") / "data" / "countries.geojson.gz"
+    return gzip.decompress(path.read_bytes())

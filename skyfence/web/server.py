@@ -1,0 +1,72 @@
+"""Running the web app: in the foreground (`serve`) or beside a watch, in a thread."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+
+import uvicorn
+
+from skyfence.store.events import EventStore
+from skyfence.web.app import create_app
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+
+
+def api_token() -> str:
+    """SKYFENCE_TOKEN if set, else a fresh random one (printed, so the user can act)."""
+    return os.environ.get("SKYFENCE_TOKEN") or secrets.token_urlsafe(18)
+
+
+class WebServer:
+    """uvicorn on its own thread, so that a watch and its map share one store and one writer."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        token: str,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        cors_origins: tuple[str, ...] = (),
+    ) -> None:
+        config = uvicorn.Config(
+            create_app(store, token, cors_origins=cors_origins),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
+        self.server = uvicorn.Server(config)
+        self.host, self.port, self.token = host, port, token
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    def run(self) -> None:
+        """Serve until interrupted (Ctrl-C or SIGTERM)."""
+        self.server.run()
+
+    def start(self) -> None:
+        """Serve in a background thread; returns once the socket listens."""
+        self._thread = threading.Thread(target=self.server.run, name="skyfence-web", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10.0
+        while not self.server.started:
+            if not self._thread.is_alive():
+                raise OSError(f"the web server could not start on {self.host}:{self.port}")
+            if time.monotonic() > deadline:
+                raise OSError(f"the web server did not start on {self.host}:{self.port}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)

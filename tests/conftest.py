@@ -25,3 +25,16 @@ def samples() -> Path:
 @pytest.fixture(scope="session")
 def paris_zones_path() -> Path:
     return TEST_DATA / "paris_zones.geojson"
+
+
+@pytest.fixture(scope="session")
+def demo_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The store `skyfence demo` writes: two real recordings replayed through `watch`."""
+    from typer.testing import CliRunner
+
+    from skyfence.cli import app
+
+    path = tmp_path_factory.mktemp("demo") / "demo.sqlite"
+    run = CliRunner().invoke(app, ["demo", "--no-web", "--store", str(path)])
+    assert run.exit_code == 0, run.output
+    return path

@@ -35,7 +35,7 @@ class Aircraft:
     gs_kt: float | None
     track_deg: float | None
     trusted: bool
-    warnings: dict[str, float] = field(default_factory=dict)  # zone id -> predicted entry time
+    warnings: dict[str, float] = field(default_factory=dict)  # zone id -> when the warning lapses
 
     def to_dict(self, state: AircraftState, zones: list[str]) -> dict[str, Any]:
         return {
@@ -81,7 +81,9 @@ class AirPicture:
             if plane is None:
                 continue
             if event.kind == "predicted_entry":
-                seconds = float(event.details.get("seconds_to_entry", 0.0))
+                # the engine warns once per approach, so the warning holds for the look-ahead
+                # (unless an entry or exit resolves it first), not just until the predicted time
+                seconds = float(event.details.get("lookahead_s", 0.0))
                 plane.warnings[event.zone_id] = event.t_s + seconds
             elif event.kind in ("entry", "exit"):
                 plane.warnings.pop(event.zone_id, None)
@@ -96,8 +98,7 @@ class AirPicture:
         inside = {f"{a:06x}": zones for a, zones in engine.inside().items()}
         rows = []
         for address, plane in self.aircraft.items():
-            # a warning lapses once its predicted entry time has passed by a look-ahead step
-            plane.warnings = {z: t for z, t in plane.warnings.items() if t + 30.0 >= clock}
+            plane.warnings = {z: t for z, t in plane.warnings.items() if t >= clock}
             zones = inside.get(address, [])
             state: AircraftState = "normal"
             if not plane.trusted:

@@ -1,0 +1,122 @@
+"""The API over the store the demo writes: what the map reads, and who may write."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from shapely.geometry import shape
+
+from skyfence.store.events import EventStore
+from skyfence.web.app import MAX_BODY_BYTES, create_app
+
+TOKEN = "test-token-4f2a"
+
+
+@pytest.fixture()
+def client(demo_store_path: Path, tmp_path: Path) -> Iterator[TestClient]:
+    path = tmp_path / "store.sqlite"  # a copy: acknowledgements must not leak between tests
+    shutil.copy(demo_store_path, path)
+    with EventStore(path) as store, TestClient(create_app(store, TOKEN)) as client:
+        yield client
+
+
+def test_zones_are_geojson_with_their_band(client: TestClient) -> None:
+    zones = client.get("/api/zones").json()
+    by_id = {f["properties"]["id"]: f for f in zones["features"]}
+    tra = by_id["DEMO-TRA-CENTRE"]["properties"]
+    assert (tra["floor"], tra["ceiling"], tra["band"]) == ("FL200", "FL660", "FL200 to FL660")
+    assert by_id["UKLV"]["properties"]["active_now"] is True  # closed since 2022, open-ended
+    assert shape(by_id["ZNPP-30KM"]["geometry"]).is_valid
+
+
+def test_aircraft_are_points_with_a_state(client: TestClient) -> None:
+    (plane,) = client.get("/api/aircraft").json()["features"]
+    assert plane["properties"]["callsign"] == "THY9BP"
+    assert plane["properties"]["state"] in ("normal", "warning", "inside", "suspect")
+    lon, lat = plane["geometry"]["coordinates"]
+    assert (lat, lon) == (plane["properties"]["lat"], plane["properties"]["lon"])
+
+
+def test_events_filter_and_page_without_overlap(client: TestClient) -> None:
+    everything = client.get("/api/events").json()
+    assert everything["total"] == 7 and len(everything["items"]) == 7
+    times = [e["time"] for e in everything["items"]]
+    assert times == sorted(times, reverse=True)  # newest first
+    pages = [client.get(f"/api/events?limit=3&offset={o}").json()["items"] for o in (0, 3, 6)]
+    assert [e["id"] for page in pages for e in page] == [e["id"] for e in everything["items"]]
+    entries = client.get("/api/events", params={"kind": "entry", "zone": "DEMO-R-APPROACH"})
+    assert [e["callsign"] for e in entries.json()["items"]] == ["AFR34ZG"]
+    window = {"since": "2024-07-06T07:23:00", "until": "2024-07-06T07:30:00Z"}
+    assert client.get("/api/events", params=window).json()["total"] == 2  # naive = UTC
+    assert client.get("/api/events", params={"icao24": "4BAAC6"}).json()["total"] == 1
+    assert client.get("/api/events", params={"kind": "landing"}).status_code == 422
+    assert client.get("/api/events", params={"icao24": "x'; drop"}).status_code == 422
+    assert client.get("/api/events", params={"limit": 100_000}).status_code == 422
+
+
+def test_one_event_comes_with_its_track_and_zone(client: TestClient) -> None:
+    (suspect,) = client.get("/api/events", params={"kind": "suspect_position"}).json()["items"]
+    detail = client.get(f"/api/events/{suspect['id']}").json()
+    assert detail["event"]["details"]["claimed_zones"] == ["UKLV"]
+    assert detail["zone"]["properties"]["id"] == "UKLV"
+    quarantined = [p for p in detail["track"] if not p["trusted"]]
+    assert quarantined and all(p["reason"] for p in quarantined)
+    assert all(abs(p["time_s"] - detail["track"][0]["time_s"]) <= 1800 for p in detail["track"])
+    assert client.get("/api/events/" + "0" * 20).status_code == 404
+
+
+def test_acknowledging_needs_the_token(client: TestClient) -> None:
+    event_id = client.get("/api/events").json()["items"][0]["id"]
+    url = f"/api/events/{event_id}/ack"
+    assert client.post(url, json={"note": "x"}).status_code == 401
+    bad = client.post(url, json={"note": "x"}, headers={"Authorization": "Bearer wrong"})
+    assert bad.status_code == 401
+    assert client.get(f"/api/events/{event_id}").json()["event"]["acknowledged"] is None
+    good = client.post(
+        url,
+        json={"note": "seen", "by": "duty analyst"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert good.status_code == 200
+    assert good.json()["acknowledged"]["by"] == "duty analyst"
+    assert client.get(f"/api/events/{event_id}").json()["event"]["acknowledged"]["note"] == "seen"
+
+
+def test_oversized_and_hostile_requests_are_refused(client: TestClient) -> None:
+    event_id = client.get("/api/events").json()["items"][0]["id"]
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    huge = json.dumps({"note": "x" * MAX_BODY_BYTES})
+    assert (
+        client.post(f"/api/events/{event_id}/ack", content=huge, headers=headers).status_code == 413
+    )
+    for path in (
+        "/static/../../store.sqlite",
+        "/static/%2e%2e/%2e%2e/pyproject.toml",
+        "/etc/passwd",
+    ):
+        response = client.get(path)
+        assert response.status_code == 404, path
+    assert client.get("/api/events/" + "a" * 5000).status_code == 404
+
+
+def test_no_cross_origin_access_by_default(client: TestClient) -> None:
+    response = client.get("/api/events", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_the_page_basemap_and_openapi_are_served(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "/static/vendor/maplibre-gl.js" in page.text
+    assert client.get("/static/vendor/maplibre-gl.js").status_code == 200
+    countries = client.get("/api/basemap").json()
+    names = {f["properties"]["name"] for f in countries["features"]}
+    assert {"Ukraine", "France", "Poland"} <= names
+    spec = client.get("/openapi.json").json()
+    assert {"/api/zones", "/api/aircraft", "/api/events", "/api/stream"} <= set(spec["paths"])
+    assert client.get("/api/status").json()["events"] == 7

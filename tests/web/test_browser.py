@@ -1,0 +1,114 @@
+"""The map in a real browser (Debian's Chromium, driven by Playwright) against a real watch:
+a replay feeds the store, the page draws zones and aircraft, an alert arrives live and is
+acknowledged. The screenshot is kept in test-artifacts/ for a human to look at."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from importlib.resources import files
+from pathlib import Path
+
+import httpx
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
+TOKEN = "browser-test-token"
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists() and os.environ.get("CI") != "true",
+    reason="Debian's chromium is not installed (scripts/test installs it)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def watcher(tmp_path: Path) -> Iterator[str]:
+    """`skyfence watch --web` replaying real frames at 100x: the first alert comes ~14 s in."""
+    port = free_port()
+    frames = files("skyfence") / "samples" / "af_cdg_tls_2024-07-06.jsonl.gz"
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "skyfence", "watch", "--zones", "demo",
+            "--source", str(frames), "--speed", "100", "--web", "--port", str(port),
+            "--store", str(tmp_path / "events.sqlite"),
+        ],
+        env={**os.environ, "SKYFENCE_TOKEN": TOKEN},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                if httpx.get(url + "api/status", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the watcher's web server did not start"
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_an_alert_arrives_live_and_is_acknowledged(watcher: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+            ],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 1400, "height": 850})
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        outside: list[str] = []
+        page.on(
+            "request",
+            lambda r: (
+                outside.append(r.url) if not r.url.startswith((watcher, "data:", "blob:")) else None
+            ),
+        )
+        page.goto(f"{watcher}#token={TOKEN}")
+        page.wait_for_selector("body[data-ready='1']", state="attached", timeout=30_000)
+        labels = page.locator(".zone-label").all_inner_texts()
+        assert any("temporary reserved area" in text.lower() or "DEMO" in text for text in labels)
+        page.wait_for_selector(".aircraft[data-icao24='393322']", timeout=30_000)
+
+        # the first alert is a predicted entry, pushed by the server while we watch
+        alert = page.locator(".alert.kind-predicted_entry.new").first
+        alert.wait_for(timeout=60_000)
+        assert "AFR34ZG" in alert.inner_text()
+        alert.locator("button.ack").click()
+        page.wait_for_selector(".alert.kind-predicted_entry.acked", timeout=10_000)
+        event_id = alert.get_attribute("data-id")
+        stored = httpx.get(f"{watcher}api/events/{event_id}").json()["event"]
+        assert stored["acknowledged"] is not None
+
+        # and the aircraft turns red once inside
+        page.wait_for_selector(".aircraft.state-inside", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "map_live_alert.png"))
+        browser.close()
+    assert not problems, problems
+    assert not outside, f"the page reached outside the server: {outside}"
+    assert re.search(r"\.png$", str(ARTIFACTS / "map_live_alert.png"))

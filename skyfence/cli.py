@@ -26,6 +26,7 @@ from skyfence.alerts.console import render
 from skyfence.alerts.files import EventSink, open_sink
 from skyfence.alerts.webhook import WebhookDelivery
 from skyfence.audit import AuditResult, run_audit
+from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import EVENT_KINDS, Event, iso_time
 from skyfence.engine.zoneset import EngineSettings
@@ -372,7 +373,8 @@ def _watch_session(
     """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`)."""
     engine = Engine(zones, settings, keep_judged=True)
     try:
-        sources = [open_source(s, speed, reference) for s in source_texts]
+        dedup = FrameDeduplicator()  # one transmission heard by several receivers: decode once
+        sources = [open_source(s, speed, reference, dedup=dedup) for s in source_texts]
         event_store = EventStore(store_path, webhook_urls=tuple(webhooks))
         sinks: list[EventSink] = [event_store]
         if out is not None:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from skyfence.alerts.files import EventSink
+from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event, iso_time
 from skyfence.schema import StateVectors
@@ -95,11 +96,16 @@ class ReplaySource:
 class FeedAdapter:
     """A receiver feed as a watch source: it is never exhausted, it reconnects by itself."""
 
-    def __init__(self, uri: str, reference: tuple[float, float] | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        reference: tuple[float, float] | None = None,
+        dedup: FrameDeduplicator | None = None,
+    ) -> None:
         from skyfence.sources.live import FeedSource, parse_source_uri
 
         self.name = uri
-        self.feed = FeedSource(parse_source_uri(uri), reference=reference)
+        self.feed = FeedSource(parse_source_uri(uri), reference=reference, dedup=dedup)
 
     @property
     def exhausted(self) -> bool:
@@ -117,15 +123,17 @@ def open_source(
     speed: float | None,
     reference: tuple[float, float] | None = None,
     start_s: float | None = None,
+    dedup: FrameDeduplicator | None = None,
 ) -> Source:
     """`beast://`, `avr://`, `sbs://` URIs are live feeds, `http(s)://` a readsb/tar1090
-    aircraft.json to poll; anything else is a recording."""
+    aircraft.json to poll; anything else is a recording. Feeds given the same `dedup` decode a
+    frame heard by several of them once."""
     if text.startswith(("http://", "https://")):
         from skyfence.sources.aircraft_json import AircraftJsonSource
 
         return AircraftJsonSource(text)
     if "://" in text:
-        return FeedAdapter(text, reference)
+        return FeedAdapter(text, reference, dedup)
     return ReplaySource(Path(text), speed, reference, start_s)
 
 
@@ -212,6 +220,7 @@ def source_status(source: Source) -> dict[str, Any]:
             connected=status.connected,
             messages=status.frames,
             dropped=status.malformed + status.truncated,
+            duplicates=status.duplicates,
             last_error=status.last_error,
             reconnects=status.reconnects,
         )

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import numpy.typing as npt
 
+from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.decoding.frames import FrameDecoder
 from skyfence.schema import StateVectors
 from skyfence.sources.avr import parse_avr
@@ -128,6 +129,7 @@ class FeedStatus:
     malformed: int = 0  # garbage stretches, unusable lines, frames the decoder refused
     truncated: int = 0  # partial messages dropped because their connection ended
     vectors: int = 0  # state vectors returned
+    duplicates: int = 0  # frames another receiver of the same watch delivered first
     errors: list[str] = field(default_factory=list)  # the last few errors, newest last
 
 
@@ -152,8 +154,10 @@ class _FramePipeline:
         decoder: FrameDecoder,
         status: FeedStatus,
         on_frames: FramesHook | None,
+        dedup: FrameDeduplicator | None,
     ) -> None:
         self._kind = kind
+        self._dedup = dedup
         self._decoder = decoder
         self._status = status
         self._on_frames = on_frames
@@ -202,6 +206,10 @@ class _FramePipeline:
             return StateVectors.empty()
         if self._on_frames is not None:
             self._on_frames(t, frames)
+        if self._dedup is not None:
+            first = self._dedup.keep(t, frames)
+            self._status.duplicates += int(len(first) - first.sum())
+            t, frames = t[first], frames[first]
         before = self._decoder.stats.malformed
         vectors = self._decoder.decode(t, frames)
         self._status.malformed += self._decoder.stats.malformed - before
@@ -248,6 +256,7 @@ class FeedSource:
     draws the backoff jitter; `backoff_base_s` and `backoff_max_s` bound it. `on_frames`, if
     given, sees every batch of stamped Mode S frames before decoding (for raw recording, and
     to check the framing). `sbs_utc_offset_s` is the offset from UTC of an SBS feed's times.
+    `dedup`, shared by the feeds of one watch, drops frames another receiver delivered first.
     Host names are resolved when connecting, which may block; give an address to avoid it.
     """
 
@@ -262,6 +271,7 @@ class FeedSource:
         backoff_max_s: float = BACKOFF_MAX_S,
         on_frames: FramesHook | None = None,
         sbs_utc_offset_s: float = 0.0,
+        dedup: FrameDeduplicator | None = None,
     ) -> None:
         self.spec = spec
         self.status = FeedStatus(spec.uri)
@@ -273,7 +283,7 @@ class FeedSource:
         self._pipeline: _Pipeline = (
             _SbsPipeline(self.status, sbs_utc_offset_s)
             if spec.kind == "sbs"
-            else _FramePipeline(spec.kind, self.decoder, self.status, on_frames)
+            else _FramePipeline(spec.kind, self.decoder, self.status, on_frames, dedup)
         )
         self._sock: socket.socket | None = None
         self._selector = selectors.DefaultSelector()  # select() fails on descriptors >= 1024

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from fakes import HOLD, Receiver, Step, sbs_line
 
+from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.decoding.frames import FrameDecoder
 from skyfence.schema import StateVectors
 from skyfence.sources.beast import BeastParser
@@ -182,6 +183,27 @@ def test_beast_reconnects_after_a_cut_mid_frame(
     assert len(vectors) == s.vectors > 0
     assert np.isin(vectors.t_s, tap.t).all()
     assert np.isin(vectors.icao24, FrameDecoder().decode(tap.t, tap.frames).icao24).all()
+
+
+def test_two_receivers_hearing_the_same_frames_are_decoded_once(
+    serve: Callable[..., Receiver], sample: bytes
+) -> None:
+    dedup = FrameDeduplicator()
+    servers = [serve([[sample, HOLD]]), serve([[sample, HOLD]])]
+    feeds = [FeedSource(spec("beast", s.port), dedup=dedup) for s in servers]
+    whole = frames_of(sample)
+    got = StateVectors.concat(
+        [poll(feed, lambda f=feed: f.status.frames >= len(whole)) for feed in feeds]  # type: ignore[misc]
+    )
+    for feed in feeds:
+        feed.close()
+    alone = FrameDecoder().decode(np.full(len(whole), T0), np.array(whole))
+    # everything the second receiver heard, and the capture's own repeats (same arrival)
+    expected = 2 * len(whole) - len(set(whole))
+    assert dedup.stats.duplicates == sum(f.status.duplicates for f in feeds) == expected
+    assert set(got.lat_deg[np.isfinite(got.lat_deg)].tolist()) == set(
+        alone.lat_deg[np.isfinite(alone.lat_deg)].tolist()
+    )
 
 
 def test_next_batch_honours_its_timeout(serve: Callable[..., Receiver], sample: bytes) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+
+import numpy as np
 
 from skyfence.audit import run_audit
 from skyfence.engine.engine import Engine
@@ -69,3 +72,50 @@ def test_replay_at_speed_follows_the_recording_clock(samples: Path) -> None:
         polls += 1
     assert rows == 8_681
     assert 1_400 < polls < 1_520
+
+
+def test_memory_stays_bounded_as_aircraft_come_and_go(
+    samples: Path, paris_zones_path: Path
+) -> None:
+    """A soak: quickstart's 213 real tracks replayed 8 times in a row, each time under new
+    addresses, so 1,704 aircraft pass. What the engine and the picture remember must follow the
+    traffic in view, not everything ever heard."""
+    from skyfence.engine.zoneset import EngineSettings
+    from skyfence.schema import StateVectors
+    from skyfence.sources.recordings import read_recording
+    from skyfence.watch import LivePicture
+
+    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    span = float(sv.t_s.max() - sv.t_s.min()) + 60.0
+    settings = EngineSettings(forget_after_s=900.0)
+    engine = Engine(load_zones(paris_zones_path), settings, keep_judged=True)
+    picture = LivePicture(engine, [], clock=iter(range(10**9)).__next__)
+    remembered = []
+    for loop in range(8):
+        shifted = dataclasses.replace(
+            sv,
+            t_s=sv.t_s + loop * span,
+            t_pos_s=sv.t_pos_s + loop * span,
+            icao24=sv.icao24 ^ np.uint32(loop << 20),  # new aircraft, same real tracks
+        )
+        for start in np.arange(shifted.t_s.min(), shifted.t_s.max() + 60, 60.0):
+            batch = shifted.take(
+                np.flatnonzero((shifted.t_s >= start) & (shifted.t_s < start + 60))
+            )
+            events = engine.process(batch) + engine.advance_clock(start + 60)
+            picture.tick(events)
+        remembered.append(
+            (
+                len(engine.integrity),
+                len(engine.last_trusted),
+                len(engine.tracks),
+                len(picture.picture.aircraft),
+            )
+        )
+    in_view = len(np.unique(sv.icao24))
+    assert in_view == 213
+    # the engine keeps at most the last loop's aircraft and those heard within forget_after_s
+    assert max(r[0] for r in remembered) <= 2 * in_view
+    assert remembered[-1][0] == remembered[3][0]  # flat: loop 8 remembers what loop 4 did
+    assert max(r[2] for r in remembered) <= 2 * in_view
+    assert max(r[3] for r in remembered) <= in_view  # the picture: aircraft heard in 5 minutes

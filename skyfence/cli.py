@@ -420,6 +420,8 @@ def _watch_session(
         event_store.flush()
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.by_kind.items())) or "none"
         console.print(f"{result.rows:,} state vectors, {result.events:,} events ({counts}).")
+        for name, n in result.future.items():
+            console.print(f"{n:,} fixes from {escape(name)} refused: stamped in the future")
         deadline = time.monotonic() + 10.0  # a replay ends: give its webhooks a moment
         while deliveries and any(d.stats.pending for d in deliveries):
             if time.monotonic() > deadline or stop.is_set():

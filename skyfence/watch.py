@@ -96,6 +96,8 @@ class ReplaySource:
 class FeedAdapter:
     """A receiver feed as a watch source: it is never exhausted, it reconnects by itself."""
 
+    live = True
+
     def __init__(
         self,
         uri: str,
@@ -137,12 +139,32 @@ def open_source(
     return ReplaySource(Path(text), speed, reference, start_s)
 
 
+MAX_FUTURE_S = 30.0  # a live fix stamped further ahead of this machine's clock is refused
+
+
 @dataclass
 class WatchResult:
     ticks: int = 0
     rows: int = 0
     events: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+    future: dict[str, int] = field(default_factory=dict)  # live rows refused, per source
+
+
+def drop_future(
+    batch: StateVectors, source: Source, result: WatchResult, now_s: float
+) -> StateVectors:
+    """Refuse live rows stamped in the future. The engine's clock only moves forward, so one
+    receiver with a wrong clock (an SBS feed's local time, a bad NTP step) would otherwise
+    declare every aircraft lost and make every later fix look stale. Recordings carry their
+    own time and are never checked."""
+    if not getattr(source, "live", False) or len(batch) == 0:
+        return batch
+    ahead = batch.t_s > now_s + MAX_FUTURE_S
+    if not ahead.any():
+        return batch
+    result.future[source.name] = result.future.get(source.name, 0) + int(ahead.sum())
+    return batch.take(np.flatnonzero(~ahead))
 
 
 def run_watch(
@@ -163,7 +185,9 @@ def run_watch(
             live = [s for s in sources if not s.exhausted]
             if not live:
                 break
-            batches = [s.next_batch(tick_s / len(live)) for s in live]
+            batches = [
+                drop_future(s.next_batch(tick_s / len(live)), s, result, time.time()) for s in live
+            ]
             batch = StateVectors.concat([b for b in batches if len(b)])
             events = engine.process(batch)
             events += engine.advance_clock(engine.clock_s)

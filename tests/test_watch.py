@@ -119,3 +119,70 @@ def test_memory_stays_bounded_as_aircraft_come_and_go(
     assert remembered[-1][0] == remembered[3][0]  # flat: loop 8 remembers what loop 4 did
     assert max(r[2] for r in remembered) <= 2 * in_view
     assert max(r[3] for r in remembered) <= in_view  # the picture: aircraft heard in 5 minutes
+
+
+def test_a_receiver_clock_in_the_future_cannot_blind_the_watch(
+    samples: Path, paris_zones_path: Path
+) -> None:
+    """Real quickstart tracks served as SBS lines stamped as if heard now; one aircraft's lines
+    come from a receiver whose clock is a day ahead. Those are refused and counted, and every
+    other aircraft gives exactly the events it gives alone."""
+    import math
+    import time
+
+    from fakes import sbs_line
+
+    from skyfence.schema import StateVectors
+    from skyfence.sources.recordings import read_recording
+
+    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    sv = sv.take(np.argsort(sv.t_s, kind="stable"))
+    sv = sv.take(np.flatnonzero(np.isfinite(sv.lat_deg) & (sv.t_s < sv.t_s.min() + 300)))
+    shift = time.time() - 600 - float(sv.t_s.min())  # heard over the last ten minutes
+    wrong = int(sv.icao24[0])  # this one's receiver is a day ahead
+    lines, expected_future = [], 0
+    for r in range(len(sv)):
+        t = float(sv.t_s[r]) + shift
+        if int(sv.icao24[r]) == wrong:
+            t += 86_400
+            expected_future += 1
+        fields = {14: f"{sv.lat_deg[r]:.5f}", 15: f"{sv.lon_deg[r]:.5f}", 21: "0"}
+        if math.isfinite(sv.alt_baro_ft[r]):
+            fields[11] = f"{sv.alt_baro_ft[r]:.0f}"
+        lines.append(sbs_line(3, int(sv.icao24[r]), t, fields) + "\r\n")
+    events, result, engine = watch_sbs(lines, paris_zones_path)
+    assert result.future == {next(iter(result.future)): expected_future} and expected_future > 0
+    assert engine.stats.rows == len(lines) - expected_future
+    assert all(e.icao24 != f"{wrong:06x}" for e in events)
+    clean = [line for line in lines if f",{wrong:06X}," not in line]
+    assert len(clean) == len(lines) - expected_future
+    alone, _, _ = watch_sbs(clean, paris_zones_path)
+    assert [e.id for e in events] == [e.id for e in alone] and len(alone) > 0
+
+
+def watch_sbs(lines: list[str], zones: Path) -> tuple[list[Event], object, Engine]:
+    """Serve SBS lines from a fake receiver and watch them until all are read."""
+    import time
+
+    from fakes import HOLD, Receiver
+
+    from skyfence.watch import FeedAdapter
+
+    receiver = Receiver([["".join(lines).encode(), HOLD]])
+    source = FeedAdapter(f"sbs://127.0.0.1:{receiver.port}")
+    engine = Engine(load_zones(zones))
+    sink = ListSink()
+    deadline = time.monotonic() + 30
+    try:
+        result = run_watch(
+            [source],
+            engine,
+            [sink],
+            tick_s=0.1,
+            should_stop=lambda: (
+                source.feed.status.frames >= len(lines) or time.monotonic() > deadline
+            ),
+        )
+    finally:
+        receiver.close()
+    return sink.events, result, engine

@@ -201,6 +201,8 @@ class AircraftJsonSource:
     operation of a poll, which runs in a worker thread, not in `next_batch`.
     """
 
+    live = True  # stamped by the receiver's clock: `watch` refuses future times
+
     def __init__(
         self,
         url: str,

@@ -29,6 +29,7 @@ NM_M = 1852.0
 CIRCLE_VERTICES = 128
 MAX_FEATURES = 100_000
 MAX_VERTICES = 5_000_000
+MAX_FILE_BYTES = 512 * 1024 * 1024  # 5 M vertices as GeoJSON text is ~200 MB
 SEVERITIES = ("info", "warning", "critical")
 
 _KNOWN_PROPERTIES = {
@@ -86,6 +87,9 @@ def load_zones(source: str | Path) -> list[Zone]:
 
     path = bundled_path(str(source)) or Path(source)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ZoneError(f"{path}: {size:,} bytes, more than the limit {MAX_FILE_BYTES:,}")
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         bundled = ", ".join(bundled_names())
@@ -93,6 +97,8 @@ def load_zones(source: str | Path) -> list[Zone]:
             f"{source}: cannot read zone file: {exc.strerror or exc} "
             f"(and it is not a bundled zone set: {bundled})"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ZoneError(f"{path}: not UTF-8 text (byte {exc.start}): not a GeoJSON file") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,7 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
         zones_from_geojson({"type": "Feature"}, "x")
     with pytest.raises(ZoneError, match="no zones"):
         zones_from_geojson({"type": "FeatureCollection", "features": []}, "x")
-    with pytest.raises(ZoneError, match="not a bundled zone set: ukraine"):
+    with pytest.raises(ZoneError, match="not a bundled zone set: demo, ukraine"):
         load_zones("ukrain")
 
 
@@ -182,3 +183,25 @@ def test_audience_and_options_are_parsed() -> None:
     _, _, d = GEOD.inv(np.full(len(ring), 2.35), np.full(len(ring), 48.85), ring[:, 0], ring[:, 1])
     assert np.allclose(d, 5 * 1852, rtol=1e-6)
     assert geodesic_circle(0, 0, 1000).is_valid
+
+
+def test_absurd_zone_files_are_refused_before_they_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skyfence.zones import geojson
+
+    bundled = Path(str(files("skyfence.zones") / "data" / "ukraine.geojson"))
+    monkeypatch.setattr(geojson, "MAX_FILE_BYTES", bundled.stat().st_size - 1)
+    with pytest.raises(ZoneError, match=r"ukraine.geojson: [\d,]+ bytes, more than the limit"):
+        load_zones(bundled)
+    monkeypatch.undo()
+    monkeypatch.setattr(geojson, "MAX_VERTICES", 1000)
+    with pytest.raises(ZoneError, match=r"vertices, more than the limit 1000"):
+        load_zones("ukraine")  # the real FIR outlines have thousands of vertices
+    monkeypatch.setattr(geojson, "MAX_FEATURES", 5)
+    with pytest.raises(ZoneError, match=r"6 features, more than the limit 5"):
+        load_zones("ukraine")
+    binary = tmp_path / "zones.geojson"
+    binary.write_bytes(b"\x1f\x8b\x08\x00garbage\xff\xfe")
+    with pytest.raises(ZoneError, match=r"zones.geojson: not UTF-8 text"):
+        load_zones(binary)

@@ -1,4 +1,5 @@
-"""skyfence benchmark: `python -m bench` (add `--quick` for a short run).
+"""skyfence benchmark: `python -m bench` (add `--quick` for a short run; `--live` runs the live
+pipeline benchmark of bench/live.py instead).
 
 Everything is measured in one run, on the same arrays, and reported as ratios, never as absolute
 targets: the engine (integrity, containment, state machine, prediction) against traffic's
@@ -176,7 +177,20 @@ def report(place: str, quick: bool) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer flights for the slow baselines")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="run the live pipeline benchmark instead (bench/live.py; see python -m bench.live "
+        "--help: its other options are passed on)",
+    )
+    args, rest = parser.parse_known_args()
+    if args.live:
+        from bench.live import main as live_main
+
+        live_main([*rest, *(["--quick"] if args.quick else [])])
+        return
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     print(
         f"skyfence benchmark: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, numpy {np.__version__}, shapely {shapely.__version__}"

@@ -15,8 +15,10 @@ import asyncio
 import gzip
 import hmac
 import json
+import math
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import cache
 from importlib.metadata import version
@@ -30,6 +32,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skyfence.engine.events import EVENT_KINDS
 from skyfence.store.events import EventStore, StoreError
@@ -57,23 +60,7 @@ def create_app(store: EventStore, token: str, *, cors_origins: tuple[str, ...] =
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET"])
 
-    @app.middleware("http")
-    async def limits_and_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse({"detail": "request body too large"}, status_code=413)
-        if request.method in ("POST", "PUT", "PATCH") and length is None:
-            return JSONResponse({"detail": "Content-Length required"}, status_code=411)
-        response = await call_next(request)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; worker-src 'self' blob:; child-src blob:; "
-            "img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'"
-        )
-        return response
+    app.add_middleware(Guard)
 
     def writer(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -82,15 +69,23 @@ def create_app(store: EventStore, token: str, *, cors_origins: tuple[str, ...] =
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise HTTPException(401, "a valid token is needed", {"WWW-Authenticate": "Bearer"})
 
-    @app.get("/api/zones", summary="The zones watched, as GeoJSON")
-    def zones() -> dict[str, Any]:
-        return _collection(_with_activity(store.zones(), time.time()))
+    zones_cache = ZoneCache(store)
 
-    @app.get("/api/aircraft", summary="The live air picture, as GeoJSON points")
-    def aircraft() -> dict[str, Any]:
-        return _aircraft_collection(store.aircraft())
+    @app.get("/api/zones", summary="The zones watched, as GeoJSON", response_class=JSONBytes)
+    def zones() -> Response:
+        return JSONBytes(zones_cache.collection())
 
-    @app.get("/api/events", summary="Events, filtered and paginated (newest first)")
+    @app.get(
+        "/api/aircraft", summary="The live air picture, as GeoJSON points", response_class=JSONBytes
+    )
+    def aircraft() -> Response:
+        return _json(_aircraft_collection(store.aircraft()))
+
+    @app.get(
+        "/api/events",
+        summary="Events, filtered and paginated (newest first)",
+        response_class=JSONBytes,
+    )
     def events(
         since: Annotated[datetime | None, Query(description="ISO time, inclusive")] = None,
         until: Annotated[datetime | None, Query(description="ISO time, exclusive")] = None,
@@ -99,7 +94,7 @@ def create_app(store: EventStore, token: str, *, cors_origins: tuple[str, ...] =
         icao24: Annotated[str | None, Query(pattern="^[0-9a-fA-F]{6}$")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> dict[str, Any]:
+    ) -> Response:
         if kind is not None and kind not in EVENT_KINDS:
             raise HTTPException(422, f"kind must be one of {', '.join(EVENT_KINDS)}")
         since_utc, until_utc = _aware(since), _aware(until)
@@ -116,15 +111,19 @@ def create_app(store: EventStore, token: str, *, cors_origins: tuple[str, ...] =
             acknowledged=True,
         )
         total = store.count(since_utc, until_utc, zone, kind, icao)
-        return {"total": total, "limit": limit, "offset": offset, "items": items}
+        return _json({"total": total, "limit": limit, "offset": offset, "items": items})
 
-    @app.get("/api/events/{event_id}", summary="One event, its track and its zone")
-    def event(event_id: str) -> dict[str, Any]:
+    @app.get(
+        "/api/events/{event_id}",
+        summary="One event, its track and its zone",
+        response_class=JSONBytes,
+    )
+    def event(event_id: str) -> Response:
         record = _event_or_404(store, event_id)
         t = datetime.fromisoformat(record["time"]).timestamp()
         track = store.positions(record["icao24"], t - TRACK_AROUND_S, t + TRACK_AROUND_S)
-        zone = next((z for z in store.zones() if z["properties"]["id"] == record["zone_id"]), None)
-        return {"event": record, "track": track, "zone": zone}
+        zone = zones_cache.feature(record["zone_id"])
+        return _json({"event": record, "track": track, "zone": zone})
 
     @app.post(
         "/api/events/{event_id}/ack",
@@ -162,6 +161,92 @@ def create_app(store: EventStore, token: str, *, cors_origins: tuple[str, ...] =
         return JSONResponse({"detail": f"event store unavailable: {exc.reason}"}, 503)
 
     return app
+
+
+class JSONBytes(Response):
+    """JSON serialised once with the standard library: FastAPI's encoder walks every
+    coordinate of a zone outline in Python, which costs more than the query."""
+
+    media_type = "application/json"
+
+
+def _json(content: Any) -> JSONBytes:
+    return JSONBytes(_dumps(content))
+
+
+def _dumps(content: Any) -> bytes:
+    return json.dumps(content, separators=(",", ":"), allow_nan=False).encode()
+
+
+class ZoneCache:
+    """The zones as served, re-read from the store at most every `ttl_s`: they change when a
+    watch starts, and their outlines are the largest thing the map asks for."""
+
+    def __init__(self, store: EventStore, ttl_s: float = 5.0) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._at = -math.inf
+        self._by_id: dict[str, dict[str, Any]] = {}
+        self._body = b""
+
+    def _refresh(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._at < self.ttl_s:
+                return
+            features = _with_activity(self.store.zones(), time.time())
+            self._by_id = {f["properties"]["id"]: f for f in features}
+            self._body = _dumps(_collection(features))
+            self._at = now
+
+    def collection(self) -> bytes:
+        self._refresh()
+        return self._body
+
+    def feature(self, zone_id: str) -> dict[str, Any] | None:
+        self._refresh()
+        return self._by_id.get(zone_id)
+
+
+class Guard:
+    """Request limits and response headers, as plain ASGI (no per-request task or body copy)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        refusal = None
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            refusal = JSONResponse({"detail": "request body too large"}, status_code=413)
+        elif scope["method"] in ("POST", "PUT", "PATCH") and length is None:
+            refusal = JSONResponse({"detail": "Content-Length required"}, status_code=411)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; worker-src 'self' blob:; child-src blob:; "
+        b"img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'",
+    ),
+]
 
 
 def _status(store: EventStore) -> dict[str, Any]:

@@ -57,6 +57,9 @@ BACKOFF_MAX_S = 30.0
 CONNECT_TIMEOUT_S = 10.0  # a connection attempt still pending after this has failed
 RECV_BYTES = 1 << 16
 MAX_BATCH_BYTES = 4 << 20  # bytes read per call at most, so one batch stays short to decode
+# readsb and dump1090 send a heartbeat every 60 s on an idle connection: three minutes of
+# silence means the connection is half-open (a receiver that vanished without a FIN)
+IDLE_TIMEOUT_S = 180.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +260,7 @@ class FeedSource:
     given, sees every batch of stamped Mode S frames before decoding (for raw recording, and
     to check the framing). `sbs_utc_offset_s` is the offset from UTC of an SBS feed's times.
     `dedup`, shared by the feeds of one watch, drops frames another receiver delivered first.
+    A connection silent for `idle_timeout_s` is taken for half-open, closed and reconnected.
     Host names are resolved when connecting, which may block; give an address to avoid it.
     """
 
@@ -272,6 +276,7 @@ class FeedSource:
         on_frames: FramesHook | None = None,
         sbs_utc_offset_s: float = 0.0,
         dedup: FrameDeduplicator | None = None,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
     ) -> None:
         self.spec = spec
         self.status = FeedStatus(spec.uri)
@@ -289,6 +294,8 @@ class FeedSource:
         self._selector = selectors.DefaultSelector()  # select() fails on descriptors >= 1024
         self._connecting_since: float | None = None  # monotonic; None once connected
         self._retry_at = 0.0  # monotonic time of the next connection attempt
+        self._idle_timeout_s = idle_timeout_s
+        self._last_data = 0.0  # monotonic time of the last bytes (or of connecting)
         self._closed = False
 
     def next_batch(self, timeout_s: float) -> StateVectors:
@@ -353,6 +360,10 @@ class FeedSource:
                     return
             else:
                 if not self._selector.select(0.0 if received else max(remaining, 0.0)):
+                    silent = time.monotonic() - self._last_data
+                    if silent > self._idle_timeout_s:
+                        self._lost(TimeoutError(f"no data for {silent:.0f} s (half-open?)"))
+                        return
                     if received or time.monotonic() >= deadline:
                         return
                     continue
@@ -367,6 +378,7 @@ class FeedSource:
                     if not data:
                         self._lost(ConnectionError("connection closed by the receiver"))
                 if data:
+                    self._last_data = time.monotonic()
                     self.status.bytes += len(data)
                     self._pipeline.feed(data, self._clock())
                     received += len(data)
@@ -383,6 +395,7 @@ class FeedSource:
             )[0]
             sock = socket.socket(family, kind, proto)
             sock.setblocking(False)
+            _keepalive(sock)
             err = sock.connect_ex(address)
             if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
                 raise OSError(err, os.strerror(err))
@@ -401,6 +414,7 @@ class FeedSource:
         if self._sock is not None:
             self._selector.modify(self._sock, selectors.EVENT_READ)
         s.connected = True
+        self._last_data = time.monotonic()
         s.reconnects += 1 if s.connects else 0
         s.connects += 1
         s.failures = 0  # the backoff starts over
@@ -437,3 +451,13 @@ class FeedSource:
             self._sock.close()
         self._sock = None
         self._connecting_since = None
+
+
+def _keepalive(sock: socket.socket) -> None:
+    """TCP keepalive: the kernel notices a vanished peer within about a minute, even when the
+    receiver sends no heartbeat."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+        option = getattr(socket, name, None)  # Linux names; other systems keep their defaults
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)

@@ -364,3 +364,22 @@ def test_sbs_lines_over_tcp(serve: Callable[..., Receiver], sbs_text: bytes) -> 
     at_once = at_once.take(np.lexsort((at_once.icao24, at_once.t_s)))
     for column in ("t_s", "icao24", "lat_deg", "lon_deg", "alt_baro_ft", "gs_kt", "callsign"):
         np.testing.assert_array_equal(getattr(vectors, column), getattr(at_once, column))
+
+
+def test_a_silent_connection_is_taken_for_half_open_and_reconnected(
+    serve: Callable[..., Receiver], sample: bytes
+) -> None:
+    """The receiver accepts, sends a little, then says nothing more without closing (a peer
+    that vanished); the feed gives up on it and the next connection delivers."""
+    server = serve([[sample[:100], HOLD], [sample, HOLD]])
+    tap = Tap()
+    source = FeedSource(
+        spec("beast", server.port), on_frames=tap, idle_timeout_s=0.5, backoff_base_s=0.05
+    )
+    whole = frames_of(sample)
+    poll(source, lambda: len(tap.frames) >= len(frames_of(sample[:100])) + len(whole))
+    source.close()
+    s = source.status
+    assert (s.connects, s.disconnects) == (2, 1)
+    assert "no data for" in (s.errors[0] if s.errors else "") and "half-open" in s.errors[0]
+    assert tap.frames[-len(whole) :] == whole

@@ -46,15 +46,20 @@ class ReplaySource:
 
     def __init__(
         self,
-        path: Path,
+        path: Path | StateVectors,
         speed: float | None = None,
         reference: tuple[float, float] | None = None,
         start_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.name = str(path)
-        batches = list(read_recording(path, reference=reference, start_s=start_s))
-        sv = StateVectors.concat(batches)
+        """`path` is a recording, or state vectors already read (named "state vectors")."""
+        if isinstance(path, StateVectors):
+            self.name, sv = "state vectors", path
+        else:
+            self.name = str(path)
+            sv = StateVectors.concat(
+                list(read_recording(path, reference=reference, start_s=start_s))
+            )
         self._sv = sv.take(np.argsort(sv.t_s, kind="stable"))
         self._t = self._sv.t_s
         self._next = 0
@@ -70,6 +75,11 @@ class ReplaySource:
     def position(self) -> int:
         """State vectors replayed so far."""
         return self._next
+
+    @property
+    def first_s(self) -> float:
+        """Recording time of the first state vector."""
+        return float(self._t[0]) if len(self._t) else math.nan
 
     def next_batch(self, timeout_s: float) -> StateVectors:
         if self.exhausted:

@@ -30,6 +30,9 @@ from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import EVENT_KINDS, Event, iso_time
 from skyfence.engine.zoneset import EngineSettings
+from skyfence.report import exports
+from skyfence.report.daily import summary_report
+from skyfence.report.incident import html_to_pdf, incident_report
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import RecordingError, read_recording
 from skyfence.store.events import EventStore
@@ -516,6 +519,96 @@ def demo(
         "skyfence reports a suspect position and no entry.",
         highlight=False,
     )
+
+
+StoreOption = Annotated[
+    Path | None, typer.Option(help="Event store (SQLite); default in the user data folder.")
+]
+
+
+def _open_store(store: Path | None) -> EventStore:
+    path = store or Path(user_data_dir("skyfence")) / "events.sqlite"
+    if not path.exists():
+        raise _fail(f"{path}: no event store here (run watch or demo first, or give --store)")
+    try:
+        return EventStore(path)
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def report(
+    event_id: Annotated[
+        str | None, typer.Argument(help="The event to explain; without it, a summary.")
+    ] = None,
+    store: StoreOption = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="The HTML file.")] = None,
+    since: Annotated[str | None, typer.Option(help="Summary from (UTC, ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option(help="Summary until (UTC, ISO 8601).")] = None,
+    pdf: Annotated[bool, typer.Option(help="Also print it to PDF (needs chromium).")] = False,
+) -> None:
+    """An incident report for one event, or a summary of a period (--since/--until; default:
+    the last 24 hours of events in the store)."""
+    with _open_store(store) as event_store:
+        if event_id is not None:
+            try:
+                page = incident_report(event_store, event_id)
+            except LookupError as exc:
+                raise _fail(str(exc)) from None
+            target = out or Path(f"report-{event_id}.html")
+        else:
+            last = event_store.query(limit=1, newest_first=True)
+            end = _time(until, "--until")
+            if end is None:
+                end = parse_time(last[0]["time"]) + 1 if last else time.time()
+            start = _time(since, "--since")
+            start = end - 86_400 if start is None else start
+            page = summary_report(event_store, start, end)
+            target = out or Path(f"summary-{iso_time(start)[:10]}.html")
+    target.write_text(page, encoding="utf-8")
+    console.print(f"report written to {escape(str(target))}")
+    if pdf:
+        try:
+            html_to_pdf(target, target.with_suffix(".pdf"))
+        except RuntimeError as exc:
+            raise _fail(str(exc)) from None
+        console.print(f"and to {escape(str(target.with_suffix('.pdf')))}")
+
+
+@app.command()
+def export(
+    what: Annotated[str, typer.Argument(help="events, or track (of --icao24).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help=".geojson, .kml or .csv")],
+    store: StoreOption = None,
+    since: Annotated[str | None, typer.Option(help="From (UTC, ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option(help="Until (UTC, ISO 8601).")] = None,
+    zone: Annotated[str | None, typer.Option(help="Events of this zone only.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Events of this kind only.")] = None,
+    icao24: Annotated[str | None, typer.Option(help="This aircraft only (hex address).")] = None,
+) -> None:
+    """Export events, or one aircraft's logged track, as GeoJSON, KML or CSV."""
+    if what not in ("events", "track"):
+        raise _fail(f"export what? {what!r}: give events or track")
+    try:
+        fmt = exports.export_format(out)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if kind is not None and kind not in EVENT_KINDS:
+        raise _fail(f"--kind must be one of {', '.join(EVENT_KINDS)}")
+    start, end = _time(since, "--since"), _time(until, "--until")
+    address = icao24.lower() if icao24 else None
+    with _open_store(store) as event_store:
+        if what == "events":
+            total = event_store.count(start, end, zone, kind, address)
+            records = event_store.query(start, end, zone, kind, address, limit=max(total, 1))
+            name = "skyfence events"
+        else:
+            if address is None:
+                raise _fail("export track needs --icao24")
+            records = event_store.positions(address, start or 0.0, end or 4e9, limit=10**7)
+            name = f"track of {address}"
+    out.write_text(exports.render(what, fmt, records, name), encoding="utf-8")
+    console.print(f"{len(records):,} {what if what == 'events' else 'fixes'} written to {out}")
 
 
 @zones_app.command("list")

@@ -59,6 +59,30 @@ def test_demo_replays_real_frames_and_quarantines_the_spoofed_flight(tmp_path: P
     assert "skyfence reports a suspect position and no entry" in run.stdout
 
 
+def test_reports_and_exports_from_the_store(demo_store_path: Path, tmp_path: Path) -> None:
+    with EventStore(demo_store_path) as store:
+        exit_id = store.query(kind="exit")[0]["id"]
+    page = tmp_path / "incident.html"
+    run = skyfence("report", exit_id, "--store", demo_store_path, "-o", page)
+    assert run.returncode == 0, run.stderr
+    assert "AFR34ZG" in page.read_text() and "data:image/png;base64," in page.read_text()
+    run = skyfence(
+        "report", "--store", demo_store_path, "--since", "2024-07-06", "-o", tmp_path / "s.html"
+    )
+    assert run.returncode == 0 and "7 events" in (tmp_path / "s.html").read_text()
+    run = skyfence("report", "nope", "--store", demo_store_path)
+    assert run.returncode == 2 and "no event 'nope'" in run.stderr
+    run = skyfence("report", "--store", tmp_path / "missing.sqlite")
+    assert run.returncode == 2 and "no event store here" in run.stderr
+    out = tmp_path / "events.geojson"
+    run = skyfence("export", "events", "-o", out, "--store", demo_store_path, "--kind", "exit")
+    assert run.returncode == 0 and len(json.loads(out.read_text())["features"]) == 2
+    run = skyfence("export", "track", "-o", tmp_path / "t.kml", "--store", demo_store_path)
+    assert run.returncode == 2 and "needs --icao24" in run.stderr
+    run = skyfence("export", "events", "-o", tmp_path / "e.xlsx", "--store", demo_store_path)
+    assert run.returncode == 2 and "unknown export type" in run.stderr
+
+
 def test_audit_writes_events_and_summarises(
     samples: Path, paris_zones_path: Path, tmp_path: Path
 ) -> None:

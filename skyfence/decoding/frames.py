@@ -128,8 +128,9 @@ class FrameDecoder:
     The default, "short" (DF4/5), gives the same positions and altitudes as "all" (positions
     come from ADS-B, which carries its own altitude) 2.6 times faster on the real CDG-Toulouse
     flight: DF20/21 are a third of the frames and their Comm-B payload costs most of rs1090's
-    time. "all" also takes squawks from DF21, for aircraft that only EHS radars interrogate. Carried-forward values expire
-    after `max_age_s` (kinematics) and `identity_max_age_s` (callsign, squawk, NACp, NIC).
+    time. "all" also takes squawks from DF21, for aircraft that only EHS radars interrogate.
+    Carried-forward values expire after `max_age_s` (kinematics) and `identity_max_age_s`
+    (callsign, squawk, NACp, NIC).
     """
 
     def __init__(

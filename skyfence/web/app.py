@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Path as PathParameter
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -35,6 +36,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skyfence.engine.events import EVENT_KINDS
+from skyfence.report import exports
 from skyfence.store.events import EventStore, StoreError
 
 STATIC = Path(str(files("skyfence") / "web" / "static"))
@@ -133,6 +135,38 @@ def create_app(store: EventStore, token: str, *, cors_origins: tuple[str, ...] =
     def acknowledge(event_id: str, body: Acknowledgement) -> dict[str, Any]:
         _event_or_404(store, event_id)
         return store.acknowledge(event_id, body.by, body.note)
+
+    @app.get("/api/export/events", summary="Events as GeoJSON, KML or CSV (same filters)")
+    def export_events(
+        format: Annotated[str, Query(pattern="^(geojson|kml|csv)$")] = "geojson",
+        since: Annotated[datetime | None, Query(description="ISO time, inclusive")] = None,
+        until: Annotated[datetime | None, Query(description="ISO time, exclusive")] = None,
+        zone: str | None = None,
+        kind: Annotated[str | None, Query(description=" | ".join(EVENT_KINDS))] = None,
+        icao24: Annotated[str | None, Query(pattern="^[0-9a-fA-F]{6}$")] = None,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    ) -> Response:
+        if kind is not None and kind not in EVENT_KINDS:
+            raise HTTPException(422, f"kind must be one of {', '.join(EVENT_KINDS)}")
+        icao = icao24.lower() if icao24 else None
+        records = store.query(_aware(since), _aware(until), zone, kind, icao, limit)
+        return _download(exports.render("events", format, records), format, "events")
+
+    @app.get("/api/export/track/{icao24}", summary="One aircraft's logged track")
+    def export_track(
+        icao24: Annotated[str, PathParameter(pattern="^[0-9a-fA-F]{6}$")],
+        since: Annotated[datetime, Query(description="ISO time")],
+        until: Annotated[datetime, Query(description="ISO time")],
+        format: Annotated[str, Query(pattern="^(geojson|kml|csv)$")] = "geojson",
+    ) -> Response:
+        start, end = _aware(since), _aware(until)
+        assert start is not None and end is not None  # required parameters
+        if end.timestamp() - start.timestamp() > 7 * 86_400:
+            raise HTTPException(422, "at most 7 days of track at once")
+        address = icao24.lower()
+        positions = store.positions(address, start.timestamp(), end.timestamp(), limit=10**6)
+        text = exports.render("track", format, positions, f"track of {address}")
+        return _download(text, format, f"track-{address}")
 
     @app.get("/api/status", summary="Sources, message rates and counts")
     def status() -> dict[str, Any]:
@@ -247,6 +281,17 @@ SECURITY_HEADERS = [
         b"img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'",
     ),
 ]
+
+
+_MEDIA = {"geojson": "application/geo+json", "kml": "application/vnd.google-earth.kml+xml"}
+
+
+def _download(text: str, fmt: str, name: str) -> Response:
+    return Response(
+        text,
+        media_type=_MEDIA.get(fmt, "text/csv"),
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
 
 
 def _status(store: EventStore) -> dict[str, Any]:

@@ -120,3 +120,20 @@ def test_the_page_basemap_and_openapi_are_served(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert {"/api/zones", "/api/aircraft", "/api/events", "/api/stream"} <= set(spec["paths"])
     assert client.get("/api/status").json()["events"] == 7
+
+
+def test_exports_download_in_each_format(client: TestClient) -> None:
+    geo = client.get("/api/export/events", params={"kind": "entry"})
+    assert geo.headers["content-type"].startswith("application/geo+json")
+    assert [f["properties"]["kind"] for f in geo.json()["features"]] == ["entry", "entry"]
+    kml = client.get("/api/export/events", params={"format": "kml"})
+    assert 'filename="events.kml"' in kml.headers["content-disposition"]
+    assert kml.text.count("<Placemark>") == 7
+    window = {"since": "2024-09-17T09:00:00Z", "until": "2024-09-17T10:00:00Z", "format": "csv"}
+    track = client.get("/api/export/track/4BAAC6", params=window)
+    assert track.status_code == 200 and track.text.splitlines()[0].startswith("icao24,time")
+    assert len(track.text.splitlines()) > 100
+    assert client.get("/api/export/events", params={"format": "xlsx"}).status_code == 422
+    too_long = {**window, "until": "2024-12-17T10:00:00Z"}
+    assert client.get("/api/export/track/4baac6", params=too_long).status_code == 422
+    assert client.get("/api/export/track/../../etc", params=window).status_code == 404

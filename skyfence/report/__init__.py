@@ -1,0 +1,1 @@
+"""What happened, for someone who was not there: incident reports, daily summaries, exports."""

@@ -1,0 +1,169 @@
+"""Events and tracks as GeoJSON, KML (Google Earth) and CSV: the formats other tools open.
+
+Every function takes the records the store gives (`EventStore.query`, `EventStore.positions`),
+so the CLI and the API export exactly what they show.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+FT_TO_M = 0.3048
+FORMATS = ("geojson", "kml", "csv")
+_SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".kml": "kml", ".csv": "csv"}
+KML_NS = "http://www.opengis.net/kml/2.2"
+
+Record = dict[str, Any]
+
+
+def export_format(path: Path) -> str:
+    """The format a file name asks for."""
+    fmt = _SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: unknown export type (use .geojson, .kml or .csv)")
+    return fmt
+
+
+def events_geojson(records: Sequence[Record]) -> dict[str, Any]:
+    return _collection(
+        [_point(r["lon"], r["lat"], r, r["altitude_ft"], feature_id=r["id"]) for r in records]
+    )
+
+
+def track_geojson(positions: Sequence[Record]) -> dict[str, Any]:
+    """The trusted fixes as one line; each quarantined fix as a point, with its reason: a
+    spoofed position must never look like part of the flown path."""
+    trusted = [p for p in positions if p["trusted"]]
+    features = []
+    if len(trusted) >= 2:
+        line = [_coordinates(p["lon"], p["lat"], p["altitude_ft"]) for p in trusted]
+        props = {
+            "icao24": trusted[0]["icao24"],
+            "callsign": next((p["callsign"] for p in trusted if p["callsign"]), ""),
+            "start": trusted[0]["time"],
+            "end": trusted[-1]["time"],
+            "fixes": len(trusted),
+        }
+        geometry = {"type": "LineString", "coordinates": line}
+        features.append({"type": "Feature", "geometry": geometry, "properties": props})
+    for p in positions:
+        if not p["trusted"]:
+            features.append(_point(p["lon"], p["lat"], p, p["altitude_ft"]))
+    return _collection(features)
+
+
+def events_csv(records: Sequence[Record]) -> str:
+    columns = ["id", "kind", "zone_id", "icao24", "callsign", "country", "time", "lat", "lon"]
+    columns += ["altitude_ft", "details"]
+    rows = [{**r, "details": json.dumps(r["details"], sort_keys=True)} for r in records]
+    return _csv(columns, rows)
+
+
+def track_csv(positions: Sequence[Record]) -> str:
+    columns = ["icao24", "time", "callsign", "lat", "lon", "altitude_ft", "gs_kt", "track_deg"]
+    return _csv([*columns, "trusted", "reason"], positions)
+
+
+def events_kml(records: Sequence[Record], name: str = "skyfence events") -> str:
+    document = _document(name)
+    for r in records:
+        placemark = ET.SubElement(document, "Placemark")
+        ET.SubElement(placemark, "name").text = f"{r['kind']} {r['callsign'] or r['icao24']}"
+        ET.SubElement(placemark, "description").text = (
+            f"{r['time']}: {r['kind']} of {r['callsign'] or '-'} ({r['icao24']}, "
+            f"{r['country'] or '?'}) in zone {r['zone_id']}"
+        )
+        when = ET.SubElement(placemark, "TimeStamp")
+        ET.SubElement(when, "when").text = r["time"]
+        _kml_point(placemark, r["lon"], r["lat"], r["altitude_ft"])
+    return _kml(document)
+
+
+def track_kml(positions: Sequence[Record], name: str) -> str:
+    document = _document(name)
+    trusted = [p for p in positions if p["trusted"]]
+    if len(trusted) >= 2:
+        placemark = ET.SubElement(document, "Placemark")
+        ET.SubElement(placemark, "name").text = f"{name}: trusted fixes"
+        line = ET.SubElement(placemark, "LineString")
+        ET.SubElement(line, "altitudeMode").text = "absolute"
+        ET.SubElement(line, "coordinates").text = " ".join(
+            _kml_coordinates(p["lon"], p["lat"], p["altitude_ft"]) for p in trusted
+        )
+    for p in positions:
+        if not p["trusted"]:
+            placemark = ET.SubElement(document, "Placemark")
+            ET.SubElement(placemark, "name").text = f"quarantined: {p['reason']}"
+            ET.SubElement(placemark, "description").text = f"{p['time']}: {p['reason']}"
+            _kml_point(placemark, p["lon"], p["lat"], p["altitude_ft"])
+    return _kml(document)
+
+
+def render(kind: str, fmt: str, records: Sequence[Record], name: str = "skyfence") -> str:
+    """`kind` is "events" or "track"; the text of the export."""
+    if fmt == "geojson":
+        document = events_geojson(records) if kind == "events" else track_geojson(records)
+        return json.dumps(document, allow_nan=False)
+    if fmt == "kml":
+        return events_kml(records, name) if kind == "events" else track_kml(records, name)
+    if fmt == "csv":
+        return events_csv(records) if kind == "events" else track_csv(records)
+    raise ValueError(f"unknown export format {fmt!r} (use {', '.join(FORMATS)})")
+
+
+def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _coordinates(lon: float, lat: float, altitude_ft: float | None) -> list[float]:
+    return [lon, lat] if altitude_ft is None else [lon, lat, round(altitude_ft * FT_TO_M, 1)]
+
+
+def _point(
+    lon: float, lat: float, props: Record, altitude_ft: float | None, feature_id: str | None = None
+) -> dict[str, Any]:
+    feature: dict[str, Any] = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": _coordinates(lon, lat, altitude_ft)},
+        "properties": dict(props),
+    }
+    if feature_id is not None:
+        feature["id"] = feature_id
+    return feature
+
+
+def _csv(columns: list[str], rows: Sequence[Record]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _document(name: str) -> ET.Element:
+    document = ET.Element("Document")
+    ET.SubElement(document, "name").text = name
+    return document
+
+
+def _kml_coordinates(lon: float, lat: float, altitude_ft: float | None) -> str:
+    altitude_m = 0.0 if altitude_ft is None else altitude_ft * FT_TO_M
+    return f"{lon:.6f},{lat:.6f},{altitude_m:.1f}"
+
+
+def _kml_point(placemark: ET.Element, lon: float, lat: float, altitude_ft: float | None) -> None:
+    point = ET.SubElement(placemark, "Point")
+    ET.SubElement(point, "altitudeMode").text = "absolute"
+    ET.SubElement(point, "coordinates").text = _kml_coordinates(lon, lat, altitude_ft)
+
+
+def _kml(document: ET.Element) -> str:
+    root = ET.Element("kml", xmlns=KML_NS)
+    root.append(document)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")

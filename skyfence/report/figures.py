@@ -1,0 +1,214 @@
+"""The report's pictures, drawn with matplotlib over Natural Earth outlines shipped in the package:
+no network, no global pyplot state (reports may be drawn from a server's threads)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import numpy as np
+import shapely
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import DateFormatter
+from matplotlib.figure import Figure
+from matplotlib.ticker import Formatter
+from shapely.geometry import box, shape
+from shapely.geometry.base import BaseGeometry
+
+TRUSTED_COLOUR = "#1f6fd1"  # the flown path
+QUARANTINED_COLOUR = "#9b30d9"  # positions that were not believed
+ZONE_COLOUR = "#d62728"
+LAND, SEA, BORDER = "#eeeae2", "#d7e6f2", "#a09a8f"
+EVENT_STYLE = {
+    "entry": ("v", "#d62728"),
+    "exit": ("^", "#2ca02c"),
+    "predicted_entry": ("D", "#ff9f1a"),
+    "lost_contact": ("X", "#d62728"),
+    "suspect_position": ("*", QUARANTINED_COLOUR),
+}
+
+Record = dict[str, Any]
+
+
+@cache
+def countries() -> tuple[BaseGeometry, ...]:
+    data = (files("skyfence") / "data" / "countries.geojson.gz").read_bytes()
+    return tuple(shape(f["geometry"]) for f in json.loads(gzip.decompress(data))["features"])
+
+
+def track_map(
+    track: Sequence[Record],
+    zone: Record | None,
+    events: Sequence[Record],
+    width_px: int = 900,
+    height_px: int = 700,
+) -> bytes:
+    """The track against the zone, events marked; PNG bytes."""
+    geometry = shape(zone["geometry"]) if zone else None
+    lons = [p["lon"] for p in track] + [e["lon"] for e in events]
+    lats = [p["lat"] for p in track] + [e["lat"] for e in events]
+    west, south, east, north = _extent(lons, lats, geometry, width_px / height_px)
+    fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_facecolor(SEA)
+    frame = box(west, south, east, north)
+    for country in countries():
+        if country.intersects(frame):
+            _fill(ax, country.intersection(frame), LAND, BORDER, 0.6)
+    if geometry is not None:
+        _fill(ax, geometry.intersection(frame), ZONE_COLOUR, ZONE_COLOUR, 1.5, alpha=0.15)
+    trusted = [p for p in track if p["trusted"]]
+    quarantined = [p for p in track if not p["trusted"]]
+    if trusted:
+        ax.plot(
+            [p["lon"] for p in trusted], [p["lat"] for p in trusted],
+            color=TRUSTED_COLOUR, linewidth=2, label="trusted fixes", zorder=3,
+        )  # fmt: skip
+    if quarantined:
+        ax.scatter(
+            [p["lon"] for p in quarantined], [p["lat"] for p in quarantined],
+            s=10, color=QUARANTINED_COLOUR, label="quarantined fixes", zorder=4,
+        )  # fmt: skip
+    for e in events:
+        marker, colour = EVENT_STYLE[e["kind"]]
+        ax.scatter(
+            [e["lon"]], [e["lat"]], marker=marker, s=140, color=colour,
+            edgecolors="black", linewidths=0.8, label=e["kind"].replace("_", " "), zorder=5,
+        )  # fmt: skip
+    ax.set_xlim(west, east)
+    ax.set_ylim(south, north)
+    ax.set_aspect(1 / math.cos(math.radians((south + north) / 2)))  # degrees drawn to scale
+    ax.set_xlabel("longitude (°)")
+    ax.set_ylabel("latitude (°)")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    ax.legend(unique.values(), unique.keys(), loc="best", fontsize=8)
+    ax.set_title("Base map: Natural Earth", fontsize=7, loc="right", color="#666666")
+    return _png(fig)
+
+
+def altitude_profile(
+    track: Sequence[Record],
+    zone: Record | None,
+    events: Sequence[Record],
+    width_px: int = 900,
+    height_px: int = 350,
+) -> bytes:
+    """Altitude over time against the zone's vertical band; PNG bytes."""
+    fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    points = [p for p in track if p["altitude_ft"] is not None]
+    top = max([p["altitude_ft"] for p in points] + [1000.0]) * 1.15
+    if zone is not None:
+        props = zone["properties"]
+        floor = props.get("floor_ft")
+        ceiling = props.get("ceiling_ft")
+        low = 0.0 if floor is None else float(floor)
+        high = top if ceiling is None else min(float(ceiling), top)
+        if high > low:
+            ax.axhspan(low, high, color=ZONE_COLOUR, alpha=0.12, label=f"zone {props['band']}")
+    styles = ((True, TRUSTED_COLOUR, "trusted"), (False, QUARANTINED_COLOUR, "quarantined"))
+    for trusted, colour, label in styles:
+        chosen = [p for p in points if p["trusted"] is trusted]
+        if chosen:
+            ax.scatter(
+                [_when(p["time_s"]) for p in chosen], [p["altitude_ft"] for p in chosen],
+                s=4, color=colour, label=f"{label} fixes",
+            )  # fmt: skip
+    for e in events:
+        _, colour = EVENT_STYLE[e["kind"]]
+        moment = _when(datetime.fromisoformat(e["time"]).timestamp())
+        ax.axvline(moment, color=colour, linestyle="--", linewidth=1.2, label=e["kind"])
+    ax.set_ylim(0, top)
+    ax.set_ylabel("pressure altitude (ft)")
+    ax.xaxis.set_major_formatter(_time_axis("%H:%M", tz=UTC))
+    ax.set_xlabel("time (UTC)")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    ax.legend(unique.values(), unique.keys(), loc="best", fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def events_per_hour(records: Sequence[Record], width_px: int = 900, height_px: int = 350) -> bytes:
+    """Stacked bars of events per hour, one colour per kind; PNG bytes."""
+    fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    hours = np.array([datetime.fromisoformat(r["time"]).timestamp() // 3600 for r in records])
+    if len(hours):
+        bins = np.arange(hours.min(), hours.max() + 2)
+        bottom = np.zeros(len(bins) - 1)
+        for kind, (_, colour) in EVENT_STYLE.items():
+            counts, _ = np.histogram(hours[[r["kind"] == kind for r in records]], bins)
+            if counts.any():
+                starts = [_when(h * 3600) for h in bins[:-1]]
+                ax.bar(
+                    starts, counts, width=1 / 24, bottom=bottom, color=colour, label=kind,
+                    align="edge",
+                )  # fmt: skip
+                bottom += counts
+        ax.legend(fontsize=8)
+    ax.xaxis.set_major_formatter(_time_axis("%m-%d %H:%M", tz=UTC))
+    ax.set_ylabel("events per hour")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _extent(
+    lons: list[float], lats: list[float], zone: BaseGeometry | None, ratio: float
+) -> tuple[float, float, float, float]:
+    """Track and zone, with a margin; the zone alone is not allowed to zoom out to a whole FIR
+    when the track is a few kilometres long, so it counts only when the track is near it."""
+    if not lons:  # nothing to show but the zone
+        zw, zs, ze, zn = zone.bounds if zone is not None else (0.0, 0.0, 1.0, 1.0)
+        lons, lats = [zw, ze], [zs, zn]
+    west, east, south, north = min(lons), max(lons), min(lats), max(lats)
+    if zone is not None:
+        zw, zs, ze, zn = zone.bounds
+        span = max(east - west, north - south, 0.2)
+        if max(ze - zw, zn - zs) < 4 * span:
+            west, east = min(west, zw), max(east, ze)
+            south, north = min(south, zs), max(north, zn)
+    # at least half a degree across, then widened to the picture's shape (at this latitude)
+    scale = math.cos(math.radians((south + north) / 2))
+    half_w = max((east - west) * scale, 0.5) * 0.56
+    half_h = max(north - south, 0.5) * 0.56
+    half_w, half_h = max(half_w, half_h * ratio), max(half_h, half_w / ratio)
+    cx, cy = (west + east) / 2, (south + north) / 2
+    return cx - half_w / scale, cy - half_h, cx + half_w / scale, cy + half_h
+
+
+def _fill(
+    ax: Any, geometry: BaseGeometry, face: str, edge: str, width: float, alpha: float = 1.0
+) -> None:
+    for polygon in shapely.get_parts(geometry):
+        if polygon.geom_type != "Polygon" or polygon.is_empty:
+            continue
+        x, y = polygon.exterior.xy
+        ax.fill(x, y, facecolor=face, edgecolor=edge, linewidth=width, alpha=alpha, zorder=1)
+
+
+def _time_axis(pattern: str, tz: Any) -> Formatter:
+    return DateFormatter(pattern, tz=tz)  # type: ignore[no-untyped-call]
+
+
+def _when(t_s: float) -> float:
+    """matplotlib's date number (days since its epoch, 1970-01-01 UTC)."""
+    return t_s / 86400.0
+
+
+def _png(fig: Figure) -> bytes:
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    return out.getvalue()

@@ -1,0 +1,220 @@
+"""One event explained on one self-contained HTML page, for someone who was not there.
+
+The page holds everything: summary, a map of the track against the zone, the altitude profile
+against the zone's band, and the evidence (every logged fix in the window, trusted or not,
+with the reason a fix was not believed). Images are embedded, so the file can be mailed.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import shutil
+import subprocess
+from collections import Counter
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from skyfence.report.figures import altitude_profile, track_map
+from skyfence.store.events import EventStore
+from skyfence.zones.countries import country_name
+
+WINDOW_S = 900.0  # the track shown: 15 minutes either side of the event
+MAX_ROWS = 400  # evidence rows; beyond this, trusted fixes are thinned (never quarantined ones)
+
+Record = dict[str, Any]
+
+
+def incident_report(store: EventStore, event_id: str) -> str:
+    event = store.get(event_id, acknowledged=True)
+    if event is None:
+        raise LookupError(f"no event {event_id!r} in {store.path}")
+    t = _seconds(event["time"])
+    track = store.positions(event["icao24"], t - WINDOW_S, t + WINDOW_S)
+    zone = next((z for z in store.zones() if z["properties"]["id"] == event["zone_id"]), None)
+    related = _related(store, event)
+    shown = [e for e in related if abs(_seconds(e["time"]) - t) <= WINDOW_S] or [event]
+    figures = ""
+    if track:
+        figures = embed_png(track_map(track, zone, shown), "track against the zone") + embed_png(
+            altitude_profile(track, zone, shown), "altitude against the zone's band"
+        )
+    else:
+        figures = "<p class=note>No logged fixes for this aircraft around the event (the store \
+was written by an audit, or its track log was pruned): no map or profile.</p>"
+    callsign = event["callsign"] or "(no callsign)"
+    title = f"{event['kind'].replace('_', ' ')}: {callsign} in {event['zone_id']}"
+    return _PAGE.format(
+        style=PAGE_STYLE,
+        title=html.escape(title),
+        summary=_summary(event, zone, related, track),
+        figures=figures,
+        evidence=_evidence(track, t),
+        details=_table([(k, _text(v)) for k, v in sorted(event["details"].items())]),
+        footer=html.escape(
+            f"skyfence {version('skyfence')}, report generated "
+            f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC from {store.path}. "
+            "skyfence watches, explains and records; it never guides an interception."
+        ),
+    )
+
+
+def html_to_pdf(html_path: Path, pdf_path: Path) -> None:
+    """Print the page to PDF with Chromium or wkhtmltopdf, whichever is installed."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium:
+        command = [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", f"--print-to-pdf={pdf_path}",
+            html_path.resolve().as_uri(),
+        ]  # fmt: skip
+    elif shutil.which("wkhtmltopdf"):
+        command = ["wkhtmltopdf", "--quiet", str(html_path), str(pdf_path)]
+    else:
+        raise RuntimeError("--pdf needs chromium or wkhtmltopdf (apt-get install chromium)")
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if run.returncode != 0 or not pdf_path.exists():
+        raise RuntimeError(f"{command[0]} could not print {html_path}: {run.stderr.strip()[-300:]}")
+
+
+def _related(store: EventStore, event: Record) -> list[Record]:
+    """The events of the same aircraft in the same zone, a day either side, in time order."""
+    t = _seconds(event["time"])
+    return store.query(
+        since=t - 86_400, until=t + 86_400, zone_id=event["zone_id"], icao24=event["icao24"],
+        limit=1000,
+    )  # fmt: skip
+
+
+def _summary(event: Record, zone: Record | None, related: list[Record], track: list[Record]) -> str:
+    t = _seconds(event["time"])
+    country = event["country"]
+    rows = [
+        ("aircraft", f"{event['callsign'] or '-'} · ICAO 24-bit address {event['icao24']}"),
+        ("state of registry", f"{country_name(country)} ({country})" if country else "unknown"),
+        ("event", f"{event['kind']} at {event['time']}"),
+        ("position", f"{event['lat']:.4f}, {event['lon']:.4f}, " + _altitude(event["altitude_ft"])),
+    ]
+    if zone is not None:
+        props = zone["properties"]
+        rows.append(("zone", f"{props['id']}: {props['name']}, {props['band']}"))
+    else:
+        rows.append(("zone", event["zone_id"]))
+    entry = _last(related, "entry", before=t + 0.001)
+    if entry is not None:
+        entered = _seconds(entry["time"])
+        ends = [e for e in related if e["kind"] in ("exit", "lost_contact")]
+        exit_ = next((e for e in ends if _seconds(e["time"]) > entered), None)
+        rows.append(("entry", f"{entry['time']} ({entry['details'].get('crossing', '')})"))
+        if exit_ is not None:
+            inside = _seconds(exit_["time"]) - entered
+            rows.append((exit_["kind"].replace("_", " "), exit_["time"]))
+            rows.append(("time inside", f"{inside:,.1f} s"))
+        warning = _last(related, "predicted_entry", before=entered)
+        if warning is not None:
+            lead = entered - _seconds(warning["time"])
+            rows.append(("warning lead time", f"{lead:,.1f} s (first warned {warning['time']})"))
+        else:
+            rows.append(("warning lead time", "no warning before the entry"))
+    trusted = sum(p["trusted"] for p in track)
+    reasons = Counter(p["reason"] for p in track if not p["trusted"])
+    verdict = f"{trusted} trusted, {len(track) - trusted} quarantined fixes within 15 min"
+    if reasons:
+        verdict += " (" + ", ".join(f"{n} {r}" for r, n in reasons.most_common()) + ")"
+    rows.append(("integrity", verdict))
+    ack = event.get("acknowledged")
+    rows.append(("acknowledged", f"by {ack['by']} at {ack['at']}: {ack['note']}" if ack else "no"))
+    return _table(rows)
+
+
+def _last(records: list[Record], kind: str, before: float) -> Record | None:
+    """The first of the `kind` events that precede `before` without an exit in between."""
+    found = None
+    for e in records:
+        if _seconds(e["time"]) >= before:
+            break
+        if e["kind"] == kind and found is None:
+            found = e
+        elif e["kind"] in ("exit", "lost_contact"):
+            found = None
+    return found
+
+
+def _evidence(track: list[Record], t: float) -> str:
+    if not track:
+        return "<p class=note>No logged fixes.</p>"
+    rows = track
+    note = ""
+    if len(track) > MAX_ROWS:
+        keep = {i for i, p in enumerate(track) if not p["trusted"]}
+        nearest = sorted(range(len(track)), key=lambda i: abs(track[i]["time_s"] - t))[:50]
+        keep |= set(nearest)
+        step = max(1, len(track) // (MAX_ROWS - min(len(keep), MAX_ROWS - 1)))
+        keep |= set(range(0, len(track), step))
+        rows = [track[i] for i in sorted(keep)]
+        note = f"<p class=note>{len(track):,} fixes; trusted ones thinned to {len(rows):,} \
+rows (every quarantined fix and the 50 nearest the event are kept).</p>"
+    body = "".join(
+        f"<tr class={'ok' if p['trusted'] else 'bad'}><td>{p['time']}</td>"
+        f"<td>{p['lat']:.5f}</td><td>{p['lon']:.5f}</td><td>{_altitude(p['altitude_ft'])}</td>"
+        f"<td>{_number(p['gs_kt'], 'kt')}</td><td>{_number(p['track_deg'], '°')}</td>"
+        f"<td>{'trusted' if p['trusted'] else html.escape('quarantined: ' + p['reason'])}</td></tr>"
+        for p in rows
+    )
+    head = "<tr><th>time (UTC)</th><th>lat</th><th>lon</th><th>altitude</th><th>ground speed</th>"
+    head += "<th>track</th><th>verdict</th></tr>"
+    return f"{note}<table class=evidence>{head}{body}</table>"
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
+    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return f"<table class=summary>{cells}</table>"
+
+
+def embed_png(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode()
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>'
+
+
+def _altitude(feet: float | None) -> str:
+    return "altitude unknown" if feet is None else f"{feet:,.0f} ft"
+
+
+def _number(value: float | None, unit: str) -> str:
+    return "" if value is None else f"{value:.0f} {unit}"
+
+
+def _text(value: Any) -> str:
+    return str(value) if not isinstance(value, list | dict) else repr(value)
+
+
+def _seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+PAGE_STYLE = """<style>
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 960px; color: #222 }
+h1 { font-size: 1.5em } h2 { font-size: 1.15em; margin-top: 1.6em }
+table { border-collapse: collapse } th, td { padding: 3px 10px; text-align: left }
+table.summary th { color: #555; font-weight: 600; white-space: nowrap }
+table.evidence { font-size: 12px; font-family: ui-monospace, monospace }
+table.evidence tr:nth-child(even) { background: #f4f4f4 }
+tr.bad td { color: #7a1fb0 } .note { color: #666; font-style: italic }
+figure { margin: 1em 0 } img { max-width: 100% }
+footer { margin-top: 3em; color: #777; font-size: 12px }
+</style>"""
+
+
+_PAGE = """<!doctype html>
+<html lang=en><head><meta charset=utf-8><title>skyfence: {title}</title>
+{style}</head><body>
+<h1>{title}</h1>
+<h2>Summary</h2>{summary}
+<h2>Track and altitude</h2>{figures}
+<h2>Event details</h2>{details}
+<h2>Evidence: logged fixes</h2>{evidence}
+<footer>{footer}</footer>
+</body></html>
+"""

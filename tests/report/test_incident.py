@@ -1,0 +1,92 @@
+"""Incident reports and summaries on the store the demo writes (real flights)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from skyfence.report.daily import summary_report
+from skyfence.report.figures import QUARANTINED_COLOUR, TRUSTED_COLOUR
+from skyfence.report.incident import html_to_pdf, incident_report
+from skyfence.store.events import EventStore
+
+
+def images(page: str) -> list[np.ndarray]:
+    return [imread(io.BytesIO(base64.b64decode(m))) for m in re.findall(r"base64,([^\"]+)", page)]
+
+
+def pixels_of(image: np.ndarray, colour: str) -> int:
+    rgb = np.array([int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    return int((np.abs(image[..., :3] - rgb).max(axis=-1) < 0.02).sum())
+
+
+def seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+@pytest.fixture(scope="module")
+def store(demo_store_path: Path) -> EventStore:
+    return EventStore(demo_store_path)
+
+
+def test_an_entry_report_tells_the_whole_story(store: EventStore) -> None:
+    events = store.query(icao24="393322", zone_id="DEMO-TRA-CENTRE")
+    warning, entry, exit_ = (next(e for e in events if e["kind"] == k) for k in
+                             ("predicted_entry", "entry", "exit"))  # fmt: skip
+    page = incident_report(store, entry["id"])
+    assert "AFR34ZG" in page and "393322" in page and "France (FR)" in page
+    assert "Illustrative temporary reserved area over central France" in page
+    assert entry["time"] in page and exit_["time"] in page
+    inside = seconds(exit_["time"]) - seconds(entry["time"])
+    lead = seconds(entry["time"]) - seconds(warning["time"])
+    assert f"{inside:,.1f} s" in page and f"{lead:,.1f} s (first warned {warning['time']})" in page
+    assert "never guides an interception" in page
+    track_map, profile = images(page)
+    assert track_map.shape[:2] == (700, 900) and profile.shape[:2] == (350, 900)
+    assert pixels_of(track_map, TRUSTED_COLOUR) > 500  # the track is drawn
+    assert pixels_of(profile, TRUSTED_COLOUR) > 500
+    assert pixels_of(track_map, QUARANTINED_COLOUR) == 0  # a clean flight
+
+
+def test_a_suspect_report_shows_the_quarantined_evidence(store: EventStore) -> None:
+    (suspect,) = store.query(kind="suspect_position")
+    page = incident_report(store, suspect["id"])
+    assert "0 trusted, " in page and "quarantined fixes within 15 min" in page
+    assert "outside_flight_envelope" in page and "Lviv" in page
+    quarantined_rows = page.count("<tr class=bad>")
+    assert quarantined_rows == sum(
+        not p["trusted"]
+        for p in store.positions(
+            "4baac6", seconds(suspect["time"]) - 900, seconds(suspect["time"]) + 900
+        )
+    )  # every quarantined fix is listed, even when trusted rows are thinned
+    track_map, _ = images(page)
+    assert pixels_of(track_map, QUARANTINED_COLOUR) > 200
+
+
+def test_unknown_events_are_named(store: EventStore) -> None:
+    with pytest.raises(LookupError, match="no event '0123'"):
+        incident_report(store, "0123")
+
+
+def test_a_summary_counts_events_per_zone_and_hour(store: EventStore) -> None:
+    page = summary_report(store, seconds("2024-07-06T00:00:00Z"), seconds("2024-09-18T00:00:00Z"))
+    assert "7 events" in page and "DEMO-R-APPROACH" in page and "THY9BP" in page
+    (chart,) = images(page)
+    assert chart.shape[:2] == (350, 900)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_a_report_prints_to_pdf(store: EventStore, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(incident_report(store, store.query(kind="exit")[0]["id"]))
+    html_to_pdf(page, tmp_path / "report.pdf")
+    assert (tmp_path / "report.pdf").read_bytes()[:5] == b"%PDF-"

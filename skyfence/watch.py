@@ -301,16 +301,21 @@ class LivePicture:
         if now - self._last_write < self.every_s and not events and not force:
             return
         self.aircraft = self.picture.snapshot(self.engine)
-        self.status = [self._rated(source_status(s), now) for s in self.sources]
+        self.status = [self._rated(source_status(s), now, s) for s in self.sources]
         self._last_write = now
         if self.store is not None:
             self.store.write_picture(self.aircraft, self._positions, self.status)
         self._positions = []
 
-    def _rated(self, record: dict[str, Any], now: float) -> dict[str, Any]:
+    def _rated(self, record: dict[str, Any], now: float, source: Source) -> dict[str, Any]:
+        """Adds the message rate since the last picture and, for live sources, the lag: how far
+        the engine's clock (the newest fix) is behind this machine's clock."""
         then, count = self._last_counts.get(record["name"], (now, record["messages"]))
         rate = (record["messages"] - count) / (now - then) if now > then else 0.0
         self._last_counts[record["name"]] = (now, record["messages"])
         record["rate_per_s"] = round(rate, 1)
-        record["updated"] = iso_time(time.time())
+        wall = time.time()
+        live = getattr(source, "live", False) and math.isfinite(self.engine.clock_s)
+        record["lag_s"] = round(wall - self.engine.clock_s, 1) if live else None
+        record["updated"] = iso_time(wall)
         return record

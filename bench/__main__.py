@@ -12,27 +12,15 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
-from collections.abc import Callable
 
 import numpy as np
 import shapely
 
-from bench.workload import Workload, workload
+from bench.workload import Workload, best_of, workload
 from skyfence.engine.containment import Fixes, evaluate
 from skyfence.engine.engine import Engine
 from skyfence.engine.zoneset import EngineSettings, ZoneSet
 from skyfence.zones.countries import country_of
-
-
-def best_of(repeats: int, run: Callable[[], object]) -> float:
-    """Fastest of a few runs: the least disturbed by whatever else the machine does."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def bbox_floor(w: Workload) -> float:

@@ -44,7 +44,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -56,7 +56,7 @@ import numpy as np
 import numpy.typing as npt
 import rs1090
 
-from bench.workload import samples
+from bench.workload import best_of, samples
 from skyfence.decoding.classify import Replies, classify
 from skyfence.decoding.frames import FrameDecoder
 from skyfence.engine.engine import Engine
@@ -447,16 +447,6 @@ class Workload:
 
     def looped(self, loops: int) -> Frames:
         return looped(self.flight, self.extra, loops, EngineSettings().forget_after_s + 60.0)
-
-
-def best_of(repeats: int, run: Callable[[], object]) -> float:
-    """Seconds of the fastest of a few runs: the least disturbed by the rest of the machine."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def chunks(data: bytes, size: int) -> Iterator[bytes]:

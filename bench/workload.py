@@ -13,6 +13,8 @@ three years later in time so that the Ukraine zones (closed since 2022-02-24) ar
 from __future__ import annotations
 
 import importlib.util
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -97,3 +99,13 @@ def workload(place: str, extra_zones: int = 50, repeat: int = 1) -> Workload:
     else:  # over Europe
         area = (-10.0, 36.0, 40.0, 60.0)
     return Workload(sv, load_zones("ukraine") + synthetic_zones(extra_zones, *area))
+
+
+def best_of(repeats: int, run: Callable[[], object]) -> float:
+    """Fastest of a few runs: the least disturbed by whatever else the machine does."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)

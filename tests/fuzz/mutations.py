@@ -1,0 +1,60 @@
+"""Hypothesis strategies that damage real inputs the way wires, disks and people do."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+from pathlib import Path
+
+from hypothesis import strategies as st
+
+NASTY = [
+    b"\x1a", b"\x1a\x1a", b"\x1a1", b"\x1a3", b"\x00", b"\xff", b"\n", b"\r\n", b",", b";",
+    b"*", b"@", b"{", b"}", b"[", b'"', b"NaN", b"1e999", b"-0", b"\xc3", b"9" * 40,
+]  # fmt: skip
+
+
+@st.composite
+def damaged(draw: st.DrawFn, seed: bytes, max_edits: int = 8) -> bytes:
+    """The seed with a few edits: bit flips, cuts, duplicated or deleted stretches, and
+    insertions of bytes that mean something to some parser."""
+    data = bytearray(seed)
+    for _ in range(draw(st.integers(0, max_edits))):
+        if not data:
+            data += draw(st.binary(max_size=64))
+            continue
+        at = draw(st.integers(0, len(data) - 1))
+        edit = draw(st.sampled_from(["flip", "cut", "dup", "drop", "nasty", "random"]))
+        if edit == "flip":
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif edit == "cut":
+            del data[at:]
+        elif edit == "dup":
+            stretch = data[at : at + draw(st.integers(1, 200))]
+            data[at:at] = stretch * draw(st.integers(1, 3))
+        elif edit == "drop":
+            del data[at : at + draw(st.integers(1, 50))]
+        elif edit == "nasty":
+            data[at:at] = draw(st.sampled_from(NASTY))
+        else:
+            data[at:at] = draw(st.binary(min_size=1, max_size=32))
+    return bytes(data)
+
+
+def chunks(data: bytes) -> st.SearchStrategy[list[bytes]]:
+    """The same bytes cut anywhere, as reads from a socket arrive."""
+    return st.lists(st.integers(0, len(data)), max_size=12).map(
+        lambda cuts: [data[a:b] for a, b in _pairs(sorted({0, len(data), *cuts}))]
+    )
+
+
+def _pairs(points: list[int]) -> list[tuple[int, int]]:
+    return list(itertools.pairwise(points))
+
+
+def traffic_samples() -> Path:
+    """The real recordings of the `traffic` package (a test dependency), found without
+    importing it."""
+    spec = importlib.util.find_spec("traffic")
+    assert spec is not None and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "samples"

@@ -144,11 +144,28 @@ def audit(
         str | None,
         typer.Option(help="UTC time of the first frame of Beast/AVR files (default: mtime)."),
     ] = None,
+    engine_name: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="local, or spark: OpenSky-layout Parquet files or folders, events to -o DIR.",
+        ),
+    ] = "local",
+    master: Annotated[
+        str, typer.Option(help="Spark master (with --engine spark), e.g. spark://host:7077.")
+    ] = "local[*]",
 ) -> None:
     """Audit recorded traffic against zones: every event, with a summary per zone and kind."""
     if lookahead is not None and lookahead < 0:
         raise _fail("--lookahead must be >= 0")
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
+    if engine_name == "spark":
+        if not out or len(out) != 1:
+            raise _fail("--engine spark writes its events to one folder: give -o DIR")
+        _audit_on_spark(inputs, _load(zones), settings, out[0], master)
+        return
+    if engine_name != "local":
+        raise _fail(f"--engine {engine_name!r}: use local or spark")
     engine = Engine(_load(zones), settings)
     since_s, until_s = _time(since, "--since"), _time(until, "--until")
     if since_s is not None and until_s is not None and since_s >= until_s:
@@ -179,6 +196,30 @@ def audit(
     _print_summary(result)
     for p in out or []:
         console.print(f"events written to [bold]{p}[/]")
+
+
+def _audit_on_spark(
+    inputs: list[Path], zones: list[Zone], settings: EngineSettings, out: Path, master: str
+) -> None:
+    try:
+        from skyfence.scale.spark import run_spark_audit, spark_session
+    except ImportError:
+        raise _fail("--engine spark needs pyspark: pip install 'skyfence[spark]'") from None
+    for path in inputs:
+        if not path.exists():
+            raise _fail(f"{path}: no such file or folder")
+    spark = spark_session(master)
+    try:
+        result = run_spark_audit(spark, [str(p) for p in inputs], zones, settings, out)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        spark.stop()
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(result.by_kind.items())) or "none"
+    console.print(
+        f"{result.events:,} events ({counts}) in {result.seconds:,.1f} s on {master}, "
+        f"{result.partitions} partitions; written to [bold]{escape(str(out))}[/]"
+    )
 
 
 def _audit_with_progress(

@@ -71,28 +71,31 @@ PARQUET_SCHEMA = pa.schema(
 )
 
 
+def events_table(events: list[Event]) -> pa.Table:
+    """Events as an Arrow table of `PARQUET_SCHEMA`: the Parquet file's rows, and what a Spark
+    executor hands back."""
+    rows = [event.to_dict() for event in events]
+    columns: dict[str, list[Any]] = {name: [r[name] for r in rows] for name in EVENT_COLUMNS}
+    columns["time"] = [round(e.t_s * 1000) for e in events]
+    columns["details"] = [json.dumps(r["details"], ensure_ascii=False) for r in rows]
+    return pa.table(
+        [
+            pa.array(columns[f.name], f.type)
+            if f.name != "time"
+            else pa.array(columns["time"], pa.int64()).cast(f.type)
+            for f in PARQUET_SCHEMA
+        ],
+        schema=PARQUET_SCHEMA,
+    )
+
+
 class ParquetSink:
     def __init__(self, path: Path) -> None:
         self._writer = pq.ParquetWriter(str(path), PARQUET_SCHEMA)
 
     def write(self, events: list[Event]) -> None:
-        if not events:
-            return
-        rows = [event.to_dict() for event in events]
-        columns: dict[str, list[Any]] = {name: [r[name] for r in rows] for name in EVENT_COLUMNS}
-        columns["time"] = [round(e.t_s * 1000) for e in events]
-        columns["details"] = [json.dumps(r["details"], ensure_ascii=False) for r in rows]
-        self._writer.write_table(
-            pa.table(
-                [
-                    pa.array(columns[f.name], f.type)
-                    if f.name != "time"
-                    else pa.array(columns["time"], pa.int64()).cast(f.type)
-                    for f in PARQUET_SCHEMA
-                ],
-                schema=PARQUET_SCHEMA,
-            )
-        )
+        if events:
+            self._writer.write_table(events_table(events))
 
     def close(self) -> None:
         self._writer.close()

@@ -1,0 +1,1 @@
+"""Audits beyond one engine in one process: Apache Spark, and datasets larger than memory."""

@@ -33,6 +33,7 @@ from skyfence.engine.zoneset import EngineSettings
 from skyfence.report import exports
 from skyfence.report.daily import summary_report
 from skyfence.report.incident import html_to_pdf, incident_report
+from skyfence.scale.dataset import audit_dataset
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import RecordingError, read_recording
 from skyfence.store.events import EventStore
@@ -154,6 +155,9 @@ def audit(
     master: Annotated[
         str, typer.Option(help="Spark master (with --engine spark), e.g. spark://host:7077.")
     ] = "local[*]",
+    workers: Annotated[
+        int, typer.Option(help="Processes for a folder of hourly Parquet files (OpenSky).")
+    ] = 2,
 ) -> None:
     """Audit recorded traffic against zones: every event, with a summary per zone and kind."""
     if lookahead is not None and lookahead < 0:
@@ -166,6 +170,9 @@ def audit(
         return
     if engine_name != "local":
         raise _fail(f"--engine {engine_name!r}: use local or spark")
+    if len(inputs) == 1 and inputs[0].is_dir():
+        _audit_dataset(inputs[0], _load(zones), settings, out or [], workers, show)
+        return
     engine = Engine(_load(zones), settings)
     since_s, until_s = _time(since, "--since"), _time(until, "--until")
     if since_s is not None and until_s is not None and since_s >= until_s:
@@ -195,6 +202,37 @@ def audit(
     _print_events(shown, result.events)
     _print_summary(result)
     for p in out or []:
+        console.print(f"events written to [bold]{p}[/]")
+
+
+def _audit_dataset(
+    root: Path, zones: list[Zone], settings: EngineSettings, out: list[Path], workers: int,
+    show: int,
+) -> None:  # fmt: skip
+    if workers < 1:
+        raise _fail("--workers must be >= 1")
+    try:
+        sinks = [open_sink(p) for p in out]
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    try:
+        with console.status(f"auditing {escape(str(root))} with {workers} worker(s)"):
+            result = audit_dataset(root, zones, settings, workers)
+        for sink in sinks:
+            sink.write(result.events)
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        for sink in sinks:
+            sink.close()
+    _print_events(result.events[:show], len(result.events))
+    kinds = Counter(e.kind for e in result.events)
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+    console.print(
+        f"{result.rows:,} state vectors in {result.files} files, {len(result.events):,} events "
+        f"({counts}); peak memory {result.peak_rss_mb:,.0f} MB per worker."
+    )
+    for p in out:
         console.print(f"events written to [bold]{p}[/]")
 
 

@@ -32,7 +32,7 @@ from skyfence.engine.events import Event
 from skyfence.engine.zoneset import EngineSettings
 from skyfence.sources.base import ReadStats
 from skyfence.sources.opensky import COLUMNS, REQUIRED, to_state_vectors
-from skyfence.zones.geojson import zone_to_feature, zones_from_geojson
+from skyfence.zones.geojson import zones_from_geojson, zones_to_geojson
 from skyfence.zones.model import Zone
 
 # Spark keeps timestamps in microseconds; the rest of the event columns map one to one
@@ -95,7 +95,7 @@ def run_spark_audit(
         raise ValueError(f"{', '.join(inputs)}: missing OpenSky columns {missing}")
     frame = frame.select(*[c for c in COLUMNS if c in frame.columns])
     n = partitions or spark.sparkContext.defaultParallelism
-    features = json.dumps([zone_to_feature(z) for z in zones])
+    features = json.dumps(zones_to_geojson(zones))
     raw = out_dir.with_name(out_dir.name + ".partitions")
     (
         frame.repartition(n, "icao24")
@@ -124,9 +124,7 @@ def _partition_runner(features: str, settings: EngineSettings) -> Any:
     its clock, and the lost contacts still to come as candidates."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        zones = zones_from_geojson(
-            {"type": "FeatureCollection", "features": json.loads(features)}, "broadcast zones"
-        )
+        zones = zones_from_geojson(json.loads(features), "broadcast zones")
         engine = Engine(zones, settings)
         stats = ReadStats()
         for batch in batches:

@@ -368,6 +368,12 @@ def zone_to_feature(zone: Zone) -> dict[str, Any]:
     }
 
 
+def zones_to_geojson(zones: list[Zone]) -> dict[str, Any]:
+    """A FeatureCollection that `zones_from_geojson` reads back into the same zones (how zones
+    travel to worker processes and Spark executors)."""
+    return {"type": "FeatureCollection", "features": [zone_to_feature(z) for z in zones]}
+
+
 def zone_display_feature(zone: Zone) -> dict[str, Any]:
     """The zone as the map and reports show it: the native feature, with the band in feet
     (None for SFC and UNL) so that a viewer need not parse altitude texts."""

@@ -1,0 +1,117 @@
+"""Parquet histories larger than memory, on one machine, on every core.
+
+OpenSky's history comes as hourly Parquet files. The files are read in time order, batch by
+batch, so memory holds one batch and the engine's state (a few hundred bytes per aircraft in
+view), whatever the size of the history. To use every core, aircraft are split into disjoint
+buckets by address, one worker process per bucket: each reads every file but keeps its own
+aircraft, and runs its own engine. Aircraft never interact in the engine, so the union of the
+workers' events is the single engine's, except for the last lost contacts, which depend on when
+the data ends: each worker reports its clock and its pending lost contacts as candidates, and
+those the latest clock reaches are kept (as `skyfence.scale.spark` does across partitions).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import resource
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from skyfence.engine.engine import Engine
+from skyfence.engine.events import Event
+from skyfence.engine.zoneset import EngineSettings
+from skyfence.schema import StateVectors
+from skyfence.sources.base import ReadStats
+from skyfence.sources.opensky import COLUMNS, REQUIRED, to_state_vectors
+from skyfence.zones.geojson import zones_from_geojson, zones_to_geojson
+from skyfence.zones.model import Zone
+
+BATCH_ROWS = 500_000
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerResult:
+    events: list[Event]
+    candidates: list[Event]  # lost contacts still to come when this worker's data ended
+    clock_s: float
+    rows: int
+    peak_rss_mb: float
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetResult:
+    events: list[Event]
+    rows: int
+    files: int
+    peak_rss_mb: float  # the largest of the workers'
+
+
+def dataset_files(root: Path) -> list[Path]:
+    """The Parquet files under `root`, in time order: OpenSky's names (YYYY-MM-DD/HH, or
+    hive-style date=/hour= folders) sort chronologically."""
+    files = sorted(root.rglob("*.parquet")) if root.is_dir() else [root]
+    if not files:
+        raise ValueError(f"{root}: no Parquet files")
+    return files
+
+
+def audit_dataset(
+    root: Path, zones: list[Zone], settings: EngineSettings, workers: int = 2
+) -> DatasetResult:
+    """Every event of the history under `root`, in time order."""
+    files = dataset_files(root)
+    features = json.dumps(zones_to_geojson(zones))
+    jobs = [(files, features, settings, bucket, workers) for bucket in range(workers)]
+    if workers == 1:
+        results = [_run_bucket(*jobs[0])]
+    else:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            results = pool.starmap(_run_bucket, jobs)
+    clock = max((r.clock_s for r in results), default=-math.inf)
+    events = [e for r in results for e in r.events]
+    events += [e for r in results for e in r.candidates if e.t_s <= clock]
+    return DatasetResult(
+        sorted(events, key=Event.sort_key),
+        sum(r.rows for r in results),
+        len(files),
+        max(r.peak_rss_mb for r in results),
+    )
+
+
+def _run_bucket(
+    files: list[Path], features: str, settings: EngineSettings, bucket: int, buckets: int
+) -> WorkerResult:
+    zones = zones_from_geojson(json.loads(features), "zones")
+    engine = Engine(zones, settings)
+    events: list[Event] = []
+    rows = 0
+    for batch in _batches(files, bucket, buckets):
+        rows += len(batch)
+        events += engine.process(batch)
+    clock = engine.clock_s
+    candidates = engine.advance_clock(math.inf)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return WorkerResult(events, candidates, clock, rows, peak_mb)
+
+
+def _batches(files: list[Path], bucket: int, buckets: int) -> Iterator[StateVectors]:
+    stats = ReadStats()
+    for path in files:
+        parquet = pq.ParquetFile(path)
+        names = parquet.schema_arrow.names
+        missing = [c for c in REQUIRED if c not in names]
+        if missing:
+            raise ValueError(f"{path}: missing OpenSky columns {missing}")
+        wanted = [c for c in COLUMNS if c in names]
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
+            sv = to_state_vectors(batch, stats, str(path))
+            if buckets > 1:
+                sv = sv.take(np.flatnonzero(sv.icao24 % buckets == bucket))
+            if len(sv):
+                yield sv

@@ -1,0 +1,55 @@
+"""An hourly Parquet history on one machine: streamed, split over worker processes, and the
+same events as one engine over the whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opensky_files import write_hourly
+
+from skyfence.audit import run_audit
+from skyfence.engine.engine import Engine
+from skyfence.engine.events import Event
+from skyfence.engine.zoneset import EngineSettings
+from skyfence.scale.dataset import audit_dataset, dataset_files
+from skyfence.schema import StateVectors
+from skyfence.sources.recordings import read_recording
+from skyfence.zones.geojson import load_zones
+
+
+def test_workers_give_the_events_of_one_engine(
+    samples: Path, paris_zones_path: Path, tmp_path: Path
+) -> None:
+    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    files = write_hourly(sv, tmp_path / "history" / "2021-10-07", hour_s=600.0)
+    assert dataset_files(tmp_path / "history") == files  # time order
+    zones = load_zones(paris_zones_path) + load_zones("ukraine")
+    local: list[Event] = []
+    run_audit(files, Engine(zones, EngineSettings()), [], on_events=local.extend)
+    want = [e.to_dict() for e in sorted(local, key=Event.sort_key)]
+    assert len(want) > 100 and any(e["kind"] == "lost_contact" for e in want)
+    for workers in (1, 2):
+        result = audit_dataset(tmp_path / "history", zones, EngineSettings(), workers=workers)
+        assert [e.to_dict() for e in result.events] == want, workers
+        assert result.rows == len(sv) and result.files == len(files)
+        assert 0 < result.peak_rss_mb < 4096
+
+
+def test_audit_of_a_folder_from_the_command_line(
+    samples: Path, paris_zones_path: Path, tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    write_hourly(sv, tmp_path / "history", hour_s=600.0)
+    out = tmp_path / "events.jsonl"
+    run = subprocess.run(
+        [sys.executable, "-m", "skyfence", "audit", str(tmp_path / "history"),
+         "-z", str(paris_zones_path), "--workers", "2", "-o", str(out), "--show", "3"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(events) > 100 and "peak memory" in run.stdout and "(first 3 of" in run.stdout

@@ -96,8 +96,19 @@ def _run_bucket(
         events += engine.process(batch)
     clock = engine.clock_s
     candidates = engine.advance_clock(math.inf)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return WorkerResult(events, candidates, clock, rows, peak_mb)
+    return WorkerResult(events, candidates, clock, rows, peak_rss_mb())
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM starts afresh at exec; getrusage's
+    maximum does not (a worker spawned from a big parent would report the parent's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _batches(files: list[Path], bucket: int, buckets: int) -> Iterator[StateVectors]:

@@ -269,9 +269,13 @@ def source_status(source: Source) -> dict[str, Any]:
     return record
 
 
+TRACK_RETENTION_S = 48 * 3600.0  # the track log keeps two days, and whatever is near an event
+
+
 class LivePicture:
     """What a running watch shows: the air picture, the sources' health and message rates,
-    refreshed every tick and written to the store at most every `every_s` (for the web map)."""
+    refreshed every tick and written to the store at most every `every_s` (for the web map).
+    Once an hour of recording time, the track log drops what is older than its retention."""
 
     def __init__(
         self,
@@ -293,6 +297,7 @@ class LivePicture:
         self._last_write = -math.inf
         self._last_counts: dict[str, tuple[float, int]] = {}
         self._positions: list[PositionRow] = []
+        self._pruned_at = -math.inf  # recording time of the last pruning
 
     def tick(self, events: list[Event], *, force: bool = False) -> None:
         self._positions += self.picture.update(self.engine.take_judged(), events)
@@ -305,6 +310,10 @@ class LivePicture:
         self._last_write = now
         if self.store is not None:
             self.store.write_picture(self.aircraft, self._positions, self.status)
+            clock = self.engine.clock_s
+            if math.isfinite(clock) and clock - self._pruned_at >= 3600.0:
+                self.store.prune_positions(clock - TRACK_RETENTION_S)
+                self._pruned_at = clock
         self._positions = []
 
     def _rated(self, record: dict[str, Any], now: float, source: Source) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def summary_report(store: EventStore, since: float, until: float) -> str:
         for r in records[:MAX_LISTED]
     )
     period = f"{iso_time(since)} to {iso_time(until)}"
-    chart = embed_png(events_per_hour(records), "events per hour") if records else ""
+    chart = embed_png(events_per_hour(records, since, until), "events per hour") if records else ""
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8><title>skyfence summary {period}</title>

@@ -139,8 +139,15 @@ def altitude_profile(
     return _png(fig)
 
 
-def events_per_hour(records: Sequence[Record], width_px: int = 900, height_px: int = 350) -> bytes:
-    """Stacked bars of events per hour, one colour per kind; PNG bytes."""
+def events_per_hour(
+    records: Sequence[Record],
+    since: float,
+    until: float,
+    width_px: int = 900,
+    height_px: int = 350,
+) -> bytes:
+    """Stacked bars of events per hour over the whole period (quiet hours show as quiet), one
+    colour per kind; PNG bytes."""
     fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -150,14 +157,15 @@ def events_per_hour(records: Sequence[Record], width_px: int = 900, height_px: i
         bottom = np.zeros(len(bins) - 1)
         for kind, (_, colour) in EVENT_STYLE.items():
             counts, _ = np.histogram(hours[[r["kind"] == kind for r in records]], bins)
-            if counts.any():
-                starts = [_when(h * 3600) for h in bins[:-1]]
+            busy = counts > 0  # a bar per busy hour only: a year of empty ones takes minutes
+            if busy.any():
                 ax.bar(
-                    starts, counts, width=1 / 24, bottom=bottom, color=colour, label=kind,
-                    align="edge",
+                    bins[:-1][busy] / 24, counts[busy], width=1 / 24,  # hours to date numbers
+                    bottom=bottom[busy], color=colour, label=kind, align="edge",
                 )  # fmt: skip
                 bottom += counts
         ax.legend(fontsize=8)
+    ax.set_xlim(_when(since), _when(until))
     ax.xaxis.set_major_formatter(_time_axis("%m-%d %H:%M", tz=UTC))
     ax.set_ylabel("events per hour")
     fig.autofmt_xdate()

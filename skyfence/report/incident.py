@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from skyfence.report.figures import altitude_profile, track_map
 from skyfence.store.events import EventStore
@@ -23,6 +23,8 @@ from skyfence.zones.countries import country_name
 
 WINDOW_S = 900.0  # the track shown: 15 minutes either side of the event
 MAX_ROWS = 400  # evidence rows; beyond this, trusted fixes are thinned (never quarantined ones)
+NEAREST_ROWS = 25  # rows always kept around the event and each crossing
+_ENDS = ("exit", "lost_contact")
 
 Record = dict[str, Any]
 
@@ -36,6 +38,8 @@ def incident_report(store: EventStore, event_id: str) -> str:
     zone = next((z for z in store.zones() if z["properties"]["id"] == event["zone_id"]), None)
     related = _related(store, event)
     shown = [e for e in related if abs(_seconds(e["time"]) - t) <= WINDOW_S] or [event]
+    visit = next((v for v in visits(related) if event_id in v.ids), None)
+    crossings = [e for e in (visit.entry, visit.end) if e] if visit else []
     figures = ""
     if track:
         figures = embed_png(track_map(track, zone, shown), "track against the zone") + embed_png(
@@ -49,9 +53,9 @@ was written by an audit, or its track log was pruned): no map or profile.</p>"
     return _PAGE.format(
         style=PAGE_STYLE,
         title=html.escape(title),
-        summary=_summary(event, zone, related, track),
+        summary=_summary(event, zone, visit, track),
         figures=figures,
-        evidence=_evidence(track, t),
+        evidence=_evidence(track, [t, *(_seconds(e["time"]) for e in crossings)]),
         details=_table([(k, _text(v)) for k, v in sorted(event["details"].items())]),
         footer=html.escape(
             f"skyfence {version('skyfence')}, report generated "
@@ -88,8 +92,37 @@ def _related(store: EventStore, event: Record) -> list[Record]:
     )  # fmt: skip
 
 
-def _summary(event: Record, zone: Record | None, related: list[Record], track: list[Record]) -> str:
-    t = _seconds(event["time"])
+class Visit(NamedTuple):
+    """One stay of an aircraft in a zone, with the first warning of it: whichever of its events
+    a report is asked about (the warning, the entry, the exit), it tells the same story."""
+
+    warning: Record | None
+    entry: Record | None
+    end: Record | None  # the exit, or the contact lost inside
+    ids: frozenset[str]
+
+
+def visits(related: list[Record]) -> list[Visit]:
+    """The events of one aircraft in one zone (time order), cut into visits at each end."""
+    found: list[Visit] = []
+    warning = entry = None
+    ids: set[str] = set()
+    for e in related:
+        ids.add(e["id"])
+        if e["kind"] == "predicted_entry" and warning is None and entry is None:
+            warning = e
+        elif e["kind"] == "entry" and entry is None:
+            entry = e
+        elif e["kind"] in _ENDS:
+            found.append(Visit(warning, entry, e if entry else None, frozenset(ids)))
+            warning = entry = None
+            ids = set()
+    if ids:
+        found.append(Visit(warning, entry, None, frozenset(ids)))
+    return found
+
+
+def _summary(event: Record, zone: Record | None, visit: Visit | None, track: list[Record]) -> str:
     country = event["country"]
     rows = [
         ("aircraft", f"{event['callsign'] or '-'} · ICAO 24-bit address {event['icao24']}"),
@@ -102,22 +135,20 @@ def _summary(event: Record, zone: Record | None, related: list[Record], track: l
         rows.append(("zone", f"{props['id']}: {props['name']}, {props['band']}"))
     else:
         rows.append(("zone", event["zone_id"]))
-    entry = _last(related, "entry", before=t + 0.001)
-    if entry is not None:
+    if visit is not None and visit.entry is not None:
+        entry, end, warning = visit.entry, visit.end, visit.warning
         entered = _seconds(entry["time"])
-        ends = [e for e in related if e["kind"] in ("exit", "lost_contact")]
-        exit_ = next((e for e in ends if _seconds(e["time"]) > entered), None)
         rows.append(("entry", f"{entry['time']} ({entry['details'].get('crossing', '')})"))
-        if exit_ is not None:
-            inside = _seconds(exit_["time"]) - entered
-            rows.append((exit_["kind"].replace("_", " "), exit_["time"]))
-            rows.append(("time inside", f"{inside:,.1f} s"))
-        warning = _last(related, "predicted_entry", before=entered)
+        if end is not None:
+            rows.append((end["kind"].replace("_", " "), end["time"]))
+            rows.append(("time inside", f"{_seconds(end['time']) - entered:,.1f} s"))
         if warning is not None:
             lead = entered - _seconds(warning["time"])
             rows.append(("warning lead time", f"{lead:,.1f} s (first warned {warning['time']})"))
         else:
             rows.append(("warning lead time", "no warning before the entry"))
+    elif visit is not None and event["kind"] == "predicted_entry":
+        rows.append(("entry", "none followed this warning"))
     trusted = sum(p["trusted"] for p in track)
     reasons = Counter(p["reason"] for p in track if not p["trusted"])
     verdict = f"{trusted} trusted, {len(track) - trusted} quarantined fixes within 15 min"
@@ -129,33 +160,32 @@ def _summary(event: Record, zone: Record | None, related: list[Record], track: l
     return _table(rows)
 
 
-def _last(records: list[Record], kind: str, before: float) -> Record | None:
-    """The first of the `kind` events that precede `before` without an exit in between."""
-    found = None
-    for e in records:
-        if _seconds(e["time"]) >= before:
-            break
-        if e["kind"] == kind and found is None:
-            found = e
-        elif e["kind"] in ("exit", "lost_contact"):
-            found = None
-    return found
+def thin(track: list[Record], moments: list[float], max_rows: int = MAX_ROWS) -> list[Record]:
+    """The fixes a reader can go through: all of them up to `max_rows`; beyond, every
+    quarantined fix, those nearest the event and the crossings (`moments`), and trusted ones
+    spread evenly (a share of them even when quarantined fixes fill the page: the flown path is
+    what a spoofed one is judged against)."""
+    if len(track) <= max_rows:
+        return track
+    keep = {i for i, p in enumerate(track) if not p["trusted"]}
+    for moment in moments:
+        by_distance = sorted(range(len(track)), key=lambda i: abs(track[i]["time_s"] - moment))
+        keep |= set(by_distance[:NEAREST_ROWS])
+    spread = [i for i, p in enumerate(track) if p["trusted"] and i not in keep]
+    budget = min(len(spread), max(max_rows - len(keep), max_rows // 4))
+    keep |= {spread[k * len(spread) // budget] for k in range(budget)}
+    return [track[i] for i in sorted(keep)]
 
 
-def _evidence(track: list[Record], t: float) -> str:
+def _evidence(track: list[Record], moments: list[float]) -> str:
     if not track:
         return "<p class=note>No logged fixes.</p>"
-    rows = track
+    rows = thin(track, moments)
     note = ""
-    if len(track) > MAX_ROWS:
-        keep = {i for i, p in enumerate(track) if not p["trusted"]}
-        nearest = sorted(range(len(track)), key=lambda i: abs(track[i]["time_s"] - t))[:50]
-        keep |= set(nearest)
-        step = max(1, len(track) // (MAX_ROWS - min(len(keep), MAX_ROWS - 1)))
-        keep |= set(range(0, len(track), step))
-        rows = [track[i] for i in sorted(keep)]
+    if len(rows) < len(track):
         note = f"<p class=note>{len(track):,} fixes; trusted ones thinned to {len(rows):,} \
-rows (every quarantined fix and the 50 nearest the event are kept).</p>"
+rows (every quarantined fix and the {NEAREST_ROWS} nearest the event and each crossing are \
+kept).</p>"
     body = "".join(
         f"<tr class={'ok' if p['trusted'] else 'bad'}><td>{p['time']}</td>"
         f"<td>{p['lat']:.5f}</td><td>{p['lon']:.5f}</td><td>{_altitude(p['altitude_ft'])}</td>"

@@ -6,6 +6,7 @@ import base64
 import io
 import re
 import shutil
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -13,9 +14,8 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from skyfence.report.daily import summary_report
 from skyfence.report.figures import QUARANTINED_COLOUR, TRUSTED_COLOUR
-from skyfence.report.incident import html_to_pdf, incident_report
+from skyfence.report.incident import MAX_ROWS, html_to_pdf, incident_report, thin
 from skyfence.store.events import EventStore
 
 
@@ -77,11 +77,59 @@ def test_unknown_events_are_named(store: EventStore) -> None:
         incident_report(store, "0123")
 
 
-def test_a_summary_counts_events_per_zone_and_hour(store: EventStore) -> None:
-    page = summary_report(store, seconds("2024-07-06T00:00:00Z"), seconds("2024-09-18T00:00:00Z"))
-    assert "7 events" in page and "DEMO-R-APPROACH" in page and "THY9BP" in page
-    (chart,) = images(page)
-    assert chart.shape[:2] == (350, 900)
+@pytest.mark.parametrize("zone_id", ["DEMO-TRA-CENTRE", "DEMO-R-APPROACH"])
+@pytest.mark.parametrize("kind", ["predicted_entry", "entry", "exit"])
+def test_every_event_of_a_visit_tells_the_same_story(
+    store: EventStore, zone_id: str, kind: str
+) -> None:
+    events = {e["kind"]: e for e in store.query(icao24="393322", zone_id=zone_id)}
+    warning, entry, exit_ = events["predicted_entry"], events["entry"], events["exit"]
+    page = incident_report(store, events[kind]["id"])
+    assert f"<th>entry</th><td>{entry['time']} (" in page
+    assert f"<th>exit</th><td>{exit_['time']}</td>" in page
+    inside = seconds(exit_["time"]) - seconds(entry["time"])
+    assert f"<th>time inside</th><td>{inside:,.1f} s</td>" in page
+    lead = seconds(entry["time"]) - seconds(warning["time"])
+    assert f"<th>warning lead time</th><td>{lead:,.1f} s (" in page
+
+
+def test_a_long_track_is_thinned_but_keeps_its_evidence(store: EventStore) -> None:
+    (suspect,) = store.query(kind="suspect_position")
+    t = seconds(suspect["time"])
+    track = store.positions("4baac6", 0, 2e9)  # the whole recording: 1,677 fixes
+    rows = thin(track, [t])
+    assert len(rows) < len(track)
+    assert [p for p in rows if not p["trusted"]] == [p for p in track if not p["trusted"]]
+    assert sum(p["trusted"] for p in rows) >= MAX_ROWS // 4  # the flown path stays readable
+    assert min(track, key=lambda p: abs(p["time_s"] - t)) in rows
+    assert thin(track[:MAX_ROWS], [t]) == track[:MAX_ROWS]
+
+
+def test_a_window_of_quarantined_fixes_is_listed_whole(store: EventStore) -> None:
+    (suspect,) = store.query(kind="suspect_position")
+    t = seconds(suspect["time"])
+    window = store.positions("4baac6", t - 900, t + 900)
+    assert len(window) > MAX_ROWS and not any(p["trusted"] for p in window)
+    page = incident_report(store, suspect["id"])
+    assert page.count("<tr class=bad>") == len(window) and "thinned" not in page
+
+
+def test_a_store_without_tracks_still_explains_the_event(
+    demo_store_path: Path, tmp_path: Path
+) -> None:
+    """As an audit writes it: events, no track log. And acknowledged by someone."""
+    copy = tmp_path / "audit.sqlite"
+    with sqlite3.connect(demo_store_path) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+        target.execute("DELETE FROM positions")
+    with EventStore(copy) as audit:
+        entry = audit.query(kind="entry")[0]
+        audit.acknowledge(entry["id"], "duty officer", "seen, ATC informed")
+        page = incident_report(audit, entry["id"])
+    assert "No logged fixes for this aircraft around the event" in page
+    assert "base64," not in page
+    assert "by duty officer at " in page and "seen, ATC informed" in page
+    assert entry["time"] in page and "AFR34ZG" in page
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")

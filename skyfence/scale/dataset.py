@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from skyfence.engine.engine import Engine
@@ -28,6 +28,7 @@ from skyfence.engine.events import Event
 from skyfence.engine.zoneset import EngineSettings
 from skyfence.schema import StateVectors
 from skyfence.sources.base import ReadStats
+from skyfence.sources.columns import icao24_of
 from skyfence.sources.opensky import COLUMNS, REQUIRED, to_state_vectors
 from skyfence.zones.geojson import zones_from_geojson, zones_to_geojson
 from skyfence.zones.model import Zone
@@ -121,8 +122,8 @@ def _batches(files: list[Path], bucket: int, buckets: int) -> Iterator[StateVect
             raise ValueError(f"{path}: missing OpenSky columns {missing}")
         wanted = [c for c in COLUMNS if c in names]
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
-            sv = to_state_vectors(batch, stats, str(path))
-            if buckets > 1:
-                sv = sv.take(np.flatnonzero(sv.icao24 % buckets == bucket))
-            if len(sv):
-                yield sv
+            if buckets > 1:  # keep this worker's aircraft before converting the columns
+                mine = icao24_of(batch.column("icao24")) % buckets == bucket
+                batch = batch.filter(pa.array(mine))
+            if batch.num_rows:
+                yield to_state_vectors(batch, stats, str(path))

@@ -1,14 +1,24 @@
 """The same engine on Apache Spark, for histories that outgrow one machine.
 
 State vectors in OpenSky's Parquet layout (its history is hourly files) are partitioned by
-aircraft and sorted by time within each partition; every partition runs one `Engine` through
-Arrow (`mapInArrow`), fed batch after batch as Spark streams them. An aircraft's whole history
-is in one partition, so a track that crosses from one hourly file into the next is continued
-by the engine's own state, exactly as a local audit continues it: no overlap windows, no
-stitching. The only global quantity is the engine's clock at the end of the data, which decides
-the last lost contacts: each partition reports its own clock and, as candidates, the lost
-contacts its aircraft would have at any later time (an event's time is its last fix plus the
-timeout); the candidates up to the latest clock of all partitions are kept.
+aircraft and time, and run through one `Engine` per partition with Arrow (`mapInArrow`), fed
+batch after batch as Spark streams them, sorted by time.
+
+Time is cut where the engine itself starts afresh: an aircraft unheard for `forget_after_s` is
+forgotten (integrity, last fix, callsign, zone states), so what follows such a silence is
+independent of what came before. A first pass marks each aircraft's *sessions* (runs of fixes
+without such a silence); sessions, not aircraft, are the unit of partitioning, so a long history
+of one aircraft spreads over the executors and no partition holds more than a session of it.
+Within a session the engine's own state continues the track across hourly files and Arrow
+batches, exactly as a local audit does: no overlap windows, no stitching. A cut is only made
+where the engine would forget anyway (rows it would drop can only hide a silence, never make
+one), so the events do not depend on the cutting. (This holds for fixes in time order, as
+OpenSky's are: its `lastposupdate` never goes back.)
+
+The only global quantity is the engine's clock at the end of the data, which decides the last
+lost contacts: each partition reports its own clock and, as candidates, the lost contacts its
+aircraft would have at any later time (an event's time is its last fix plus the timeout); the
+candidates up to the latest clock of all partitions are kept.
 
 Events are written as Parquet with the columns of skyfence's own Parquet output, and are the
 same events, with the same ids, as `skyfence audit` gives on the same files (a test checks it).
@@ -18,12 +28,15 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from skyfence.alerts.files import PARQUET_SCHEMA, events_table
@@ -31,6 +44,7 @@ from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.engine.zoneset import EngineSettings
 from skyfence.sources.base import ReadStats
+from skyfence.sources.columns import as_seconds, icao24_of
 from skyfence.sources.opensky import COLUMNS, REQUIRED, to_state_vectors
 from skyfence.zones.geojson import zones_from_geojson, zones_to_geojson
 from skyfence.zones.model import Zone
@@ -68,6 +82,7 @@ def spark_session(master: str = "local[*]", app_name: str = "skyfence audit") ->
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in {
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.session.timeZone": "UTC",
         "spark.driver.host": "127.0.0.1",
@@ -98,8 +113,7 @@ def run_spark_audit(
     features = json.dumps(zones_to_geojson(zones))
     raw = out_dir.with_name(out_dir.name + ".partitions")
     (
-        frame.repartition(n, "icao24")
-        .sortWithinPartitions("icao24", "time")
+        by_session(frame, n, settings.forget_after_s)
         .mapInArrow(_partition_runner(features, settings), SPARK_DDL)
         .write.mode("overwrite")
         .parquet(str(raw))
@@ -114,9 +128,79 @@ def run_spark_audit(
         row["kind"]: row["count"]
         for row in spark.read.parquet(str(out_dir)).groupBy("kind").count().collect()
     }
+    shutil.rmtree(raw, ignore_errors=True)
     return SparkAuditResult(
         sum(counts.values()), counts, n, round(time.perf_counter() - started, 2)
     )
+
+
+def by_session(frame: Any, partitions: int, forget_after_s: float) -> Any:
+    """`frame` in `partitions` partitions by aircraft and session, each sorted by time, with a
+    `session` column: the number of silences longer than `forget_after_s` before the row."""
+    marked = (
+        frame.repartition(partitions, "icao24")
+        .sortWithinPartitions("icao24", "time")
+        .mapInArrow(_session_marker(forget_after_s), frame.schema.add("session", "long"))
+    )
+    return marked.repartition(partitions, "icao24", "session").sortWithinPartitions(
+        "icao24", "session", "time"
+    )
+
+
+def _session_marker(forget_after_s: float) -> Any:
+    """Numbers each aircraft's sessions, on batches sorted by aircraft and time. The fix time is
+    the engine's (`lastposupdate` if any, else `time`), on every row, even rows the engine will
+    refuse: a refused row can only fill a silence, so cuts stay where the engine forgets."""
+
+    def mark(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        carried = _Run(-1, -math.inf, 0)  # the aircraft running on from the previous batch
+        for batch in batches:
+            icao24 = icao24_of(batch.column("icao24")).astype(np.int64)
+            sessions, carried = _sessions(icao24, _fix_times(batch), carried, forget_after_s)
+            yield batch.append_column("session", pa.array(sessions))
+
+    return mark
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    address: int
+    latest_s: float  # its latest fix time so far
+    session: int
+
+
+def _fix_times(batch: pa.RecordBatch) -> npt.NDArray[np.float64]:
+    fix = as_seconds(batch.column("time"))[0]
+    if "lastposupdate" in batch.schema.names:
+        pos = as_seconds(batch.column("lastposupdate"))[0]
+        fix = np.where(np.isfinite(pos), pos, fix)
+    return fix
+
+
+def _sessions(
+    icao24: npt.NDArray[np.int64],
+    fix: npt.NDArray[np.float64],
+    carried: _Run,
+    forget_after_s: float,
+) -> tuple[npt.NDArray[np.int64], _Run]:
+    n = len(fix)
+    if n == 0:
+        return np.zeros(0, np.int64), carried
+    start = np.diff(icao24, prepend=carried.address) != 0
+    run_start = np.maximum.accumulate(np.where(start, np.arange(n), 0))
+    continues = ~start[run_start]  # rows of the aircraft the previous batch ended with
+    # a silence is a gap from the previous row, confirmed against the latest fix before it
+    cut = ~start & (np.diff(fix, prepend=carried.latest_s) > forget_after_s)
+    for i in np.flatnonzero(cut):  # once per session, not per row
+        first = int(run_start[i])
+        latest = np.nanmax(fix[first:i], initial=carried.latest_s if continues[i] else -math.inf)
+        cut[i] = fix[i] - latest > forget_after_s
+    count = np.cumsum(cut)
+    base = np.where(continues, carried.session, 0)
+    sessions = base + count - count[run_start] + cut[run_start]
+    last = int(run_start[-1])
+    latest = np.nanmax(fix[last:], initial=carried.latest_s if continues[-1] else -math.inf)
+    return sessions.astype(np.int64), _Run(int(icao24[-1]), float(latest), int(sessions[-1]))
 
 
 def _partition_runner(features: str, settings: EngineSettings) -> Any:

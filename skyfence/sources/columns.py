@@ -185,5 +185,10 @@ def icao24_of(col: Column) -> npt.NDArray[np.uint32]:
     arr = _array(col)
     if pa.types.is_integer(arr.type):
         return parse_icao24(np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False)))
-    text = as_text(arr)
-    return parse_icao24(np.char.lstrip(text.astype(str), "~"))
+    # an hour of history has millions of rows but a few thousand aircraft: parse each distinct
+    # address once, through Arrow's dictionary encoding, and spread the results by index
+    encoded = pc.dictionary_encode(arr if _is_text(arr.type) else arr.cast(pa.string()))
+    text = as_text(encoded.dictionary)
+    parsed = np.append(parse_icao24(np.char.lstrip(text.astype(str), "~")), np.uint32(0))
+    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return np.asarray(parsed[indices], np.uint32)  # a missing address (-1) takes the 0

@@ -38,10 +38,16 @@ def test_spark_equals_the_local_engine_across_file_boundaries(
 ) -> None:
     from skyfence.scale.spark import run_spark_audit
 
-    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
-    # files of 10 minutes: most tracks cross several file boundaries, some while inside a zone
+    day = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    # the same aircraft fly again the next day: two sessions each, which may run on different
+    # partitions; files of 10 minutes: most tracks cross several file boundaries, some while
+    # inside a zone
+    again = day.take(np.arange(len(day)))
+    again.t_s[:] += 86_400.0
+    again.t_pos_s[:] += 86_400.0
+    sv = StateVectors.concat([day, again])
     files = write_hourly(sv, tmp_path / "history", hour_s=600.0)
-    assert len(files) >= 6
+    assert len(files) >= 12
     zones = load_zones(paris_zones_path) + load_zones("ukraine")
     settings = EngineSettings()
     local: list[Event] = []
@@ -72,6 +78,24 @@ def test_spark_equals_the_local_engine_across_file_boundaries(
         )
     ]
     assert len(crossing) >= 5
+    # the sessions of one aircraft really ran on different partitions
+    from pyspark.sql import functions as F
+
+    from skyfence.scale.spark import by_session
+
+    history = spark.read.parquet(str(tmp_path / "history"))  # type: ignore[attr-defined]
+    frame = by_session(history, 3, 3600.0)
+    spread = (
+        frame.withColumn("partition", F.spark_partition_id())
+        .groupBy("icao24")
+        .agg(
+            F.countDistinct("session").alias("sessions"),
+            F.countDistinct("partition").alias("partitions"),
+        )
+        .collect()
+    )
+    assert all(row["sessions"] >= 2 for row in spread)
+    assert sum(row["partitions"] > 1 for row in spread) > len(spread) / 3
     # the records themselves are the same, column by column
     local_by_id = {e.id: e.to_dict() for e in local}
     for row in table.to_pylist():
@@ -100,3 +124,32 @@ def test_audit_engine_spark_from_the_command_line(
     assert pq.read_table(out).num_rows > 100
     refused = CliRunner().invoke(app, [*args])
     assert refused.exit_code == 2 and "give -o DIR" in refused.output
+
+
+def test_sessions_are_cut_where_the_engine_forgets_whatever_the_batches(samples: Path) -> None:
+    from skyfence.engine.engine import _after_long_silence
+    from skyfence.scale.spark import _Run, _sessions
+
+    day = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    again = day.take(np.arange(len(day)))
+    again.t_s[:] += 5_000.0  # the same aircraft back after a silence of 5,000 s or less
+    sv = StateVectors.concat([day, again])
+    sv = sv.take(np.lexsort((sv.t_s, sv.icao24)))
+    fix, icao24 = sv.fix_time_s(), sv.icao24.astype(np.int64)
+    whole, _ = _sessions(icao24, fix, _Run(-1, -np.inf, 0), 3600.0)
+    # a new session exactly where the engine starts an aircraft afresh
+    new = np.append(False, (np.diff(whole) > 0) & (icao24[1:] == icao24[:-1]))
+    engine_cuts = np.append(False, np.diff(fix) > 3600.0) & np.append(
+        False, icao24[1:] == icao24[:-1]
+    )
+    assert np.array_equal(new, engine_cuts) and new.sum() > 100
+    assert _after_long_silence(sv.icao24, fix, 3600.0).sum() == (whole > 0).sum()
+    # streamed in batches of any size, the numbering is the same
+    for size in (1_000, 33_333):
+        carried, parts = _Run(-1, -np.inf, 0), []
+        for start in range(0, len(sv), size):
+            part, carried = _sessions(
+                icao24[start : start + size], fix[start : start + size], carried, 3600.0
+            )
+            parts.append(part)
+        assert np.array_equal(np.concatenate(parts), whole)

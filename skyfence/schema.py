@@ -133,7 +133,11 @@ class StateVectors:
 
     def take(self, index: npt.NDArray[Any]) -> StateVectors:
         """Rows selected by an integer index or a boolean mask."""
-        return StateVectors(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        return StateVectors(
+            **{f.name: take_rows(getattr(self, f.name), index) for f in fields(self)}
+        )
 
     @classmethod
     def concat(cls, batches: list[StateVectors]) -> StateVectors:
@@ -219,3 +223,13 @@ def _strings(value: Any, n: int, width: int) -> STR:
     arr = pc.fill_null(pc.utf8_trim_whitespace(arr.cast(pa.string())), "")
     text = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object).reshape(n)
     return text.astype(f"U{width}")
+
+
+def take_rows(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+    """`values[index]`; fixed-width strings are moved as rows of 8-byte words, which numpy
+    gathers twice as fast as it gathers its string type."""
+    size = values.dtype.itemsize
+    if values.dtype.kind != "U" or size % 8 or not values.flags.c_contiguous or not len(values):
+        return values[index]
+    words = values.view(np.uint64).reshape(len(values), size // 8)
+    return np.take(words, index, axis=0).reshape(-1).view(values.dtype)

@@ -8,6 +8,7 @@ older than one already seen is dropped as stale.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ from skyfence.engine.prediction import predict
 from skyfence.engine.reports import lost_event, suspect_events, transition_events, warning_events
 from skyfence.engine.transitions import TrustedFix, Walk, ZoneTrack, point_of, walk, with_exit_rows
 from skyfence.engine.zoneset import EngineSettings, ZoneSet
-from skyfence.schema import StateVectors
+from skyfence.schema import StateVectors, take_rows
 from skyfence.tracking.integrity import (
     TrackIntegrity,
     Verdicts,
@@ -205,18 +206,22 @@ class Engine:
         self, icao24: npt.NDArray[np.uint32], callsign: npt.NDArray[np.str_]
     ) -> npt.NDArray[np.str_]:
         """Forward-fill callsigns per aircraft (most state vectors and frames carry none)."""
-        callsign = callsign.copy()
         n = len(icao24)
         start = np.ones(n, bool)
         start[1:] = icao24[1:] != icao24[:-1]
-        for i in np.flatnonzero(start & (callsign == "")):  # once per aircraft
-            callsign[i] = self.callsigns.get(int(icao24[i]), "")
-        known = (callsign != "") | start
-        filled = callsign[np.maximum.accumulate(np.where(known, np.arange(n), 0))]
-        ends = np.append(np.flatnonzero(start)[1:] - 1, n - 1)
-        for i in ends:  # once per aircraft
-            if filled[i]:
-                self.callsigns[int(icao24[i])] = str(filled[i])
+        # an empty fixed-width string starts with code point 0: test that, not the strings
+        given = callsign.view(np.uint32).reshape(n, -1)[:, 0] != 0 if n else start
+        filled = take_rows(
+            callsign, np.maximum.accumulate(np.where(given | start, np.arange(n), 0))
+        )
+        bounds = np.append(np.flatnonzero(start), n)
+        for lo, hi in itertools.pairwise(bounds.tolist()):  # once per aircraft
+            address = int(icao24[lo])
+            if not given[lo] and address in self.callsigns:  # carried until it says one
+                own = lo + np.flatnonzero(given[lo:hi])
+                filled[lo : own[0] if len(own) else hi] = self.callsigns[address]
+            if filled[hi - 1]:
+                self.callsigns[address] = str(filled[hi - 1])
         return filled
 
     def _with_virtual_rows(self, fx: Fixes) -> Fixes:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -88,7 +89,8 @@ def distance_m(
     between consecutive fixes, and one cosine per fix instead of haversine's five functions.
     Far jumps come out a little off, but far beyond any speed limit either way."""
     k = np.pi / 180.0
-    dx = (lon2 - lon1) * np.cos((lat1 + lat2) * (k / 2))
+    # float32's cosine is vectorised (several times float64's speed) and exact to 1e-7
+    dx = (lon2 - lon1) * np.cos(((lat1 + lat2) * (k / 2)).astype(np.float32))
     dy = lat2 - lat1
     return np.asarray(EARTH_RADIUS_M * k * np.sqrt(dx * dx + dy * dy), np.float64)
 
@@ -153,45 +155,52 @@ def assess(
     if len(rows) == 0:
         return Verdicts(fresh, trusted, reason, suspect_start, implied)
 
-    f_icao = icao24[rows]
+    # the fixes' columns, gathered once (views when every row is a fix, as in most batches)
+    every = len(rows) == n
+    f_icao, f_nic, f_nacp = (
+        _rows(icao24, rows, every),
+        _rows(nic, rows, every),
+        _rows(nacp, rows, every),
+    )
+    f_lat, f_lon, f_t, f_gs = (_rows(a, rows, every) for a in (lat, lon, t_fix, gs_kt))
     f_start = np.ones(len(rows), bool)
     f_start[1:] = f_icao[1:] != f_icao[:-1]
     stateless = _stateless_reasons(
-        lat[rows],
-        lon[rows],
-        alt_ft[rows],
-        gs_kt[rows],
-        on_ground[rows],
+        f_lat,
+        f_lon,
+        _rows(alt_ft, rows, every),
+        f_gs,
+        _rows(on_ground, rows, every),
         settings,
     )
-    group_of_fix = (np.cumsum(group_start) - 1)[rows]  # index into `aircraft`
-    low = _integrity_drops(nic[rows], settings.min_nic, f_start, group_of_fix,
+    group_of_fix = np.cumsum(group_start) - 1  # index into `aircraft`
+    group_of_fix = group_of_fix if every else group_of_fix[rows]
+    low = _integrity_drops(f_nic, settings.min_nic, f_start, group_of_fix,
                            [s.good_nic for s in carried])  # fmt: skip
-    low |= _integrity_drops(nacp[rows], settings.min_nacp, f_start, group_of_fix,
+    low |= _integrity_drops(f_nacp, settings.min_nacp, f_start, group_of_fix,
                             [s.good_nacp for s in carried])  # fmt: skip
     stateless[low & (stateless == TRUSTED)] = LOW_INTEGRITY
     # what the next batch knows: adequate values among this batch's fixes (fixes only, as above)
     n_aircraft = len(aircraft)
-    good_nic = np.bincount(group_of_fix[nic[rows] >= settings.min_nic], minlength=n_aircraft)
-    good_nacp = np.bincount(group_of_fix[nacp[rows] >= settings.min_nacp], minlength=n_aircraft)
+    good_nic = np.bincount(group_of_fix[f_nic >= settings.min_nic], minlength=n_aircraft)
+    good_nacp = np.bincount(group_of_fix[f_nacp >= settings.min_nacp], minlength=n_aircraft)
     for state, nic_seen, nacp_seen in zip(carried, good_nic > 0, good_nacp > 0, strict=True):
         state.good_nic |= bool(nic_seen)
         state.good_nacp |= bool(nacp_seen)
 
     # reference for the pairwise test: previous fix, or the carried last fix at a group start
     ref_lat, ref_lon, ref_t, ref_gs = (np.empty(len(rows)) for _ in range(4))
-    ref_lat[1:], ref_lon[1:], ref_t[1:] = lat[rows][:-1], lon[rows][:-1], t_fix[rows][:-1]
-    ref_gs[1:] = gs_kt[rows][:-1]
+    ref_lat[1:], ref_lon[1:], ref_t[1:], ref_gs[1:] = f_lat[:-1], f_lon[:-1], f_t[:-1], f_gs[:-1]
     for i in np.flatnonzero(f_start):  # once per aircraft
         last = carried[group_of_fix[i]]
         fix = last.last_fix if last else None
         ref_lat[i], ref_lon[i] = (fix.lat_deg, fix.lon_deg) if fix else (np.nan, np.nan)
         ref_t[i], ref_gs[i] = (fix.t_s, fix.gs_kt) if fix else (np.nan, np.nan)
-    dist = distance_m(ref_lat, ref_lon, lat[rows], lon[rows])
-    dt = t_fix[rows] - ref_t
+    dist = distance_m(ref_lat, ref_lon, f_lat, f_lon)
+    dt = f_t - ref_t
     with np.errstate(invalid="ignore", divide="ignore"):
         implied_f = dist / np.maximum(dt, 1e-3) / KT_MS
-        limit_m = speed_limit_kt(ref_gs, gs_kt[rows], settings) * KT_MS * dt + NOISE_M
+        limit_m = speed_limit_kt(ref_gs, f_gs, settings) * KT_MS * dt + NOISE_M
     jump = np.isfinite(dist) & (dist > limit_m)
     implied[rows] = implied_f
 
@@ -261,6 +270,14 @@ def assess(
         )
         states[int(f_icao[lo])] = state
     return Verdicts(fresh, trusted, reason, suspect_start, implied)
+
+
+Column = TypeVar("Column", bound=npt.NDArray[Any])
+
+
+def _rows(values: Column, rows: npt.NDArray[np.int64], every: bool) -> Column:
+    """The fixes' values: the column itself when every row is a fix, as in most batches."""
+    return values if every else cast(Column, values[rows])
 
 
 def assess_batch(
@@ -415,9 +432,11 @@ def plausible_altitudes(
     rows = np.flatnonzero(known)
     if len(rows) == 0:
         return ok
-    r_icao = icao24[rows]
+    every = len(rows) == len(alt_ft)
+    r_icao, r_ground = _rows(icao24, rows, every), _rows(on_ground, rows, every)
+    r_t, r_alt = _rows(t_s, rows, every), _rows(alt_ft, rows, every)
     r_start = np.append(True, r_icao[1:] != r_icao[:-1])
-    airborne = ~on_ground[rows]
+    airborne = ~r_ground
     # reference: the previous airborne altitude of the same aircraft, or the carried one
     m = len(rows)
     group_of = np.cumsum(r_start) - 1
@@ -425,15 +444,16 @@ def plausible_altitudes(
     carried = [states.get(int(a)) for a in r_icao[first]]  # once per aircraft
     carried_t = np.array([c.altitude[0] if c and c.altitude else np.nan for c in carried])
     carried_alt = np.array([c.altitude[1] if c and c.altitude else np.nan for c in carried])
+    last_airborne = np.maximum.accumulate(np.where(airborne, np.arange(m), -1))  # up to each
     prev = np.full(m, -1)
-    prev[1:] = np.maximum.accumulate(np.where(airborne, np.arange(m), -1))[:-1]
+    prev[1:] = last_airborne[:-1]
     own = prev >= first[group_of]
-    prev_t = np.where(own, t_s[rows][prev], carried_t[group_of])
-    prev_alt = np.where(own, alt_ft[rows][prev], carried_alt[group_of])
-    rate_ft = MAX_CLIMB_FPM * (t_s[rows] - prev_t) / 60.0
+    prev_t = np.where(own, r_t[prev], carried_t[group_of])
+    prev_alt = np.where(own, r_alt[prev], carried_alt[group_of])
+    rate_ft = MAX_CLIMB_FPM * (r_t - prev_t) / 60.0
     jump = np.where(
         airborne,
-        np.abs(alt_ft[rows] - prev_alt) > ALTITUDE_NOISE_FT + rate_ft,
+        np.abs(r_alt - prev_alt) > ALTITUDE_NOISE_FT + rate_ft,
         prev_alt > GROUND_MAX_FT + rate_ft,
     )  # NaN reference: no jump
     bounds = np.append(first, m)
@@ -455,9 +475,8 @@ def plausible_altitudes(
                     state.altitude = (float(t_s[rows[prev[j]]]), float(alt_ft[rows[prev[j]]]))
                 walked_to = j + _walk_altitudes(rows[j:hi], 0, t_s, alt_ft, on_ground, state, ok)
             lo = walked_to
-        last_air = lo + np.flatnonzero(airborne[lo:hi])
-        if len(last_air):
-            r = rows[last_air[-1]]
+        if last_airborne[hi - 1] >= lo:
+            r = rows[last_airborne[hi - 1]]
             state.altitude = (float(t_s[r]), float(alt_ft[r]))
     return ok
 

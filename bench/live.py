@@ -64,9 +64,8 @@ from skyfence.engine.events import Event
 from skyfence.engine.zoneset import EngineSettings, ZoneSet
 from skyfence.schema import StateVectors
 from skyfence.sources.beast import MODE_AC, BeastParser
-from skyfence.sources.live import FeedSource, parse_source_uri
 from skyfence.store.events import EventStore
-from skyfence.watch import run_watch
+from skyfence.watch import FeedAdapter, run_watch
 from skyfence.zones.geojson import load_zones, zones_from_geojson
 from skyfence.zones.model import Zone
 
@@ -734,27 +733,6 @@ class _Probe:
         self.commits.append(time.time())
 
 
-class _Feed:
-    """`skyfence.watch.FeedAdapter`, with the FeedSource's `on_frames` hook wired to the probe
-    (the adapter does not expose it); everything else is the stock live feed."""
-
-    def __init__(self, uri: str, reference: tuple[float, float], probe: _Probe) -> None:
-        self.name = uri
-        self.feed = FeedSource(
-            parse_source_uri(uri), reference=reference, on_frames=probe.on_frames
-        )
-
-    @property
-    def exhausted(self) -> bool:
-        return False
-
-    def next_batch(self, timeout_s: float) -> StateVectors:
-        return self.feed.next_batch(timeout_s)
-
-    def close(self) -> None:
-        self.feed.close()
-
-
 @dataclass
 class Latency:
     label: str
@@ -810,7 +788,7 @@ def latency(
         # returned, fsync included; `inserted_at` is stamped before the inserts and the fsync.
         store = EventStore(Path(tmp) / "events.sqlite", ("http://127.0.0.1:9/unused",))
         store.add_commit_listener(probe.on_commit)
-        source = _Feed(f"beast://127.0.0.1:{port}", fl.receiver, probe)
+        source = FeedAdapter(f"beast://127.0.0.1:{port}", fl.receiver, on_frames=probe.on_frames)
         deadline = time.monotonic() + seconds + 60.0
 
         def should_stop() -> bool:

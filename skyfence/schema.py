@@ -193,7 +193,10 @@ def icao24_hex(address: int) -> str:
 
 
 def _fill_none(value: Any, default: Any) -> Any:
-    arr = np.asarray(value, dtype=object)
+    """Missing values (None, NaN) as `default`; typed arrays skip the per-value test."""
+    arr = np.asarray(value)
+    if arr.dtype.kind == "f":
+        return np.where(np.isnan(arr), default, arr)
     if arr.dtype == object:
         mask = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in arr.ravel()])
         if mask.any():

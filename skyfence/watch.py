@@ -21,7 +21,7 @@ from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event, iso_time
 from skyfence.schema import StateVectors
-from skyfence.sources.live import FeedStatus
+from skyfence.sources.live import FeedStatus, FramesHook
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore
 from skyfence.tracking.picture import AirPicture, PositionRow
@@ -104,7 +104,8 @@ class ReplaySource:
 
 
 class FeedAdapter:
-    """A receiver feed as a watch source: it is never exhausted, it reconnects by itself."""
+    """A receiver feed as a watch source: it is never exhausted, it reconnects by itself.
+    `on_frames` sees each batch of stamped frames (the latency benchmark times them)."""
 
     live = True
 
@@ -113,11 +114,14 @@ class FeedAdapter:
         uri: str,
         reference: tuple[float, float] | None = None,
         dedup: FrameDeduplicator | None = None,
+        on_frames: FramesHook | None = None,
     ) -> None:
         from skyfence.sources.live import FeedSource, parse_source_uri
 
         self.name = uri
-        self.feed = FeedSource(parse_source_uri(uri), reference=reference, dedup=dedup)
+        self.feed = FeedSource(
+            parse_source_uri(uri), reference=reference, dedup=dedup, on_frames=on_frames
+        )
 
     @property
     def exhausted(self) -> bool:

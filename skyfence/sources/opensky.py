@@ -4,7 +4,8 @@ OpenSky uses SI units (m, m/s) and names of its own; `time` is when the state wa
 `lastposupdate` when its position was last updated, which tells a fresh position from a stale
 one repeated every 10 s. CSV is streamed with pyarrow's incremental reader; every column is read
 as text and converted here, so one bad value costs one row rather than the whole block, and
-rows with the wrong number of fields are counted with their line number.
+rows with the wrong number of fields or with bytes that are not UTF-8 are counted with their
+line number.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def read_csv(path: Path, batch_rows: int, stats: ReadStats) -> Iterator[StateVec
                 column_types={c: pa.string() for c in wanted},
                 include_columns=wanted,
                 strings_can_be_null=True,
+                check_utf8=False,  # checked per row below: one bad byte must not cost the block
             ),
         )
         line = 1  # data row number (the header is not counted)
@@ -111,8 +113,33 @@ def read_csv(path: Path, batch_rows: int, stats: ReadStats) -> Iterator[StateVec
             for start in range(0, batch.num_rows, batch_rows):
                 part = batch.slice(start, batch_rows)
                 where = f"data rows {line}-{line + part.num_rows - 1}"
+                clean = _utf8_rows(part, stats, line)
                 line += part.num_rows
-                yield to_state_vectors(part, stats, where)
+                yield to_state_vectors(clean, stats, where)
+
+
+def _utf8_rows(batch: pa.RecordBatch, stats: ReadStats, line: int) -> pa.RecordBatch:
+    """The rows whose text is valid UTF-8; the others are counted by line. Arrow validates a
+    whole column at C speed, so the Python search runs only on the rare broken column."""
+    bad = np.zeros(batch.num_rows, bool)
+    for column in batch.columns:
+        try:
+            column.validate(full=True)
+        except pa.ArrowInvalid:
+            for i, raw in enumerate(column.cast(pa.binary()).to_pylist()):
+                try:
+                    if raw is not None:
+                        raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    bad[i] = True
+    if not bad.any():
+        return batch
+    rows = (np.flatnonzero(bad) + line).tolist()
+    stats.rows_read += len(rows)
+    shown = ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
+    plural = "s" if len(rows) > 1 else ""
+    stats.skip(len(rows), f"data row{plural} {shown}: text that is not UTF-8")
+    return batch.filter(pa.array(~bad))
 
 
 def read_parquet(path: Path, batch_rows: int, stats: ReadStats) -> Iterator[StateVectors]:

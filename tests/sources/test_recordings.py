@@ -224,6 +224,26 @@ def test_opensky_csv_bad_rows_are_counted(tmp_path: Path, spoofing: StateVectors
     assert any("line 21" in p for p in reader.stats.problems)
 
 
+def test_opensky_csv_bytes_that_are_not_utf8_cost_their_rows_only(
+    tmp_path: Path, spoofing: StateVectors
+) -> None:
+    path = tmp_path / "states.csv"
+    pacsv.write_csv(opensky_table(spoofing.take(np.arange(100))), str(path))
+    lines = path.read_bytes().splitlines()
+    lines[5] = lines[5].replace(b"THY9BP", b"THY\xff\xfeBP")  # noise in a callsign
+    lines[40] = lines[40].replace(b",4", b",\xc3", 1)  # a truncated sequence in the address
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    reader = read_recording(path, batch_rows=30)
+    sv = read_all(reader)
+    kept = np.delete(np.arange(100), [4, 39])
+    check_opensky(sv, spoofing.take(kept))
+    assert (reader.stats.rows_read, reader.stats.rows_skipped) == (100, 2)
+    assert [p for p in reader.stats.problems if "UTF-8" in p] == [
+        "data row 5: text that is not UTF-8",
+        "data row 40: text that is not UTF-8",
+    ]
+
+
 def test_opensky_parquet(tmp_path: Path, spoofing: StateVectors) -> None:
     path = tmp_path / "states.parquet"
     pq.write_table(opensky_table(spoofing), path, row_group_size=2000)

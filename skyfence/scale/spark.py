@@ -26,6 +26,7 @@ same events, with the same ids, as `skyfence audit` gives on the same files (a t
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
@@ -42,7 +43,7 @@ import pyarrow as pa
 from skyfence.alerts.files import PARQUET_SCHEMA, events_table
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
-from skyfence.engine.zoneset import EngineSettings
+from skyfence.engine.zoneset import EngineSettings, ZoneSet
 from skyfence.sources.base import ReadStats
 from skyfence.sources.columns import as_seconds, icao24_of
 from skyfence.sources.opensky import COLUMNS, REQUIRED, to_state_vectors
@@ -208,8 +209,7 @@ def _partition_runner(features: str, settings: EngineSettings) -> Any:
     its clock, and the lost contacts still to come as candidates."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        zones = zones_from_geojson(json.loads(features), "broadcast zones")
-        engine = Engine(zones, settings)
+        engine = Engine(_compiled(features, settings), settings)
         stats = ReadStats()
         for batch in batches:
             if batch.num_rows:
@@ -220,6 +220,13 @@ def _partition_runner(features: str, settings: EngineSettings) -> Any:
             yield _clock_row(clock)
 
     return run
+
+
+@functools.lru_cache(maxsize=2)
+def _compiled(features: str, settings: EngineSettings) -> ZoneSet:
+    """The zones compiled once per Python worker: Spark reuses its workers across tasks, and
+    a cluster run has many more partitions than workers."""
+    return ZoneSet.compile(zones_from_geojson(json.loads(features), "broadcast zones"), settings)
 
 
 def _batches(events: list[Event], candidate: bool = False) -> Iterator[pa.RecordBatch]:

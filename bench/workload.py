@@ -53,7 +53,7 @@ def tracks(place: str, repeat: int = 1) -> StateVectors:
             sv,
             lon_deg=sv.lon_deg + lon - PARIS[0],
             lat_deg=sv.lat_deg + lat - PARIS[1],
-            icao24=sv.icao24 ^ np.uint32(k << 20),
+            icao24=sv.icao24 ^ np.uint32((k % 16) << 20 | (k // 16) << 16),  # within 24 bits
             t_s=sv.t_s + THREE_YEARS_S + k * 86_400.0,
             t_pos_s=sv.t_pos_s + THREE_YEARS_S + k * 86_400.0,
         )

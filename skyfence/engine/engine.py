@@ -155,10 +155,9 @@ class Engine:
         """Report lost contact for aircraft inside a zone with no trusted fix for too long,
         and forget aircraft unheard for `forget_after_s` (memory stays bounded on a live feed)."""
         self.clock_s = max(self.clock_s, t_s)
-        events = self._lost_contacts(self.clock_s, None)
+        events = self._lost_contacts(self.clock_s, list(self.tracks))
         forget = self.clock_s - self.settings.forget_after_s
-        for address in [a for a, s in self.integrity.items() if s.last_seen_s < forget]:
-            events += self._forget(address)
+        events += self._forget([a for a, s in self.integrity.items() if s.last_seen_s < forget])
         return self._count(events)
 
     def finish(self) -> list[Event]:
@@ -167,27 +166,35 @@ class Engine:
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _lost_contacts(self, clock_s: float, only: int | None) -> list[Event]:
+    def _lost_contacts(self, clock_s: float, keys: list[tuple[int, int]]) -> list[Event]:
         timeout = self.settings.lost_contact_s
         events = []
-        for (address, zone), track in self.tracks.items():
-            if only is not None and address != only:
-                continue
+        for address, zone in keys:
+            track = self.tracks[(address, zone)]
             last = self.last_trusted.get(address)
             if track.inside and not track.lost and last and last.t_s + timeout <= clock_s:
                 track.lost = True
                 events.append(lost_event(self.zones, self.settings, address, zone, last))
         return events
 
-    def _forget(self, address: int) -> list[Event]:
-        """Drop an aircraft unheard for long: it starts afresh if it comes back. Contact lost
-        inside a zone is reported first, whether the clock or the aircraft's return shows it."""
-        events = self._lost_contacts(math.inf, address)
-        self.integrity.pop(address, None)
-        self.last_trusted.pop(address, None)
-        self.callsigns.pop(address, None)
-        for key in [k for k in self.tracks if k[0] == address]:
-            del self.tracks[key]
+    def _forget(self, addresses: list[int]) -> list[Event]:
+        """Drop aircraft unheard for long: they start afresh if they come back. Contact lost
+        inside a zone is reported first, whether the clock or the aircraft's return shows it.
+        One pass over the tracks for all of them: a pass each made a long history quadratic."""
+        if not addresses:
+            return []
+        keys: dict[int, list[tuple[int, int]]] = {a: [] for a in addresses}
+        for key in self.tracks:
+            if key[0] in keys:
+                keys[key[0]].append(key)
+        events = []
+        for address, tracks in keys.items():
+            events += self._lost_contacts(math.inf, tracks)
+            self.integrity.pop(address, None)
+            self.last_trusted.pop(address, None)
+            self.callsigns.pop(address, None)
+            for key in tracks:
+                del self.tracks[key]
         return events
 
     def _returning(
@@ -195,12 +202,12 @@ class Engine:
     ) -> list[Event]:
         """Forget aircraft whose first fix in this batch comes after a long silence."""
         starts = np.flatnonzero(np.append(True, icao24[1:] != icao24[:-1]))
-        events = []
+        back = []
         for i in starts:  # once per aircraft
             state = self.integrity.get(int(icao24[i]))
             if state and t_fix[i] - state.last_seen_s > self.settings.forget_after_s:
-                events += self._forget(int(icao24[i]))
-        return events
+                back.append(int(icao24[i]))
+        return self._forget(back)
 
     def _callsigns(
         self, icao24: npt.NDArray[np.uint32], callsign: npt.NDArray[np.str_]

@@ -117,17 +117,22 @@ def as_seconds(col: Column) -> tuple[F64, BOOL]:
 
 def as_text(col: Column) -> OBJ:
     """Strings, blanks trimmed, "" where missing; integral numbers without a trailing ".0"."""
+    return np.asarray(text_array(col).to_numpy(zero_copy_only=False), dtype=object)
+
+
+def text_array(col: Column) -> pa.Array:
+    """`as_text`, left in Arrow: a state vector column takes it without a detour through Python
+    objects (callsigns of a large history cost twice as much that way)."""
     arr = _array(col)
     if pa.types.is_floating(arr.type):
         values = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
         out = np.full(len(arr), "", dtype=object)
         ok = np.isfinite(values)
         out[ok] = [f"{v:.0f}" if v == int(v) else repr(v) for v in values[ok].tolist()]
-        return out
+        return pa.array(out, pa.string())
     if not _is_text(arr.type):
         arr = arr.cast(pa.string())
-    text = pc.fill_null(pc.utf8_trim_whitespace(arr), "")
-    return np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+    return pc.fill_null(pc.utf8_trim_whitespace(arr), "")
 
 
 def as_squawk(col: Column) -> OBJ:

@@ -29,9 +29,9 @@ from skyfence.sources.columns import (
     as_float,
     as_seconds,
     as_squawk,
-    as_text,
     checked,
     icao24_of,
+    text_array,
 )
 
 REQUIRED = ("time", "icao24", "lat", "lon")
@@ -71,7 +71,7 @@ def to_state_vectors(
     if "onground" in names:
         cols["on_ground"] = flag(as_bool(table.column("onground")))
     if "callsign" in names:
-        cols["callsign"] = as_text(table.column("callsign"))
+        cols["callsign"] = text_array(table.column("callsign"))
     if "squawk" in names:
         cols["squawk"] = as_squawk(table.column("squawk"))
     return checked(stats, where, bad, **cols)

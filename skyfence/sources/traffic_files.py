@@ -26,9 +26,9 @@ from skyfence.sources.columns import (
     as_float,
     as_seconds,
     as_squawk,
-    as_text,
     checked,
     icao24_of,
+    text_array,
 )
 from skyfence.sources.jsonlines import chunk_bytes, iter_json_tables, table_from_objects
 
@@ -92,7 +92,7 @@ def to_state_vectors(
     if "onground" in names:
         cols["on_ground"] = flag(as_bool(table.column("onground")))
     if "callsign" in names:
-        cols["callsign"] = as_text(table.column("callsign"))
+        cols["callsign"] = text_array(table.column("callsign"))
     if "squawk" in names:
         cols["squawk"] = as_squawk(table.column("squawk"))
     if "NUCp" in names:

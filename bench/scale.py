@@ -149,7 +149,7 @@ def main() -> None:
     )
     zone_scaling([10, 100, 1000] if args.quick else [10, 100, 1000, 10000])
     point_scaling([1, 5] if args.quick else [1, 6, 60], 1006)
-    datasets([2] if args.quick else [2, 8], spark=not args.no_spark)
+    datasets([2] if args.quick else [2, 8, 32], spark=not args.no_spark)
 
 
 if __name__ == "__main__":

@@ -53,3 +53,22 @@ def test_audit_of_a_folder_from_the_command_line(
     assert run.returncode == 0, run.stderr
     events = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(events) > 100 and "peak memory" in run.stdout and "(first 3 of" in run.stdout
+
+
+def test_a_bad_file_stops_every_worker_with_its_name(
+    samples: Path, paris_zones_path: Path, tmp_path: Path
+) -> None:
+    """A file the reader refuses, in the middle of the history and read by one worker: the
+    others wait for its rows, so they must be told, and the error must name the file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import pytest
+
+    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    files = write_hourly(sv, tmp_path / "history", hour_s=600.0)
+    bad = files[len(files) // 2 + 1]
+    pq.write_table(pa.table({"time": [1], "lat": [48.0], "lon": [2.0]}), bad)  # no icao24
+    zones = load_zones(paris_zones_path)
+    for workers in (1, 2):
+        with pytest.raises(ValueError, match=rf"{bad.name}: missing OpenSky columns \['icao24'\]"):
+            audit_dataset(tmp_path / "history", zones, EngineSettings(), workers=workers)

@@ -183,8 +183,15 @@ class ZoneGrid:
         reach_m: npt.NDArray[np.float64],
     ) -> Pairs:
         """(point, zone) pairs clear of the zone but within the point's reach of it."""
+        if len(self.far_keys) == 0:
+            return _entries([])
         points, cell = self._cells(lon, lat)
-        start = self.far_offsets[cell]
+        start, stop = self.far_offsets[cell], self.far_offsets[cell + 1]
+        # each cell's entries are nearest first: most points cannot reach even the first one,
+        # and are dropped before the binary search
+        first_gap = self.far_entries.gap_m[np.minimum(start, len(self.far_keys) - 1)]
+        near = np.flatnonzero((stop > start) & (first_gap <= reach_m[points]))
+        points, cell, start = points[near], cell[near], start[near]
         limit = cell * FAR_KEY + np.minimum(reach_m[points], FAR_KEY * 1000 - 1) / 1000.0
         stop = np.searchsorted(self.far_keys, limit, side="right")
         return _expand(self.far_entries, points, start, np.maximum(stop - start, 0))

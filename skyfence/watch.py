@@ -21,7 +21,7 @@ from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event, iso_time
 from skyfence.schema import StateVectors
-from skyfence.sources.live import FeedStatus, FramesHook
+from skyfence.sources.live import FeedSource, FeedStatus, FramesHook, parse_source_uri
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore
 from skyfence.tracking.picture import AirPicture, PositionRow
@@ -116,8 +116,6 @@ class FeedAdapter:
         dedup: FrameDeduplicator | None = None,
         on_frames: FramesHook | None = None,
     ) -> None:
-        from skyfence.sources.live import FeedSource, parse_source_uri
-
         self.name = uri
         self.feed = FeedSource(
             parse_source_uri(uri), reference=reference, dedup=dedup, on_frames=on_frames

@@ -33,7 +33,7 @@ from skyfence.engine.zoneset import EngineSettings
 from skyfence.report import exports
 from skyfence.report.daily import summary_report
 from skyfence.report.incident import html_to_pdf, incident_report
-from skyfence.scale.dataset import audit_dataset
+from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import RecordingError, read_recording
 from skyfence.store.events import EventStore
@@ -156,8 +156,12 @@ def audit(
         str, typer.Option(help="Spark master (with --engine spark), e.g. spark://host:7077.")
     ] = "local[*]",
     workers: Annotated[
-        int, typer.Option(help="Processes for a folder of hourly Parquet files (OpenSky).")
-    ] = 2,
+        int,
+        typer.Option(
+            help="Processes for a folder of hourly Parquet files (OpenSky); each reads in a "
+            "thread beside its engine, so the default is one per two cores."
+        ),
+    ] = DEFAULT_WORKERS,
 ) -> None:
     """Audit recorded traffic against zones: every event, with a summary per zone and kind."""
     if lookahead is not None and lookahead < 0:

@@ -9,11 +9,11 @@ workers' events is the single engine's, except for the last lost contacts, which
 the data ends: each worker reports its clock and its pending lost contacts as candidates, and
 those the latest clock reaches are kept (as `skyfence.scale.spark` does across partitions).
 
-Every worker thus decodes every file. Passing rows between workers instead, so that each file is
-decoded once, was built and measured (bench/RESULTS.md): no faster on two cores, with more
-memory, since the rows must be pickled through pipes and the reading thread competes with the
-engine for the interpreter. The repeated part (Parquet decoding, the address column, opening
-each file) is about 40 % of a one-worker audit of ten-minute files, so two workers gain little.
+Each worker reads in a thread of its own, a batch ahead of its engine (Parquet decoding, Arrow
+and numpy release the interpreter lock): so one worker keeps two cores busy, and the default is
+one worker per two cores. Every worker decodes every file; passing rows between workers so that
+each file is decoded once was built and measured (bench/RESULTS.md), and was no faster on two
+cores, with more memory: the rows must be pickled through pipes.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+import os
+import queue
 import resource
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +43,7 @@ from skyfence.zones.geojson import zones_from_geojson, zones_to_geojson
 from skyfence.zones.model import Zone
 
 BATCH_ROWS = 500_000  # read from Parquet at a time
+DEFAULT_WORKERS = max(1, (os.cpu_count() or 2) // 2)  # each keeps two cores busy
 # the engine's best batch: larger cost more per row (sorts, caches), smaller more per batch
 ENGINE_ROWS = 200_000
 
@@ -71,7 +75,7 @@ def dataset_files(root: Path) -> list[Path]:
 
 
 def audit_dataset(
-    root: Path, zones: list[Zone], settings: EngineSettings, workers: int = 2
+    root: Path, zones: list[Zone], settings: EngineSettings, workers: int = DEFAULT_WORKERS
 ) -> DatasetResult:
     """Every event of the history under `root`, in time order."""
     files = dataset_files(root)
@@ -100,7 +104,7 @@ def _run_bucket(
     engine = Engine(zones, settings)
     events: list[Event] = []
     rows = 0
-    for batch in _batches(files, bucket, buckets):
+    for batch in _read_ahead(_batches(files, bucket, buckets)):
         rows += len(batch)
         events += engine.process(batch)
     clock = engine.clock_s
@@ -118,6 +122,26 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _read_ahead(batches: Iterator[StateVectors]) -> Iterator[StateVectors]:
+    """The batches, read by a thread one batch ahead of the engine: reading and conversion are
+    about 40 % of an audit, and overlap the engine's work."""
+    ahead: queue.Queue[StateVectors | BaseException | None] = queue.Queue(1)
+
+    def pump() -> None:
+        try:
+            for batch in batches:
+                ahead.put(batch)
+            ahead.put(None)
+        except BaseException as exc:
+            ahead.put(exc)
+
+    threading.Thread(target=pump, daemon=True).start()
+    while (item := ahead.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def _batches(files: list[Path], bucket: int, buckets: int) -> Iterator[StateVectors]:

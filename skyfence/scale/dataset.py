@@ -1,7 +1,7 @@
 """Parquet histories larger than memory, on one machine, on every core.
 
 OpenSky's history comes as hourly Parquet files. The files are read in time order, batch by
-batch, so memory holds one batch and the engine's state (a few hundred bytes per aircraft in
+batch, so memory holds a few batches and the engine's state (a few hundred bytes per aircraft in
 view), whatever the size of the history. To use every core, aircraft are split into disjoint
 buckets by address, one worker process per bucket: each reads every file but keeps its own
 aircraft, and runs its own engine. Aircraft never interact in the engine, so the union of the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -155,7 +156,7 @@ class Engine:
         """Report lost contact for aircraft inside a zone with no trusted fix for too long,
         and forget aircraft unheard for `forget_after_s` (memory stays bounded on a live feed)."""
         self.clock_s = max(self.clock_s, t_s)
-        events = self._lost_contacts(self.clock_s, list(self.tracks))
+        events = self._lost_contacts(self.clock_s, self.tracks)
         forget = self.clock_s - self.settings.forget_after_s
         events += self._forget([a for a, s in self.integrity.items() if s.last_seen_s < forget])
         return self._count(events)
@@ -166,7 +167,7 @@ class Engine:
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _lost_contacts(self, clock_s: float, keys: list[tuple[int, int]]) -> list[Event]:
+    def _lost_contacts(self, clock_s: float, keys: Iterable[tuple[int, int]]) -> list[Event]:
         timeout = self.settings.lost_contact_s
         events = []
         for address, zone in keys:

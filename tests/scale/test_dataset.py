@@ -58,8 +58,8 @@ def test_audit_of_a_folder_from_the_command_line(
 def test_a_bad_file_stops_every_worker_with_its_name(
     samples: Path, paris_zones_path: Path, tmp_path: Path
 ) -> None:
-    """A file the reader refuses, in the middle of the history and read by one worker: the
-    others wait for its rows, so they must be told, and the error must name the file."""
+    """A file the reader refuses, in the middle of the history: the error reaches the caller
+    from the reading thread and from a worker process alike, and names the file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     import pytest

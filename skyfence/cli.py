@@ -684,6 +684,7 @@ def export(
         if what == "events":
             total = event_store.count(start, end, zone, kind, address)
             records = event_store.query(start, end, zone, kind, address, limit=max(total, 1))
+            records = event_store.with_zone_versions(records)
             name = "skyfence events"
         else:
             if address is None:

@@ -43,10 +43,11 @@ def test_zones_across_the_antimeridian_and_round_a_pole_reach_the_map_split(
     ring = [[179, -1], [-179, -1], [-179, 1], [179, 1], [179, -1]]
     box_geometry = {"type": "Polygon", "coordinates": [ring]}
     pole_geometry = {"type": "Point", "coordinates": [0, 90]}
+    pole = {"id": "POLE", "radius_m": 500_000}
     features = [
         {"type": "Feature", "properties": {"id": "AM"}, "geometry": box_geometry},
-        {"type": "Feature", "properties": {"id": "POLE", "radius_m": 500_000}, "geometry": pole_geometry},
-    ]  # fmt: skip
+        {"type": "Feature", "properties": pole, "geometry": pole_geometry},
+    ]
     zones = zones_from_geojson({"type": "FeatureCollection", "features": features})
     with EventStore(tmp_path / "s.sqlite") as store:
         store.set_zones([zone_display_feature(z) for z in zones])

@@ -165,19 +165,30 @@ def grow_polar(geometry: BaseGeometry, distance_m: float) -> BaseGeometry:
     the cap's boundary is a plain ring round the origin)."""
     pole = 90.0 if geometry.bounds[3] >= 90.0 else -90.0
     polar = Proj(f"+proj=aeqd +lat_0={pole} +lon_0=0 +datum=WGS84 +units=m")
-    rings = []
-    for part in shapely.get_parts(geometry):
-        xy = shapely.get_coordinates(part.exterior)
-        if is_cap(part):
-            xy = xy[np.abs(xy[:, 1]) < 90.0]  # the boundary, without the pole line
-        rings.append(np.column_stack(polar(xy[:, 0], xy[:, 1])))
-    grown = shapely.union_all([Polygon(r) for r in rings]).buffer(distance_m, quad_segs=8)
-    parts = []
-    for part in shapely.get_parts(grown):
-        ring = shapely.get_coordinates(part.exterior)
-        lons, lats = polar(ring[:, 0], ring[:, 1], inverse=True)
-        parts.append(Polygon(np.column_stack([lons, lats])))
-    return continuous(shapely.union_all([continuous(p) for p in parts]))
+
+    def project(ring: BaseGeometry, inverse: bool = False) -> F64:
+        xy = shapely.get_coordinates(ring)
+        if not inverse:
+            xy = xy[np.abs(xy[:, 1]) < 90.0]  # a cap's boundary, without the pole line
+        return np.column_stack(polar(xy[:, 0], xy[:, 1], inverse=inverse))
+
+    # edges are straight in longitude and latitude (a cap's edge along a parallel is that
+    # parallel): cut them short, so that they stay themselves in the projection
+    planar = [
+        Polygon(project(part.exterior), [project(hole) for hole in part.interiors])
+        for part in shapely.get_parts(shapely.segmentize(geometry, 0.25))
+    ]
+    grown = shapely.union_all(planar).buffer(distance_m, quad_segs=8)
+    parts = [
+        continuous(
+            Polygon(
+                project(part.exterior, inverse=True),
+                [project(hole, inverse=True) for hole in part.interiors],
+            )
+        )
+        for part in shapely.get_parts(grown)
+    ]
+    return continuous(shapely.union_all(parts))
 
 
 # -- output ---------------------------------------------------------------------------------

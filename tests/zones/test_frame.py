@@ -14,7 +14,14 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import shape
 
-from skyfence.zones.frame import engine_shape, frame_centre, is_cap, to_frame, wrap_lon
+from skyfence.zones.frame import (
+    engine_shape,
+    frame_centre,
+    grow_polar,
+    is_cap,
+    to_frame,
+    wrap_lon,
+)
 from skyfence.zones.geojson import zone_to_feature, zones_from_geojson
 from skyfence.zones.model import Zone
 
@@ -123,3 +130,19 @@ def test_frames_move_longitudes_by_whole_turns_only() -> None:
     assert (wrap_lon(lon) == lon).all()  # to the bit: no rounding for points in range
     assert to_frame(np.array([-179.9]), 180.0)[0] == pytest.approx(180.1)
     assert wrap_lon(180.0) == -180.0
+
+
+def test_a_cap_grows_by_its_distance_on_the_ground_holes_shrink() -> None:
+    """How the exit hysteresis and buffer_m grow a cap: in a projection centred on the pole,
+    its edge along a parallel kept a parallel."""
+    ring = [[-180, 60], [180, 60], [180, 90], [-180, 90], [-180, 60]]
+    hole = [[10, 70], [20, 70], [20, 75], [10, 75], [10, 70]]
+    zone = _load({"type": "Polygon", "coordinates": [ring, hole]})
+    grown = grow_polar(zone.geometry, 5_000.0)
+    assert is_cap(grown) and grown.is_valid
+    dlat = 5_000.0 / 111_400  # a degree of latitude near 60°N is about 111.4 km
+    for lon in (-179.0, -90.0, 0.0, 45.0, 179.0):
+        assert grown.contains(shapely.Point(lon, 60 - 0.9 * dlat))
+        assert not grown.contains(shapely.Point(lon, 60 - 1.1 * dlat))
+    assert grown.contains(shapely.Point(15, 70 + 0.9 * dlat))  # the hole's edge moved in
+    assert not grown.contains(shapely.Point(15, 72.5))  # its middle is still out

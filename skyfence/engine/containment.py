@@ -147,7 +147,7 @@ def _exact(
 ) -> None:
     """Exact tests, with each longitude moved into its zone's frame (zones.frame)."""
     for z, rows in by_zone(zone, np.flatnonzero(mask)):
-        x = to_frame(lon[rows], float(zs.frame_lon[z]))
+        x = to_frame(lon[rows], float(zs.frame_lon[z])) if zs.wraps[z] else lon[rows]
         out[rows] = shapely.contains_xy(shapes[z], x, lat[rows])
 
 

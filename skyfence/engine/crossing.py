@@ -34,13 +34,18 @@ class Point4(NamedTuple):
             return a + (b - a) * f
 
         # the short way round: 179.9°E to 179.9°W is a 0.2° step across the antimeridian
-        lon = self.lon + wrap_lon(other.lon - self.lon) * f
+        lon = self.lon + _wrapped(other.lon - self.lon) * f
         return Point4(
             lerp(self.t_s, other.t_s),
             lerp(self.lat, other.lat),
-            wrap_lon(lon) if math.isfinite(lon) else lerp(self.lon, other.lon),
+            _wrapped(lon) if math.isfinite(lon) else lerp(self.lon, other.lon),
             lerp(self.alt_ft, other.alt_ft),
         )
+
+
+def _wrapped(lon: float) -> float:
+    """wrap_lon for one number, at the cost of a comparison when it is in range already."""
+    return lon if -180.0 <= lon < 180.0 else lon - 360.0 * math.floor((lon + 180.0) / 360.0)
 
 
 def crossings(

@@ -55,6 +55,7 @@ class EngineSettings:
 class ZoneSet:
     zones: tuple[Zone, ...]
     frame_lon: npt.NDArray[np.float64]  # zone i's shapes lie within frame_lon[i] ± 180 (+ caps)
+    wraps: npt.NDArray[np.bool_]  # zone i's shapes reach past ±180: points need moving
     shapes: tuple[BaseGeometry, ...]
     release_shapes: tuple[BaseGeometry, ...]  # grown by the exit hysteresis
     warning_shapes: tuple[BaseGeometry, ...]  # grown by buffer_m, the target of predictions
@@ -101,6 +102,13 @@ class ZoneSet:
         return cls(
             zones=tuple(zones),
             frame_lon=frame,
+            wraps=np.array(
+                [
+                    min(s.bounds[0] for s in group) < -180 or max(s.bounds[2] for s in group) > 180
+                    for group in zip(shapes, release, warning, strict=True)
+                ],
+                dtype=bool,
+            ),
             shapes=tuple(shapes),
             release_shapes=tuple(release),
             warning_shapes=tuple(warning),

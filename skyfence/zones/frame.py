@@ -84,7 +84,13 @@ def _canonical_cap(polygon: Polygon) -> BaseGeometry:
     moved = affinity.translate(polygon, -shift)  # now west in [-180, 180)
     inside = moved.intersection(box(-180, -90, 180, 90))
     beyond = affinity.translate(moved.intersection(box(180, -90, 540, 90)), -360.0)
-    return shapely.union(inside, beyond)
+    return _areas(shapely.union(inside, beyond))
+
+
+def _areas(geometry: BaseGeometry) -> BaseGeometry:
+    """The polygons of an overlay's result, without the lines and points where pieces touch."""
+    parts = [p for p in shapely.get_parts(geometry) if isinstance(p, Polygon) and p.area > 0]
+    return parts[0] if len(parts) == 1 else shapely.union_all(parts)
 
 
 def _polygon(polygon: Polygon) -> BaseGeometry:
@@ -155,7 +161,9 @@ def engine_shape(geometry: BaseGeometry) -> BaseGeometry:
                 -limit, min(pole, pole + np.sign(pole)), limit, max(pole, pole + np.sign(pole))
             )
             copies = [affinity.translate(p, k) for k in (-360.0, 0.0, 360.0)]
-            p = shapely.union_all([*copies, beyond]).intersection(box(-limit, -91, limit, 91))
+            p = _areas(
+                shapely.union_all([*copies, beyond]).intersection(box(-limit, -91, limit, 91))
+            )
         out.append(p)
     return shapely.union_all(out)
 
@@ -188,7 +196,7 @@ def grow_polar(geometry: BaseGeometry, distance_m: float) -> BaseGeometry:
         )
         for part in shapely.get_parts(grown)
     ]
-    return continuous(shapely.union_all(parts))
+    return continuous(_areas(shapely.union_all(parts)))
 
 
 # -- output ---------------------------------------------------------------------------------

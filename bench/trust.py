@@ -22,6 +22,7 @@ the receiver-range check, is put at Paris (where quickstart's traffic was heard)
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -33,12 +34,16 @@ import numpy.typing as npt
 from bench.workload import samples
 from skyfence.engine.engine import Engine
 from skyfence.schema import StateVectors
+from skyfence.sources.receiver import Receiver
 from skyfence.sources.recordings import read_recording
+from skyfence.tracking.horizon import beyond_horizon
+from skyfence.tracking.integrity import REASONS
 from skyfence.zones.geojson import load_zones
 
 ZONES = Path(__file__).parents[1] / "tests" / "data" / "paris_zones.geojson"
 SAMPLINGS = (1.0, 5.0, 10.0, 60.0)
-PARIS = (48.8566, 2.3522)  # lat, lon: the receiver of the scenarios
+PARIS = (48.8566, 2.3522)  # lat, lon
+RECEIVER = Receiver(*PARIS, 100.0)  # the receiver of the scenarios, a roof in Paris
 SEED = 11
 F64 = npt.NDArray[np.float64]
 
@@ -65,6 +70,7 @@ def resample(sv: StateVectors, step_s: float, pos_time: bool, seed: int = SEED) 
         | (sv.lon_deg[1:] != sv.lon_deg[:-1])
     )
     own_t = sv.t_s[np.maximum.accumulate(np.where(moved, np.arange(len(sv)), 0))]
+    own_t = np.where(np.isfinite(sv.t_pos_s), sv.t_pos_s, own_t)  # a scenario's own fix times
     if step_s <= 1.0:
         return replace(sv, t_pos_s=own_t if pos_time else np.full(len(sv), np.nan))
     rng = np.random.default_rng(seed)
@@ -103,13 +109,14 @@ class Run:
     episodes: int
     aircraft: int
     first_suspect: dict[int, float]  # address -> time of its first quarantined fix
-    trusted_after: dict[int, int]  # address -> trusted fixes at or after `since`
+    reasons: dict[str, int]  # reasons of the first quarantined fixes
+    leaked: int  # spoofed fixes trusted
 
 
 def run(
     sv: StateVectors,
     since: dict[int, float] | None = None,
-    receiver: tuple[float, float] | None = None,
+    receiver: Receiver | None = None,
 ) -> Run:
     """The engine over `sv` in 60 s batches (as a watch would), counting verdicts."""
     engine = Engine(load_zones(ZONES), keep_judged=True)
@@ -119,9 +126,9 @@ def run(
     for lo, hi in zip(cuts[:-1], np.append(cuts[1:-1], len(sv)), strict=True):
         if hi > lo:
             batch = sv.take(np.arange(lo, hi))
-            engine.process(batch, receiver=receiver) if receiver else engine.process(batch)
+            engine.process(batch, None if receiver is None else beyond_horizon(batch, receiver))
     engine.finish()
-    result = Run(0, 0, 0, len(np.unique(sv.icao24)), {}, {})
+    result = Run(0, 0, 0, len(np.unique(sv.icao24)), {}, 0, {})
     for j in engine.take_judged():
         v = j.verdicts
         result.fixes += int(v.fresh.sum())
@@ -130,15 +137,16 @@ def run(
         result.episodes += int(v.suspect_start.sum())
         if since is None:
             continue
-        for r in np.flatnonzero(bad | v.trusted):
+        result.leaked += int((v.trusted & (j.sv.squawk == TAG)).sum())
+        for r in np.flatnonzero(bad):
             a = int(j.sv.icao24[r])
             onset = since.get(a)
             if onset is None or j.t_fix[r] < onset:
                 continue
-            if bad[r]:
-                result.first_suspect[a] = min(result.first_suspect.get(a, math.inf), j.t_fix[r])
-            else:
-                result.trusted_after[a] = result.trusted_after.get(a, 0) + 1
+            if a not in result.first_suspect:
+                why = REASONS[int(v.reason[r])]
+                result.reasons[why] = result.reasons.get(why, 0) + 1
+            result.first_suspect[a] = min(result.first_suspect.get(a, math.inf), j.t_fix[r])
     return result
 
 
@@ -168,7 +176,9 @@ def frozen(sv: StateVectors, on: npt.NDArray[np.bool_]) -> StateVectors:
     """The position stops where it was at onset; speed and track go on as before."""
     first = np.flatnonzero(on)[0]
     n = int(on.sum())
-    return _spoofed(sv, on, np.full(n, sv.lat_deg[first]), np.full(n, sv.lon_deg[first]))
+    spoofed = _spoofed(sv, on, np.full(n, sv.lat_deg[first]), np.full(n, sv.lon_deg[first]))
+    # each repeat is sent as a new fix: with its own time where the source has one
+    return replace(spoofed, t_pos_s=np.where(on, sv.t_s, np.nan))
 
 
 def walk_off(sv: StateVectors, on: npt.NDArray[np.bool_], kt: float = 150.0) -> StateVectors:
@@ -202,10 +212,13 @@ def circle(sv: StateVectors, on: npt.NDArray[np.bool_]) -> StateVectors:
     return _spoofed(sv, on, lat, lon)
 
 
+TAG = "7777"  # the squawk of spoofed rows, to count those the engine trusted
+
+
 def _spoofed(sv: StateVectors, on: npt.NDArray[np.bool_], lat: F64, lon: F64) -> StateVectors:
     la, lo = sv.lat_deg.copy(), sv.lon_deg.copy()
     la[on], lo[on] = lat, lon
-    return replace(sv, lat_deg=la, lon_deg=lo)
+    return replace(sv, lat_deg=la, lon_deg=lo, squawk=np.where(on, TAG, sv.squawk))
 
 
 Scenario = Callable[[StateVectors, npt.NDArray[np.bool_]], StateVectors]
@@ -218,11 +231,23 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 def victims(sv: StateVectors, count: int) -> list[StateVectors]:
-    """The `count` flights with the most airborne rows (the same every run)."""
+    """The `count` longest airborne stretches without a gap of a minute, one per aircraft
+    (the same every run): a spoofer switched on at mid-stretch meets an established track."""
     air = sv.take(~sv.on_ground & np.isfinite(sv.lat_deg))
-    addresses, n = np.unique(air.icao24, return_counts=True)
-    chosen = addresses[np.argsort(-n, kind="stable")[:count]]
-    return [air.take(air.icao24 == a) for a in chosen]
+    cut = np.append(True, (air.icao24[1:] != air.icao24[:-1]) | (np.diff(air.t_s) > 60.0))
+    bounds = np.append(np.flatnonzero(cut), len(air))
+    stretches = sorted(
+        (
+            (int(hi - lo), int(air.icao24[lo]), int(lo), int(hi))
+            for lo, hi in itertools.pairwise(bounds)
+        ),
+        reverse=True,
+    )
+    chosen: dict[int, tuple[int, int]] = {}
+    for _, address, lo, hi in stretches:
+        if address not in chosen and len(chosen) < count:
+            chosen[address] = (lo, hi)
+    return [air.take(np.arange(lo, hi)) for lo, hi in chosen.values()]
 
 
 def scenario_rows(
@@ -243,6 +268,7 @@ def scenario_rows(
                 t_s=other.t_s + shift,
             )
             twin = twin.take(twin.t_s >= onset)
+            twin = replace(twin, squawk=np.full(len(twin), TAG))
             out += [resample(f, step_s, pos_time), resample(twin, step_s, pos_time, SEED + 1)]
         else:
             out.append(resample(SCENARIOS[name](f, on), step_s, pos_time))
@@ -265,7 +291,10 @@ def main() -> None:
     for name, sv in sets.items():
         for step in SAMPLINGS:
             for pos_time in (True, False):
-                r = run(resample(sv, step, pos_time))
+                r = run(
+                    resample(sv, step, pos_time),
+                    receiver=RECEIVER if name == "quickstart" else None,
+                )
                 print(
                     f"| {name} | {step:g} s | {'own' if pos_time else 'sample'} | {r.aircraft} "
                     f"| {r.fixes:,} | {1000 * r.episodes / r.aircraft:.1f} "
@@ -275,19 +304,21 @@ def main() -> None:
     print()
     print("## spoofing scenarios on real flights (onset at mid-flight)")
     print(
-        "| scenario | sampling | position time | detected | spoofed fixes trusted | to detection |"
+        "| scenario | sampling | position time | detected | spoofed fixes trusted "
+        "| to detection (median, max) | first reason |"
     )
-    print("| --- | --- | --- | ---: | ---: | --- |")
+    print("| --- | --- | --- | ---: | ---: | --- | --- |")
     for name in [*SCENARIOS, "two places at once"]:
         for step in SAMPLINGS:
             for pos_time in (True, False):
                 rows, since = scenario_rows(flights, name, step, pos_time)
-                r = run(rows, since, receiver=PARIS)
+                r = run(rows, since, receiver=RECEIVER)
                 delays = [r.first_suspect[a] - since[a] for a in since if a in r.first_suspect]
                 timing = f"{np.median(delays):.0f} s, {max(delays):.0f} s" if delays else "-"
                 print(
                     f"| {name} | {step:g} s | {'own' if pos_time else 'sample'} "
-                    f"| {len(delays)}/{len(since)} | {sum(r.trusted_after.values()):,} | {timing} |"
+                    f"| {len(delays)}/{len(since)} | {r.leaked:,} | {timing} "
+                    f"| {', '.join(sorted(r.reasons))} |"
                 )
 
 

@@ -34,7 +34,12 @@ FALLBACK_SPEED_KT = 250.0  # assumed when no ground speed is known at either end
 # interval since the aircraft's previous row (a sampled source repeats the newest position)
 OWN_TIME_ERR_S = 0.5
 CONFIRM_SUSPECT = 2  # quarantined fixes in a row that make a suspect episode (one is a glitch)
-GROUND_RECENT_S = 600.0  # an on-ground report this recent makes a flight-level altitude a bit error
+GROUND_RECENT_S = 600.0
+# inside a suspect episode, claimed positions that have not moved half the way the reported
+# ground speed says over this long are a spoofer's fixed point: they never end the episode
+STALL_WINDOW_S = 60.0
+STALL_MIN_KT = 80.0
+STALL_FRACTION = 0.5  # an on-ground report this recent makes a flight-level altitude a bit error
 
 MAX_CLIMB_FPM = 20_000.0  # beyond any aircraft's sustained climb or descent
 ALTITUDE_NOISE_FT = 300.0
@@ -73,6 +78,7 @@ class TrackIntegrity:
     quarantined: int = 0  # consecutive quarantined fixes (CONFIRM_SUSPECT make an episode)
     same_since_s: float = math.inf  # fix time at which the last fix's coordinates first came
     last_ground_s: float = -math.inf  # time of the last on-ground report
+    episode: list[Fix] = field(default_factory=list)  # quarantined fixes of the present episode
     run: int = 0  # consecutive mutually consistent fixes (to re-anchor a weak track)
     altitude: tuple[float, float] | None = None  # (time, ft) of the last plausible altitude
     # reports rejected since, that agree with each other (three replace the reference)
@@ -153,7 +159,8 @@ def assess(
     prev_t = np.empty(n)
     prev_t[1:] = t_fix[:-1]
     prev_t[starts] = carried_last_t
-    fresh = valid & (t_s - t_fix <= STALE_POSITION_S) & (t_fix > prev_t)
+    # a second position at the same time is a fix too, if elsewhere: one address, two places
+    fresh = valid & (t_s - t_fix <= STALE_POSITION_S) & (t_fix >= prev_t)
     # state vectors without a fix time repeat the last position until a new one arrives; two
     # fixes never carry exactly the same coordinates, so those are repeats, not fixes
     prev_lat, prev_lon = np.empty(n), np.empty(n)
@@ -268,20 +275,18 @@ def assess(
     # clean aircraft: nothing failed and the carried track was not in a suspect episode
     bad = (stateless != TRUSTED) | jump
     fix_group = np.cumsum(f_start) - 1
-    dirty_group = np.bincount(fix_group[bad], minlength=int(fix_group[-1]) + 1) > 0
+    # every fix before an aircraft's first failure is trusted: its predecessor was; but a
+    # track carried in a suspect episode (or without an anchor) is walked from its first fix,
+    # since fixes consistent with each other may all be far from the anchor
+    first_bad = np.full(int(fix_group[-1]) + 1, len(rows))
+    np.minimum.at(first_bad, fix_group[bad], np.flatnonzero(bad))
+    group_bounds = np.append(np.flatnonzero(f_start), len(rows))
     for g, i in enumerate(np.flatnonzero(f_start)):
         last = carried[group_of_fix[i]]
         if last is not None and (
             last.suspect or (last.last_fix is not None and last.anchor is None)
         ):
-            dirty_group[g] = True
-    # every fix before an aircraft's first failure is trusted: its predecessor was
-    first_bad = np.full(len(dirty_group), len(rows))
-    np.minimum.at(first_bad, fix_group[bad], np.flatnonzero(bad))
-    group_bounds = np.append(np.flatnonzero(f_start), len(rows))
-    for dirty in np.flatnonzero(dirty_group):
-        if first_bad[dirty] == len(rows):  # dirty because of the carried state
-            first_bad[dirty] = group_bounds[dirty]
+            first_bad[g] = group_bounds[g]
     trusted[rows[np.arange(len(rows)) < first_bad[fix_group]]] = True
 
     for g in range(len(group_bounds) - 1):  # once per aircraft
@@ -443,8 +448,11 @@ def _walk(
                 verdict = TRUSTED if weak and state.run >= CONFIRM_FIXES else IMPOSSIBLE_JUMP
                 if verdict == TRUSTED:
                     state.strength = state.run
+        if verdict == TRUSTED and state.episode and _stalled(state.episode, fix):
+            verdict = FROZEN_POSITION
         if verdict == TRUSTED:
             trusted[r] = True
+            state.episode.clear()
             state.anchor = fix
             state.strength = min(state.strength + 1, 10 * CONFIRM_FIXES)
             state.suspect = False
@@ -454,12 +462,33 @@ def _walk(
         else:
             reason[r] = verdict
             state.quarantined += 1
+            state.episode.append(fix)
             suspect_start[r] = state.quarantined == CONFIRM_SUSPECT
             state.suspect = True
             if state.anchor is None:
                 state.strength = 0
         previous = fix
     return len(rows)
+
+
+def _stalled(episode: list[Fix], fix: Fix) -> bool:
+    """Whether `fix` is hardly farther from the episode's fix STALL_WINDOW_S before it than
+    the reported ground speed says it must be (a real track in a turn covers more than half
+    its path length over a minute). Prunes `episode` to what later fixes still need."""
+    back = -1
+    for i, f in enumerate(episode):
+        if f.t_s > fix.t_s - STALL_WINDOW_S:
+            break
+        back = i
+    if back < 0:
+        return False
+    del episode[:back]
+    ref = episode[0]
+    gs = min(ref.gs_kt, fix.gs_kt)  # NaN: no claim of motion
+    if not gs >= STALL_MIN_KT:
+        return False
+    span = fix.t_s - ref.t_s - max(ref.t_err_s, fix.t_err_s)
+    return _distance_m(ref, fix) < STALL_FRACTION * gs * KT_MS * span - NOISE_M
 
 
 def _reachable(a: Fix, b: Fix, settings: EngineSettings) -> bool:

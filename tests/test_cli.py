@@ -53,8 +53,12 @@ def test_demo_replays_real_frames_and_quarantines_the_spoofed_flight(tmp_path: P
     assert [e.id for e in audited] == [e["id"] for e in events[:6]]
     # the spoofed fixes are kept as evidence, every one of them, and never trusted
     quarantined = [p for p in thy if not p["trusted"]]
-    assert len(quarantined) == 740
-    assert {p["reason"] for p in quarantined} <= {"outside_flight_envelope", "impossible_jump"}
+    assert len(quarantined) == 741  # the first: the last real position re-sent, frozen
+    assert {p["reason"] for p in quarantined} <= {
+        "frozen_position",
+        "outside_flight_envelope",
+        "impossible_jump",
+    }
     assert [a["callsign"] for a in picture] == ["THY9BP"]  # the picture of the last replay
     assert "skyfence reports a suspect position and no entry" in run.stdout
 

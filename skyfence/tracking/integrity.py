@@ -181,7 +181,14 @@ def assess(
         carried_same[group_of_row],
     )
     with np.errstate(invalid="ignore"):
-        frozen = fresh & same & own & ~on_ground & (gs_kt * KT_MS * (t_fix - run_t0) > NOISE_M)
+        frozen = (
+            fresh
+            & same
+            & (t_fix > prev_t)
+            & own
+            & ~on_ground
+            & (gs_kt * KT_MS * (t_fix - run_t0) > NOISE_M)
+        )
     fresh &= ~same
     fresh |= frozen
     # how much older than its stamp each position may be (see OWN_TIME_ERR_S)

@@ -128,7 +128,7 @@ def run(
             batch = sv.take(np.arange(lo, hi))
             engine.process(batch, None if receiver is None else beyond_horizon(batch, receiver))
     engine.finish()
-    result = Run(0, 0, 0, len(np.unique(sv.icao24)), {}, 0, {})
+    result = Run(0, 0, 0, len(np.unique(sv.icao24)), first_suspect={}, reasons={}, leaked=0)
     for j in engine.take_judged():
         v = j.verdicts
         result.fixes += int(v.fresh.sum())

@@ -28,12 +28,17 @@ EARTH_RADIUS_M = 6_371_008.8
 STALE_POSITION_S = 60.0  # a state vector whose position is older than this carries no new fix
 NOISE_M = 300.0  # position noise tolerated between two fixes, whatever their spacing
 CONFIRM_FIXES = 10  # consistent fixes that make a track's anchor strong
-FALLBACK_SPEED_KT = 250.0  # assumed when no ground speed is known at either end
+# assumed when no ground speed is known at either end: a cruising airliner that sends no
+# velocity (1.5 x 400 + 100 = 700 kt allowed, so sampled fixes of it are never a jump)
+FALLBACK_SPEED_KT = 400.0
 # a position with its own time (OpenSky's lastposupdate, traffic's last_position, readsb's
 # seen_pos) is timed to well under this; one stamped with its row's time may be as old as the
 # interval since the aircraft's previous row (a sampled source repeats the newest position)
 OWN_TIME_ERR_S = 0.5
-CONFIRM_SUSPECT = 2  # quarantined fixes in a row that make a suspect episode (one is a glitch)
+# quarantined fixes, with fewer than CONFIRM_FIXES trusted ones between any two, that make a
+# suspect episode: one alone is a decoding glitch, two are an anomaly that lasts (a spoofer,
+# or a second transmitter whose fixes alternate with the real ones)
+CONFIRM_SUSPECT = 2
 GROUND_RECENT_S = 600.0
 # inside a suspect episode, claimed positions that have not moved half the way the reported
 # ground speed says over this long are a spoofer's fixed point: they never end the episode
@@ -75,7 +80,8 @@ class TrackIntegrity:
     anchor: Fix | None = None  # last trusted fix
     strength: int = 0  # consecutive consistent trusted fixes behind the anchor (capped)
     suspect: bool = False  # inside a suspect episode
-    quarantined: int = 0  # consecutive quarantined fixes (CONFIRM_SUSPECT make an episode)
+    quarantined: int = 0  # quarantined fixes since CONFIRM_FIXES trusted ones in a row
+    calm: int = 0  # trusted fixes in a row
     same_since_s: float = math.inf  # fix time at which the last fix's coordinates first came
     last_ground_s: float = -math.inf  # time of the last on-ground report
     episode: list[Fix] = field(default_factory=list)  # quarantined fixes of the present episode
@@ -306,7 +312,7 @@ def assess(
             state.strength = min(state.strength + (cut - lo), 10 * CONFIRM_FIXES)
             state.run = min(state.run + (cut - lo), 10 * CONFIRM_FIXES)
             state.suspect = False
-            state.quarantined = 0
+            _calm(state, cut - lo)
             state.last_fix = state.anchor
         if cut < hi:
             # fix by fix from the first failure until the track is trusted again after the
@@ -335,6 +341,7 @@ def assess(
                 state.anchor = _fix(last, t_fix, lat, lon, gs_kt, t_err)
                 state.strength = min(state.strength + len(rest), 10 * CONFIRM_FIXES)
                 state.run = min(state.run + len(rest), 10 * CONFIRM_FIXES)
+                _calm(state, len(rest))
         last = rows[hi - 1]
         state.last_fix = _fix(last, t_fix, lat, lon, gs_kt, t_err)
         states[int(f_icao[lo])] = state
@@ -463,12 +470,13 @@ def _walk(
             state.anchor = fix
             state.strength = min(state.strength + 1, 10 * CONFIRM_FIXES)
             state.suspect = False
-            state.quarantined = 0
+            _calm(state, 1)
             if k >= last_failure:
                 return k + 1
         else:
             reason[r] = verdict
             state.quarantined += 1
+            state.calm = 0
             state.episode.append(fix)
             suspect_start[r] = state.quarantined == CONFIRM_SUSPECT
             state.suspect = True
@@ -476,6 +484,12 @@ def _walk(
                 state.strength = 0
         previous = fix
     return len(rows)
+
+
+def _calm(state: TrackIntegrity, trusted: int) -> None:
+    state.calm = min(state.calm + trusted, CONFIRM_FIXES)
+    if state.calm >= CONFIRM_FIXES:
+        state.quarantined = 0
 
 
 def _stalled(episode: list[Fix], fix: Fix) -> bool:

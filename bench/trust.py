@@ -14,8 +14,14 @@ Spoofing: scenarios built on the longest real flights of quickstart, each switch
 middle of the flight: a jump to a fixed point (THY9BP's pattern), a position frozen while the
 velocity says the aircraft moves, a slow walk-off at a plausible speed, a circle around a
 distant point, and the address in two places at once (another real flight replayed under it).
-Each reports how many flights were detected (a spoofed fix quarantined), how many spoofed
-fixes were trusted, and the time from onset to the first quarantined fix. The receiver, for
+Each reports how many flights were detected (a suspect episode, what raises a
+`suspect_position`), how many spoofed fixes were trusted, and the time from onset to the
+episode.
+
+Look-ahead: the share of `predicted_entry` warnings followed by an entry of the same aircraft
+into the same zone within five minutes, and their lead time, on quickstart against the Paris
+test zones, with the vertical rate ignored (level flight), with it, and with descending paths
+ending at the ground (landings). The receiver, for
 the receiver-range check, is put at Paris (where quickstart's traffic was heard).
 """
 
@@ -32,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.workload import samples
+from skyfence.engine import prediction
 from skyfence.engine.engine import Engine
 from skyfence.schema import StateVectors
 from skyfence.sources.receiver import Receiver
@@ -108,8 +115,8 @@ class Run:
     quarantined: int
     episodes: int
     aircraft: int
-    first_suspect: dict[int, float]  # address -> time of its first quarantined fix
-    reasons: dict[str, int]  # reasons of the first quarantined fixes
+    first_suspect: dict[int, float]  # address -> time of its first suspect episode
+    reasons: dict[str, int]  # reasons of those episodes
     leaked: int  # spoofed fixes trusted
 
 
@@ -138,7 +145,7 @@ def run(
         if since is None:
             continue
         result.leaked += int((v.trusted & (j.sv.squawk == TAG)).sum())
-        for r in np.flatnonzero(bad):
+        for r in np.flatnonzero(v.suspect_start):
             a = int(j.sv.icao24[r])
             onset = since.get(a)
             if onset is None or j.t_fix[r] < onset:
@@ -300,6 +307,7 @@ def main() -> None:
                     f"| {r.fixes:,} | {1000 * r.episodes / r.aircraft:.1f} "
                     f"| {100 * r.quarantined / max(r.fixes, 1):.3f} % |"
                 )
+    look_ahead(sets["quickstart"])
     flights = victims(sets["quickstart"], 5 if args.quick else 20)
     print()
     print("## spoofing scenarios on real flights (onset at mid-flight)")
@@ -320,6 +328,41 @@ def main() -> None:
                     f"| {len(delays)}/{len(since)} | {r.leaked:,} | {timing} "
                     f"| {', '.join(sorted(r.reasons))} |"
                 )
+
+
+def warnings_followed(sv: StateVectors) -> tuple[int, int, float]:
+    """(warnings, warnings followed by an entry within 300 s, median lead time of those)."""
+    engine = Engine(load_zones(ZONES))
+    events = engine.process(sv) + engine.finish()
+    entries: dict[tuple[str, str], list[float]] = {}
+    for e in events:
+        if e.kind == "entry":
+            entries.setdefault((e.icao24, e.zone_id), []).append(e.t_s)
+    warnings = [e for e in events if e.kind == "predicted_entry"]
+    leads = []
+    for w in warnings:
+        later = [t for t in entries.get((w.icao24, w.zone_id), []) if w.t_s <= t <= w.t_s + 300]
+        if later:
+            leads.append(later[0] - w.t_s)
+    return len(warnings), len(leads), float(np.median(leads)) if leads else math.nan
+
+
+def look_ahead(sv: StateVectors) -> None:
+    print()
+    print("## look-ahead: warnings followed by an entry (quickstart, Paris test zones)")
+    print("| look-ahead | warnings | followed by an entry | share | median lead |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    level = replace(sv, vrate_fpm=np.full(len(sv), np.nan))
+    ground = prediction.GROUND_FT
+    try:
+        prediction.GROUND_FT = -math.inf  # the path never ends: the look-ahead before
+        runs = [("level flight assumed", level), ("vertical rate, path never ends", sv)]
+        rows = [(name, *warnings_followed(data)) for name, data in runs]
+    finally:
+        prediction.GROUND_FT = ground
+    rows.append(("vertical rate, path ends at the ground", *warnings_followed(sv)))
+    for name, n, hits, lead in rows:
+        print(f"| {name} | {n} | {hits} | {100 * hits / max(n, 1):.0f} % | {lead:.0f} s |")
 
 
 if __name__ == "__main__":

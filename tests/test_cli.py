@@ -104,6 +104,24 @@ def test_audit_writes_events_and_summarises(
     assert f"events written to {out}" in run.stdout.replace("\n", "")
 
 
+def test_audit_with_a_receiver_quarantines_what_it_cannot_have_heard(
+    samples: Path, paris_zones_path: Path, tmp_path: Path
+) -> None:
+    """quickstart as if one receiver in Lyon, 390 km from Paris, had recorded it."""
+    out = tmp_path / "events.jsonl"
+    recording = samples / "collections/quickstart.json.gz"
+    run = skyfence(
+        "audit", "-z", paris_zones_path, recording, "--receiver", "45.764,4.836,100",
+        "--out", out, "--since", "2021-10-07T13:00:00Z", "--until", "2021-10-07T13:20:00Z",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    reasons = [e["details"]["reason"] for e in events if e["kind"] == "suspect_position"]
+    assert reasons and set(reasons) == {"beyond_radio_horizon"}
+    run = skyfence("audit", "-z", paris_zones_path, recording, "--receiver", "45.7,north")
+    assert run.returncode == 2 and "--receiver '45.7,north': expected LAT,LON" in run.stderr
+
+
 def test_audit_fails_clearly_on_bad_input(tmp_path: Path, samples: Path) -> None:
     garbage = tmp_path / "garbage.json"
     garbage.write_bytes(b"\x00\x01 not a recording at all")

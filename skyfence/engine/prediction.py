@@ -24,6 +24,10 @@ from skyfence.zones.frame import wrap_lon
 KT_MS = 1852.0 / 3600.0
 M_PER_DEG = 111_320.0
 MIN_SPEED_KT = 30.0  # slower than this, a heading says little about where the aircraft goes
+# where a descending path ends: a landing rolls out and stops on its runway, it does not go on
+# at approach speed. Sea level, so that a runway above it ends the path later, never earlier
+# than the touchdown (an unknown terrain must not hide a real approach)
+GROUND_FT = 0.0
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -121,6 +125,9 @@ def predict(zs: ZoneSet, fx: Fixes, w: Walk, settings: EngineSettings) -> Predic
         at_ceiling = np.where(
             climb != 0, (ceiling - alt0) / climb, np.where(alt0 <= ceiling, np.inf, -np.inf)
         )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        touchdown = np.where(climb < 0, (GROUND_FT - alt0) / climb, np.inf)
+    lat_hi = np.minimum(lat_hi, np.nan_to_num(touchdown, nan=np.inf))
     v_lo = np.where(climb >= 0, at_floor, at_ceiling)
     v_hi = np.where(climb >= 0, at_ceiling, at_floor)
     v_lo = np.where(

@@ -38,6 +38,22 @@ def records(counts: CellCounts) -> list[dict[str, Any]]:
     return out
 
 
+def from_rows(rows: list[dict[str, Any]]) -> CellCounts:
+    """Counts as the event store returns them (cells as hexadecimal text)."""
+
+    def column(name: str) -> np.ndarray[Any, np.dtype[np.int64]]:
+        return np.array([r[name] for r in rows], np.int64)
+
+    return CellCounts(
+        column("hour_s"),
+        np.array([int(r["cell"], 16) for r in rows], np.uint64),
+        column("aircraft"),
+        column("degraded"),
+        column("spoofed"),
+        column("claimed"),
+    )
+
+
 def feature_collection(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """GeoJSON polygons of the cells (cells across the antimeridian are drawn as H3 gives them)."""
     features = [

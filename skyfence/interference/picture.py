@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyfence.engine.engine import Judged
-from skyfence.interference.cells import cells_of
+from skyfence.interference.cells import cell_text, cells_of
 from skyfence.tracking.integrity import LOW_INTEGRITY, NULL_POSITION, STALE_POSITION_S
 
 SEEN, DEGRADED, SPOOFED, CLAIMED = 1, 2, 4, 8
@@ -58,6 +58,14 @@ class CellCounts:
 
     def take(self, rows: npt.NDArray[np.int64] | npt.NDArray[np.bool_]) -> CellCounts:
         return CellCounts(*(getattr(self, name)[rows] for name in CellCounts.__slots__))
+
+    def rows(self) -> list[tuple[int, str, int, int, int, int]]:
+        """As the event store keeps them: (hour_s, cell, aircraft, degraded, spoofed, claimed)."""
+        columns = (self.hour_s, self.cell, self.aircraft, self.degraded, self.spoofed)
+        return [
+            (int(h), cell_text(c), int(a), int(d), int(s), int(k))
+            for h, c, a, d, s, k in zip(*columns, self.claimed, strict=True)
+        ]
 
 
 @dataclass(slots=True)

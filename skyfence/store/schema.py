@@ -80,6 +80,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             note TEXT NOT NULL
         )""",
     ),
+    (  # 3: the interference picture: distinct aircraft per hour and H3 cell
+        """CREATE TABLE interference (
+            hour_s INTEGER NOT NULL,
+            cell TEXT NOT NULL,
+            aircraft INTEGER NOT NULL,
+            degraded INTEGER NOT NULL,
+            spoofed INTEGER NOT NULL,
+            claimed INTEGER NOT NULL,
+            PRIMARY KEY (hour_s, cell)
+        ) WITHOUT ROWID""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

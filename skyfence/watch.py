@@ -317,20 +317,19 @@ class LivePicture:
         self.aircraft = self.picture.snapshot(self.engine)
         self.status = [self._rated(source_status(s), now, s) for s in self.sources]
         self._last_write = now
+        clock = self.engine.clock_s
+        prune = math.isfinite(clock) and clock - self._pruned_at >= 3600.0
         if self.store is not None:
             self.store.write_picture(self.aircraft, self._positions, self.status)
-            clock = self.engine.clock_s
-            prune = math.isfinite(clock) and clock - self._pruned_at >= 3600.0
             if force or prune or now - self._interference_written >= INTERFERENCE_EVERY_S:
                 self.store.write_interference(self.interference.take_changed().rows())
                 self._interference_written = now
             if prune:
                 self.store.prune_positions(clock - TRACK_RETENTION_S)
-                # hours before the last one are complete and stored: forgotten here
-                self.interference.close_before(
-                    clock - 2 * HOUR_S, self.engine.settings.forget_after_s
-                )
-                self._pruned_at = clock
+        if prune:
+            # hours before the last one are complete (and stored): forgotten here
+            self.interference.close_before(clock - 2 * HOUR_S, self.engine.settings.forget_after_s)
+            self._pruned_at = clock
         self._positions = []
 
     def _rated(self, record: dict[str, Any], now: float, source: Source) -> dict[str, Any]:

@@ -110,6 +110,7 @@ def test_memory_stays_bounded_as_aircraft_come_and_go(
                 len(engine.last_trusted),
                 len(engine.tracks),
                 len(picture.picture.aircraft),
+                len(set(picture.interference.counts().hour_s.tolist())),
             )
         )
     in_view = len(np.unique(sv.icao24))
@@ -119,6 +120,7 @@ def test_memory_stays_bounded_as_aircraft_come_and_go(
     assert remembered[-1][0] == remembered[3][0]  # flat: loop 8 remembers what loop 4 did
     assert max(r[2] for r in remembered) <= 2 * in_view
     assert max(r[3] for r in remembered) <= in_view  # the picture: aircraft heard in 5 minutes
+    assert max(r[4] for r in remembered) <= 3  # interference: the hours not yet complete
 
 
 def test_a_receiver_clock_in_the_future_cannot_blind_the_watch(
@@ -186,3 +188,27 @@ def watch_sbs(lines: list[str], zones: Path) -> tuple[list[Event], object, Engin
     finally:
         receiver.close()
     return sink.events, result, engine
+
+
+def test_watch_stores_the_interference_picture_audit_draws(tmp_path: Path) -> None:
+    """THY9BP replayed through watch in one-second ticks: the store holds, hour by hour, the
+    same cells and counts as the whole recording judged at once."""
+    from importlib.resources import files
+
+    from skyfence.interference.picture import InterferencePicture
+    from skyfence.watch import LivePicture
+
+    recording = Path(str(files("skyfence") / "samples" / "thy9bp_spoofing_2024-09-17.json.gz"))
+    engine = Engine(load_zones("ukraine"), keep_judged=True)
+    audited = InterferencePicture()
+    run_audit([recording], engine, [], on_batch=lambda *_: audited.add(engine.take_judged()))
+
+    watcher = Engine(load_zones("ukraine"), keep_judged=True)
+    with EventStore(tmp_path / "events.sqlite") as store:
+        picture = LivePicture(watcher, [], store)
+        run_watch([ReplaySource(recording)], watcher, [store], on_tick=picture.tick)
+        picture.tick([], force=True)
+        store.flush()
+        stored = store.interference(0, 4e9)
+    assert [tuple(r.values()) for r in stored] == audited.counts().rows()
+    assert sum(r["claimed"] for r in stored) >= 1 and sum(r["spoofed"] for r in stored) == 1

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.workload import samples as traffic_samples
 from skyfence.engine.engine import Engine
 from skyfence.interference.cells import cells_of
 from skyfence.interference.picture import InterferencePicture, jamming_level
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
-from tests.conftest import traffic_samples
 
 BAD_NACP = 8
 RESOLUTION = 4

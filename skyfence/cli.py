@@ -717,6 +717,7 @@ def interference(
 ) -> None:
     """Map GNSS interference in recordings, per H3 cell and hour: aircraft seen, degraded
     (jamming), spoofed, and the cells their spoofed positions claimed."""
+    from skyfence.interference.aggregate import HOUR_S, InterferencePicture
     from skyfence.interference.cells import cell_outline
     from skyfence.interference.outputs import (
         FORMATS,
@@ -724,7 +725,6 @@ def interference(
         records,
         write_parquet,
     )
-    from skyfence.interference.picture import HOUR_S, InterferencePicture
 
     if out is None and png is None:
         raise _fail("give -o cells.geojson|cells.parquet, --png map.png, or both")

@@ -195,7 +195,7 @@ def test_watch_stores_the_interference_picture_audit_draws(tmp_path: Path) -> No
     same cells and counts as the whole recording judged at once."""
     from importlib.resources import files
 
-    from skyfence.interference.picture import InterferencePicture
+    from skyfence.interference.aggregate import InterferencePicture
     from skyfence.watch import LivePicture
 
     recording = Path(str(files("skyfence") / "samples" / "thy9bp_spoofing_2024-09-17.json.gz"))

@@ -6,7 +6,8 @@ every cell it crosses. So positions are first snapped to a grid of squares sever
 than a cell; a square whose four corners fall in one cell lies wholly inside it (an H3 cell is
 convex in the gnomonic projection it is drawn in, and so, to well under a metre, is a square a
 few kilometres wide), and all its positions get that cell from four look-ups. Only positions in
-squares that straddle a cell edge are looked up one by one.
+squares that straddle a cell edge are looked up one by one. The result is tested equal to
+one-by-one look-ups on real traffic.
 
 `h3` is imported inside the functions: a command that draws no cells does not pay for it.
 """

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from skyfence.engine.events import iso_time
+from skyfence.interference.aggregate import CellCounts, jamming_level
 from skyfence.interference.cells import cell_centre, cell_outline, cell_text
-from skyfence.interference.picture import CellCounts, jamming_level
 
 FORMATS = (".geojson", ".parquet")
 

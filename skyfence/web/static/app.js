@@ -339,7 +339,9 @@
     const fc = await api("/api/interference");
     interference.fc = fc;
     const hours = fc.hours || [];
-    const keep = hours.indexOf(interference.hour);
+    const previous = interference.hours;
+    const atLatest = interference.hour === null || interference.hour === previous[previous.length - 1];
+    const keep = atLatest ? -1 : hours.indexOf(interference.hour); // the latest hour is followed
     interference.hours = hours;
     $("#interference").hidden = hours.length === 0;
     const slider = $("#if-hour");

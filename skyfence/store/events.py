@@ -69,6 +69,7 @@ _INSERT_OUTBOX = (
 )
 _RETRY_FIRST_S = 0.05  # after a failed commit, retry soon (a lock held for a moment) ...
 _RETRY_MAX_S = 5.0  # ... and then less and less often (a full disk)
+_SQLITE_MAX_INT = 2**63 - 1
 _MAX_JOBS_PER_COMMIT = 1000  # keeps one transaction, and the readers' WAL, reasonably short
 
 
@@ -219,8 +220,8 @@ class EventStore:
         """Events with `since <= time < until` (unix seconds or aware datetimes) matching the
         other filters, in time order (then id, so pages never overlap); with `acknowledged`,
         each with its acknowledgement as `get` gives it."""
-        if limit < 0 or offset < 0:
-            raise ValueError("limit and offset must be >= 0")
+        if not (0 <= limit <= _SQLITE_MAX_INT and 0 <= offset <= _SQLITE_MAX_INT):
+            raise ValueError(f"limit and offset must be between 0 and {_SQLITE_MAX_INT}")
         where, params = where_clause(since, until, zone_id, kind, icao24)
         order = "DESC" if newest_first else "ASC"
         sql = f"{SELECT_EVENT}{where} ORDER BY time_s {order}, id {order} LIMIT ? OFFSET ?"

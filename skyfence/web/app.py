@@ -43,6 +43,7 @@ STATIC = Path(str(files("skyfence") / "web" / "static"))
 MAX_BODY_BYTES = 16 * 1024  # an acknowledgement note is all the API ever accepts
 TRACK_AROUND_S = 900.0  # an event's track: 15 minutes either side
 STREAM_PERIOD_S = 1.0
+MAX_OFFSET = 1_000_000_000  # far beyond any store, far below SQLite's 64-bit integers
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -95,7 +96,7 @@ def create_app(store: EventStore, token: str, *, cors_origins: tuple[str, ...] =
         kind: EventKind | None = None,
         icao24: Annotated[str | None, Query(pattern="^[0-9a-fA-F]{6}$")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Response:
         since_utc, until_utc = _aware(since), _aware(until)
         icao = icao24.lower() if icao24 else None

@@ -14,6 +14,26 @@ NASTY = [
 ]  # fmt: skip
 
 
+def _edges() -> list[int]:
+    """Integers at the limits of the machine types that parsers and SQLite convert into."""
+    bounds = [2**b for b in (7, 8, 15, 16, 31, 32, 53, 63, 64, 128)]
+    return sorted({s * (b + d) for b in bounds for d in (-1, 0, 1) for s in (1, -1)})
+
+
+EXTREME_NUMBERS = (
+    st.sampled_from(_edges()).map(str)
+    | st.integers().map(str)
+    | st.floats(allow_nan=True, allow_infinity=True).map(repr)
+    | st.sampled_from(["inf", "-inf", "nan", "NaN", "Infinity", "1e309", "-1e309", "1e-400",
+                       "9" * 400, "-" + "9" * 400, "0x10", "1_000", "+1", " 1", "1.0", "-0"])
+)  # fmt: skip
+"""Numbers a field may be given that its type cannot hold: integer extremes, huge and negative
+values, NaN and infinities, spellings some parsers accept."""
+
+OVERLONG = st.integers(1_000, 8_000).map(lambda n: "9" * n) | st.text(min_size=1000, max_size=5000)
+"""Strings far longer than any field needs (under the 64 KiB a URL may have)."""
+
+
 @st.composite
 def damaged(draw: st.DrawFn, seed: bytes, max_edits: int = 8) -> bytes:
     """The seed with a few edits: bit flips, cuts, duplicated or deleted stretches, and

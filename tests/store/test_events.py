@@ -155,6 +155,8 @@ def test_query_filters_and_pages(events: list[Event], tmp_path: Path) -> None:
             store.query(since=datetime(2021, 10, 7))  # noqa: DTZ001 - the mistake under test
         with pytest.raises(ValueError, match="limit"):
             store.query(limit=-1)
+        with pytest.raises(ValueError, match="offset"):  # not an OverflowError from SQLite
+            store.query(offset=2**63)
 
 
 def seconds(record: dict[str, Any]) -> float:

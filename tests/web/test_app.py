@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
 from skyfence.store.events import EventStore
-from skyfence.web.app import MAX_BODY_BYTES, create_app
+from skyfence.web.app import MAX_BODY_BYTES, MAX_OFFSET, create_app
 
 TOKEN = "test-token-4f2a"
 
@@ -137,3 +137,28 @@ def test_exports_download_in_each_format(client: TestClient) -> None:
     too_long = {**window, "until": "2024-12-17T10:00:00Z"}
     assert client.get("/api/export/track/4baac6", params=too_long).status_code == 422
     assert client.get("/api/export/track/../../etc", params=window).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "value", ["9223372036854775808", "9" * 400, "-1", "-9223372036854775809", "1e3", "nan", "inf"]
+)
+def test_numbers_beyond_their_bounds_are_a_422_naming_the_parameter(
+    client: TestClient, value: str
+) -> None:
+    """Issue 12: `offset=9223372036854775808` reached SQLite and gave a 500 (OverflowError)."""
+    for path, name in (
+        ("/api/events", "offset"),
+        ("/api/events", "limit"),
+        ("/api/export/events", "limit"),
+    ):
+        response = client.get(path, params={name: value})
+        assert response.status_code == 422, (path, name, response.text)
+        (problem,) = response.json()["detail"]
+        assert problem["loc"] == ["query", name]
+    for name in ("since", "until"):
+        window = {"since": "2024-09-17T09:00:00Z", "until": "2024-09-17T10:00:00Z", name: value}
+        for path in ("/api/events", "/api/export/track/4baac6"):
+            response = client.get(path, params=window)
+            expected = 200 if value == "-1" else 422  # -1 is a unix time: 1969-12-31T23:59:59Z
+            assert response.status_code == expected, (path, name, response.text)
+    assert client.get("/api/events", params={"offset": MAX_OFFSET}).json()["items"] == []

@@ -394,6 +394,14 @@ def _print_summary(result: AuditResult) -> None:
 WebOption = Annotated[bool, typer.Option("--web/--no-web", help="Serve the live map and API.")]
 HostOption = Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")]
 PortOption = Annotated[int, typer.Option(help="Port of the web server.")]
+AllowedHostOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allowed-host",
+        help="Also answer requests for this host name (besides localhost and the bound address);"
+        " others are refused (DNS rebinding).",
+    ),
+]
 
 
 @app.command()
@@ -424,6 +432,7 @@ def watch(
     web: WebOption = False,
     host: HostOption = DEFAULT_HOST,
     port: PortOption = DEFAULT_PORT,
+    allowed_host: AllowedHostOption = None,
 ) -> None:
     """Watch live feeds (or replay recordings) against zones, storing and sending every event."""
     if speed < 0:
@@ -440,6 +449,7 @@ def watch(
         speed=speed or None,
         reference=reference,
         web=(host, port) if web else None,
+        allowed_hosts=tuple(allowed_host or ()),
     )
 
 
@@ -455,6 +465,7 @@ def _watch_session(
     reference: tuple[float, float] | None,
     web: tuple[str, int] | None,
     keep_serving: bool = False,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> None:
     """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`)."""
     engine = Engine(zones, settings, keep_judged=True)
@@ -476,7 +487,7 @@ def _watch_session(
     server = None
     try:
         if web is not None:
-            server = WebServer(event_store, api_token(), *web)
+            server = WebServer(event_store, api_token(), *web, extra_hosts=allowed_hosts)
             try:
                 server.start()
             except OSError as exc:
@@ -536,6 +547,7 @@ def serve(
     cors_origin: Annotated[
         list[str] | None, typer.Option(help="Allow this origin to read the API (CORS).")
     ] = None,
+    allowed_host: AllowedHostOption = None,
 ) -> None:
     """Serve the map and API over an event store (a running watch keeps it current)."""
     store_path = store or Path(user_data_dir("skyfence")) / "events.sqlite"
@@ -545,7 +557,14 @@ def serve(
         event_store = EventStore(store_path)
     except (ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
-    server = WebServer(event_store, api_token(), host, port, tuple(cors_origin or ()))
+    server = WebServer(
+        event_store,
+        api_token(),
+        host,
+        port,
+        tuple(cors_origin or ()),
+        extra_hosts=tuple(allowed_host or ()),
+    )
     console.print(f"map and API: {server.url}#token={server.token}  (API docs: {server.url}docs)")
     try:
         server.run()

@@ -14,6 +14,10 @@ from importlib.resources import files
 from pathlib import Path
 
 import httpx
+import pytest
+
+from skyfence.store.events import EventStore
+from skyfence.web.server import WebServer, allowed_hosts
 
 TOKEN = "server-test-token"
 
@@ -84,3 +88,48 @@ def test_acknowledgements_beside_a_running_watch_are_never_refused_for_a_lock(
         for process in (serve, watch):
             process.terminate()
             process.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("host", "extra", "expected"),
+    [
+        ("127.0.0.1", (), ("localhost", "127.0.0.1", "[::1]")),
+        ("::1", (), ("localhost", "127.0.0.1", "[::1]")),
+        ("0.0.0.0", (), ("localhost", "127.0.0.1", "[::1]")),  # a wildcard names no host
+        ("192.0.2.7", ("Monitor.LAN",), ("localhost", "127.0.0.1", "[::1]", "192.0.2.7",
+                                          "monitor.lan")),
+        ("2001:db8::7", (), ("localhost", "127.0.0.1", "[::1]", "[2001:db8::7]")),
+    ],
+)  # fmt: skip
+def test_the_hosts_answered_are_this_machine_the_bound_address_and_those_named(
+    host: str, extra: tuple[str, ...], expected: tuple[str, ...]
+) -> None:
+    assert allowed_hosts(host, extra) == expected
+
+
+def test_a_rebound_host_name_is_refused(demo_store_path: Path, tmp_path: Path) -> None:
+    """Issue 12: DNS rebinding. A page from evil.example re-points its name at 127.0.0.1 and
+    reads the API as same-origin; its requests carry `Host: evil.example`."""
+    store_path = tmp_path / "store.sqlite"
+    shutil.copy(demo_store_path, store_path)
+    port = free_port()
+    with EventStore(store_path) as store:
+        server = WebServer(store, TOKEN, port=port, extra_hosts=("monitor.lan",))
+        server.start()
+        try:
+            url = f"http://127.0.0.1:{port}/api/events"
+            for name in ("evil.example", "127.0.0.1.evil.example", "localhost.", "", "monitor"):
+                answer = httpx.get(url, headers={"Host": f"{name}:{port}"})
+                assert answer.status_code == 400, name
+                assert "items" not in answer.text
+            for name in ("localhost", "127.0.0.1", "[::1]", "LOCALHOST", "monitor.lan"):
+                answer = httpx.get(url, headers={"Host": f"{name}:{port}"})
+                assert answer.status_code == 200 and answer.json()["total"] == 7, name
+            ack = httpx.post(
+                url + f"/{answer.json()['items'][0]['id']}/ack",
+                json={"by": "x"},
+                headers={"Host": "evil.example", "Authorization": f"Bearer {TOKEN}"},
+            )
+            assert ack.status_code == 400  # refused even with the token
+        finally:
+            server.stop()

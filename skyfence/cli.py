@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from skyfence.alerts.console import render
+from skyfence.alerts.console import render, safe
 from skyfence.alerts.files import EventSink, open_sink
 from skyfence.alerts.webhook import WebhookDelivery
 from skyfence.audit import AuditResult, run_audit
@@ -333,11 +333,11 @@ def _print_event(e: Event) -> None:
     who = f"{e.icao24} {e.callsign or '?'} ({e.country or '??'})"
     console.print(
         f"{d['time'].replace('T', ' ')[:-1]}  [{KIND_STYLE[e.kind]}]{e.kind:<16}[/] "
-        f"[bold]{escape(e.zone_id)}[/]  {escape(who)}",
+        f"[bold]{safe(e.zone_id)}[/]  {safe(who)}",
         highlight=False,
     )
     where = f"at {e.lat:.4f}, {e.lon:.4f}{alt}"
-    console.print(f"    {where}: {escape(_why(e))}", style="dim", highlight=False)
+    console.print(f"    {where}: {safe(_why(e))}", style="dim", highlight=False)
 
 
 def _why(e: Event) -> str:

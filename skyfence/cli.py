@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from skyfence.alerts.console import render
+from skyfence.alerts.console import render, safe
 from skyfence.alerts.files import EventSink, open_sink
 from skyfence.alerts.webhook import WebhookDelivery
 from skyfence.audit import AuditResult, run_audit
@@ -335,11 +335,11 @@ def _print_event(e: Event) -> None:
     who = f"{e.icao24} {e.callsign or '?'} ({e.country or '??'})"
     console.print(
         f"{d['time'].replace('T', ' ')[:-1]}  [{KIND_STYLE[e.kind]}]{e.kind:<16}[/] "
-        f"[bold]{escape(e.zone_id)}[/]  {escape(who)}",
+        f"[bold]{safe(e.zone_id)}[/]  {safe(who)}",
         highlight=False,
     )
     where = f"at {e.lat:.4f}, {e.lon:.4f}{alt}"
-    console.print(f"    {where}: {escape(_why(e))}", style="dim", highlight=False)
+    console.print(f"    {where}: {safe(_why(e))}", style="dim", highlight=False)
 
 
 def _why(e: Event) -> str:
@@ -396,6 +396,14 @@ def _print_summary(result: AuditResult) -> None:
 WebOption = Annotated[bool, typer.Option("--web/--no-web", help="Serve the live map and API.")]
 HostOption = Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")]
 PortOption = Annotated[int, typer.Option(help="Port of the web server.")]
+AllowedHostOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allowed-host",
+        help="Also answer requests for this host name (besides localhost and the bound address);"
+        " others are refused (DNS rebinding).",
+    ),
+]
 
 
 @app.command()
@@ -433,6 +441,7 @@ def watch(
     web: WebOption = False,
     host: HostOption = DEFAULT_HOST,
     port: PortOption = DEFAULT_PORT,
+    allowed_host: AllowedHostOption = None,
 ) -> None:
     """Watch live feeds (or replay recordings) against zones, storing and sending every event."""
     if speed < 0:
@@ -449,6 +458,7 @@ def watch(
         speed=speed or None,
         receiver=antenna,
         web=(host, port) if web else None,
+        allowed_hosts=tuple(allowed_host or ()),
     )
 
 
@@ -464,6 +474,7 @@ def _watch_session(
     receiver: Receiver | None,
     web: tuple[str, int] | None,
     keep_serving: bool = False,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> None:
     """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`)."""
     engine = Engine(zones, settings, keep_judged=True)
@@ -485,7 +496,7 @@ def _watch_session(
     server = None
     try:
         if web is not None:
-            server = WebServer(event_store, api_token(), *web)
+            server = WebServer(event_store, api_token(), *web, extra_hosts=allowed_hosts)
             try:
                 server.start()
             except OSError as exc:
@@ -545,6 +556,7 @@ def serve(
     cors_origin: Annotated[
         list[str] | None, typer.Option(help="Allow this origin to read the API (CORS).")
     ] = None,
+    allowed_host: AllowedHostOption = None,
 ) -> None:
     """Serve the map and API over an event store (a running watch keeps it current)."""
     store_path = store or Path(user_data_dir("skyfence")) / "events.sqlite"
@@ -554,7 +566,14 @@ def serve(
         event_store = EventStore(store_path)
     except (ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
-    server = WebServer(event_store, api_token(), host, port, tuple(cors_origin or ()))
+    server = WebServer(
+        event_store,
+        api_token(),
+        host,
+        port,
+        tuple(cors_origin or ()),
+        extra_hosts=tuple(allowed_host or ()),
+    )
     console.print(f"map and API: {server.url}#token={server.token}  (API docs: {server.url}docs)")
     try:
         server.run()

@@ -14,6 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from skyfence.text import plain_ascii
+
 F64 = npt.NDArray[np.float64]
 I8 = npt.NDArray[np.int8]
 U32 = npt.NDArray[np.uint32]
@@ -211,7 +213,8 @@ def _small_int(value: Any) -> I8:
 
 
 def _strings(value: Any, n: int, width: int) -> STR:
-    """Strings with missing values as "" and surrounding blanks removed (callsigns are padded)."""
+    """Strings with missing values as "" and surrounding blanks removed (callsigns are padded);
+    characters other than printable ASCII escaped: they come from the air."""
     import pyarrow.compute as pc
 
     arr = value if isinstance(value, pa.Array | pa.ChunkedArray) else None
@@ -225,7 +228,13 @@ def _strings(value: Any, n: int, width: int) -> STR:
             arr = arr.cast(pa.string())
     arr = pc.fill_null(pc.utf8_trim_whitespace(arr.cast(pa.string())), "")
     text = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object).reshape(n)
-    return text.astype(f"U{width}")
+    hostile = np.flatnonzero(pc.match_substring_regex(arr, r"[^ -\[\]-~]").to_numpy(False))
+    if not len(hostile):
+        return text.astype(f"U{width}")
+    # the rare identifier with control or non-ASCII characters: escaped, whole (see text.py)
+    for i in hostile:
+        text[i] = plain_ascii(text[i][:width])
+    return text.astype(f"U{max(width, max(len(text[i]) for i in hostile))}")
 
 
 def take_rows(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> npt.NDArray[Any]:

@@ -197,7 +197,7 @@ def test_traffic_parquet_with_nanosecond_times(samples: Path, tmp_path: Path) ->
     frame.to_parquet(path)
     run = skyfence("audit", "-z", "ukraine", path)
     assert run.returncode == 0, run.stderr
-    assert "as traffic-parquet" in run.stdout and "740 quarantined" in run.stdout
+    assert "as traffic-parquet" in run.stdout and "741 quarantined" in run.stdout
 
 
 def test_watch_replays_stores_and_delivers(samples: Path, tmp_path: Path) -> None:
@@ -283,3 +283,61 @@ def test_interference_fails_clearly(tmp_path: Path) -> None:
         assert run.returncode == 2 and message in run.stderr, run.stderr
     run = skyfence("interference", tmp_path / "none.json", "-o", tmp_path / "c.geojson")
     assert run.returncode == 2 and "no such file" in run.stderr
+
+
+HOSTILE = "=\x1b[2J\x00\x07"  # a formula, an ESC sequence that clears the screen, NUL, BEL
+
+
+def test_a_hostile_callsign_reaches_no_output_raw(tmp_path: Path) -> None:
+    """Issue 12: a callsign with control characters made the KML invalid, its ESC sequences
+    reached the terminal, and a leading `=` went raw into CSV. The real THY9BP recording with
+    its callsign replaced, through watch, export (CLI and API) and the reports."""
+    import codecs
+    import csv
+    import gzip
+    import xml.etree.ElementTree as ET
+
+    from fastapi.testclient import TestClient
+
+    from skyfence.web.app import create_app
+
+    sample = files("skyfence") / "samples" / "thy9bp_spoofing_2024-09-17.json.gz"
+    recording = json.loads(gzip.decompress(sample.read_bytes()))
+    recording["callsign"] = {row: HOSTILE for row in recording["callsign"]}
+    hostile = tmp_path / "hostile.json.gz"
+    hostile.write_bytes(gzip.compress(json.dumps(recording).encode()))
+    store_path = tmp_path / "events.sqlite"
+
+    run = skyfence("watch", "--zones", "ukraine", "--source", hostile, "--speed", "0",
+                   "--store", store_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "\\x1b[2J\\x00\\x07" in run.stdout  # shown, escaped
+    assert not {"\x1b", "\x00", "\x07"} & set(run.stdout + run.stderr)
+    with EventStore(store_path) as store:
+        (event,) = store.query(kind="suspect_position")
+        assert codecs.decode(event["callsign"], "unicode_escape") == HOSTILE  # the evidence
+        api = TestClient(create_app(store, "token"))
+        api_kml = api.get("/api/export/events", params={"format": "kml"}).text
+        api_csv = api.get("/api/export/events", params={"format": "csv"}).text
+
+    for kml in (api_kml, _exported(tmp_path, store_path, "e.kml")):
+        names = [n.text for n in ET.fromstring(kml).iter("{http://www.opengis.net/kml/2.2}name")]
+        assert "suspect_position =\\x1b[2J\\x00\\x07" in names
+    for text in (api_csv, _exported(tmp_path, store_path, "e.csv")):
+        (row,) = csv.DictReader(text.splitlines())
+        assert row["callsign"] == "'=\\x1b[2J\\x00\\x07"  # no spreadsheet runs it
+    track = tmp_path / "t.kml"
+    run = skyfence("export", "track", "--icao24", "4baac6", "-o", track, "--store", store_path)
+    assert run.returncode == 0 and ET.parse(track).getroot() is not None
+    for args in ([event["id"]], ["--since", "2024-09-17"]):
+        page = tmp_path / "report.html"
+        run = skyfence("report", *args, "--store", store_path, "-o", page)
+        assert run.returncode == 0, run.stderr
+        assert "=\\x1b[2J\\x00\\x07" in page.read_text()
+        assert not {"\x1b", "\x00", "\x07"} & set(page.read_text())
+
+
+def _exported(tmp_path: Path, store_path: Path, name: str) -> str:
+    run = skyfence("export", "events", "-o", tmp_path / name, "--store", store_path)
+    assert run.returncode == 0, run.stderr
+    return (tmp_path / name).read_text(encoding="utf-8")

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from skyfence.engine.events import Event, iso_time
+from skyfence.text import escape_controls
 
 _STATE_STYLE = {"inside": "bold red", "warning": "yellow", "suspect": "magenta", "normal": "dim"}
 _STATE_ORDER = {"inside": 0, "warning": 1, "suspect": 2, "normal": 3}
@@ -24,6 +25,12 @@ _KIND_STYLE = {
     "lost_contact": "red",
     "suspect_position": "magenta",
 }
+
+
+def safe(text: str) -> str:
+    """Text from the air for rich: markup escaped, and control characters made visible (rich
+    passes an ESC sequence to the terminal as it is)."""
+    return escape(escape_controls(text))
 
 
 def render(
@@ -63,9 +70,9 @@ def _aircraft(aircraft: list[dict[str, Any]], rows: int) -> Table:
         speed = "" if a["gs_kt"] is None else f"{a['gs_kt']:.0f} kt"
         table.add_row(
             a["icao24"],
-            escape(a["callsign"]),
+            safe(a["callsign"]),
             Text(a["state"], style=_STATE_STYLE[a["state"]]),
-            escape(", ".join(a["zones"])),
+            safe(", ".join(a["zones"])),
             alt,
             speed,
             a["time"][11:19],
@@ -83,7 +90,7 @@ def _alerts(recent: list[Event], rows: int) -> Table:
         table.add_row(
             iso_time(e.t_s)[:19].replace("T", " "),
             Text(e.kind, style=_KIND_STYLE[e.kind]),
-            escape(f"{e.callsign or '-'} {e.icao24}"),
-            escape(e.zone_id),
+            safe(f"{e.callsign or '-'} {e.icao24}"),
+            safe(e.zone_id),
         )
     return table

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from skyfence.engine.events import EVENT_COLUMNS, Event
+from skyfence.text import csv_cell
 
 FORMATS = (".jsonl", ".csv", ".parquet")
 
@@ -48,7 +49,7 @@ class CsvSink:
         for event in events:
             row = event.to_dict()
             row["details"] = json.dumps(row["details"], ensure_ascii=False)
-            self._csv.writerow(row)
+            self._csv.writerow({k: csv_cell(v) for k, v in row.items()})
 
     def close(self) -> None:
         self._file.close()

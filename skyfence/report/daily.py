@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections import Counter
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -11,6 +10,7 @@ from skyfence.engine.events import EVENT_KINDS, iso_time
 from skyfence.report.figures import events_per_hour
 from skyfence.report.incident import PAGE_STYLE, embed_png
 from skyfence.store.events import EventStore
+from skyfence.text import html_text
 
 MAX_LISTED = 2000
 
@@ -22,20 +22,19 @@ def summary_report(store: EventStore, since: float, until: float) -> str:
     zones = sorted({z for z, _ in per_zone})
     head = "<tr><th>zone</th>" + "".join(f"<th>{k}</th>" for k in EVENT_KINDS) + "</tr>"
     body = "".join(
-        f"<tr><th>{html.escape(z)}</th>"
+        f"<tr><th>{html_text(z)}</th>"
         + "".join(f"<td>{per_zone[(z, k)] or ''}</td>" for k in EVENT_KINDS)
         + "</tr>"
         for z in zones
     )
     aircraft = Counter((r["icao24"], r["callsign"], r["country"]) for r in records)
     planes = "".join(
-        f"<tr><td>{a}</td><td>{html.escape(c or '-')}</td><td>{country or '?'}</td>"
-        f"<td>{n}</td></tr>"
+        f"<tr><td>{a}</td><td>{html_text(c or '-')}</td><td>{country or '?'}</td><td>{n}</td></tr>"
         for (a, c, country), n in aircraft.most_common()
     )
     listed = "".join(
-        f"<tr><td>{r['time']}</td><td>{r['kind']}</td><td>{html.escape(r['zone_id'])}</td>"
-        f"<td>{html.escape(r['callsign'] or '-')} {r['icao24']}</td><td>{r['id']}</td></tr>"
+        f"<tr><td>{r['time']}</td><td>{r['kind']}</td><td>{html_text(r['zone_id'])}</td>"
+        f"<td>{html_text(r['callsign'] or '-')} {r['icao24']}</td><td>{r['id']}</td></tr>"
         for r in records[:MAX_LISTED]
     )
     period = f"{iso_time(since)} to {iso_time(until)}"
@@ -54,6 +53,6 @@ def summary_report(store: EventStore, since: float, until: float) -> str:
 <table class=evidence><tr><th>time</th><th>kind</th><th>zone</th><th>aircraft</th><th>id</th></tr>
 {listed}</table>
 <footer>skyfence {version("skyfence")}, generated {generated} UTC from
-{html.escape(str(store.path))}; `skyfence report ID` explains one event.</footer>
+{html_text(str(store.path))}; `skyfence report ID` explains one event.</footer>
 </body></html>
 """

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from skyfence.text import csv_cell, escape_controls
+
 FT_TO_M = 0.3048
 FORMATS = ("geojson", "kml", "csv")
 _SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".kml": "kml", ".csv": "csv"}
@@ -173,7 +175,7 @@ def _csv(columns: list[str], rows: Sequence[Record]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     return out.getvalue()
 
 
@@ -195,6 +197,11 @@ def _kml_point(placemark: ET.Element, lon: float, lat: float, altitude_ft: float
 
 
 def _kml(document: ET.Element) -> str:
+    """The KML text; every text escaped for XML, which has no representation for most control
+    characters (a callsign with one made the whole file unreadable)."""
+    for element in document.iter():
+        if element.text:
+            element.text = escape_controls(element.text)
     root = ET.Element("kml", xmlns=KML_NS)
     root.append(document)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")

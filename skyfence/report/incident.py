@@ -8,7 +8,6 @@ with the reason a fix was not believed). Images are embedded, so the file can be
 from __future__ import annotations
 
 import base64
-import html
 import shutil
 import subprocess
 from collections import Counter
@@ -19,6 +18,7 @@ from typing import Any, NamedTuple
 
 from skyfence.report.figures import altitude_profile, track_map
 from skyfence.store.events import EventStore
+from skyfence.text import html_text
 from skyfence.zones.countries import country_name
 
 WINDOW_S = 900.0  # the track shown: 15 minutes either side of the event
@@ -52,12 +52,12 @@ was written by an audit, or its track log was pruned): no map or profile.</p>"
     title = f"{event['kind'].replace('_', ' ')}: {callsign} in {event['zone_id']}"
     return _PAGE.format(
         style=PAGE_STYLE,
-        title=html.escape(title),
+        title=html_text(title),
         summary=_summary(event, zone, visit, track),
         figures=figures,
         evidence=_evidence(track, [t, *(_seconds(e["time"]) for e in crossings)]),
         details=_table([(k, _text(v)) for k, v in sorted(event["details"].items())]),
-        footer=html.escape(
+        footer=html_text(
             f"skyfence {version('skyfence')}, report generated "
             f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC from {store.path}. "
             "skyfence watches, explains and records; it never guides an interception."
@@ -192,7 +192,7 @@ kept).</p>"
         f"<tr class={'ok' if p['trusted'] else 'bad'}><td>{p['time']}</td>"
         f"<td>{p['lat']:.5f}</td><td>{p['lon']:.5f}</td><td>{_altitude(p['altitude_ft'])}</td>"
         f"<td>{_number(p['gs_kt'], 'kt')}</td><td>{_number(p['track_deg'], '°')}</td>"
-        f"<td>{'trusted' if p['trusted'] else html.escape('quarantined: ' + p['reason'])}</td></tr>"
+        f"<td>{'trusted' if p['trusted'] else html_text('quarantined: ' + p['reason'])}</td></tr>"
         for p in rows
     )
     head = "<tr><th>time (UTC)</th><th>lat</th><th>lon</th><th>altitude</th><th>ground speed</th>"
@@ -201,13 +201,13 @@ kept).</p>"
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
-    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    cells = "".join(f"<tr><th>{html_text(k)}</th><td>{html_text(v)}</td></tr>" for k, v in rows)
     return f"<table class=summary>{cells}</table>"
 
 
 def embed_png(png: bytes, alt: str) -> str:
     data = base64.b64encode(png).decode()
-    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>'
+    return f'<figure><img alt="{html_text(alt)}" src="data:image/png;base64,{data}"></figure>'
 
 
 def _altitude(feet: float | None) -> str:

@@ -18,6 +18,9 @@ Durability choices, and why:
 - A failed commit drops nothing: its events stay queued and are retried with backoff, and the
   error is raised by the next `write` or `flush` (by every one while the store still fails);
   `close` raises if events could not be written at all.
+- Another process may hold the write lock longer than the busy timeout (a `watch` beside a
+  `serve`, pruning a large track log): an acknowledgement, the web's one write, is retried with
+  the same backoff for up to `ack_patience_s` before its caller hears "database is locked".
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import atexit
 import contextlib
 import json
 import logging
+import math
 import queue
 import sqlite3
 import sys
@@ -69,6 +73,8 @@ _INSERT_OUTBOX = (
 )
 _RETRY_FIRST_S = 0.05  # after a failed commit, retry soon (a lock held for a moment) ...
 _RETRY_MAX_S = 5.0  # ... and then less and less often (a full disk)
+_SQLITE_MAX_INT = 2**63 - 1
+_LOCKED = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 _MAX_JOBS_PER_COMMIT = 1000  # keeps one transaction, and the readers' WAL, reasonably short
 
 InterferenceRow = tuple[int, str, int, int, int, int]  # hour_s, H3 cell (hex), then the counts
@@ -109,6 +115,7 @@ class _Job:
     op: Callable[[sqlite3.Connection], Any] | None = None
     future: Future[Any] | None = None
     result: Any = None
+    retry_until: float = -math.inf  # monotonic time until which a locked database is retried
 
 
 class EventStore:
@@ -125,6 +132,7 @@ class EventStore:
         webhook_urls: Sequence[str] = (),
         *,
         busy_timeout_s: float = 5.0,
+        ack_patience_s: float = 30.0,
     ) -> None:
         self.path = Path(path)
         self.webhook_urls = tuple(dict.fromkeys(webhook_urls))
@@ -134,6 +142,7 @@ class EventStore:
                 raise ValueError(f"{url!r}: a webhook must be an http:// or https:// URL")
         self.stats = StoreStats()
         self._busy_timeout_s = busy_timeout_s
+        self._ack_patience_s = ack_patience_s
         self._conn = open_connection(self.path, busy_timeout_s)
         self._read_uri = self.path.resolve().as_uri() + "?mode=ro"
         self._queue: queue.Queue[_Job | None] = queue.Queue()
@@ -222,8 +231,8 @@ class EventStore:
         """Events with `since <= time < until` (unix seconds or aware datetimes) matching the
         other filters, in time order (then id, so pages never overlap); with `acknowledged`,
         each with its acknowledgement as `get` gives it."""
-        if limit < 0 or offset < 0:
-            raise ValueError("limit and offset must be >= 0")
+        if not (0 <= limit <= _SQLITE_MAX_INT and 0 <= offset <= _SQLITE_MAX_INT):
+            raise ValueError(f"limit and offset must be between 0 and {_SQLITE_MAX_INT}")
         where, params = where_clause(since, until, zone_id, kind, icao24)
         order = "DESC" if newest_first else "ASC"
         sql = f"{SELECT_EVENT}{where} ORDER BY time_s {order}, id {order} LIMIT ? OFFSET ?"
@@ -398,7 +407,7 @@ class EventStore:
             conn.execute(sql, (event_id, time.time(), by, note))
             return True
 
-        if not self._submit(op):
+        if not self._submit(op, retry_s=self._ack_patience_s):
             raise KeyError(event_id)
         record = self.get(event_id, acknowledged=True)
         assert record is not None  # events are never deleted
@@ -516,15 +525,18 @@ class EventStore:
         timeout: float | None = None,
         *,
         check: bool = False,
+        retry_s: float = 0.0,
     ) -> Any:
-        """Run `op` on the write connection, in the writer's next transaction; wait for it."""
+        """Run `op` on the write connection, in the writer's next transaction; wait for it.
+        While the database is locked by another process, retry for `retry_s` seconds."""
         future: Future[Any] = Future()
         with self._lock:
             if check:
                 self._check()
             elif self._closed:
                 raise StoreError(self.path, "the event store is closed")
-            self._queue.put(_Job(op=op, future=future))
+            retry_until = time.monotonic() + retry_s if retry_s > 0 else -math.inf
+            self._queue.put(_Job(op=op, future=future, retry_until=retry_until))
         try:
             return future.result(timeout)
         except StoreError:
@@ -554,9 +566,12 @@ class EventStore:
             if self._commit(jobs):
                 retained, failures = [], 0
             else:
-                retained = [job for job in jobs if job.rows]
+                retained = [job for job in jobs if job.rows or job.future is not None]
                 failures += 1
         self._unwritten = sum(len(job.rows) for job in retained)
+        for job in retained:
+            if job.future is not None:
+                job.future.set_exception(StoreError(self.path, "the event store was closed"))
 
     def _take(self, *, block: bool) -> tuple[list[_Job], bool]:
         jobs: list[_Job] = []
@@ -602,9 +617,15 @@ class EventStore:
             with self._lock:
                 self._failure = self._unreported = error
             self.stats.failed_commits += 1
+            locked = isinstance(exc, sqlite3.Error) and (exc.sqlite_errorcode & 0xFF) in _LOCKED
             for job in jobs:
-                if job.future is not None:
+                if job.future is None:
+                    continue
+                if locked and time.monotonic() < job.retry_until:
+                    job.result = None  # retried with the next commit
+                else:
                     job.future.set_exception(error)
+                    job.future = None
             return False
         with self._lock:
             self._failure = None

@@ -29,6 +29,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi import Path as PathParameter
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
@@ -46,6 +47,7 @@ STREAM_PERIOD_S = 1.0
 INTERFERENCE_HOUR_S = 3600
 INTERFERENCE_DEFAULT_S = 24 * 3600.0
 INTERFERENCE_MAX_S = 7 * 86_400.0
+MAX_OFFSET = 1_000_000_000  # far beyond any store, far below SQLite's 64-bit integers
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -55,17 +57,29 @@ class Acknowledgement(BaseModel):
     by: str = Field("analyst", max_length=100, description="Who acknowledges.")
 
 
-def create_app(store: EventStore, token: str, *, cors_origins: tuple[str, ...] = ()) -> FastAPI:
-    """The application over an open store. `token` guards every write."""
+def create_app(
+    store: EventStore,
+    token: str,
+    *,
+    cors_origins: tuple[str, ...] = (),
+    allowed_hosts: tuple[str, ...] | None = None,
+) -> FastAPI:
+    """The application over an open store. `token` guards every write; requests whose Host
+    header is not one of `allowed_hosts` are refused (400) before anything else (None: any
+    host, for an app that is not served on a socket)."""
     app = FastAPI(
         title="skyfence",
         version=version("skyfence"),
         description="No-fly-zone monitor: zones, live aircraft, events and acknowledgements.",
+        docs_url=None,  # served below from the vendored Swagger UI: the CDN one breaks the CSP
+        redoc_url=None,
     )
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET"])
 
     app.add_middleware(Guard, token=token)
+    if allowed_hosts is not None:  # added last: runs first
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts, www_redirect=False)
 
     def writer(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -98,7 +112,7 @@ def create_app(store: EventStore, token: str, *, cors_origins: tuple[str, ...] =
         kind: EventKind | None = None,
         icao24: Annotated[str | None, Query(pattern="^[0-9a-fA-F]{6}$")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Response:
         since_utc, until_utc = _aware(since), _aware(until)
         icao = icao24.lower() if icao24 else None
@@ -215,6 +229,10 @@ def create_app(store: EventStore, token: str, *, cors_origins: tuple[str, ...] =
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(STATIC / "docs.html")
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(StoreError)
@@ -271,7 +289,7 @@ class Guard:
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
-        self.expected = f"Bearer {token}".encode()
+        self.expected = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -281,7 +299,8 @@ class Guard:
         length = headers.get(b"content-length")
         refusal = None
         writing = scope["method"] not in ("GET", "HEAD", "OPTIONS")
-        if writing and not hmac.compare_digest(headers.get(b"authorization", b""), self.expected):
+        given = _bearer_token(headers)
+        if writing and not (given and hmac.compare_digest(given, self.expected)):
             refusal = JSONResponse(
                 {"detail": "a valid token is needed"},
                 status_code=401,
@@ -303,13 +322,22 @@ class Guard:
         await self.app(scope, receive, with_headers)
 
 
+def _bearer_token(headers: dict[bytes, bytes]) -> bytes:
+    """The credentials of `Authorization: Bearer ...`; the scheme name is case-insensitive
+    (RFC 7235, and RFC 6750 for Bearer)."""
+    scheme, _, credentials = headers.get(b"authorization", b"").strip().partition(b" ")
+    return credentials.strip() if scheme.lower() == b"bearer" else b""
+
+
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),  # no page may frame ours: a framed Acknowledge is clickjacked
     (
         b"content-security-policy",
         b"default-src 'self'; worker-src 'self' blob:; child-src blob:; "
-        b"img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'",
+        b"img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
+        b"frame-ancestors 'none'",
     ),
 ]
 

@@ -14,6 +14,16 @@ from skyfence.web.app import create_app
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
+LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
+_WILDCARDS = ("", "0.0.0.0", "::", "[::]")
+
+
+def allowed_hosts(host: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The names a request's Host header may carry: this machine's, the bound address unless it
+    is a wildcard, and those the user names. A page on another site whose name an attacker
+    re-points at 127.0.0.1 (DNS rebinding) sends its own name, and is refused."""
+    bound = () if host in _WILDCARDS else (f"[{host}]" if ":" in host else host,)
+    return tuple(dict.fromkeys(name.lower() for name in (*LOCAL_NAMES, *bound, *extra)))
 
 
 def api_token() -> str:
@@ -31,9 +41,12 @@ class WebServer:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         cors_origins: tuple[str, ...] = (),
+        *,
+        extra_hosts: tuple[str, ...] = (),
     ) -> None:
+        hosts = allowed_hosts(host, extra_hosts)
         config = uvicorn.Config(
-            create_app(store, token, cors_origins=cors_origins),
+            create_app(store, token, cors_origins=cors_origins, allowed_hosts=hosts),
             host=host,
             port=port,
             log_level="warning",

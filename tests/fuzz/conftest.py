@@ -1,5 +1,6 @@
 """Fuzzing profiles: "ci" (the default, bounded and reproducible, part of the suite) and
-"long" (`SKYFENCE_FUZZ=long python -m pytest tests/fuzz`, many more examples, random seeds)."""
+"long" (`SKYFENCE_FUZZ=long python -m pytest tests/fuzz`, many more examples, random seeds;
+`SKYFENCE_FUZZ_EXAMPLES` sets how many, to fit the run in the time a machine has)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "long",
-    max_examples=5000,
+    max_examples=int(os.environ.get("SKYFENCE_FUZZ_EXAMPLES", "5000")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

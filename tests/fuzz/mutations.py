@@ -11,7 +11,28 @@ from hypothesis import strategies as st
 NASTY = [
     b"\x1a", b"\x1a\x1a", b"\x1a1", b"\x1a3", b"\x00", b"\xff", b"\n", b"\r\n", b",", b";",
     b"*", b"@", b"{", b"}", b"[", b'"', b"NaN", b"1e999", b"-0", b"\xc3", b"9" * 40,
+    b"\x1b[2J", b"=1+1", b"\xe2\x80\xae", b"\\", b"\x07",
 ]  # fmt: skip
+
+
+def _edges() -> list[int]:
+    """Integers at the limits of the machine types that parsers and SQLite convert into."""
+    bounds = [2**b for b in (7, 8, 15, 16, 31, 32, 53, 63, 64, 128)]
+    return sorted({s * (b + d) for b in bounds for d in (-1, 0, 1) for s in (1, -1)})
+
+
+EXTREME_NUMBERS = (
+    st.sampled_from(_edges()).map(str)
+    | st.integers().map(str)
+    | st.floats(allow_nan=True, allow_infinity=True).map(repr)
+    | st.sampled_from(["inf", "-inf", "nan", "NaN", "Infinity", "1e309", "-1e309", "1e-400",
+                       "9" * 400, "-" + "9" * 400, "0x10", "1_000", "+1", " 1", "1.0", "-0"])
+)  # fmt: skip
+"""Numbers a field may be given that its type cannot hold: integer extremes, huge and negative
+values, NaN and infinities, spellings some parsers accept."""
+
+OVERLONG = st.integers(1_000, 8_000).map(lambda n: "9" * n) | st.text(min_size=1000, max_size=5000)
+"""Strings far longer than any field needs (under the 64 KiB a URL may have)."""
 
 
 @st.composite

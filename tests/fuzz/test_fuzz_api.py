@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
+from mutations import EXTREME_NUMBERS, OVERLONG
 
 from skyfence.store.events import EventStore
 from skyfence.web.app import STATIC, create_app
@@ -20,7 +21,7 @@ TOKEN = "fuzz-token"
 TEXT = st.text(max_size=40) | st.sampled_from(
     ["2024-07-06T07:00:00Z", "2024-13-01", "-1", "1e309", "NaN", "4baac6", "' OR 1=1 --",
      "../../etc/passwd", "%00", "\u202e", "entry", "UKLV", "0" * 20, "9" * 400]
-)  # fmt: skip
+) | EXTREME_NUMBERS | OVERLONG  # fmt: skip
 PARAMETERS = st.dictionaries(
     st.sampled_from(["since", "until", "zone", "kind", "icao24", "limit", "offset", "format"]),
     TEXT,

@@ -34,6 +34,11 @@ SBS = b"".join(
     f"2024/07/06,07:00:00.000,,35000,,,46.{i:04d},1.{i:04d},,,0,0,0,0\r\n".encode()
     for i, r in enumerate(FRAMES)
 )
+SBS += b"".join(  # identification lines: the callsign field, for damage to reach it
+    f"MSG,1,1,1,{r['frame'][2:8].upper()},1,2024/07/06,07:07:00.000,2024/07/06,07:07:00.000,"
+    f"AFR34ZG,,,,,,,,0,0,0,0\r\n".encode()
+    for r in FRAMES[:40]
+)
 DOCUMENT = json.dumps(
     {
         "now": 1720249044.8,
@@ -86,6 +91,7 @@ def test_sbs_lines(data: bytes) -> None:
     messages, stats = parse_sbs(data)
     assert stats.used + stats.ignored + sum(stats.malformed.values()) == stats.lines
     vectors = SbsAssembler().assemble(messages)
+    assert all(_plain(c) for c in [*vectors.callsign.tolist(), *vectors.squawk.tolist()])
     ok = np.isfinite(vectors.lat_deg)
     assert (np.abs(vectors.lat_deg[ok]) <= 90).all() and (np.abs(vectors.lon_deg[ok]) <= 180).all()
 
@@ -100,6 +106,12 @@ def test_aircraft_json_documents(data: bytes) -> None:
         return
     assert len(vectors) == stats.vectors
     assert stats.vectors + stats.no_position + stats.non_icao + stats.malformed == stats.aircraft
+    assert all(_plain(c) for c in vectors.callsign.tolist())
+
+
+def _plain(text: str) -> bool:
+    """What a source may hand on from the air: printable ASCII only (issue 12)."""
+    return text.isascii() and text.isprintable()
 
 
 JSON_VALUES = st.recursive(

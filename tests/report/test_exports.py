@@ -95,3 +95,22 @@ def test_a_track_across_the_antimeridian_is_cut_there(store: EventStore) -> None
     kml = ET.fromstring(render("track", "kml", moved, "THY9BP"))
     lines = kml.findall(f".//{KML}MultiGeometry/{KML}LineString")
     assert len(lines) == len(pieces)
+
+
+RAW = "=\x1b[2J\x00\u202e"  # as a store written before sources escaped callsigns may hold
+
+
+def test_raw_control_characters_and_formulas_are_escaped_in_every_export(
+    store: EventStore,
+) -> None:
+    records = [{**r, "callsign": RAW} for r in store.query(limit=100)]
+    kml = ET.fromstring(render("events", "kml", records))  # valid XML
+    names = {n.text for n in kml.iter(f"{KML}name")}
+    assert "entry =\\x1b[2J\\x00\\u202e" in names
+    rows = list(csv.DictReader(io.StringIO(render("events", "csv", records))))
+    assert {r["callsign"] for r in rows} == {"'=\\x1b[2J\\x00\\u202e"}
+    (first, *_) = json.loads(render("events", "geojson", records))["features"]
+    assert first["properties"]["callsign"] == RAW  # JSON escapes it by itself, and keeps it whole
+    track = [{**p, "callsign": RAW, "reason": "\x1b[1A"} for p in store.positions("4baac6", 0, 2e9)]
+    ET.fromstring(render("track", "kml", track, "track"))
+    assert "'=" in render("track", "csv", track)

@@ -155,6 +155,8 @@ def test_query_filters_and_pages(events: list[Event], tmp_path: Path) -> None:
             store.query(since=datetime(2021, 10, 7))  # noqa: DTZ001 - the mistake under test
         with pytest.raises(ValueError, match="limit"):
             store.query(limit=-1)
+        with pytest.raises(ValueError, match="offset"):  # not an OverflowError from SQLite
+            store.query(offset=2**63)
 
 
 def seconds(record: dict[str, Any]) -> float:
@@ -294,6 +296,38 @@ def test_a_failed_commit_is_retried_once_the_cause_is_gone(
     store.close()
     with EventStore(path) as store:
         assert store.count() == len(events)
+
+
+def test_an_acknowledgement_waits_out_a_lock_held_longer_than_the_busy_timeout(
+    events: list[Event], tmp_path: Path
+) -> None:
+    """Issue 12: `serve` beside a `watch` answered acknowledgements "database is locked"."""
+    path = tmp_path / "events.db"
+    with EventStore(path) as store:
+        store.write(events[:10])
+        store.flush(timeout=10)
+    held = threading.Event()
+
+    def hold_the_lock() -> None:
+        with raw(path) as other:
+            other.execute("BEGIN IMMEDIATE")  # as another process's long commit does
+            held.set()
+            time.sleep(1.0)  # 20 busy timeouts of the store below
+            other.execute("COMMIT")
+
+    holder = threading.Thread(target=hold_the_lock)
+    with EventStore(path, busy_timeout_s=0.05) as store:
+        holder.start()
+        held.wait(10)
+        record = store.acknowledge(events[3].id, "duty analyst", "seen")
+        holder.join()
+        assert record["acknowledged"]["by"] == "duty analyst"
+        assert store.stats.failed_commits >= 1  # it was locked, and retried
+    with EventStore(path, busy_timeout_s=0.05, ack_patience_s=0.2) as store, raw(path) as other:
+        other.execute("BEGIN IMMEDIATE")  # held past the patience: the caller hears why
+        with pytest.raises(StoreError, match="database is locked"):
+            store.acknowledge(events[4].id, "duty analyst")
+        other.execute("ROLLBACK")
 
 
 CHILD = """

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
 from skyfence.store.events import EventStore
-from skyfence.web.app import MAX_BODY_BYTES, create_app
+from skyfence.web.app import MAX_BODY_BYTES, MAX_OFFSET, create_app
 from skyfence.zones.geojson import zone_display_feature, zones_from_geojson
 
 TOKEN = "test-token-4f2a"
@@ -139,6 +139,26 @@ def test_no_cross_origin_access_by_default(client: TestClient) -> None:
     assert "default-src 'self'" in response.headers["content-security-policy"]
 
 
+def test_no_page_may_frame_ours(client: TestClient) -> None:
+    """Issue 12: the one-click Acknowledge could be clickjacked from a framing page."""
+    for path in ("/", "/docs", "/api/events", "/static/app.js"):
+        headers = client.get(path).headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert headers["x-frame-options"] == "DENY", path
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_bearer_scheme_name_is_case_insensitive(client: TestClient, scheme: str) -> None:
+    """RFC 6750 and RFC 7235: `bearer TOKEN` was refused."""
+    event_id = client.get("/api/events").json()["items"][0]["id"]
+    url = f"/api/events/{event_id}/ack"
+    answer = client.post(url, json={"by": "x"}, headers={"Authorization": f"{scheme} {TOKEN}"})
+    assert answer.status_code == 200, answer.text
+    for refused in (f"Basic {TOKEN}", f"{scheme} ", scheme, f"{scheme} wrong", f"{scheme}{TOKEN}"):
+        answer = client.post(url, json={"by": "x"}, headers={"Authorization": refused})
+        assert answer.status_code == 401, refused
+
+
 def test_the_page_basemap_and_openapi_are_served(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "/static/vendor/maplibre-gl.js" in page.text
@@ -185,3 +205,28 @@ def test_interference_cells_per_hour(client: TestClient) -> None:
     assert not any(f["properties"]["spoofed"] for f in frames["features"])
     too_long = {"since": "2024-07-01T00:00:00", "until": "2024-07-09T00:00:00"}
     assert client.get("/api/interference", params=too_long).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "value", ["9223372036854775808", "9" * 400, "-1", "-9223372036854775809", "1e3", "nan", "inf"]
+)
+def test_numbers_beyond_their_bounds_are_a_422_naming_the_parameter(
+    client: TestClient, value: str
+) -> None:
+    """Issue 12: `offset=9223372036854775808` reached SQLite and gave a 500 (OverflowError)."""
+    for path, name in (
+        ("/api/events", "offset"),
+        ("/api/events", "limit"),
+        ("/api/export/events", "limit"),
+    ):
+        response = client.get(path, params={name: value})
+        assert response.status_code == 422, (path, name, response.text)
+        (problem,) = response.json()["detail"]
+        assert problem["loc"] == ["query", name]
+    for name in ("since", "until") if value != "-1" else ():  # -1 is a time: 1969-12-31
+        window = {"since": "2024-09-17T09:00:00Z", "until": "2024-09-17T10:00:00Z", name: value}
+        for path in ("/api/events", "/api/export/track/4baac6"):
+            response = client.get(path, params=window)
+            assert response.status_code == 422, (path, name, response.text)
+            assert response.json()["detail"][0]["loc"] == ["query", name]
+    assert client.get("/api/events", params={"offset": MAX_OFFSET}).json()["items"] == []

@@ -89,7 +89,7 @@ def test_an_alert_arrives_live_and_is_acknowledged(watcher: str) -> None:
                 outside.append(r.url) if not r.url.startswith((watcher, "data:", "blob:")) else None
             ),
         )
-        page.goto(f"{watcher}#token={TOKEN}")
+        page.goto(f"{watcher}#token={TOKEN}&by=mallory")  # a link cannot name who acknowledges
         page.wait_for_selector("body[data-ready='1']", state="attached", timeout=30_000)
         labels = page.locator(".zone-label").all_inner_texts()
         assert any("temporary reserved area" in text.lower() or "DEMO" in text for text in labels)
@@ -99,11 +99,13 @@ def test_an_alert_arrives_live_and_is_acknowledged(watcher: str) -> None:
         alert = page.locator(".alert.kind-predicted_entry.new").first
         alert.wait_for(timeout=60_000)
         assert "AFR34ZG" in alert.inner_text()
+        assert page.locator("#by").input_value() == ""
+        page.locator("#by").fill("Duty Analyst")  # the user types it
         alert.locator("button.ack").click()
         page.wait_for_selector(".alert.kind-predicted_entry.acked", timeout=10_000)
         event_id = alert.get_attribute("data-id")
         stored = httpx.get(f"{watcher}api/events/{event_id}").json()["event"]
-        assert stored["acknowledged"] is not None
+        assert stored["acknowledged"]["by"] == "Duty Analyst"
 
         # and the aircraft turns red once inside
         page.wait_for_selector(".aircraft.state-inside", timeout=60_000)
@@ -174,3 +176,41 @@ def test_the_interference_layer_steps_through_the_hours(server: str) -> None:
         assert page.evaluate("document.querySelector('#if-show').checked") is False
         browser.close()
     assert not problems, problems
+
+
+def test_the_api_docs_render_from_the_server_alone(demo_store_path: Path, tmp_path: Path) -> None:
+    """Issue 12: /docs was blank, its Swagger UI coming from a CDN that our own CSP blocks."""
+    from playwright.sync_api import sync_playwright
+
+    from skyfence.store.events import EventStore
+    from skyfence.web.server import WebServer
+
+    store_path = tmp_path / "store.sqlite"
+    store_path.write_bytes(demo_store_path.read_bytes())
+    with EventStore(store_path) as store:
+        server = WebServer(store, TOKEN, port=free_port())
+        server.start()
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(
+                    executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+                )
+                page = browser.new_page()
+                problems: list[str] = []
+                page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e: problems.append(str(e)))
+                outside: list[str] = []
+                page.on(
+                    "request",
+                    lambda r: outside.append(r.url) if not r.url.startswith(server.url) else None,
+                )
+                page.goto(server.url + "docs")
+                page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
+                paths = page.locator(".opblock-summary-path").all_inner_texts()
+                assert {"/api/events", "/api/events/{event_id}/ack"} <= set(paths)
+                assert page.locator(".swagger-ui .info .title").inner_text().startswith("skyfence")
+                browser.close()
+        finally:
+            server.stop()
+    assert not problems, problems
+    assert not outside, f"the page reached outside the server: {outside}"

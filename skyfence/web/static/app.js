@@ -3,7 +3,7 @@
   "use strict";
 
   const TOKEN_KEY = "skyfence.token";
-  const BY_KEY = "skyfence.by"; // optional operator name (#by=NAME), sent with acknowledgements
+  const BY_KEY = "skyfence.by"; // the name the operator typed, sent with acknowledgements
   const MAX_ALERTS = 300;
   const STALE_S = 60;
   const STATES = ["normal", "warning", "inside", "suspect"];
@@ -148,12 +148,9 @@
     if (!hash) return;
     const params = new URLSearchParams(hash);
     const token = params.get("token");
-    const by = params.get("by");
-    if (!token && !by) return;
-    if (token) setToken(token);
-    if (by) { try { localStorage.setItem(BY_KEY, by); } catch (e) { /* memory only */ } }
+    if (!token) return;
+    setToken(token);
     params.delete("token");
-    params.delete("by");
     const rest = params.toString();
     // keep the token out of the address bar, screenshots and history
     history.replaceState(null, "", window.location.pathname + window.location.search + (rest ? "#" + rest : ""));
@@ -172,6 +169,7 @@
 
   // ------------------------------------------------------------------ map
   tokenFromFragment();
+  setupByField();
 
   const map = new maplibregl.Map({
     container: "map",
@@ -579,9 +577,17 @@
     $("#event-count").textContent = String(page.total);
   }
 
+  // the acknowledging name is only ever what the operator typed: no link can set it
+  function setupByField() {
+    const field = $("#by");
+    try { field.value = localStorage.getItem(BY_KEY) || ""; } catch (e) { /* none */ }
+    field.addEventListener("change", () => {
+      try { localStorage.setItem(BY_KEY, field.value.trim()); } catch (e) { /* memory only */ }
+    });
+  }
+
   function ackBody() {
-    let by = null;
-    try { by = localStorage.getItem(BY_KEY); } catch (e) { /* none */ }
+    const by = $("#by").value.trim();
     return by ? { note: "", by } : { note: "" };
   }
 

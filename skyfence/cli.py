@@ -67,7 +67,12 @@ errors = Console(stderr=True, soft_wrap=True, width=WIDTH)
 
 ZonesOption = Annotated[
     list[str],
-    typer.Option("--zones", "-z", help="Zone file (GeoJSON) or bundled set name, e.g. ukraine."),
+    typer.Option(
+        "--zones",
+        "-z",
+        help="Zone file (GeoJSON, OpenAir, NOTAM, FAA TFR, ED-269, ED-318, AIXM) or bundled "
+        "set name, e.g. ukraine.",
+    ),
 ]
 KIND_STYLE = {
     "predicted_entry": "yellow",
@@ -84,10 +89,12 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _load(sources: list[str]) -> list[Zone]:
+    from skyfence.zones.load import load_zone_source
+
     zones: list[Zone] = []
     try:
         for source in sources:
-            zones += load_zones(source)
+            zones += load_zone_source(source)
     except ZoneError as exc:
         raise _fail(str(exc)) from None
     ids = Counter(z.id for z in zones)
@@ -753,12 +760,47 @@ def zones_check(sources: Annotated[list[str], typer.Argument(help="Zone files.")
     console.print(f"[green]OK[/]: {len(zones)} zones in {len(sources)} file(s)")
 
 
-@zones_app.command("import-openair")
+@zones_app.command("import")
+def zones_import(
+    sources: Annotated[list[Path], typer.Argument(help="Published zone files, any known format.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="GeoJSON zone file to write.")
+    ] = None,
+) -> None:
+    """Convert published zones (OpenAir, ICAO NOTAM, FAA TFR XML, ED-269, ED-318, AIXM 5.1) to
+    skyfence's zone GeoJSON; the format is detected from the content, errors name where."""
+    from skyfence.zones.load import import_file
+
+    say = console if output is not None else errors  # stdout may be the GeoJSON itself
+    features: list[dict[str, object]] = []
+    try:
+        for source in sources:
+            imported = import_file(source)
+            say.print(
+                f"{escape(str(source))}: {imported.format}, {len(imported.zones)} zones"
+                + (f", {len(imported.skipped)} skipped" if imported.skipped else "")
+            )
+            for line in imported.skipped:
+                say.print(f"  skipped: {escape(line)}", highlight=False)
+            features += imported.document["features"]
+        document = {"type": "FeatureCollection", "features": features}
+        zones = zones_from_geojson(document, ", ".join(str(s) for s in sources))
+    except ZoneError as exc:
+        raise _fail(str(exc)) from None
+    text = json.dumps(document, indent=1) + "\n"
+    if output is None:
+        print(text, end="")
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"{len(zones)} zones written to [bold]{escape(str(output))}[/]")
+
+
+@zones_app.command("import-openair", hidden=True)
 def zones_import_openair(
     source: Annotated[Path, typer.Argument(help="OpenAir airspace file.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="GeoJSON zone file to write.")],
 ) -> None:
-    """Convert OpenAir airspace to skyfence's zone GeoJSON (errors name the line)."""
+    """Convert OpenAir airspace to skyfence's zone GeoJSON (kept for scripts: `zones import`)."""
     try:
         text = source.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:

@@ -1,0 +1,7 @@
+"""placeholder"""
+
+NAME = "aixm"
+
+
+def sniff(head: str) -> bool:
+    return False

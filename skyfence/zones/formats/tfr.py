@@ -1,0 +1,7 @@
+"""placeholder"""
+
+NAME = "tfr"
+
+
+def sniff(head: str) -> bool:
+    return False

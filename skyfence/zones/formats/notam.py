@@ -20,8 +20,8 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from skyfence.zones.formats import Converted, Problems, collection, feature
-from skyfence.zones.formats.notam_schedule import schedule_periods
 from skyfence.zones.openair import normalise_altitude
+from skyfence.zones.schedule import schedule_periods
 from skyfence.zones.shapes import NM_M, Point, circle, polygon_from_walk
 
 NAME = "notam"

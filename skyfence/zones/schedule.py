@@ -1,4 +1,5 @@
-"""NOTAM item D) schedules as UTC periods: "DAILY 0800-1600", "MON-FRI 2200-0400", "MAR 10-12 H24".
+"""Schedules as UTC periods: NOTAM item D) ("DAILY 0800-1600", "MON-FRI 2200-0400", "MAR 10-12
+H24") and the weekly timesheets of ED-269, ED-318 and AIXM.
 
 A schedule narrows B)..C) to the hours the restriction is in force; an incursion outside them is
 no incursion, one inside them is. So the schedule becomes explicit periods that the engine checks
@@ -111,6 +112,21 @@ def schedule_periods(text: str, start_s: float, end_s: float) -> list[tuple[floa
     if not last_was_time:
         raise ValueError(f"D) {text!r}: days without hours at the end")
     return _expand(rules, start_s, end_s)
+
+
+def weekly_periods(
+    rules: list[tuple[frozenset[int], int, int]], start_s: float, end_s: float
+) -> list[tuple[float, float]]:
+    """Periods of weekly rules (weekdays 0=Monday, empty = every day; start and end minutes of
+    the UTC day, an end not after the start crossing midnight) between two times."""
+    if end_s == float("inf"):
+        raise ValueError("a weekly schedule needs an end date")
+    compiled = []
+    for weekdays, a, b in rules:
+        days = _Days()
+        days.weekdays = set(weekdays)
+        compiled.append((days, a, b))
+    return _expand(compiled, start_s, end_s)
 
 
 def _minutes(word: str, text: str) -> tuple[int, int]:

@@ -72,3 +72,26 @@ def feature(
 
 def collection(features: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
+
+
+def parse_xml(text: str, source: str) -> Any:
+    """The root element of an XML document, refusing any DTD: entity expansion ("billion
+    laughs") and external entities are how XML files attack their readers, and no zone format
+    needs a DTD."""
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring
+
+    try:
+        return fromstring(text.encode("utf-8"), forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise ZoneError(f"{source}: refused: the XML declares a DTD or entities ({exc})") from None
+    except ParseError as exc:
+        line, column = exc.position
+        raise ZoneError(f"{source}: line {line}: not well-formed XML (column {column})") from None
+
+
+def local(tag: str) -> str:
+    """An element's name without its namespace."""
+    return tag.rsplit("}", 1)[-1]

@@ -87,8 +87,9 @@ def _text(value: Any) -> str | None:
         return value
     if isinstance(value, list):
         texts = [v for v in value if isinstance(v, dict) and isinstance(v.get("text"), str)]
-        english = [v["text"] for v in texts if str(v.get("lang", "")).startswith("en")]
-        return (english or [v["text"] for v in texts] or [None])[0]
+        english = [str(v["text"]) for v in texts if str(v.get("lang", "")).startswith("en")]
+        chosen = english or [str(v["text"]) for v in texts]
+        return chosen[0] if chosen else None
     return None
 
 

@@ -213,7 +213,7 @@ def test_restriction_without_any_boundary_is_an_error_not_a_skip() -> None:
 
 def test_only_skipped_notams_is_no_zone_file() -> None:
     text = GOOD.replace("QRTCA", "QMRLC")
-    with pytest.raises(ZoneError, match="no zones in this notam file\n  skipped: .*QMRLC"):
+    with pytest.raises(ZoneError, match=r"no zones in this notam file\n  skipped: .*QMRLC"):
         import_text(text, "rwy.txt")
 
 

@@ -80,6 +80,7 @@ KIND_STYLE = {
     "exit": "green",
     "lost_contact": "magenta",
     "suspect_position": "cyan",
+    "zone_withdrawn": "blue",
 }
 
 
@@ -89,19 +90,12 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _load(sources: list[str]) -> list[Zone]:
-    from skyfence.zones.load import load_zone_source
+    from skyfence.zones.load import load_zone_sources
 
-    zones: list[Zone] = []
     try:
-        for source in sources:
-            zones += load_zone_source(source)
+        return load_zone_sources(sources)
     except ZoneError as exc:
         raise _fail(str(exc)) from None
-    ids = Counter(z.id for z in zones)
-    duplicated = [i for i, n in ids.items() if n > 1]
-    if duplicated:
-        raise _fail(f"zone ids used in more than one zone file: {', '.join(duplicated)}")
-    return zones
 
 
 def _position(text: str) -> tuple[float, float]:
@@ -447,6 +441,7 @@ def watch(
         speed=speed or None,
         reference=reference,
         web=(host, port) if web else None,
+        zone_sources=zones,
     )
 
 
@@ -462,8 +457,10 @@ def _watch_session(
     reference: tuple[float, float] | None,
     web: tuple[str, int] | None,
     keep_serving: bool = False,
+    zone_sources: list[str] | None = None,
 ) -> None:
-    """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`)."""
+    """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`).
+    With `zone_sources`, the zones are reloaded on SIGHUP and when one of the files changes."""
     engine = Engine(zones, settings, keep_judged=True)
     try:
         dedup = FrameDeduplicator()  # one transmission heard by several receivers: decode once
@@ -480,6 +477,15 @@ def _watch_session(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # graceful: pending events are flushed
         signal.signal(sig, lambda *_: stop.set())
+    reloader = None
+    if zone_sources:
+        from skyfence.watch_zones import ZoneReloader
+
+        reloader = ZoneReloader(
+            zone_sources, engine, event_store, say=lambda text: console.print(escape(text))
+        )
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, lambda *_: reloader.request())
     server = None
     try:
         if web is not None:
@@ -499,7 +505,14 @@ def _watch_session(
                     picture.tick(events)
                     view.update(render(picture.aircraft, picture.status, picture.recent))
 
-                result = run_watch(sources, engine, sinks, should_stop=stop.is_set, on_tick=redraw)
+                result = run_watch(
+                    sources,
+                    engine,
+                    sinks,
+                    should_stop=stop.is_set,
+                    on_tick=redraw,
+                    reload_zones=reloader,
+                )
         else:
             result = run_watch(
                 sources,
@@ -508,6 +521,7 @@ def _watch_session(
                 should_stop=stop.is_set,
                 on_events=_print_each,
                 on_tick=picture.tick,
+                reload_zones=reloader,
             )
         picture.tick([], force=True)
         event_store.flush()

@@ -84,6 +84,20 @@ def import_file(path: Path) -> Imported:
     return import_text(read_text(path), str(path))
 
 
+def load_zone_sources(sources: list[str]) -> list[Zone]:
+    """Zones of several files or bundled sets, whose ids must not collide."""
+    zones: list[Zone] = []
+    for source in sources:
+        zones += load_zone_source(source)
+    counts: dict[str, int] = {}
+    for zone in zones:
+        counts[zone.id] = counts.get(zone.id, 0) + 1
+    duplicated = [zone_id for zone_id, n in counts.items() if n > 1]
+    if duplicated:
+        raise ZoneError(f"zone ids used in more than one zone file: {', '.join(duplicated)}")
+    return zones
+
+
 def load_zone_source(source: str) -> list[Zone]:
     """Zones from a bundled set name or a file in any known format (what `--zones` accepts)."""
     from skyfence.zones.bundled import bundled_path

@@ -90,6 +90,8 @@ def parse_xml(text: str, source: str) -> Any:
     except ParseError as exc:
         line, column = exc.position
         raise ZoneError(f"{source}: line {line}: not well-formed XML (column {column})") from None
+    except (LookupError, ValueError) as exc:  # e.g. an XML declaration naming no known encoding
+        raise ZoneError(f"{source}: not readable as XML: {exc}") from None
 
 
 def local(tag: str) -> str:

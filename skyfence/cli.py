@@ -92,10 +92,16 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def _load(sources: list[str]) -> list[Zone]:
     from skyfence.zones.load import load_zone_sources
 
+    skipped: list[str] = []
     try:
-        return load_zone_sources(sources)
+        zones = load_zone_sources(sources, skipped)
     except ZoneError as exc:
         raise _fail(str(exc)) from None
+    if skipped:  # other NOTAMs, FIRs...: not zones, and not errors either
+        errors.print(f"{len(skipped)} item(s) skipped as not zones:", highlight=False)
+        for line in skipped:
+            errors.print(f"  {escape(line)}", highlight=False)
+    return zones
 
 
 def _position(text: str) -> tuple[float, float]:

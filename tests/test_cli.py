@@ -249,6 +249,10 @@ def test_zones_import_detects_every_format_and_audit_reads_a_notam_directly(
     assert len(load_zones(out)) == 4 + 1 + 3 + 2 + 3 + 6
     run = skyfence("zones", "check", *files_in)  # --zones takes the published files as they are
     assert run.returncode == 0 and "OK: 19 zones in 6 file(s)" in run.stdout, run.stderr
+    assert (
+        "3 item(s) skipped as not zones" in run.stderr
+        and "QMRLC is not a restriction" in run.stderr
+    )
 
     notam = tmp_path / "cdg.notam"
     notam.write_text(CDG_NOTAM)

@@ -84,11 +84,12 @@ def import_file(path: Path) -> Imported:
     return import_text(read_text(path), str(path))
 
 
-def load_zone_sources(sources: list[str]) -> list[Zone]:
-    """Zones of several files or bundled sets, whose ids must not collide."""
+def load_zone_sources(sources: list[str], skipped: list[str] | None = None) -> list[Zone]:
+    """Zones of several files or bundled sets, whose ids must not collide. What the files hold
+    that is not a zone (other NOTAMs, FIRs...) is appended to `skipped`."""
     zones: list[Zone] = []
     for source in sources:
-        zones += load_zone_source(source)
+        zones += load_zone_source(source, skipped)
     counts: dict[str, int] = {}
     for zone in zones:
         counts[zone.id] = counts.get(zone.id, 0) + 1
@@ -98,10 +99,13 @@ def load_zone_sources(sources: list[str]) -> list[Zone]:
     return zones
 
 
-def load_zone_source(source: str) -> list[Zone]:
+def load_zone_source(source: str, skipped: list[str] | None = None) -> list[Zone]:
     """Zones from a bundled set name or a file in any known format (what `--zones` accepts)."""
     from skyfence.zones.bundled import bundled_path
 
     if bundled_path(source) is not None or not Path(source).exists():
         return load_zones(source)  # names the bundled sets when the file is missing
-    return import_file(Path(source)).zones
+    imported = import_file(Path(source))
+    if skipped is not None:
+        skipped += [f"{source}: {line}" for line in imported.skipped]
+    return imported.zones

@@ -65,8 +65,9 @@ def polygon_from_walk(points: list[Point]) -> BaseGeometry:
         ring.pop()
     if len(ring) < 3:
         raise ValueError(f"{len(ring)} distinct points, a polygon needs 3")
-    lons = np.unwrap(np.radians([p[0] for p in ring]))
-    lons = np.degrees(lons)
+    raw = np.array([p[0] for p in ring], dtype=np.float64)
+    # whole turns only, so that a longitude that needs no unwrapping keeps its exact value
+    lons = raw + np.concatenate([[0.0], np.cumsum(-360.0 * np.round(np.diff(raw) / 360.0))])
     lats = [p[1] for p in ring]
     closing = lons[0] - lons[-1]
     winding = round((closing - ((closing + 180) % 360 - 180)) / 360)  # whole turns left to close
@@ -84,7 +85,8 @@ def polygon_from_walk(points: list[Point]) -> BaseGeometry:
 def _fold(polygon: Polygon) -> BaseGeometry:
     """Bring a polygon drawn with continuous longitudes back into [-180, 180], cut at ±180°."""
     shift = -360.0 * math.floor((polygon.centroid.x + 180.0) / 360.0)
-    polygon = shapely.affinity.translate(polygon, xoff=shift)
+    if shift:
+        polygon = shapely.affinity.translate(polygon, xoff=shift)
     west, _, east, _ = polygon.bounds
     if west >= -180.0 and east <= 180.0:
         return orient(polygon, 1.0)

@@ -72,8 +72,8 @@ def import_text(text: str, source: str, fmt: str | None = None) -> Imported:
     zone, so an imported zone is exactly as strict as one written by hand."""
     name = fmt or detect(text[:SNIFF_CHARS], source)
     converted: Converted = format_module(name).convert(text, source)
-    features = converted.document.get("features")
-    if not features:
+    document = converted.document
+    if isinstance(document, dict) and document.get("features") == []:
         skipped = "".join(f"\n  skipped: {s}" for s in converted.skipped)
         raise ZoneError(f"{source}: no zones in this {name} file{skipped}")
     zones = zones_from_geojson(converted.document, source)

@@ -90,3 +90,19 @@ def test_engine_and_map_agree_on_active_across_schedule_boundaries() -> None:
         True,
         False,
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"type": "Feature"}', "x.json: a zone file is a GeoJSON FeatureCollection"),
+        ('{"type": "FeatureCollection",\n "features": [\n}', "x.json: line 3: not valid JSON"),
+        ('{"type": "FeatureCollection", "features": []}', "x.json: no zones in this geojson file"),
+    ],
+)
+def test_json_that_no_format_claims_gets_the_geojson_reader_s_message(
+    text: str, message: str
+) -> None:
+    with pytest.raises(ZoneError) as raised:
+        import_text(text, "x.json")
+    assert str(raised.value).startswith(message)

@@ -143,9 +143,9 @@ def _limit(volume: Any, which: str) -> str:
     text = f"{number:g} {uom.lower()}"
     if reference == "SFC":
         return "SFC" if number == 0 else f"{text} AGL"
-    if reference in ("MSL", None, "W84"):
+    if reference in ("MSL", "STD", None, "W84"):  # STD in FT/M: a pressure altitude
         return "SFC" if number == 0 and which == "lower" else text
-    raise ValueError(f"{which}LimitReference {reference!r} is not SFC, MSL or STD")
+    raise ValueError(f"{which}LimitReference {reference!r} is not SFC, MSL, STD or W84")
 
 
 def _valid(ts: Any) -> list[tuple[float, float]] | None:

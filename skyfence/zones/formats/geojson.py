@@ -11,7 +11,9 @@ NAME = "geojson"
 
 
 def sniff(head: str) -> bool:
-    return head.lstrip("\ufeff \t\r\n").startswith("{") and "FeatureCollection" in head
+    """Any JSON the more specific JSON formats did not claim: the GeoJSON reader then says
+    what is wrong with it (not a FeatureCollection, a syntax error on line N...)."""
+    return head.lstrip("\ufeff \t\r\n").startswith(("{", "["))
 
 
 def convert(text: str, source: str) -> Converted:

@@ -68,7 +68,12 @@ errors = Console(stderr=True, soft_wrap=True, width=WIDTH)
 
 ZonesOption = Annotated[
     list[str],
-    typer.Option("--zones", "-z", help="Zone file (GeoJSON) or bundled set name, e.g. ukraine."),
+    typer.Option(
+        "--zones",
+        "-z",
+        help="Zone file (GeoJSON, OpenAir, NOTAM, FAA TFR, ED-269, ED-318, AIXM) or bundled "
+        "set name, e.g. ukraine.",
+    ),
 ]
 KIND_STYLE = {
     "predicted_entry": "yellow",
@@ -76,6 +81,7 @@ KIND_STYLE = {
     "exit": "green",
     "lost_contact": "magenta",
     "suspect_position": "cyan",
+    "zone_withdrawn": "blue",
 }
 
 
@@ -85,16 +91,17 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _load(sources: list[str]) -> list[Zone]:
-    zones: list[Zone] = []
+    from skyfence.zones.load import load_zone_sources
+
+    skipped: list[str] = []
     try:
-        for source in sources:
-            zones += load_zones(source)
+        zones = load_zone_sources(sources, skipped)
     except ZoneError as exc:
         raise _fail(str(exc)) from None
-    ids = Counter(z.id for z in zones)
-    duplicated = [i for i, n in ids.items() if n > 1]
-    if duplicated:
-        raise _fail(f"zone ids used in more than one zone file: {', '.join(duplicated)}")
+    if skipped:  # other NOTAMs, FIRs...: not zones, and not errors either
+        errors.print(f"{len(skipped)} item(s) skipped as not zones:", highlight=False)
+        for line in skipped:
+            errors.print(f"  {escape(line)}", highlight=False)
     return zones
 
 
@@ -459,6 +466,7 @@ def watch(
         receiver=antenna,
         web=(host, port) if web else None,
         allowed_hosts=tuple(allowed_host or ()),
+        zone_sources=zones,
     )
 
 
@@ -475,8 +483,10 @@ def _watch_session(
     web: tuple[str, int] | None,
     keep_serving: bool = False,
     allowed_hosts: tuple[str, ...] = (),
+    zone_sources: list[str] | None = None,
 ) -> None:
-    """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`)."""
+    """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`).
+    With `zone_sources`, the zones are reloaded on SIGHUP and when one of the files changes."""
     engine = Engine(zones, settings, keep_judged=True)
     try:
         dedup = FrameDeduplicator()  # one transmission heard by several receivers: decode once
@@ -493,6 +503,15 @@ def _watch_session(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # graceful: pending events are flushed
         signal.signal(sig, lambda *_: stop.set())
+    reloader = None
+    if zone_sources:
+        from skyfence.watch_zones import ZoneReloader
+
+        reloader = ZoneReloader(
+            zone_sources, engine, event_store, say=lambda text: console.print(escape(text))
+        )
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, lambda *_: reloader.request())
     server = None
     try:
         if web is not None:
@@ -512,7 +531,14 @@ def _watch_session(
                     picture.tick(events)
                     view.update(render(picture.aircraft, picture.status, picture.recent))
 
-                result = run_watch(sources, engine, sinks, should_stop=stop.is_set, on_tick=redraw)
+                result = run_watch(
+                    sources,
+                    engine,
+                    sinks,
+                    should_stop=stop.is_set,
+                    on_tick=redraw,
+                    reload_zones=reloader,
+                )
         else:
             result = run_watch(
                 sources,
@@ -521,6 +547,7 @@ def _watch_session(
                 should_stop=stop.is_set,
                 on_events=_print_each,
                 on_tick=picture.tick,
+                reload_zones=reloader,
             )
         picture.tick([], force=True)
         event_store.flush()
@@ -879,12 +906,47 @@ def zones_check(sources: Annotated[list[str], typer.Argument(help="Zone files.")
     console.print(f"[green]OK[/]: {len(zones)} zones in {len(sources)} file(s)")
 
 
-@zones_app.command("import-openair")
+@zones_app.command("import")
+def zones_import(
+    sources: Annotated[list[Path], typer.Argument(help="Published zone files, any known format.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="GeoJSON zone file to write.")
+    ] = None,
+) -> None:
+    """Convert published zones (OpenAir, ICAO NOTAM, FAA TFR XML, ED-269, ED-318, AIXM 5.1) to
+    skyfence's zone GeoJSON; the format is detected from the content, errors name where."""
+    from skyfence.zones.load import import_file
+
+    say = console if output is not None else errors  # stdout may be the GeoJSON itself
+    features: list[dict[str, object]] = []
+    try:
+        for source in sources:
+            imported = import_file(source)
+            say.print(
+                f"{escape(str(source))}: {imported.format}, {len(imported.zones)} zones"
+                + (f", {len(imported.skipped)} skipped" if imported.skipped else "")
+            )
+            for line in imported.skipped:
+                say.print(f"  skipped: {escape(line)}", highlight=False)
+            features += imported.document["features"]
+        document = {"type": "FeatureCollection", "features": features}
+        zones = zones_from_geojson(document, ", ".join(str(s) for s in sources))
+    except ZoneError as exc:
+        raise _fail(str(exc)) from None
+    text = json.dumps(document, indent=1) + "\n"
+    if output is None:
+        print(text, end="")
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"{len(zones)} zones written to [bold]{escape(str(output))}[/]")
+
+
+@zones_app.command("import-openair", hidden=True)
 def zones_import_openair(
     source: Annotated[Path, typer.Argument(help="OpenAir airspace file.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="GeoJSON zone file to write.")],
 ) -> None:
-    """Convert OpenAir airspace to skyfence's zone GeoJSON (errors name the line)."""
+    """Convert OpenAir airspace to skyfence's zone GeoJSON (kept for scripts: `zones import`)."""
     try:
         text = source.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:

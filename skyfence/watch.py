@@ -203,9 +203,12 @@ def run_watch(
     should_stop: Callable[[], bool] = lambda: False,
     on_events: Callable[[list[Event]], None] | None = None,
     on_tick: Callable[[list[Event]], None] | None = None,
+    reload_zones: Callable[[], list[Event]] | None = None,
 ) -> WatchResult:
     """Poll the sources until they are all exhausted (recordings) or `should_stop` says so.
-    `on_tick` sees every tick's events (often none) after the sinks, to refresh a live view."""
+    `on_tick` sees every tick's events (often none) after the sinks, to refresh a live view.
+    `reload_zones`, called before each tick, may swap the engine's zones (its events, for
+    aircraft inside removed zones, are emitted like any other)."""
     result = WatchResult()
     try:
         while not should_stop():
@@ -216,7 +219,8 @@ def run_watch(
                 drop_future(s.next_batch(tick_s / len(live)), s, result, time.time()) for s in live
             ]
             batch = StateVectors.concat([b for b in batches if len(b)])
-            events = engine.process(batch, _beyond_horizon(live, batches))
+            events = reload_zones() if reload_zones is not None else []
+            events += engine.process(batch, _beyond_horizon(live, batches))
             events += engine.advance_clock(engine.clock_s)
             result.ticks += 1
             result.rows += len(batch)

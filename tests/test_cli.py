@@ -239,6 +239,80 @@ def test_watch_replays_stores_and_delivers(samples: Path, tmp_path: Path) -> Non
         assert reopened.get(key) == event
 
 
+CDG_NOTAM = """(T0001/21 NOTAMN
+Q)LFFF/QRTCA/IV/BO/W/000/100/4901N00233E010
+A)LFPG B)2110071200 C)2110071500
+D)DAILY 1330-1400
+E)TEMPORARY RESTRICTED AREA WI RADIUS 10NM CENTRED ON 490035N0023252E
+F)SFC G)FL100)
+"""
+
+
+def test_zones_import_detects_every_format_and_audit_reads_a_notam_directly(
+    samples: Path, tmp_path: Path
+) -> None:
+    data = Path(__file__).parent / "zones" / "data"
+    files_in = [
+        data / "notams_published.txt",
+        data / "che_ed269_cis_sample.json",
+        data / "che_ed318_cis_sample.json",
+        data / "tfr_constructed.xml",
+        data / "donlon_aixm51_airspaces.xml",
+        data / "ksgu_openair.txt",
+    ]
+    out = tmp_path / "all.geojson"
+    run = skyfence("zones", "import", *files_in, "-o", out)
+    assert run.returncode == 0, run.stderr
+    for name, fmt in zip(
+        files_in, ("notam", "ed269", "ed318", "tfr", "aixm", "openair"), strict=True
+    ):
+        assert f"{name}: {fmt}," in run.stdout.replace("\n", "")
+    assert "skipped: line 20 (NOTAM A1240/26): QMRLC is not a restriction" in run.stdout
+    assert len(load_zones(out)) == 4 + 1 + 3 + 2 + 3 + 6
+    run = skyfence("zones", "check", *files_in)  # --zones takes the published files as they are
+    assert run.returncode == 0 and "OK: 19 zones in 6 file(s)" in run.stdout, run.stderr
+    assert (
+        "3 item(s) skipped as not zones" in run.stderr
+        and "QMRLC is not a restriction" in run.stderr
+    )
+
+    notam = tmp_path / "cdg.notam"
+    notam.write_text(CDG_NOTAM)
+    events_out = tmp_path / "events.jsonl"
+    run = skyfence(
+        "audit", "--zones", notam, samples / "collections/quickstart.json.gz", "-o", events_out
+    )
+    assert run.returncode == 0, run.stderr
+    events = [json.loads(line) for line in events_out.read_text().splitlines()]
+    zone_events = [e for e in events if e["kind"] in ("entry", "exit", "predicted_entry")]
+    assert {e["zone_id"] for e in zone_events} == {"T0001/21"}
+    kinds = {e["kind"] for e in zone_events}
+    assert {"entry", "exit", "predicted_entry"} <= kinds
+
+    def moment(text: str) -> str:
+        return text[:19]
+
+    # D) DAILY 1330-1400: no incursion outside its half hour, on either side of the boundaries
+    for e in zone_events:
+        when = e["details"]["predicted_time"] if e["kind"] == "predicted_entry" else e["time"]
+        assert "2021-10-07T13:30:00" <= moment(when) <= "2021-10-07T14:00:00", e
+    closing = [
+        e for e in zone_events if e["kind"] == "exit" and e["details"]["crossing"] == "activation"
+    ]
+    assert closing and all(moment(e["time"]) == "2021-10-07T14:00:00" for e in closing)
+
+
+def test_zones_import_refuses_unknown_and_bad_files(tmp_path: Path) -> None:
+    unknown = tmp_path / "notes.txt"
+    unknown.write_text("nothing to see here\n")
+    run = skyfence("zones", "import", unknown)
+    assert run.returncode == 2 and "format not recognised from its content" in run.stderr
+    bad = tmp_path / "bad.notam"
+    bad.write_text(CDG_NOTAM.replace("DAILY 1330-1400", "DAILY SR-SS"))
+    run = skyfence("audit", "--zones", bad, tmp_path / "none.json")
+    assert run.returncode == 2 and "line 1 (NOTAM T0001/21): D) 'DAILY SR-SS'" in run.stderr
+
+
 def test_interference_maps_the_spoofed_flight(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
     import shapely

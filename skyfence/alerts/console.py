@@ -24,6 +24,7 @@ _KIND_STYLE = {
     "predicted_entry": "yellow",
     "lost_contact": "red",
     "suspect_position": "magenta",
+    "zone_withdrawn": "blue",
 }
 
 

@@ -19,7 +19,13 @@ import numpy.typing as npt
 from skyfence.engine.containment import Fixes, evaluate
 from skyfence.engine.events import Event
 from skyfence.engine.prediction import predict
-from skyfence.engine.reports import lost_event, suspect_events, transition_events, warning_events
+from skyfence.engine.reports import (
+    lost_event,
+    suspect_events,
+    transition_events,
+    warning_events,
+    withdrawn_event,
+)
 from skyfence.engine.transitions import TrustedFix, Walk, ZoneTrack, point_of, walk, with_exit_rows
 from skyfence.engine.zoneset import EngineSettings, ZoneSet
 from skyfence.schema import StateVectors, take_rows
@@ -170,6 +176,27 @@ class Engine:
         events = self._lost_contacts(self.clock_s, self.tracks)
         forget = self.clock_s - self.settings.forget_after_s
         events += self._forget([a for a, s in self.integrity.items() if s.last_seen_s < forget])
+        return self._count(events)
+
+    def replace_zones(self, zones: list[Zone]) -> list[Event]:
+        """Watch new zones from now on, without restarting. A zone that keeps its id keeps the
+        state of the aircraft inside it (no new entry, and an exit only if the new boundary
+        puts them out); an aircraft inside a removed zone gets one `zone_withdrawn` event, not
+        an exit it never flew. Raises ValueError (duplicate ids) with nothing changed."""
+        new = ZoneSet.compile(zones, self.settings)
+        index = {zone.id: i for i, zone in enumerate(new.zones)}
+        tracks: dict[tuple[int, int], ZoneTrack] = {}
+        events = []
+        clock = self.clock_s if math.isfinite(self.clock_s) else 0.0
+        for (address, zone), track in self.tracks.items():
+            kept = index.get(self.zones.zones[zone].id)
+            if kept is not None:
+                tracks[(address, kept)] = track
+            elif track.inside and address in self.last_trusted:
+                last = self.last_trusted[address]
+                callsign = self.callsigns.get(address, last.callsign)
+                events.append(withdrawn_event(self.zones, address, zone, last, callsign, clock))
+        self.zones, self.tracks = new, tracks
         return self._count(events)
 
     def finish(self) -> list[Event]:

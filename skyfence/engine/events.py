@@ -8,13 +8,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-EventKind = Literal["predicted_entry", "entry", "exit", "lost_contact", "suspect_position"]
+EventKind = Literal[
+    "predicted_entry", "entry", "exit", "lost_contact", "suspect_position", "zone_withdrawn"
+]
 EVENT_KINDS: tuple[EventKind, ...] = (
     "predicted_entry",
     "entry",
     "exit",
     "lost_contact",
     "suspect_position",
+    "zone_withdrawn",
 )
 EVENT_COLUMNS = (
     "id",

@@ -297,6 +297,28 @@ def lost_event(
     )
 
 
+def withdrawn_event(
+    zs: ZoneSet, address: int, z: int, last: TrustedFix, callsign: str, clock_s: float
+) -> Event:
+    """An aircraft inside a zone that a reload removed: its open state ends here, at the time
+    of the reload, and it did not exit (no crossing is invented)."""
+    details = {"last_seen": iso_time(last.t_s), "reason": "zone removed by a reload"}
+    details.update(zone_details(zs, z))
+    country = str(country_of(np.array([address], np.uint32))[0])
+    return Event(
+        "zone_withdrawn",
+        zs.zones[z].id,
+        icao24_hex(address),
+        callsign,
+        country,
+        clock_s,
+        last.lat,
+        last.lon,
+        last.alt_ft,
+        details,
+    )
+
+
 def _fix_json(fx: Fixes, k: int) -> dict[str, Any]:
     alt = float(fx.alt_ft[k])
     return {

@@ -36,6 +36,7 @@ EVENT_STYLE = {
     "predicted_entry": ("D", "#ff9f1a"),
     "lost_contact": ("X", "#d62728"),
     "suspect_position": ("*", QUARANTINED_COLOUR),
+    "zone_withdrawn": ("s", "#7f7f7f"),
 }
 
 Record = dict[str, Any]

@@ -24,7 +24,7 @@ from skyfence.zones.countries import country_name
 WINDOW_S = 900.0  # the track shown: 15 minutes either side of the event
 MAX_ROWS = 400  # evidence rows; beyond this, trusted fixes are thinned (never quarantined ones)
 NEAREST_ROWS = 25  # rows always kept around the event and each crossing
-_ENDS = ("exit", "lost_contact")
+_ENDS = ("exit", "lost_contact", "zone_withdrawn")
 
 Record = dict[str, Any]
 

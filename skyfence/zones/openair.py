@@ -9,6 +9,7 @@ ellipse on the ground: at 50 degrees latitude it would misplace a boundary by a 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -16,10 +17,10 @@ from typing import Any
 
 import shapely
 from pyproj import Geod
-from shapely.geometry import Polygon
-from shapely.geometry.polygon import orient
+from shapely.geometry.base import BaseGeometry
 
 from skyfence.zones.model import ZoneError, parse_altitude
+from skyfence.zones.shapes import polygon_from_walk
 
 GEOD = Geod(ellps="WGS84")
 NM_M = 1852.0
@@ -270,27 +271,28 @@ class _Parser:
             raise self.error(
                 f"{where} has {len(ring)} distinct points, a polygon needs 3", zone.line
             )
-        polygon = Polygon(ring)
-        reason = shapely.is_valid_reason(polygon)
-        if reason != "Valid Geometry":
-            raise self.error(f"{where} is not a valid polygon: {reason}", zone.line)
-        self.features.append(self.feature(zone, orient(polygon, 1.0)))
+        try:  # cut at the antimeridian, closed over a pole: see skyfence.zones.shapes
+            shape = polygon_from_walk(ring)
+        except ValueError as exc:
+            raise self.error(f"{where} is {exc}", zone.line) from None
+        self.features.append(self.feature(zone, shape))
 
-    def feature(self, zone: _Airspace, polygon: Polygon) -> dict[str, Any]:
+    def feature(self, zone: _Airspace, shape: BaseGeometry) -> dict[str, Any]:
         slug = re.sub(r"[^a-z0-9]+", "-", zone.name.lower()).strip("-") or "zone"
         zone_id, n = slug, 1
         while zone_id in self.ids:
             n += 1
             zone_id = f"{slug}-{n}"
         self.ids.add(zone_id)
-        ring = [[lon, lat] for lon, lat in polygon.exterior.coords]
         props = {"id": zone_id, "name": zone.name, **zone.props}
         props["source"] = f"{self.source}:{zone.line}"
-        return {
-            "type": "Feature",
-            "properties": props,
-            "geometry": {"type": "Polygon", "coordinates": [ring]},
-        }
+        return {"type": "Feature", "properties": props, "geometry": _geometry_json(shape)}
+
+
+def _geometry_json(shape: BaseGeometry) -> dict[str, Any]:
+    """GeoJSON of a (Multi)Polygon, with lists as the rest of the zone file has."""
+    mapped: dict[str, Any] = json.loads(json.dumps(shapely.geometry.mapping(shape)))
+    return mapped
 
 
 def openair_to_geojson(text: str, source: str = "<openair>") -> dict[str, Any]:

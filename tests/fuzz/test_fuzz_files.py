@@ -124,3 +124,33 @@ def test_openair(data: bytes) -> None:
         assert str(exc).startswith("airspace.txt:"), exc
         return
     json.dumps(document)  # what it writes is GeoJSON text
+
+
+ZONE_DATA = Path(__file__).parents[1] / "zones" / "data"
+PUBLISHED = {
+    name: (ZONE_DATA / name).read_bytes()[:6000]
+    for name in (
+        "notams_published.txt",
+        "notams_edge_cases.txt",
+        "che_ed269_geoawareness_1.json",
+        "che_ed318_cis_sample.json",
+        "tfr_constructed.xml",
+    )
+}
+PUBLISHED["donlon_aixm51_airspaces.xml"] = (ZONE_DATA / "donlon_aixm51_airspaces.xml").read_bytes()
+
+
+@given(name=st.sampled_from(sorted(PUBLISHED)), data=st.data())
+def test_published_zone_formats(name: str, data: st.DataObject) -> None:
+    """Damaged NOTAM, ED-269, ED-318, TFR and AIXM files: zones that are valid, or a ZoneError
+    naming the file; never another exception."""
+    from skyfence.zones.load import import_text
+
+    raw = data.draw(damaged(PUBLISHED[name], max_edits=8))
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        imported = import_text(text, name)
+    except ZoneError as exc:
+        assert str(exc).startswith(name) or name in str(exc), exc
+        return
+    assert imported.zones and json.dumps(imported.document, allow_nan=False)

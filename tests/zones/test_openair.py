@@ -327,3 +327,22 @@ def test_errors_name_the_line(text: str, line: int, message: str) -> None:
         openair_to_geojson(text, "bad.txt")
     assert str(info.value).startswith(f"bad.txt:{line}: ")
     assert message in str(info.value)
+
+
+def test_airspace_across_the_antimeridian_is_cut_not_inverted() -> None:
+    text = (
+        "AC R\nAN DATELINE\nAL SFC\nAH FL100\n"
+        "DP 01:00:00 S 179:00:00 E\nDP 01:00:00 S 179:00:00 W\n"
+        "DP 01:00:00 N 179:00:00 W\nDP 01:00:00 N 179:00:00 E\n"
+        "AC R\nAN CIRCLE ON 180\nAL SFC\nAH FL100\nV X=10:00:00 S 180:00:00 E\nDC 20\n"
+    )
+    box, ring = (shape(f["geometry"]) for f in openair_to_geojson(text, "dateline.txt")["features"])
+    assert box.geom_type == ring.geom_type == "MultiPolygon"
+    assert box.contains(shapely.Point(179.5, 0)) and box.contains(shapely.Point(-179.5, 0))
+    assert not box.contains(shapely.Point(0, 0))
+    east, _ = GEOD.polygon_area_perimeter([179.0, 180.0, 180.0, 179.0], [-1, -1, 1, 1])
+    assert abs(GEOD.geometry_area_perimeter(box)[0]) == pytest.approx(2 * abs(east), rel=1e-6)
+    assert abs(GEOD.geometry_area_perimeter(ring)[0]) == pytest.approx(
+        math.pi * (20 * NM) ** 2, rel=2e-3
+    )
+    assert ring.contains(shapely.Point(-179.9, -10)) and ring.contains(shapely.Point(179.9, -10))

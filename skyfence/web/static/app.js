@@ -15,6 +15,7 @@
     exit: "exit",
     lost_contact: "lost contact",
     suspect_position: "suspect position",
+    zone_withdrawn: "zone withdrawn",
   };
 
   const $ = (sel) => document.querySelector(sel);

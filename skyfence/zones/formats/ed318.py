@@ -1,0 +1,126 @@
+"""EUROCAE ED-318 UAS geographical zones: ED-269's successor, a GeoJSON FeatureCollection whose
+geometries carry their vertical band in `layer` and whose properties follow ED-318.
+
+Names are lists of {text, lang}: the English one is preferred, else the first. A circle is a
+Point whose `extent` is {"subType": "Circle", "radius": r} in the layer's unit.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+
+from skyfence.zones.formats import Converted, Problems, collection, feature
+from skyfence.zones.formats.ed269 import SEVERITY, applicability, limit, projection
+from skyfence.zones.model import ZoneError
+
+NAME = "ed318"
+
+
+def sniff(head: str) -> bool:
+    return '"FeatureCollection"' in head and '"layer"' in head and '"identifier"' in head
+
+
+def convert(text: str, source: str) -> Converted:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ZoneError(f"{source}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("features"), list):
+        raise ZoneError(f"{source}: an ED-318 file is a FeatureCollection with features")
+    problems = Problems(source)
+    features: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(document["features"]):
+        where = f"feature {index}"
+        props = item.get("properties") if isinstance(item, dict) else None
+        if not isinstance(props, dict) or not isinstance(props.get("identifier"), str):
+            problems.add(where, "not an ED-318 feature with properties.identifier")
+            continue
+        zone_id = props["identifier"]
+        where = f"feature {index} ({zone_id!r})"
+        seen[zone_id] = seen.get(zone_id, 0) + 1
+        if seen[zone_id] > 1:  # one zone published as several volumes
+            zone_id = f"{zone_id}#{seen[zone_id]}"
+        restriction = props.get("type")
+        if restriction not in SEVERITY:
+            problems.add(where, f"type {restriction!r} is not one of {', '.join(SEVERITY)}")
+            continue
+        active = applicability(
+            props.get("limitedApplicability"), where, problems, "limitedApplicability"
+        )
+        made = _volume(item.get("geometry"), where, problems)
+        if made is None:
+            continue
+        geometry, floor, ceiling, refs = made
+        features.append(
+            feature(
+                zone_id,
+                _text(props.get("name")) or zone_id,
+                geometry,
+                floor,
+                ceiling,
+                active,
+                severity=SEVERITY[restriction],
+                restriction=restriction,
+                zone_type=props.get("variant"),
+                reason=props.get("reason"),
+                message=_text(props.get("message")) or props.get("restrictionConditions") or None,
+                country=props.get("country"),
+                authority=[
+                    _text(a.get("name"))
+                    for a in props.get("zoneAuthority") or []
+                    if isinstance(a, dict)
+                ]
+                or None,
+                vertical_reference=refs,
+            )
+        )
+    problems.raise_any()
+    return Converted(collection(features))
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        texts = [v for v in value if isinstance(v, dict) and isinstance(v.get("text"), str)]
+        english = [str(v["text"]) for v in texts if str(v.get("lang", "")).startswith("en")]
+        chosen = english or [str(v["text"]) for v in texts]
+        return chosen[0] if chosen else None
+    return None
+
+
+def _volume(
+    geometry: Any, where: str, problems: Problems
+) -> tuple[BaseGeometry, str, str, str] | None:
+    if not isinstance(geometry, dict) or not isinstance(geometry.get("layer"), dict):
+        problems.add(where, "geometry with a layer (upper, lower, references, uom) is required")
+        return None
+    layer = geometry["layer"]
+    uom = layer.get("uom")
+    try:
+        floor = limit(layer.get("lower"), layer.get("lowerReference"), uom, True)
+        ceiling = limit(layer.get("upper"), layer.get("upperReference"), uom, False)
+        if geometry.get("type") == "Point":
+            extent = geometry.get("extent") or {}
+            if extent.get("subType") != "Circle":
+                raise ValueError("a Point geometry needs extent {subType: Circle, radius}")
+            shape = projection(
+                {
+                    "type": "Circle",
+                    "center": geometry.get("coordinates"),
+                    "radius": extent.get("radius"),
+                },
+                uom,
+            )
+        else:
+            shape = projection(
+                {"type": geometry.get("type"), "coordinates": geometry.get("coordinates")}
+            )
+    except ValueError as exc:
+        problems.add(where, str(exc))
+        return None
+    return shape, floor, ceiling, f"{layer.get('lowerReference')}/{layer.get('upperReference')}"

@@ -182,7 +182,9 @@ class ZoneGrid:
     def _cells(
         self, lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        col = np.floor((wrap_lon(lon) - self.west) / self.cell_deg)
+        if len(lon) and (lon.min() < -180.0 or lon.max() >= 180.0):  # rare: paths past ±180
+            lon = wrap_lon(lon)
+        col = np.floor((lon - self.west) / self.cell_deg)
         row = np.floor((lat - self.south) / self.cell_deg)
         on_grid = (col >= 0) & (col < self.n_cols) & (row >= 0) & (row < self.n_rows)
         points = np.flatnonzero(on_grid)

@@ -25,19 +25,19 @@ from rich.table import Table
 from skyfence.alerts.console import render
 from skyfence.alerts.files import EventSink, open_sink
 from skyfence.alerts.webhook import WebhookDelivery
-from skyfence.audit import AuditResult, run_audit
+from skyfence.auditing import AuditResult, run_audit
 from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import EVENT_KINDS, Event, iso_time
 from skyfence.engine.zoneset import EngineSettings
-from skyfence.report import exports
-from skyfence.report.daily import summary_report
-from skyfence.report.incident import html_to_pdf, incident_report
+from skyfence.reporting import exports
+from skyfence.reporting.daily import summary_report
+from skyfence.reporting.incident import html_to_pdf, incident_report
 from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import RecordingError, read_recording
 from skyfence.store.events import EventStore
-from skyfence.watch import LivePicture, open_source, run_watch
+from skyfence.watching import LivePicture, open_source, run_watch
 from skyfence.web.server import DEFAULT_HOST, DEFAULT_PORT, WebServer, api_token
 from skyfence.zones.bundled import bundled_names
 from skyfence.zones.geojson import (

@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skyfence.engine.events import EventKind
-from skyfence.report import exports
+from skyfence.reporting import exports
 from skyfence.store.events import EventStore, StoreError
 
 STATIC = Path(str(files("skyfence") / "web" / "static"))

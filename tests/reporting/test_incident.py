@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from skyfence.report.figures import QUARANTINED_COLOUR, TRUSTED_COLOUR
-from skyfence.report.incident import MAX_ROWS, html_to_pdf, incident_report, thin
+from skyfence.reporting.figures import QUARANTINED_COLOUR, TRUSTED_COLOUR
+from skyfence.reporting.incident import MAX_ROWS, html_to_pdf, incident_report, thin
 from skyfence.store.events import EventStore
 
 

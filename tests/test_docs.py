@@ -3,10 +3,14 @@ name that does not exist, or a page left out of the navigation fails the suite."
 
 from __future__ import annotations
 
+import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).parents[1]
 
@@ -38,3 +42,20 @@ def test_the_site_builds_strictly_and_documents_the_api_and_the_cli(tmp_path: Pa
         assert (site / page / "index.html").is_file(), page
     benchmarks = (site / "benchmarks" / "index.html").read_text(encoding="utf-8")
     assert "Benchmark results" in benchmarks  # bench/RESULTS.md, included
+
+
+def test_the_notebook_example_runs_on_the_real_recording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cells = runpy.run_path(str(ROOT / "docs" / "examples" / "thy9bp.py"))
+
+    events = cells["events"]
+    assert events.kind.tolist() == ["suspect_position"]
+    suspect = cells["suspect"]
+    assert suspect.zone_id == "UKLV" and suspect.callsign == "THY9BP"
+    assert json.loads(suspect.details)["claimed_zones"] == ["UKLV"]
+    assert cells["claimed"].sum() > 0  # positions a credulous monitor would have believed
+    figure = tmp_path / "thy9bp.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert cells["figure"].axes[0].get_legend() is not None

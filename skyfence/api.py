@@ -214,9 +214,9 @@ def watch(
 
     Raises:
         ZoneError: invalid zones.
-        RecordingError: a recording cannot be read.
+        RecordingError: a recording does not exist or cannot be read.
         StoreError: the store cannot be opened.
-        InputError: a source that is neither a feed URI nor a file, or a negative speed.
+        InputError: a malformed feed URI, or a negative speed.
     """
     if speed is not None and speed < 0:
         raise InputError("speed must be >= 0")

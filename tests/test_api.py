@@ -146,6 +146,20 @@ def test_audit_results_fit_pandas(thy9bp: Any) -> None:
     assert json.loads(suspect["details"])["claimed_zones"] == ["UKLV"]
 
 
+def test_audit_of_an_hourly_opensky_folder(thy9bp: Any, tmp_path: Path) -> None:
+    states = to_opensky(thy9bp.data)
+    history = tmp_path / "history" / "2024-09-17"
+    history.mkdir(parents=True)
+    for hour, rows in states.groupby(states["time"] // 3600):
+        rows.to_parquet(history / f"{hour}.parquet", index=False)
+    assert len(list(history.iterdir())) >= 2  # the track crosses from one file to the next
+    cli = cli_events(tmp_path, ["ukraine"], [history.parent], "--workers", "1")
+    same(skyfence.audit(history.parent, "ukraine", workers=1), cli)
+    same(skyfence.audit(states, "ukraine"), cli)
+    with pytest.raises(skyfence.InputError, match="not applied to a folder"):
+        skyfence.audit(history.parent, "ukraine", since="2024-09-17T09:00Z")
+
+
 # -- zones and errors -------------------------------------------------------------------------
 
 
@@ -190,6 +204,19 @@ def test_errors_are_the_cli_messages_under_one_root(tmp_path: Path) -> None:
     assert issubclass(skyfence.InputError, ValueError)
     assert issubclass(skyfence.StoreError, OSError)
     assert issubclass(skyfence.EventNotFoundError, LookupError)
+
+
+def test_watch_refuses_what_it_cannot_open(tmp_path: Path) -> None:
+    with pytest.raises(skyfence.RecordingError, match="no such file"):
+        skyfence.watch(tmp_path / "missing.jsonl", "ukraine")
+    with pytest.raises(skyfence.InputError, match="beast://h:x"):
+        skyfence.watch([THY9BP, "beast://h:x"], "ukraine")
+    with pytest.raises(skyfence.InputError, match="speed"):
+        skyfence.watch(THY9BP, "ukraine", speed=-1)
+    folder = tmp_path / "store-is-a-folder"
+    folder.mkdir()
+    with pytest.raises(skyfence.StoreError):
+        skyfence.watch(THY9BP, "ukraine", store=folder)
 
 
 def test_import_skyfence_loads_nothing_heavy() -> None:

@@ -500,7 +500,7 @@ def _state_vectors(table: pa.Table, stats: ReadStats) -> tuple[str, Iterator[Sta
         )
     slices = (table.slice(start, BATCH_ROWS) for start in range(0, table.num_rows, BATCH_ROWS))
     return where, (
-        convert(part, stats, f"{where}, rows {start}-{start + part.num_rows - 1}")
+        convert(part, stats, f"rows {start}-{start + part.num_rows - 1}")
         for start, part in zip(range(0, table.num_rows, BATCH_ROWS), slices, strict=True)
     )
 

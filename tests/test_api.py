@@ -160,6 +160,14 @@ def test_audit_of_an_hourly_opensky_folder(thy9bp: Any, tmp_path: Path) -> None:
         skyfence.audit(history.parent, "ukraine", since="2024-09-17T09:00Z")
 
 
+def test_malformed_rows_are_skipped_and_said(thy9bp: Any) -> None:
+    frame = thy9bp.data.copy()
+    frame.loc[3, "latitude"] = 200.0  # a corrupt row: counted, skipped, never acted on
+    with pytest.warns(UserWarning, match=r"traffic table: 1 malformed rows skipped \(rows 0-"):
+        events = skyfence.audit(frame, "ukraine")
+    assert events.column("kind").to_pylist() == ["suspect_position"]
+
+
 # -- zones and errors -------------------------------------------------------------------------
 
 

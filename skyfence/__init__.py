@@ -60,9 +60,12 @@ _HOMES = {
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        from importlib.metadata import version
+        from importlib.metadata import PackageNotFoundError, version
 
-        return version("skyfence")
+        try:
+            return version("skyfence")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            return "0+unknown"
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'skyfence' has no attribute {name!r}")

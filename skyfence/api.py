@@ -25,6 +25,7 @@ from platformdirs import user_data_dir
 
 from skyfence.alerts.files import EventSink, events_table
 from skyfence.auditing import run_audit, time_window
+from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.engine.zoneset import EngineSettings
@@ -34,8 +35,10 @@ from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
 from skyfence.schema import StateVectors
 from skyfence.sources import opensky, traffic_files
 from skyfence.sources.base import ReadStats, RecordingError
+from skyfence.sources.receiver import Receiver, parse_receiver
 from skyfence.store.errors import StoreError
 from skyfence.store.events import EventStore
+from skyfence.tracking.horizon import beyond_horizon
 from skyfence.watching import LivePicture, Source, open_source, run_watch
 from skyfence.zones import geojson
 from skyfence.zones.model import Zone, ZoneError
@@ -47,6 +50,8 @@ ZoneSource: TypeAlias = PathLike | Mapping[str, Any]
 """A bundled set name (`"ukraine"`), a zone file, or a GeoJSON FeatureCollection as a dict."""
 Zones: TypeAlias = ZoneSource | Sequence[Zone | ZoneSource]
 """What `load_zones` returned, or anything `load_zones` accepts (one source or several)."""
+ReceiverLike: TypeAlias = str | tuple[float, float] | tuple[float, float, float]
+"""A receiver as (lat, lon), (lat, lon, antenna height in m above sea level) or that as text."""
 Time: TypeAlias = datetime | str | float
 """A UTC time: an aware `datetime` (naive is UTC), ISO 8601 text, or UNIX seconds."""
 
@@ -97,7 +102,7 @@ def audit(
     since: Time | None = None,
     until: Time | None = None,
     format: str | None = None,
-    receiver: tuple[float, float] | None = None,
+    receiver: ReceiverLike | None = None,
     start: Time | None = None,
     workers: int = DEFAULT_WORKERS,
 ) -> pa.Table:
@@ -119,8 +124,9 @@ def audit(
         since: only state vectors from this time on.
         until: only state vectors before this time.
         format: force the format of recording files (see the README's table).
-        receiver: receiver position (lat, lon) to decode surface and lone positions in raw
-            frames (Beast, AVR, frames JSONL).
+        receiver: the receiver that made the recording: (lat, lon[, height_m]) or the CLI's
+            `"LAT,LON[,HEIGHT_M]"`. Its position decodes surface and lone positions in raw
+            frames; positions beyond its radio horizon are quarantined, as `--receiver` does.
         start: UTC time of the first frame of Beast or AVR files (default: their mtime).
         workers: processes for a folder of Parquet files.
 
@@ -141,6 +147,7 @@ def audit(
         raise InputError("since must be before until")
     settings = EngineSettings(lookahead_s=lookahead_s, lost_contact_s=lost_contact_s)
     zone_list = _zones(zones)
+    antenna = _receiver(receiver)
     with _as_skyfence_errors():
         table = _table(data)
         if table is not None:
@@ -149,7 +156,8 @@ def audit(
             where, batches = _state_vectors(table, stats)
             events = []
             for batch in batches:
-                events += engine.process(time_window(batch, since_s, until_s))
+                batch = time_window(batch, since_s, until_s)
+                events += engine.process(batch, beyond_horizon(batch, antenna) if antenna else None)
             events += engine.finish()
             if stats.rows_skipped:
                 _warn_skipped(where, stats.rows_skipped, stats.problems)
@@ -173,7 +181,7 @@ def audit(
             since_s,
             until_s,
             BATCH_ROWS,
-            receiver=receiver,
+            receiver=antenna,
             start_s=_seconds(start, "start"),
         )
     for where, (n, problems) in result.skipped.items():
@@ -188,7 +196,7 @@ def watch(
     lookahead_s: float | None = None,
     lost_contact_s: float = 60.0,
     speed: float | None = None,
-    receiver: tuple[float, float] | None = None,
+    receiver: ReceiverLike | None = None,
     store: PathLike | None = None,
 ) -> Watch:
     """Watch feeds (or replay recordings) against zones, yielding events as they are found.
@@ -205,7 +213,9 @@ def watch(
         lookahead_s: look-ahead for every zone, in seconds (default: each zone's own).
         lost_contact_s: seconds without a trusted position inside a zone before `lost_contact`.
         speed: replay recordings at this many times real time; None or 0: as fast as possible.
-        receiver: receiver position (lat, lon), to decode surface and lone positions.
+        receiver: the antenna of sources that do not name their own
+            (`beast://HOST?receiver=LAT,LON`): (lat, lon[, height_m]) or `"LAT,LON[,HEIGHT_M]"`,
+            as `--receiver`; positions beyond its radio horizon are quarantined.
         store: an event store (SQLite) to record events, the live picture and the track log
             in, as `skyfence watch --store` does: `report` and `skyfence serve` read it.
 
@@ -223,11 +233,14 @@ def watch(
     texts = [os.fspath(sources)] if isinstance(sources, str | os.PathLike) else sources
     settings = EngineSettings(lookahead_s=lookahead_s, lost_contact_s=lost_contact_s)
     engine = Engine(_zones(zones), settings, keep_judged=store is not None)
+    antenna = _receiver(receiver)
+    dedup = FrameDeduplicator()  # one transmission heard by several receivers: decoded once
     opened: list[Source] = []
     try:
         with _as_skyfence_errors():
             for text in texts:
-                opened.append(open_source(os.fspath(text), speed or None, receiver))
+                source = open_source(os.fspath(text), speed or None, dedup=dedup, receiver=antenna)
+                opened.append(source)
             event_store = EventStore(Path(store)) if store is not None else None
     except BaseException:
         for source in opened:
@@ -450,6 +463,16 @@ def _zones(zones: Zones) -> list[Zone]:
     if any(isinstance(z, Zone) for z in items):
         raise ZoneError("zones: give Zone objects or zone sources, not both")
     return load_zones(*[z for z in items if not isinstance(z, Zone)])
+
+
+def _receiver(value: ReceiverLike | None) -> Receiver | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else ",".join(str(v) for v in value)
+    try:
+        return parse_receiver(text)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _seconds(value: Time | None, name: str) -> float | None:

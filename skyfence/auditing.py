@@ -13,7 +13,9 @@ from skyfence.alerts.files import EventSink
 from skyfence.engine.engine import Engine, EngineStats
 from skyfence.engine.events import Event
 from skyfence.schema import StateVectors
+from skyfence.sources.receiver import Receiver
 from skyfence.sources.recordings import read_recording
+from skyfence.tracking.horizon import beyond_horizon
 
 
 @dataclass
@@ -36,7 +38,7 @@ def run_audit(
     since_s: float | None = None,
     until_s: float | None = None,
     batch_rows: int = 1_000_000,
-    receiver: tuple[float, float] | None = None,
+    receiver: Receiver | None = None,
     start_s: float | None = None,
     on_batch: Callable[[Path, int], None] | None = None,
     on_events: Callable[[list[Event]], None] | None = None,
@@ -54,8 +56,9 @@ def run_audit(
             on_events(events)
 
     for path in inputs:
+        reference = receiver.reference if receiver is not None else None
         batches = read_recording(
-            path, file_format, batch_rows=batch_rows, reference=receiver, start_s=start_s
+            path, file_format, batch_rows=batch_rows, reference=reference, start_s=start_s
         )
         result.formats[str(path)] = batches.format
         for batch in batches:
@@ -64,7 +67,7 @@ def run_audit(
                 result.first_s = min(result.first_s, float(np.nanmin(batch.t_s)))
                 result.last_s = max(result.last_s, float(np.nanmax(batch.t_s)))
                 result.aircraft.update(np.unique(batch.icao24).tolist())
-            emit(engine.process(batch))
+            emit(engine.process(batch, beyond_horizon(batch, receiver) if receiver else None))
             if on_batch is not None:
                 on_batch(path, len(batch))
         if batches.stats.rows_skipped:

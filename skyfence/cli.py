@@ -35,6 +35,7 @@ from skyfence.reporting.daily import summary_report
 from skyfence.reporting.incident import html_to_pdf, incident_report
 from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
 from skyfence.schema import StateVectors
+from skyfence.sources.receiver import Receiver, parse_receiver
 from skyfence.sources.recordings import RecordingError, read_recording
 from skyfence.store.events import EventStore
 from skyfence.watching import LivePicture, open_source, run_watch
@@ -97,14 +98,11 @@ def _load(sources: list[str]) -> list[Zone]:
     return zones
 
 
-def _position(text: str) -> tuple[float, float]:
+def _receiver(text: str) -> Receiver:
     try:
-        lat, lon = (float(v) for v in text.split(","))
-    except ValueError:
-        raise _fail(f"--receiver {text!r}: expected LAT,LON in degrees, e.g. 43.63,1.37") from None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise _fail(f"--receiver {text!r}: latitude or longitude out of range")
-    return lat, lon
+        return parse_receiver(text)
+    except ValueError as exc:
+        raise _fail(f"--{exc}") from None
 
 
 def _time(text: str | None, name: str) -> float | None:
@@ -139,7 +137,11 @@ def audit(
     show: Annotated[int, typer.Option(help="Print at most this many events.")] = 50,
     receiver: Annotated[
         str | None,
-        typer.Option(help="Receiver position LAT,LON: decodes surface and lone positions."),
+        typer.Option(
+            help="Receiver position LAT,LON[,HEIGHT_M] of a recording one receiver made: "
+            "decodes surface and lone positions; positions beyond its radio horizon are "
+            "quarantined."
+        ),
     ] = None,
     start: Annotated[
         str | None,
@@ -183,7 +185,7 @@ def audit(
         raise _fail("--since must be before --until")
     if show < 0:
         raise _fail("--show must be >= 0")
-    reference = _position(receiver) if receiver is not None else None
+    antenna = _receiver(receiver) if receiver is not None else None
     start_s = _time(start, "--start")
     for path in inputs:
         if not path.is_file():
@@ -196,7 +198,7 @@ def audit(
     shown: list[Event] = []
     try:
         result = _audit_with_progress(
-            inputs, engine, sinks, file_format, since_s, until_s, shown, show, reference, start_s
+            inputs, engine, sinks, file_format, since_s, until_s, shown, show, antenna, start_s
         )
     except (RecordingError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
@@ -273,7 +275,7 @@ def _audit_with_progress(
     until_s: float | None,
     shown: list[Event],
     show: int,
-    receiver: tuple[float, float] | None,
+    receiver: Receiver | None,
     start_s: float | None,
 ) -> AuditResult:
     columns = (
@@ -418,7 +420,14 @@ def watch(
     speed: Annotated[
         float, typer.Option(help="Replay speed for recordings; 0 = as fast as possible.")
     ] = 1.0,
-    receiver: Annotated[str | None, typer.Option(help="Receiver position LAT,LON.")] = None,
+    receiver: Annotated[
+        str | None,
+        typer.Option(
+            help="Receiver position LAT,LON[,HEIGHT_M] for sources that do not name their own "
+            "(beast://HOST?receiver=LAT,LON[,HEIGHT_M]): positions beyond its radio horizon "
+            "are quarantined."
+        ),
+    ] = None,
     lookahead: Annotated[float | None, typer.Option(help="Look-ahead in seconds.")] = None,
     lost_contact: Annotated[float, typer.Option(help="Seconds without a position.")] = 60.0,
     web: WebOption = False,
@@ -429,7 +438,7 @@ def watch(
     if speed < 0:
         raise _fail("--speed must be >= 0")
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
-    reference = _position(receiver) if receiver is not None else None
+    antenna = _receiver(receiver) if receiver is not None else None
     _watch_session(
         _load(zones),
         source,
@@ -438,7 +447,7 @@ def watch(
         webhooks=webhook or [],
         out=out,
         speed=speed or None,
-        reference=reference,
+        receiver=antenna,
         web=(host, port) if web else None,
     )
 
@@ -452,7 +461,7 @@ def _watch_session(
     webhooks: list[str],
     out: Path | None,
     speed: float | None,
-    reference: tuple[float, float] | None,
+    receiver: Receiver | None,
     web: tuple[str, int] | None,
     keep_serving: bool = False,
 ) -> None:
@@ -460,7 +469,7 @@ def _watch_session(
     engine = Engine(zones, settings, keep_judged=True)
     try:
         dedup = FrameDeduplicator()  # one transmission heard by several receivers: decode once
-        sources = [open_source(s, speed, reference, dedup=dedup) for s in source_texts]
+        sources = [open_source(s, speed, dedup=dedup, receiver=receiver) for s in source_texts]
         event_store = EventStore(store_path, webhook_urls=tuple(webhooks))
         sinks: list[EventSink] = [event_store]
         if out is not None:
@@ -589,7 +598,7 @@ def demo(
             webhooks=[],
             out=None,
             speed=None,
-            reference=None,
+            receiver=None,
             web=(DEFAULT_HOST, port) if web and last else None,
             keep_serving=last,
         )
@@ -684,6 +693,7 @@ def export(
         if what == "events":
             total = event_store.count(start, end, zone, kind, address)
             records = event_store.query(start, end, zone, kind, address, limit=max(total, 1))
+            records = event_store.with_zone_versions(records)
             name = "skyfence events"
         else:
             if address is None:

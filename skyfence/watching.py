@@ -22,8 +22,10 @@ from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event, iso_time
 from skyfence.schema import StateVectors
 from skyfence.sources.live import FeedSource, FeedStatus, FramesHook, parse_source_uri
+from skyfence.sources.receiver import Receiver
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore
+from skyfence.tracking.horizon import beyond_horizon
 from skyfence.tracking.picture import AirPicture, PositionRow
 
 
@@ -51,8 +53,13 @@ class ReplaySource:
         reference: tuple[float, float] | None = None,
         start_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        receiver: Receiver | None = None,
     ) -> None:
-        """`path` is a recording, or state vectors already read (named "state vectors")."""
+        """`path` is a recording, or state vectors already read (named "state vectors").
+        `receiver` is the antenna that made the recording (its radio horizon is checked)."""
+        self.receiver = receiver
+        if receiver is not None and reference is None:
+            reference = receiver.reference
         if isinstance(path, StateVectors):
             self.name, sv = "state vectors", path
         else:
@@ -115,11 +122,16 @@ class FeedAdapter:
         reference: tuple[float, float] | None = None,
         dedup: FrameDeduplicator | None = None,
         on_frames: FramesHook | None = None,
+        receiver: Receiver | None = None,
     ) -> None:
+        """`receiver` applies unless the URI names its own (`?receiver=`); either one is
+        also the reference for decoding when `reference` is not given."""
         self.name = uri
-        self.feed = FeedSource(
-            parse_source_uri(uri), reference=reference, dedup=dedup, on_frames=on_frames
-        )
+        spec = parse_source_uri(uri)
+        self.receiver = spec.receiver or receiver
+        if self.receiver is not None and (reference is None or spec.receiver is not None):
+            reference = self.receiver.reference
+        self.feed = FeedSource(spec, reference=reference, dedup=dedup, on_frames=on_frames)
 
     @property
     def exhausted(self) -> bool:
@@ -138,17 +150,19 @@ def open_source(
     reference: tuple[float, float] | None = None,
     start_s: float | None = None,
     dedup: FrameDeduplicator | None = None,
+    receiver: Receiver | None = None,
 ) -> Source:
     """`beast://`, `avr://`, `sbs://` URIs are live feeds, `http(s)://` a readsb/tar1090
     aircraft.json to poll; anything else is a recording. Feeds given the same `dedup` decode a
-    frame heard by several of them once."""
+    frame heard by several of them once. `receiver` is the antenna of feeds and recordings
+    that do not name their own: positions beyond its radio horizon are quarantined."""
     if text.startswith(("http://", "https://")):
         from skyfence.sources.aircraft_json import AircraftJsonSource
 
         return AircraftJsonSource(text)
     if "://" in text:
-        return FeedAdapter(text, reference, dedup)
-    return ReplaySource(Path(text), speed, reference, start_s)
+        return FeedAdapter(text, reference, dedup, receiver=receiver)
+    return ReplaySource(Path(text), speed, reference, start_s, receiver=receiver)
 
 
 MAX_FUTURE_S = 30.0  # a live fix stamped further ahead of this machine's clock is refused
@@ -201,7 +215,7 @@ def run_watch(
                 drop_future(s.next_batch(tick_s / len(live)), s, result, time.time()) for s in live
             ]
             batch = StateVectors.concat([b for b in batches if len(b)])
-            events = engine.process(batch)
+            events = engine.process(batch, _beyond_horizon(live, batches))
             events += engine.advance_clock(engine.clock_s)
             result.ticks += 1
             result.rows += len(batch)
@@ -216,6 +230,21 @@ def run_watch(
         for source in sources:
             source.close()
     return result
+
+
+def _beyond_horizon(sources: list[Source], batches: list[StateVectors]) -> Any:
+    """Per row of the concatenated batches: beyond the horizon of the receiver that heard it
+    (None when no source knows its receiver). Each row is judged by its own source's antenna:
+    with several receivers, one that could not have heard a position counts against it."""
+    receivers: list[Receiver | None] = [getattr(s, "receiver", None) for s in sources]
+    if all(r is None for r in receivers):
+        return None
+    parts = [
+        beyond_horizon(b, r) if r is not None else np.zeros(len(b), bool)
+        for b, r in zip(batches, receivers, strict=True)
+        if len(b)
+    ]
+    return np.concatenate(parts) if parts else None
 
 
 def _emit(

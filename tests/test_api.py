@@ -128,6 +128,17 @@ def test_audit_of_quickstart_with_a_window_and_a_lookahead(
     same(skyfence.audit(quickstart, zones, **window), cli)
     same(skyfence.audit(quickstart.data, zones, **window), cli)
 
+    # as if one receiver in Lyon had recorded it: what it cannot have heard is quarantined
+    lyon = ("--since", "2021-10-07T13:00Z", "--until", "2021-10-07T13:20Z")
+    cli = cli_events(tmp_path, [str(paris_zones_path)], [recording], "--receiver",
+                     "45.764,4.836,100", *lyon)  # fmt: skip
+    reasons = {json.loads(d).get("reason") for d in cli.column("details").to_pylist()}
+    assert "beyond_radio_horizon" in reasons
+    paris = skyfence.load_zones(paris_zones_path)
+    span = {"since": lyon[1], "until": lyon[3]}
+    same(skyfence.audit(recording, paris, receiver=(45.764, 4.836, 100), **span), cli)
+    same(skyfence.audit(quickstart.data, paris, receiver="45.764,4.836,100", **span), cli)
+
 
 def test_audit_of_raw_frames_and_of_several_files(tmp_path: Path) -> None:
     cli = cli_events(tmp_path, ["demo", "ukraine"], [AFR_FRAMES, THY9BP])
@@ -207,6 +218,8 @@ def test_errors_are_the_cli_messages_under_one_root(tmp_path: Path) -> None:
         skyfence.audit(pa.table({"when": [1.0]}), "ukraine")
     with pytest.raises(skyfence.InputError, match="since: time 'yesterday' is not ISO 8601"):
         skyfence.audit(THY9BP, "ukraine", since="yesterday")
+    with pytest.raises(skyfence.InputError, match=r"receiver '45\.7,north': expected LAT,LON"):
+        skyfence.audit(THY9BP, "ukraine", receiver="45.7,north")
     with pytest.raises(skyfence.InputError, match="is not a path"):
         skyfence.audit(42, "ukraine")
     assert issubclass(skyfence.InputError, ValueError)

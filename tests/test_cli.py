@@ -53,8 +53,12 @@ def test_demo_replays_real_frames_and_quarantines_the_spoofed_flight(tmp_path: P
     assert [e.id for e in audited] == [e["id"] for e in events[:6]]
     # the spoofed fixes are kept as evidence, every one of them, and never trusted
     quarantined = [p for p in thy if not p["trusted"]]
-    assert len(quarantined) == 740
-    assert {p["reason"] for p in quarantined} <= {"outside_flight_envelope", "impossible_jump"}
+    assert len(quarantined) == 741  # the first: the last real position re-sent, frozen
+    assert {p["reason"] for p in quarantined} <= {
+        "frozen_position",
+        "outside_flight_envelope",
+        "impossible_jump",
+    }
     assert [a["callsign"] for a in picture] == ["THY9BP"]  # the picture of the last replay
     assert "skyfence reports a suspect position and no entry" in run.stdout
 
@@ -98,6 +102,24 @@ def test_audit_writes_events_and_summarises(
     assert all(e["time"] >= "2021-10-07T12:30:00" for e in events)
     assert "Events per zone and kind" in run.stdout and "CDG-10NM" in run.stdout
     assert f"events written to {out}" in run.stdout.replace("\n", "")
+
+
+def test_audit_with_a_receiver_quarantines_what_it_cannot_have_heard(
+    samples: Path, paris_zones_path: Path, tmp_path: Path
+) -> None:
+    """quickstart as if one receiver in Lyon, 390 km from Paris, had recorded it."""
+    out = tmp_path / "events.jsonl"
+    recording = samples / "collections/quickstart.json.gz"
+    run = skyfence(
+        "audit", "-z", paris_zones_path, recording, "--receiver", "45.764,4.836,100",
+        "--out", out, "--since", "2021-10-07T13:00:00Z", "--until", "2021-10-07T13:20:00Z",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    reasons = [e["details"]["reason"] for e in events if e["kind"] == "suspect_position"]
+    assert reasons and set(reasons) == {"beyond_radio_horizon"}
+    run = skyfence("audit", "-z", paris_zones_path, recording, "--receiver", "45.7,north")
+    assert run.returncode == 2 and "--receiver '45.7,north': expected LAT,LON" in run.stderr
 
 
 def test_audit_fails_clearly_on_bad_input(tmp_path: Path, samples: Path) -> None:

@@ -10,7 +10,11 @@ import numpy as np
 from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
+from skyfence.schema import StateVectors
+from skyfence.sources.receiver import Receiver
+from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore
+from skyfence.tracking.integrity import BEYOND_HORIZON
 from skyfence.watching import ReplaySource, run_watch
 from skyfence.zones.geojson import load_zones
 
@@ -186,3 +190,23 @@ def watch_sbs(lines: list[str], zones: Path) -> tuple[list[Event], object, Engin
     finally:
         receiver.close()
     return sink.events, result, engine
+
+
+def test_each_source_is_judged_by_its_own_receiver(samples: Path, paris_zones_path: Path) -> None:
+    """Ten minutes of quickstart as two feeds: half the aircraft from a receiver in Paris, half
+    from one in Lyon (390 km away). Only the Lyon feed's low positions near Paris, which it
+    cannot have heard, are quarantined as beyond its radio horizon."""
+    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    sv = sv.take(sv.t_s < sv.t_s.min() + 600)
+    odd = sv.icao24 % 2 == 1
+    paris, lyon = Receiver(48.8566, 2.3522, 100.0), Receiver(45.7640, 4.8357, 100.0)
+    sources = [
+        ReplaySource(sv.take(~odd), receiver=paris),
+        ReplaySource(sv.take(odd), receiver=lyon),
+    ]
+    engine = Engine(load_zones(paris_zones_path), keep_judged=True)
+    run_watch(sources, engine, [])
+    unheard: set[int] = set()
+    for j in engine.take_judged():
+        unheard.update(j.sv.icao24[j.verdicts.reason == BEYOND_HORIZON].tolist())
+    assert unheard and all(a % 2 == 1 for a in unheard)

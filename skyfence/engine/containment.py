@@ -16,6 +16,7 @@ import shapely
 
 from skyfence.engine.grid import IN, TEST
 from skyfence.engine.zoneset import EngineSettings, ZoneSet
+from skyfence.zones.frame import to_frame
 from skyfence.zones.model import Audience
 
 F64 = npt.NDArray[np.float64]
@@ -66,9 +67,10 @@ def evaluate(zs: ZoneSet, fx: Fixes, settings: EngineSettings) -> PairTable:
     p, z = pairs.point, pairs.zone
     lon, lat = fx.lon[p], fx.lat[p]
     lateral = pairs.zone_status == IN
-    _exact(zs.shapes, z, lon, lat, pairs.zone_status == TEST, lateral)
+    _exact(zs, zs.shapes, z, lon, lat, pairs.zone_status == TEST, lateral)
     in_release = lateral | (pairs.release_status == IN)
-    _exact(zs.release_shapes, z, lon, lat, (pairs.release_status == TEST) & ~lateral, in_release)
+    release_test = (pairs.release_status == TEST) & ~lateral
+    _exact(zs, zs.release_shapes, z, lon, lat, release_test, in_release)
 
     alt = fx.alt_ft[p]
     floor, ceiling = zs.floor_ft[z], zs.ceiling_ft[z]
@@ -89,7 +91,13 @@ def lateral_zones(zs: ZoneSet, lon: F64, lat: F64) -> list[list[int]]:
     pairs = zs.grid.candidates(lon, lat)
     inside = pairs.zone_status == IN
     _exact(
-        zs.shapes, pairs.zone, lon[pairs.point], lat[pairs.point], pairs.zone_status == TEST, inside
+        zs,
+        zs.shapes,
+        pairs.zone,
+        lon[pairs.point],
+        lat[pairs.point],
+        pairs.zone_status == TEST,
+        inside,
     )
     out: list[list[int]] = [[] for _ in range(len(lon))]
     for point, zone in zip(pairs.point[inside], pairs.zone[inside], strict=True):
@@ -129,6 +137,7 @@ def by_zone(
 
 
 def _exact(
+    zs: ZoneSet,
     shapes: tuple[shapely.Geometry, ...],
     zone: npt.NDArray[np.int32],
     lon: F64,
@@ -136,8 +145,10 @@ def _exact(
     mask: BOOL,
     out: BOOL,
 ) -> None:
+    """Exact tests, with each longitude moved into its zone's frame (zones.frame)."""
     for z, rows in by_zone(zone, np.flatnonzero(mask)):
-        out[rows] = shapely.contains_xy(shapes[z], lon[rows], lat[rows])
+        x = to_frame(lon[rows], float(zs.frame_lon[z])) if zs.wraps[z] else lon[rows]
+        out[rows] = shapely.contains_xy(shapes[z], x, lat[rows])
 
 
 def _member(

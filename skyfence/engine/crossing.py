@@ -16,6 +16,7 @@ import shapely
 
 from skyfence.engine.containment import by_zone
 from skyfence.engine.zoneset import ZoneSet
+from skyfence.zones.frame import wrap_lon
 
 F64 = npt.NDArray[np.float64]
 
@@ -32,7 +33,19 @@ class Point4(NamedTuple):
                 return b if f >= 1 else a
             return a + (b - a) * f
 
-        return Point4(*(lerp(a, b) for a, b in zip(self, other, strict=True)))
+        # the short way round: 179.9°E to 179.9°W is a 0.2° step across the antimeridian
+        lon = self.lon + _wrapped(other.lon - self.lon) * f
+        return Point4(
+            lerp(self.t_s, other.t_s),
+            lerp(self.lat, other.lat),
+            _wrapped(lon) if math.isfinite(lon) else lerp(self.lon, other.lon),
+            lerp(self.alt_ft, other.alt_ft),
+        )
+
+
+def _wrapped(lon: float) -> float:
+    """wrap_lon for one number, at the cost of a comparison when it is in range already."""
+    return lon if -180.0 <= lon < 180.0 else lon - 360.0 * math.floor((lon + 180.0) / 360.0)
 
 
 def crossings(
@@ -64,11 +77,14 @@ def crossings(
 
 
 def _lateral(zs: ZoneSet, z: npt.NDArray[np.int32], pa: F64, pb: F64, entering: bool) -> F64:
+    # both ends in the zone's frame, the second the short way round from the first
+    lon_a = zs.in_frame(z, pa[:, 2])
+    lon_b = lon_a + wrap_lon(pb[:, 2] - pa[:, 2])
     a_in, b_in = np.zeros(len(z), bool), np.zeros(len(z), bool)
     for zone, rows in by_zone(z, np.arange(len(z))):
-        a_in[rows] = shapely.contains_xy(zs.shapes[zone], pa[rows, 2], pa[rows, 1])
-        b_in[rows] = shapely.contains_xy(zs.shapes[zone], pb[rows, 2], pb[rows, 1])
-    first, _ = zs.edges.crossings(z, pa[:, 2], pa[:, 1], pb[:, 2], pb[:, 1])
+        a_in[rows] = shapely.contains_xy(zs.shapes[zone], lon_a[rows], pa[rows, 1])
+        b_in[rows] = shapely.contains_xy(zs.shapes[zone], lon_b[rows], pb[rows, 1])
+    first, _ = zs.edges.crossings(z, lon_a, pa[:, 1], lon_b, pb[:, 1])
     crossed = np.where(np.isfinite(first), first, 1.0)
     same = a_in == b_in
     return np.where(same, np.where(entering & a_in, 0.0, np.nan), crossed)

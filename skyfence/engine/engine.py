@@ -77,18 +77,29 @@ class Engine:
 
     # -- public ---------------------------------------------------------------------------
 
-    def process(self, sv: StateVectors) -> list[Event]:
-        """Events found in this batch (in time order), given everything before it."""
+    def process(
+        self, sv: StateVectors, beyond_horizon: npt.NDArray[np.bool_] | None = None
+    ) -> list[Event]:
+        """Events found in this batch (in time order), given everything before it.
+        `beyond_horizon` marks rows whose receiver could not have heard their position
+        (`skyfence.tracking.horizon`): they are quarantined."""
         if len(sv) == 0:
             return []
         t_fix = sv.fix_time_s()
         if not _sorted(sv.icao24, t_fix):
             order = np.lexsort((sv.t_s, t_fix, sv.icao24))
             sv, t_fix = sv.take(order), t_fix[order]
+            beyond_horizon = None if beyond_horizon is None else beyond_horizon[order]
         later = _after_long_silence(sv.icao24, t_fix, self.settings.forget_after_s)
         if later.any():  # rare: the same aircraft twice, hours apart; as two batches, in order
             first, second = sv.take(~later), sv.take(later)
-            return sorted(self.process(first) + self.process(second), key=Event.sort_key)
+            if beyond_horizon is None:
+                return sorted(self.process(first) + self.process(second), key=Event.sort_key)
+            return sorted(
+                self.process(first, beyond_horizon[~later])
+                + self.process(second, beyond_horizon[later]),
+                key=Event.sort_key,
+            )
         events = self._returning(sv.icao24, t_fix)
         alt = sv.altitude_ft()
         callsign = self._callsigns(sv.icao24, sv.callsign)
@@ -96,7 +107,7 @@ class Engine:
         country = np.repeat(  # looked up once per aircraft
             country_of(sv.icao24[starts]).astype("U2"), np.diff(np.append(starts, len(sv)))
         )
-        verdicts = assess_batch(sv, t_fix, alt, self.integrity, self.settings)
+        verdicts = assess_batch(sv, t_fix, alt, self.integrity, self.settings, beyond_horizon)
         if self.keep_judged:
             self.judged.append(Judged(sv, t_fix, alt, verdicts))
         self.stats.rows += len(sv)

@@ -18,6 +18,8 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from skyfence.zones.frame import to_frame, wrap_lon
+
 OUT, IN, TEST = np.int8(0), np.int8(1), np.int8(2)
 EARTH_M_PER_DEG = 111_320.0
 MAX_CELLS = 8_000_000
@@ -67,11 +69,25 @@ class ZoneGrid:
         release_shapes: list[BaseGeometry],
         warning_shapes: list[BaseGeometry],
         margins_m: list[float],
+        frame_lon: npt.NDArray[np.float64] | None = None,
         cell_deg: float = 0.1,
     ) -> ZoneGrid:
-        """Index zones; `margins_m[i]` is how far outside zone i a point is still of interest."""
+        """Index zones; `margins_m[i]` is how far outside zone i a point is still of interest.
+        Zone i's shapes lie in the longitude frame `frame_lon[i]` ± 180 (see zones.frame):
+        the grid is in native longitudes, each cell tested against the zone moved into it."""
+        if frame_lon is None:
+            frame_lon = np.zeros(len(shapes))
         boxes = [_grown_bounds(s.bounds, m) for s, m in zip(shapes, margins_m, strict=True)]
-        if not boxes:
+        # each zone's box in its frame, as native longitude ranges (the part past ±180 wraps)
+        native = [
+            [
+                (max(-180.0, b[0] + k), b[1], min(180.0, b[2] + k), b[3])
+                for k in (-360.0, 0.0, 360.0)
+                if b[0] + k < 180.0 and b[2] + k > -180.0
+            ]
+            for b in boxes
+        ]
+        if not any(native):
             none = _entries([])
             return cls(
                 0.0,
@@ -88,9 +104,10 @@ class ZoneGrid:
                 np.zeros(0, np.int64),
                 np.zeros(0, np.float32),
             )
-        west = math.floor(min(b[0] for b in boxes) / cell_deg) * cell_deg
-        south = math.floor(min(b[1] for b in boxes) / cell_deg) * cell_deg
-        east, north = max(b[2] for b in boxes), max(b[3] for b in boxes)
+        flat = [b for ranges in native for b in ranges]
+        west = math.floor(min(b[0] for b in flat) / cell_deg) * cell_deg
+        south = math.floor(min(b[1] for b in flat) / cell_deg) * cell_deg
+        east, north = max(b[2] for b in flat), max(b[3] for b in flat)
         while (
             math.ceil((east - west) / cell_deg) * math.ceil((north - south) / cell_deg) > MAX_CELLS
         ):
@@ -99,20 +116,33 @@ class ZoneGrid:
         n_rows = max(1, math.ceil((north - south) / cell_deg))
 
         parts = []
-        for i, box in enumerate(boxes):
-            c0, r0 = int((box[0] - west) / cell_deg), int((box[1] - south) / cell_deg)
-            c1 = min(n_cols - 1, int((box[2] - west) / cell_deg))
-            r1 = min(n_rows - 1, int((box[3] - south) / cell_deg))
-            grid_cols, grid_rows = np.meshgrid(np.arange(c0, c1 + 1), np.arange(r0, r1 + 1))
+        for i, ranges in enumerate(native):
+            if not ranges:
+                continue
+            col_ranges = [
+                np.arange(
+                    int((b[0] - west) / cell_deg),
+                    min(n_cols - 1, int((b[2] - west) / cell_deg)) + 1,
+                )
+                for b in ranges
+            ]
+            r0 = int((ranges[0][1] - south) / cell_deg)
+            r1 = min(n_rows - 1, int((ranges[0][3] - south) / cell_deg))
+            grid_cols, grid_rows = np.meshgrid(
+                np.unique(np.concatenate(col_ranges)), np.arange(r0, r1 + 1)
+            )
             cols, rows = grid_cols.ravel(), grid_rows.ravel()
             x0, y0 = west + cols * cell_deg, south + rows * cell_deg
+            # the cell as the zone's frame sees it (moved by a multiple of 360 degrees)
+            mid = np.asarray(x0 + cell_deg / 2, np.float64)
+            x0 = x0 + (to_frame(mid, float(frame_lon[i])) - mid)
             cells = shapely.box(x0, y0, x0 + cell_deg, y0 + cell_deg)
             zone_status = _verdicts(shapes[i], cells)
             gap_deg = np.zeros(len(cells))
             out = zone_status == OUT
             gap_deg[out] = shapely.distance(warning_shapes[i], cells[out])
             # a degree of longitude is shortest at the highest latitude: a lower bound
-            widest = max(abs(box[1]), abs(box[3]))
+            widest = max(abs(boxes[i][1]), abs(boxes[i][3]))
             m_per_deg = EARTH_M_PER_DEG * max(math.cos(math.radians(widest)), 0.01)
             parts.append(
                 Pairs(
@@ -152,7 +182,7 @@ class ZoneGrid:
     def _cells(
         self, lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        col = np.floor((lon - self.west) / self.cell_deg)
+        col = np.floor((wrap_lon(lon) - self.west) / self.cell_deg)
         row = np.floor((lat - self.south) / self.cell_deg)
         on_grid = (col >= 0) & (col < self.n_cols) & (row >= 0) & (row < self.n_rows)
         points = np.flatnonzero(on_grid)
@@ -250,11 +280,8 @@ def _entries(parts: list[Pairs]) -> Pairs:
 def _grown_bounds(bounds: tuple[float, ...], margin_m: float) -> tuple[float, float, float, float]:
     west, south, east, north = bounds
     dlat = margin_m / EARTH_M_PER_DEG
-    widest = max(abs(south - dlat), abs(north + dlat), 0.0)
+    widest = min(max(abs(south - dlat), abs(north + dlat), 0.0), 90.0)
     dlon = min(180.0, margin_m / (EARTH_M_PER_DEG * max(math.cos(math.radians(widest)), 0.01)))
-    return (
-        max(-180.0, west - dlon),
-        max(-90.0, south - dlat),
-        min(180.0, east + dlon),
-        min(90.0, north + dlat),
-    )
+    # longitudes are not clamped: past ±180 the box wraps (ZoneGrid.build)
+    # (and reach a little past the poles: a point at ±90 must fall in a cell)
+    return (west - dlon, max(-90.5, south - dlat), east + dlon, min(90.5, north + dlat))

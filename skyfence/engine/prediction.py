@@ -19,10 +19,15 @@ import shapely
 from skyfence.engine.containment import Fixes, applicability, by_zone
 from skyfence.engine.transitions import Walk
 from skyfence.engine.zoneset import EngineSettings, ZoneSet
+from skyfence.zones.frame import wrap_lon
 
 KT_MS = 1852.0 / 3600.0
 M_PER_DEG = 111_320.0
 MIN_SPEED_KT = 30.0  # slower than this, a heading says little about where the aircraft goes
+# where a descending path ends: a landing rolls out and stops on its runway, it does not go on
+# at approach speed. Sea level, so that a runway above it ends the path later, never earlier
+# than the touchdown (an unknown terrain must not hide a real approach)
+GROUND_FT = 0.0
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -77,7 +82,7 @@ def predict(zs: ZoneSet, fx: Fixes, w: Walk, settings: EngineSettings) -> Predic
     north, east = reach * np.cos(track), reach * np.sin(track)
     # heading towards the zone at all? distance from its bounding circle's centre to the path
     m_per_lon = M_PER_DEG * np.cos(np.radians(lat0))
-    cx = (zs.centre_lon[zone] - lon0) * m_per_lon
+    cx = wrap_lon(zs.centre_lon[zone] - lon0) * m_per_lon
     cy = (zs.centre_lat[zone] - lat0) * M_PER_DEG
     along = np.clip((cx * east + cy * north) / np.maximum(reach * reach, 1e-9), 0.0, 1.0)
     miss = np.hypot(cx - along * east, cy - along * north)
@@ -88,7 +93,8 @@ def predict(zs: ZoneSet, fx: Fixes, w: Walk, settings: EngineSettings) -> Predic
     # L < a + b: each of its points is within L of both ends
     lat_end = lat0 + north / M_PER_DEG
     lon_end = lon0 + east / (M_PER_DEG * np.cos(np.radians(lat0)))
-    reaches = reach >= gap_start + zs.grid.gap_m(lon_end, lat_end, zone)
+    # (a path past a pole is off the grid: kept, the exact test below decides)
+    reaches = (reach >= gap_start + zs.grid.gap_m(lon_end, lat_end, zone)) | (np.abs(lat_end) > 90)
     fix, zone, lookahead, lat0, lon0 = (a[reaches] for a in (fix, zone, lookahead, lat0, lon0))
     north, east = north[reaches], east[reaches]
     applies = applicability(zs, zone, fx.icao24[fix], fx.callsign[fix], fx.country[fix])
@@ -96,6 +102,7 @@ def predict(zs: ZoneSet, fx: Fixes, w: Walk, settings: EngineSettings) -> Predic
     north, east = north[applies], east[applies]
     if len(fix) == 0:
         return _none()
+    lon0 = zs.in_frame(zone, lon0)  # where the zone's shapes do not wrap (zones.frame)
     lat1 = lat0 + north / M_PER_DEG
     lon1 = lon0 + east / (M_PER_DEG * np.cos(np.radians(lat0)))
 
@@ -118,6 +125,9 @@ def predict(zs: ZoneSet, fx: Fixes, w: Walk, settings: EngineSettings) -> Predic
         at_ceiling = np.where(
             climb != 0, (ceiling - alt0) / climb, np.where(alt0 <= ceiling, np.inf, -np.inf)
         )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        touchdown = np.where(climb < 0, (GROUND_FT - alt0) / climb, np.inf)
+    lat_hi = np.minimum(lat_hi, np.nan_to_num(touchdown, nan=np.inf))
     v_lo = np.where(climb >= 0, at_floor, at_ceiling)
     v_hi = np.where(climb >= 0, at_ceiling, at_floor)
     v_lo = np.where(
@@ -139,7 +149,7 @@ def predict(zs: ZoneSet, fx: Fixes, w: Walk, settings: EngineSettings) -> Predic
         zone[keep],
         t_entry[keep],
         lat0[keep] + (lat1[keep] - lat0[keep]) * f,
-        lon0[keep] + (lon1[keep] - lon0[keep]) * f,
+        wrap_lon(lon0[keep] + (lon1[keep] - lon0[keep]) * f),
         alt0[keep] + climb[keep] * f,
     )
 

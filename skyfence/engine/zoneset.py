@@ -16,8 +16,18 @@ from shapely.geometry.base import BaseGeometry
 
 from skyfence.engine.edges import EdgeIndex
 from skyfence.engine.grid import ZoneGrid
+from skyfence.zones.frame import (
+    continuous,
+    engine_shape,
+    frame_centre,
+    grow_polar,
+    is_cap,
+    near,
+    to_frame,
+)
 from skyfence.zones.model import Zone
 
+POLAR_LAT = 75.0  # beyond this latitude, bounding circles in a flat frame are not bounds
 PREDICTION_SPEED_MAX_MS = 360.0  # ~700 kt: farthest a look-ahead can reach, per second
 
 
@@ -44,6 +54,8 @@ class EngineSettings:
 @dataclass(frozen=True, slots=True)
 class ZoneSet:
     zones: tuple[Zone, ...]
+    frame_lon: npt.NDArray[np.float64]  # zone i's shapes lie within frame_lon[i] ± 180 (+ caps)
+    wraps: npt.NDArray[np.bool_]  # zone i's shapes reach past ±180: points need moving
     shapes: tuple[BaseGeometry, ...]
     release_shapes: tuple[BaseGeometry, ...]  # grown by the exit hysteresis
     warning_shapes: tuple[BaseGeometry, ...]  # grown by buffer_m, the target of predictions
@@ -75,9 +87,10 @@ class ZoneSet:
             ],
             dtype=np.float64,
         )
-        shapes = [z.geometry for z in zones]
-        release = [grow(z.geometry, settings.exit_hysteresis_m) for z in zones]
-        warning = [grow(z.geometry, z.buffer_m) for z in zones]
+        shapes = [engine_shape(z.geometry) for z in zones]
+        release = [engine_shape(grow(z.geometry, settings.exit_hysteresis_m)) for z in zones]
+        warning = [engine_shape(grow(z.geometry, z.buffer_m)) for z in zones]
+        frame = np.array([frame_centre(z.geometry) for z in zones], dtype=np.float64)
         for shape in (*shapes, *release, *warning):
             shapely.prepare(shape)
         margins = [
@@ -88,6 +101,14 @@ class ZoneSet:
         periods = [p for z in zones for p in z.active]
         return cls(
             zones=tuple(zones),
+            frame_lon=frame,
+            wraps=np.array(
+                [
+                    min(s.bounds[0] for s in group) < -180 or max(s.bounds[2] for s in group) > 180
+                    for group in zip(shapes, release, warning, strict=True)
+                ],
+                dtype=bool,
+            ),
             shapes=tuple(shapes),
             release_shapes=tuple(release),
             warning_shapes=tuple(warning),
@@ -107,11 +128,17 @@ class ZoneSet:
             has_rules=np.array(
                 [z.applies_to is not None or not z.exempt.is_empty for z in zones], dtype=bool
             ),
-            grid=ZoneGrid.build(shapes, release, warning, margins),
+            grid=ZoneGrid.build(shapes, release, warning, margins, frame),
         )
 
     def __len__(self) -> int:
         return len(self.zones)
+
+    def in_frame(
+        self, zone: npt.NDArray[np.int32], lon: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        """Longitudes moved into their zone's frame, where its shapes do not wrap."""
+        return to_frame(lon, self.frame_lon[zone])
 
     def active_at(
         self, zone: npt.NDArray[np.int32], t_s: npt.NDArray[np.float64]
@@ -128,9 +155,12 @@ class ZoneSet:
 
 
 def grow(geometry: BaseGeometry, distance_m: float) -> BaseGeometry:
-    """The shape grown by a distance in metres, in a local equidistant projection."""
+    """The shape grown by a distance in metres, in a local equidistant projection (centred on
+    the pole for a cap round it), in the same longitude frame as the shape."""
     if distance_m <= 0:
         return geometry
+    if any(is_cap(p) for p in shapely.get_parts(geometry)):
+        return grow_polar(geometry, distance_m)
     centre = geometry.centroid
     # a bare projection, not a CRS-to-CRS Transformer: the same numbers, 50x cheaper to set up
     # (that set-up was most of compiling a thousand zones)
@@ -140,14 +170,22 @@ def grow(geometry: BaseGeometry, distance_m: float) -> BaseGeometry:
     result = shapely.transform(
         grown, lambda xy: np.column_stack(local(xy[:, 0], xy[:, 1], inverse=True))
     )
-    return result if math.isfinite(result.area) else geometry
+    if not math.isfinite(result.area):
+        return geometry
+    return near(continuous(result), frame_centre(geometry))
 
 
 def _bounding_circles(shapes: list[BaseGeometry]) -> dict[str, npt.NDArray[np.float64]]:
-    """A circle around each shape (centre of its box, metres): a cheap first test for paths."""
+    """A circle around each shape (centre of its box, metres): a cheap first test for paths.
+    Near a pole the flat approximation fails: those shapes get an unbounded circle."""
     lon, lat, radius = [], [], []
     for shape in shapes:
         west, south, east, north = shape.bounds
+        if max(abs(south), abs(north)) > POLAR_LAT:
+            lon.append((west + east) / 2)
+            lat.append((south + north) / 2)
+            radius.append(math.inf)
+            continue
         cx, cy = (west + east) / 2, (south + north) / 2
         xy = shapely.get_coordinates(shape)
         dx = (xy[:, 0] - cx) * 111_320.0 * np.cos(np.radians(cy))

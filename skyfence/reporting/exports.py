@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -42,7 +43,9 @@ def track_geojson(positions: Sequence[Record]) -> dict[str, Any]:
     trusted = [p for p in positions if p["trusted"]]
     features = []
     if len(trusted) >= 2:
-        line = [_coordinates(p["lon"], p["lat"], p["altitude_ft"]) for p in trusted]
+        pieces = _split_at_antimeridian(
+            [_coordinates(p["lon"], p["lat"], p["altitude_ft"]) for p in trusted]
+        )
         props = {
             "icao24": trusted[0]["icao24"],
             "callsign": next((p["callsign"] for p in trusted if p["callsign"]), ""),
@@ -50,7 +53,11 @@ def track_geojson(positions: Sequence[Record]) -> dict[str, Any]:
             "end": trusted[-1]["time"],
             "fixes": len(trusted),
         }
-        geometry = {"type": "LineString", "coordinates": line}
+        geometry: dict[str, Any] = (
+            {"type": "LineString", "coordinates": pieces[0]}
+            if len(pieces) == 1
+            else {"type": "MultiLineString", "coordinates": pieces}
+        )
         features.append({"type": "Feature", "geometry": geometry, "properties": props})
     for p in positions:
         if not p["trusted"]:
@@ -59,7 +66,8 @@ def track_geojson(positions: Sequence[Record]) -> dict[str, Any]:
 
 
 def events_csv(records: Sequence[Record]) -> str:
-    columns = ["id", "kind", "zone_id", "icao24", "callsign", "country", "time", "lat", "lon"]
+    columns = ["id", "kind", "zone_id", "zone_version", "icao24", "callsign", "country", "time"]
+    columns += ["lat", "lon"]
     columns += ["altitude_ft", "details"]
     rows = [{**r, "details": json.dumps(r["details"], sort_keys=True)} for r in records]
     return _csv(columns, rows)
@@ -78,6 +86,7 @@ def events_kml(records: Sequence[Record], name: str = "skyfence events") -> str:
         ET.SubElement(placemark, "description").text = (
             f"{r['time']}: {r['kind']} of {r['callsign'] or '-'} ({r['icao24']}, "
             f"{r['country'] or '?'}) in zone {r['zone_id']}"
+            + (f" (version {r['zone_version']})" if r.get("zone_version") is not None else "")
         )
         when = ET.SubElement(placemark, "TimeStamp")
         ET.SubElement(when, "when").text = r["time"]
@@ -91,11 +100,16 @@ def track_kml(positions: Sequence[Record], name: str) -> str:
     if len(trusted) >= 2:
         placemark = ET.SubElement(document, "Placemark")
         ET.SubElement(placemark, "name").text = f"{name}: trusted fixes"
-        line = ET.SubElement(placemark, "LineString")
-        ET.SubElement(line, "altitudeMode").text = "absolute"
-        ET.SubElement(line, "coordinates").text = " ".join(
-            _kml_coordinates(p["lon"], p["lat"], p["altitude_ft"]) for p in trusted
+        pieces = _split_at_antimeridian(
+            [[p["lon"], p["lat"], (p["altitude_ft"] or 0.0) * FT_TO_M] for p in trusted]
         )
+        parent = ET.SubElement(placemark, "MultiGeometry") if len(pieces) > 1 else placemark
+        for piece in pieces:
+            line = ET.SubElement(parent, "LineString")
+            ET.SubElement(line, "altitudeMode").text = "absolute"
+            ET.SubElement(line, "coordinates").text = " ".join(
+                f"{lon:.6f},{lat:.6f},{alt:.1f}" for lon, lat, alt in piece
+            )
     for p in positions:
         if not p["trusted"]:
             placemark = ET.SubElement(document, "Placemark")
@@ -123,6 +137,23 @@ def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _coordinates(lon: float, lat: float, altitude_ft: float | None) -> list[float]:
     return [lon, lat] if altitude_ft is None else [lon, lat, round(altitude_ft * FT_TO_M, 1)]
+
+
+def _split_at_antimeridian(line: list[list[float]]) -> list[list[list[float]]]:
+    """A track as pieces that do not cross ±180 (RFC 7946 §3.1.9): a step of more than 180°
+    of longitude is the short way across the line, cut where it meets it."""
+    pieces = [[line[0]]]
+    for a, b in itertools.pairwise(line):
+        step = b[0] - a[0]
+        if abs(step) > 180.0:
+            edge = 180.0 if step < 0 else -180.0  # leaving by this side, entering by the other
+            across = step - 360.0 * round(step / 360.0)  # the short way
+            f = (edge - a[0]) / across
+            mid = [a[i] + (b[i] - a[i]) * f for i in range(1, len(a))]
+            pieces[-1].append([edge, *mid])
+            pieces.append([[-edge, *mid]])
+        pieces[-1].append(b)
+    return pieces
 
 
 def _point(

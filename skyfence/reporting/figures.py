@@ -18,9 +18,12 @@ import shapely
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
-from matplotlib.ticker import Formatter
+from matplotlib.ticker import Formatter, FuncFormatter
+from shapely import affinity
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
+
+from skyfence.zones.frame import continuous, near, to_frame, wrap_lon
 
 TRUSTED_COLOUR = "#1f6fd1"  # the flown path
 QUARANTINED_COLOUR = "#9b30d9"  # positions that were not believed
@@ -50,9 +53,18 @@ def track_map(
     width_px: int = 900,
     height_px: int = 700,
 ) -> bytes:
-    """The track against the zone, events marked; PNG bytes."""
-    geometry = shape(zone["geometry"]) if zone else None
+    """The track against the zone, events marked; PNG bytes. Drawn in a longitude frame
+    centred on the event (or the track), so a scene across ±180 is drawn in one piece."""
     lons = [p["lon"] for p in track] + [e["lon"] for e in events]
+    centre = float(lons[0]) if lons else 0.0
+    if events:
+        centre = float(events[0]["lon"])
+
+    def lon(x: float) -> float:
+        return float(to_frame(np.float64(x), centre))
+
+    geometry = near(continuous(shape(zone["geometry"])), centre) if zone else None
+    lons = [lon(x) for x in lons]
     lats = [p["lat"] for p in track] + [e["lat"] for e in events]
     west, south, east, north = _extent(lons, lats, geometry, width_px / height_px)
     fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100)
@@ -61,29 +73,33 @@ def track_map(
     ax.set_facecolor(SEA)
     frame = box(west, south, east, north)
     for country in countries():
-        if country.intersects(frame):
-            _fill(ax, country.intersection(frame), LAND, BORDER, 0.6)
+        for turn in (-360.0, 0.0, 360.0):  # outlines from the other side of ±180 too
+            moved = affinity.translate(country, turn) if turn else country
+            if moved.intersects(frame):
+                _fill(ax, moved.intersection(frame), LAND, BORDER, 0.6)
     if geometry is not None:
         _fill(ax, geometry.intersection(frame), ZONE_COLOUR, ZONE_COLOUR, 1.5, alpha=0.15)
     trusted = [p for p in track if p["trusted"]]
     quarantined = [p for p in track if not p["trusted"]]
     if trusted:
         ax.plot(
-            [p["lon"] for p in trusted], [p["lat"] for p in trusted],
+            [lon(p["lon"]) for p in trusted], [p["lat"] for p in trusted],
             color=TRUSTED_COLOUR, linewidth=2, label="trusted fixes", zorder=3,
         )  # fmt: skip
     if quarantined:
         ax.scatter(
-            [p["lon"] for p in quarantined], [p["lat"] for p in quarantined],
+            [lon(p["lon"]) for p in quarantined], [p["lat"] for p in quarantined],
             s=10, color=QUARANTINED_COLOUR, label="quarantined fixes", zorder=4,
         )  # fmt: skip
     for e in events:
         marker, colour = EVENT_STYLE[e["kind"]]
         ax.scatter(
-            [e["lon"]], [e["lat"]], marker=marker, s=140, color=colour,
+            [lon(e["lon"])], [e["lat"]], marker=marker, s=140, color=colour,
             edgecolors="black", linewidths=0.8, label=e["kind"].replace("_", " "), zorder=5,
         )  # fmt: skip
     ax.set_xlim(west, east)
+    if west < -180 or east > 180:  # longitudes labelled as they are, not as drawn
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{wrap_lon(float(x)):g}"))
     ax.set_ylim(south, north)
     ax.set_aspect(1 / math.cos(math.radians((south + north) / 2)))  # degrees drawn to scale
     ax.set_xlabel("longitude (°)")

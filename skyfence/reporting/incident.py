@@ -36,7 +36,7 @@ def incident_report(store: EventStore, event_id: str) -> str:
         raise EventNotFoundError(f"no event {event_id!r} in {store.path}")
     t = _seconds(event["time"])
     track = store.positions(event["icao24"], t - WINDOW_S, t + WINDOW_S)
-    zone = next((z for z in store.zones() if z["properties"]["id"] == event["zone_id"]), None)
+    zone = store.event_zone(event_id)  # as it was at the event, not as watched now
     related = _related(store, event)
     shown = [e for e in related if abs(_seconds(e["time"]) - t) <= WINDOW_S] or [event]
     visit = next((v for v in visits(related) if event_id in v.ids), None)
@@ -133,7 +133,9 @@ def _summary(event: Record, zone: Record | None, visit: Visit | None, track: lis
     ]
     if zone is not None:
         props = zone["properties"]
-        rows.append(("zone", f"{props['id']}: {props['name']}, {props['band']}"))
+        version = props.get("zone_version")
+        label = props["id"] if version is None else f"{props['id']} (version {version})"
+        rows.append(("zone", f"{label}: {props['name']}, {props['band']}"))
     else:
         rows.append(("zone", event["zone_id"]))
     if visit is not None and visit.entry is not None:

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +43,7 @@ from skyfence.schema import StateVectors
 from skyfence.sources.avr import parse_avr
 from skyfence.sources.beast import MODE_AC, BeastParser
 from skyfence.sources.lines import MAX_LINE_BYTES
+from skyfence.sources.receiver import Receiver, parse_receiver
 from skyfence.sources.sbs import SbsAssembler, parse_sbs
 
 F64 = npt.NDArray[np.float64]
@@ -69,6 +70,7 @@ class SourceSpec:
     kind: FeedKind
     host: str
     port: int
+    receiver: Receiver | None = None  # `?receiver=LAT,LON[,HEIGHT_M]`: where this feed's antenna is
 
     @property
     def uri(self) -> str:
@@ -77,10 +79,12 @@ class SourceSpec:
 
 
 def parse_source_uri(uri: str) -> SourceSpec:
-    """`beast://HOST[:PORT]` (default port 30005), `avr://` (30002) or `sbs://` (30003).
+    """`beast://HOST[:PORT]` (default port 30005), `avr://` (30002) or `sbs://` (30003),
+    optionally with `?receiver=LAT,LON[,HEIGHT_M]`, the feed's antenna position.
 
     The scheme says the format because a feed cannot be sniffed before it is connected, and the
     receivers' conventional ports are the defaults so that `beast://radar.local` just works.
+    The receiver belongs to the URI because each feed of a watch has its own antenna.
     """
     try:
         parts = urlsplit(uri.strip())
@@ -95,11 +99,21 @@ def parse_source_uri(uri: str) -> SourceSpec:
         )
     if not parts.hostname:
         raise ValueError(f"invalid feed URI {uri!r}: no host")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+    if parts.path not in ("", "/") or parts.fragment or parts.username:
         raise ValueError(f"invalid feed URI {uri!r}: only {kind}://HOST:PORT is understood")
     if port == 0:
         raise ValueError(f"invalid feed URI {uri!r}: port 0")
-    return SourceSpec(kind, parts.hostname, DEFAULT_PORTS[kind] if port is None else port)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key != "receiver" for key, _ in query) or len(query) > 1:
+        raise ValueError(
+            f"invalid feed URI {uri!r}: the only option is ?receiver=LAT,LON[,HEIGHT_M]"
+        )
+    try:
+        receiver = parse_receiver(query[0][1]) if query else None
+    except ValueError as exc:
+        raise ValueError(f"invalid feed URI {uri!r}: {exc}") from None
+    port = DEFAULT_PORTS[kind] if port is None else port
+    return SourceSpec(kind, parts.hostname, port, receiver)
 
 
 def backoff_delay(

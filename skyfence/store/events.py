@@ -268,12 +268,36 @@ class EventStore:
         self._enqueue(op)
 
     def set_zones(self, features: list[dict[str, Any]]) -> None:
-        """Record the zones being watched (GeoJSON features), replacing the previous set."""
-        rows = [(f["properties"]["id"], json.dumps(f, allow_nan=False)) for f in features]
+        """Record the zones being watched (GeoJSON features), replacing the previous set.
+
+        Every version of a zone is kept (zone_versions): a zone unchanged since an earlier
+        watch keeps its version, an edited one gets the next. Events record the version in
+        force when they were stored, so a later zone set never rewrites an old event's zone."""
+        texts = [json.dumps(f, allow_nan=False) for f in features]
 
         def op(conn: sqlite3.Connection) -> None:
+            now = time.time()
             conn.execute("DELETE FROM zones")
-            conn.executemany("INSERT INTO zones VALUES (?, ?)", rows)
+            for text in texts:
+                feature = json.loads(text)
+                zone_id = feature["properties"]["id"]
+                versions = conn.execute(
+                    "SELECT version, feature FROM zone_versions WHERE id = ?", (zone_id,)
+                ).fetchall()
+                same = [v for v, old in versions if json.loads(old) == feature]
+                if same:
+                    version = same[0]
+                    conn.execute(
+                        "UPDATE zone_versions SET last_seen = ? WHERE id = ? AND version = ?",
+                        (now, zone_id, version),
+                    )
+                else:
+                    version = max((v for v, _ in versions), default=0) + 1
+                    conn.execute(
+                        "INSERT INTO zone_versions VALUES (?, ?, ?, ?, ?)",
+                        (zone_id, version, text, now, now),
+                    )
+                conn.execute("INSERT INTO zones VALUES (?, ?, ?)", (zone_id, text, version))
 
         self._submit(op)
 
@@ -283,9 +307,37 @@ class EventStore:
         return [json.loads(r) for (r,) in rows]
 
     def zones(self) -> list[dict[str, Any]]:
+        """The zones watched now, each with its `zone_version` among its properties."""
+        sql = "SELECT feature, version FROM zones ORDER BY id"
         with self._reader() as conn:
-            rows = conn.execute("SELECT feature FROM zones ORDER BY id").fetchall()
-        return [json.loads(r) for (r,) in rows]
+            rows = conn.execute(sql).fetchall()
+        return [_versioned(text, version) for text, version in rows]
+
+    def event_zone(self, event_id: str) -> dict[str, Any] | None:
+        """The zone as it was when the event was stored (its version then), or, for an event
+        stored before zones were recorded, the zone of that id watched now; else None."""
+        sql = (
+            "SELECT coalesce(v.feature, z.feature), coalesce(v.version, z.version)"
+            " FROM events e LEFT JOIN zone_versions v ON v.id = e.zone_id"
+            " AND v.version = e.zone_version LEFT JOIN zones z ON z.id = e.zone_id"
+            " WHERE e.id = ?"
+        )
+        with self._reader() as conn:
+            row = conn.execute(sql, (event_id,)).fetchone()
+        return None if row is None or row[0] is None else _versioned(row[0], row[1])
+
+    def with_zone_versions(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Event records (copies) with the `zone_version` each refers to, for exports (None:
+        stored before any zone set was recorded)."""
+        found: dict[str, int | None] = {}
+        ids = [r["id"] for r in records]
+        with self._reader() as conn:
+            for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                sql = f"SELECT id, zone_version FROM events WHERE id IN ({marks})"
+                found.update(conn.execute(sql, chunk).fetchall())
+        return [{**r, "zone_version": found.get(r["id"])} for r in records]
 
     def sources(self) -> list[dict[str, Any]]:
         with self._reader() as conn:
@@ -567,6 +619,12 @@ def _position_record(row: Sequence[Any]) -> dict[str, Any]:
     record["trusted"] = bool(record["trusted"])
     record["time"] = iso_time(record["time_s"])
     return record
+
+
+def _versioned(text: str, version: int | None) -> dict[str, Any]:
+    feature: dict[str, Any] = json.loads(text)
+    feature["properties"]["zone_version"] = version
+    return feature
 
 
 def _acknowledged(conn: sqlite3.Connection, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

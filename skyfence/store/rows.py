@@ -13,10 +13,11 @@ from skyfence.engine.events import EVENT_COLUMNS, Event
 Row = tuple[Any, ...]
 When = float | datetime
 
-# `event_row` values in this order, then inserted_at.
+# `event_row` values in this order, then inserted_at; the zone's version is the one watched now
 INSERT_EVENT = (
     "INSERT OR IGNORE INTO events (id, kind, zone_id, icao24, callsign, country, time, time_s,"
-    " lat, lon, altitude_ft, details, inserted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " lat, lon, altitude_ft, details, inserted_at, zone_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+    " ?7, ?8, ?9, ?10, ?11, ?12, ?13, (SELECT version FROM zones WHERE id = ?3))"
 )
 SELECT_EVENT = "SELECT " + ", ".join(EVENT_COLUMNS) + " FROM events"  # rows for `event_record`
 

@@ -80,6 +80,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             note TEXT NOT NULL
         )""",
     ),
+    (  # 3: every version of a zone that was watched, and the one in force at each event
+        """CREATE TABLE zone_versions (
+            id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            feature TEXT NOT NULL CHECK (json_valid(feature)),
+            first_seen REAL NOT NULL,
+            last_seen REAL NOT NULL,
+            PRIMARY KEY (id, version)
+        ) WITHOUT ROWID""",
+        # the zones recorded before versions existed become version 1 of each
+        """INSERT INTO zone_versions SELECT id, 1, feature,
+            (julianday('now') - 2440587.5) * 86400.0, (julianday('now') - 2440587.5) * 86400.0
+            FROM zones""",
+        "ALTER TABLE zones ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE events ADD COLUMN zone_version INTEGER",
+        # older events: the version recorded when the store was migrated (the best known)
+        "UPDATE events SET zone_version = 1 WHERE zone_id IN (SELECT id FROM zones)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

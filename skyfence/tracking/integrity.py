@@ -28,18 +28,37 @@ EARTH_RADIUS_M = 6_371_008.8
 STALE_POSITION_S = 60.0  # a state vector whose position is older than this carries no new fix
 NOISE_M = 300.0  # position noise tolerated between two fixes, whatever their spacing
 CONFIRM_FIXES = 10  # consistent fixes that make a track's anchor strong
-FALLBACK_SPEED_KT = 250.0  # assumed when no ground speed is known at either end
+# assumed when no ground speed is known at either end: a cruising airliner that sends no
+# velocity (1.5 x 400 + 100 = 700 kt allowed, so sampled fixes of it are never a jump)
+FALLBACK_SPEED_KT = 400.0
+# a position with its own time (OpenSky's lastposupdate, traffic's last_position, readsb's
+# seen_pos) is timed to well under this; one stamped with its row's time may be as old as the
+# interval since the aircraft's previous row (a sampled source repeats the newest position)
+OWN_TIME_ERR_S = 0.5
+# quarantined fixes, with fewer than CONFIRM_FIXES trusted ones between any two, that make a
+# suspect episode: one alone is a decoding glitch, two are an anomaly that lasts (a spoofer,
+# or a second transmitter whose fixes alternate with the real ones)
+CONFIRM_SUSPECT = 2
+GROUND_RECENT_S = 600.0
+# inside a suspect episode, claimed positions that have not moved half the way the reported
+# ground speed says over this long are a spoofer's fixed point: they never end the episode
+STALL_WINDOW_S = 60.0
+STALL_MIN_KT = 80.0
+STALL_FRACTION = 0.5  # an on-ground report this recent makes a flight-level altitude a bit error
 
 MAX_CLIMB_FPM = 20_000.0  # beyond any aircraft's sustained climb or descent
 ALTITUDE_NOISE_FT = 300.0
 GROUND_MAX_FT = 2_000.0  # an on-ground report needs the last altitude near an airfield
 
 TRUSTED, LOW_INTEGRITY, IMPOSSIBLE_JUMP, OUTSIDE_ENVELOPE, NULL_POSITION = 0, 1, 2, 3, 4
+FROZEN_POSITION, BEYOND_HORIZON = 5, 6
 REASONS = {
     LOW_INTEGRITY: "low_integrity",
     IMPOSSIBLE_JUMP: "impossible_jump",
     OUTSIDE_ENVELOPE: "outside_flight_envelope",
     NULL_POSITION: "null_position",
+    FROZEN_POSITION: "frozen_position",
+    BEYOND_HORIZON: "beyond_radio_horizon",
 }
 
 
@@ -49,6 +68,7 @@ class Fix:
     lat_deg: float
     lon_deg: float
     gs_kt: float
+    t_err_s: float = 0.0  # how much older than t_s the position may be
 
 
 @dataclass(slots=True)
@@ -60,6 +80,11 @@ class TrackIntegrity:
     anchor: Fix | None = None  # last trusted fix
     strength: int = 0  # consecutive consistent trusted fixes behind the anchor (capped)
     suspect: bool = False  # inside a suspect episode
+    quarantined: int = 0  # quarantined fixes since CONFIRM_FIXES trusted ones in a row
+    calm: int = 0  # trusted fixes in a row
+    same_since_s: float = math.inf  # fix time at which the last fix's coordinates first came
+    last_ground_s: float = -math.inf  # time of the last on-ground report
+    episode: list[Fix] = field(default_factory=list)  # quarantined fixes of the present episode
     run: int = 0  # consecutive mutually consistent fixes (to re-anchor a weak track)
     altitude: tuple[float, float] | None = None  # (time, ft) of the last plausible altitude
     # reports rejected since, that agree with each other (three replace the reference)
@@ -75,7 +100,7 @@ class Verdicts:
     fresh: npt.NDArray[np.bool_]
     trusted: npt.NDArray[np.bool_]
     reason: npt.NDArray[np.int8]
-    suspect_start: npt.NDArray[np.bool_]  # first suspect fix of an episode: one event each
+    suspect_start: npt.NDArray[np.bool_]  # the fix that confirms an episode: one event each
     implied_kt: npt.NDArray[np.float64]  # speed implied from the reference fix
 
 
@@ -117,8 +142,14 @@ def assess(
     nacp: npt.NDArray[np.int8],
     states: dict[int, TrackIntegrity],
     settings: EngineSettings,
+    own_time: npt.NDArray[np.bool_] | None = None,
+    beyond_horizon: npt.NDArray[np.bool_] | None = None,
 ) -> Verdicts:
-    """Judge rows sorted by (icao24, t_fix); updates `states` in place."""
+    """Judge rows sorted by (icao24, t_fix); updates `states` in place.
+
+    `own_time` says which positions carry their own fix time (default: none); the others may
+    be as old as the interval since the aircraft's previous row, and the speed checks allow for
+    it. `beyond_horizon` marks positions their receiver could not have heard directly."""
     n = len(t_fix)
     group_start = np.ones(n, bool)
     group_start[1:] = icao24[1:] != icao24[:-1]
@@ -134,7 +165,8 @@ def assess(
     prev_t = np.empty(n)
     prev_t[1:] = t_fix[:-1]
     prev_t[starts] = carried_last_t
-    fresh = valid & (t_s - t_fix <= STALE_POSITION_S) & (t_fix > prev_t)
+    # a second position at the same time is a fix too, if elsewhere: one address, two places
+    fresh = valid & (t_s - t_fix <= STALE_POSITION_S) & (t_fix >= prev_t)
     # state vectors without a fix time repeat the last position until a new one arrives; two
     # fixes never carry exactly the same coordinates, so those are repeats, not fixes
     prev_lat, prev_lon = np.empty(n), np.empty(n)
@@ -142,7 +174,44 @@ def assess(
     for g, i in enumerate(starts):  # once per aircraft
         fix = carried[g].last_fix
         prev_lat[i], prev_lon[i] = (fix.lat_deg, fix.lon_deg) if fix else (np.nan, np.nan)
-    fresh &= (lat != prev_lat) | (lon != prev_lon)
+    # the same coordinates again, with a position time that moved on far enough for the reported
+    # ground speed to have carried the aircraft away: a frozen position, not a repeat
+    own = np.zeros(n, bool) if own_time is None else own_time
+    same = (lat == prev_lat) & (lon == prev_lon)
+    group_of_row = np.cumsum(group_start) - 1
+    run_start = np.maximum.accumulate(np.where(same, -1, np.arange(n)))
+    carried_same = np.array([s.same_since_s for s in carried], np.float64)
+    run_t0 = np.where(
+        run_start >= starts[group_of_row],
+        t_fix[np.maximum(run_start, 0)],
+        carried_same[group_of_row],
+    )
+    with np.errstate(invalid="ignore"):
+        frozen = (
+            fresh
+            & same
+            & (t_fix > prev_t)
+            & own
+            & ~on_ground
+            & (gs_kt * KT_MS * (t_fix - run_t0) > NOISE_M)
+        )
+    fresh &= ~same
+    fresh |= frozen
+    # how much older than its stamp each position may be (see OWN_TIME_ERR_S)
+    prev_row_t = np.empty(n)
+    prev_row_t[1:] = t_fix[:-1]
+    prev_row_t[starts] = [s.last_seen_s for s in carried]
+    with np.errstate(invalid="ignore"):
+        interval = np.clip(np.nan_to_num(t_fix - prev_row_t, posinf=0.0), 0.0, STALE_POSITION_S)
+    t_err = np.where(own, OWN_TIME_ERR_S, interval)
+    # the time of the last on-ground report, for the envelope test
+    ground_at = np.maximum.accumulate(np.where(on_ground, np.arange(n), -1))
+    carried_ground = np.array([s.last_ground_s for s in carried], np.float64)
+    last_ground = np.where(
+        ground_at >= starts[group_of_row],
+        t_s[np.maximum(ground_at, 0)],
+        carried_ground[group_of_row],
+    )
     rows = np.flatnonzero(fresh)
 
     reason = np.zeros(n, np.int8)
@@ -152,6 +221,8 @@ def assess(
     ends = np.append(starts[1:] - 1, n - 1)
     for seen, end in zip(carried, ends, strict=True):  # once per aircraft
         seen.last_seen_s = max(seen.last_seen_s, float(t_fix[end]))
+        seen.same_since_s = float(run_t0[end])
+        seen.last_ground_s = float(last_ground[end])
     if len(rows) == 0:
         return Verdicts(fresh, trusted, reason, suspect_start, implied)
 
@@ -173,6 +244,11 @@ def assess(
         _rows(on_ground, rows, every),
         settings,
     )
+    recent_ground = _rows(t_fix - last_ground <= GROUND_RECENT_S, rows, every)
+    stateless[(stateless == OUTSIDE_ENVELOPE) & recent_ground] = TRUSTED
+    stateless[_rows(frozen, rows, every)] = FROZEN_POSITION
+    if beyond_horizon is not None:
+        stateless[_rows(beyond_horizon, rows, every) & (stateless == TRUSTED)] = BEYOND_HORIZON
     group_of_fix = np.cumsum(group_start) - 1  # index into `aircraft`
     group_of_fix = group_of_fix if every else group_of_fix[rows]
     low = _integrity_drops(f_nic, settings.min_nic, f_start, group_of_fix,
@@ -189,38 +265,41 @@ def assess(
         state.good_nacp |= bool(nacp_seen)
 
     # reference for the pairwise test: previous fix, or the carried last fix at a group start
-    ref_lat, ref_lon, ref_t, ref_gs = (np.empty(len(rows)) for _ in range(4))
+    f_err = _rows(t_err, rows, every)
+    ref_lat, ref_lon, ref_t, ref_gs, ref_err = (np.empty(len(rows)) for _ in range(5))
     ref_lat[1:], ref_lon[1:], ref_t[1:], ref_gs[1:] = f_lat[:-1], f_lon[:-1], f_t[:-1], f_gs[:-1]
+    ref_err[1:] = f_err[:-1]
     for i in np.flatnonzero(f_start):  # once per aircraft
         last = carried[group_of_fix[i]]
         fix = last.last_fix if last else None
         ref_lat[i], ref_lon[i] = (fix.lat_deg, fix.lon_deg) if fix else (np.nan, np.nan)
         ref_t[i], ref_gs[i] = (fix.t_s, fix.gs_kt) if fix else (np.nan, np.nan)
+        ref_err[i] = fix.t_err_s if fix else 0.0
     dist = distance_m(ref_lat, ref_lon, f_lat, f_lon)
     dt = f_t - ref_t
     with np.errstate(invalid="ignore", divide="ignore"):
         implied_f = dist / np.maximum(dt, 1e-3) / KT_MS
-        limit_m = speed_limit_kt(ref_gs, f_gs, settings) * KT_MS * dt + NOISE_M
+        # the true interval may be longer than the stamps say by the older position's age
+        span = dt + np.maximum(ref_err, f_err)
+        limit_m = speed_limit_kt(ref_gs, f_gs, settings) * KT_MS * span + NOISE_M
     jump = np.isfinite(dist) & (dist > limit_m)
     implied[rows] = implied_f
 
     # clean aircraft: nothing failed and the carried track was not in a suspect episode
     bad = (stateless != TRUSTED) | jump
     fix_group = np.cumsum(f_start) - 1
-    dirty_group = np.bincount(fix_group[bad], minlength=int(fix_group[-1]) + 1) > 0
+    # every fix before an aircraft's first failure is trusted: its predecessor was; but a
+    # track carried in a suspect episode (or without an anchor) is walked from its first fix,
+    # since fixes consistent with each other may all be far from the anchor
+    first_bad = np.full(int(fix_group[-1]) + 1, len(rows))
+    np.minimum.at(first_bad, fix_group[bad], np.flatnonzero(bad))
+    group_bounds = np.append(np.flatnonzero(f_start), len(rows))
     for g, i in enumerate(np.flatnonzero(f_start)):
         last = carried[group_of_fix[i]]
         if last is not None and (
             last.suspect or (last.last_fix is not None and last.anchor is None)
         ):
-            dirty_group[g] = True
-    # every fix before an aircraft's first failure is trusted: its predecessor was
-    first_bad = np.full(len(dirty_group), len(rows))
-    np.minimum.at(first_bad, fix_group[bad], np.flatnonzero(bad))
-    group_bounds = np.append(np.flatnonzero(f_start), len(rows))
-    for dirty in np.flatnonzero(dirty_group):
-        if first_bad[dirty] == len(rows):  # dirty because of the carried state
-            first_bad[dirty] = group_bounds[dirty]
+            first_bad[g] = group_bounds[g]
     trusted[rows[np.arange(len(rows)) < first_bad[fix_group]]] = True
 
     for g in range(len(group_bounds) - 1):  # once per aircraft
@@ -229,12 +308,11 @@ def assess(
         state = carried[group_of_fix[lo]]
         if cut > lo:
             last = rows[cut - 1]
-            state.anchor = Fix(
-                float(t_fix[last]), float(lat[last]), float(lon[last]), float(gs_kt[last])
-            )
+            state.anchor = _fix(last, t_fix, lat, lon, gs_kt, t_err)
             state.strength = min(state.strength + (cut - lo), 10 * CONFIRM_FIXES)
             state.run = min(state.run + (cut - lo), 10 * CONFIRM_FIXES)
             state.suspect = False
+            _calm(state, cut - lo)
             state.last_fix = state.anchor
         if cut < hi:
             # fix by fix from the first failure until the track is trusted again after the
@@ -247,6 +325,7 @@ def assess(
                 lon,
                 t_fix,
                 gs_kt,
+                t_err,
                 stateless[cut:hi],
                 state,
                 settings,
@@ -259,20 +338,28 @@ def assess(
             if len(rest):
                 trusted[rest] = True
                 last = rest[-1]
-                state.anchor = Fix(
-                    float(t_fix[last]), float(lat[last]), float(lon[last]), float(gs_kt[last])
-                )
+                state.anchor = _fix(last, t_fix, lat, lon, gs_kt, t_err)
                 state.strength = min(state.strength + len(rest), 10 * CONFIRM_FIXES)
                 state.run = min(state.run + len(rest), 10 * CONFIRM_FIXES)
+                _calm(state, len(rest))
         last = rows[hi - 1]
-        state.last_fix = Fix(
-            float(t_fix[last]), float(lat[last]), float(lon[last]), float(gs_kt[last])
-        )
+        state.last_fix = _fix(last, t_fix, lat, lon, gs_kt, t_err)
         states[int(f_icao[lo])] = state
     return Verdicts(fresh, trusted, reason, suspect_start, implied)
 
 
 Column = TypeVar("Column", bound=npt.NDArray[Any])
+
+
+def _fix(
+    r: int,
+    t_fix: npt.NDArray[np.float64],
+    lat: npt.NDArray[np.float64],
+    lon: npt.NDArray[np.float64],
+    gs_kt: npt.NDArray[np.float64],
+    t_err: npt.NDArray[np.float64],
+) -> Fix:
+    return Fix(float(t_fix[r]), float(lat[r]), float(lon[r]), float(gs_kt[r]), float(t_err[r]))
 
 
 def _rows(values: Column, rows: npt.NDArray[np.int64], every: bool) -> Column:
@@ -286,10 +373,12 @@ def assess_batch(
     alt_ft: npt.NDArray[np.float64],
     states: dict[int, TrackIntegrity],
     settings: EngineSettings,
+    beyond_horizon: npt.NDArray[np.bool_] | None = None,
 ) -> Verdicts:
     """`assess` on a batch sorted by (icao24, fix time)."""
     return assess(sv.icao24, t_fix, sv.t_s, sv.lat_deg, sv.lon_deg, alt_ft, sv.gs_kt,
-                  sv.on_ground, sv.nic, sv.nacp, states, settings)  # fmt: skip
+                  sv.on_ground, sv.nic, sv.nacp, states, settings,
+                  np.isfinite(sv.t_pos_s), beyond_horizon)  # fmt: skip
 
 
 def _stateless_reasons(
@@ -344,6 +433,7 @@ def _walk(
     lon: npt.NDArray[np.float64],
     t_fix: npt.NDArray[np.float64],
     gs_kt: npt.NDArray[np.float64],
+    t_err: npt.NDArray[np.float64],
     stateless: npt.NDArray[np.int8],
     state: TrackIntegrity,
     settings: EngineSettings,
@@ -361,7 +451,7 @@ def _walk(
     """
     previous = state.last_fix
     for k, r in enumerate(rows):
-        fix = Fix(float(t_fix[r]), float(lat[r]), float(lon[r]), float(gs_kt[r]))
+        fix = _fix(int(r), t_fix, lat, lon, gs_kt, t_err)
         consistent_with_previous = previous is None or _reachable(previous, fix, settings)
         state.run = state.run + 1 if consistent_with_previous and stateless[k] == TRUSTED else 1
         verdict = int(stateless[k])
@@ -372,16 +462,23 @@ def _walk(
                 verdict = TRUSTED if weak and state.run >= CONFIRM_FIXES else IMPOSSIBLE_JUMP
                 if verdict == TRUSTED:
                     state.strength = state.run
+        if verdict == TRUSTED and state.episode and _stalled(state.episode, fix):
+            verdict = FROZEN_POSITION
         if verdict == TRUSTED:
             trusted[r] = True
+            state.episode.clear()
             state.anchor = fix
             state.strength = min(state.strength + 1, 10 * CONFIRM_FIXES)
             state.suspect = False
+            _calm(state, 1)
             if k >= last_failure:
                 return k + 1
         else:
             reason[r] = verdict
-            suspect_start[r] = not state.suspect
+            state.quarantined += 1
+            state.calm = 0
+            state.episode.append(fix)
+            suspect_start[r] = state.quarantined == CONFIRM_SUSPECT
             state.suspect = True
             if state.anchor is None:
                 state.strength = 0
@@ -389,11 +486,38 @@ def _walk(
     return len(rows)
 
 
+def _calm(state: TrackIntegrity, trusted: int) -> None:
+    state.calm = min(state.calm + trusted, CONFIRM_FIXES)
+    if state.calm >= CONFIRM_FIXES:
+        state.quarantined = 0
+
+
+def _stalled(episode: list[Fix], fix: Fix) -> bool:
+    """Whether `fix` is hardly farther from the episode's fix STALL_WINDOW_S before it than
+    the reported ground speed says it must be (a real track in a turn covers more than half
+    its path length over a minute). Prunes `episode` to what later fixes still need."""
+    back = -1
+    for i, f in enumerate(episode):
+        if f.t_s > fix.t_s - STALL_WINDOW_S:
+            break
+        back = i
+    if back < 0:
+        return False
+    del episode[:back]
+    ref = episode[0]
+    gs = min(ref.gs_kt, fix.gs_kt)  # NaN: no claim of motion
+    if not gs >= STALL_MIN_KT:
+        return False
+    span = fix.t_s - ref.t_s - max(ref.t_err_s, fix.t_err_s)
+    return _distance_m(ref, fix) < STALL_FRACTION * gs * KT_MS * span - NOISE_M
+
+
 def _reachable(a: Fix, b: Fix, settings: EngineSettings) -> bool:
     speeds = [v for v in (a.gs_kt, b.gs_kt) if not math.isnan(v)]
     fastest = max(speeds) if speeds else FALLBACK_SPEED_KT
     limit_kt = min(fastest * settings.speed_factor + 100.0, settings.max_speed_kt)
-    return _distance_m(a, b) <= limit_kt * KT_MS * (b.t_s - a.t_s) + NOISE_M
+    span = b.t_s - a.t_s + max(a.t_err_s, b.t_err_s)  # as in `assess`
+    return _distance_m(a, b) <= limit_kt * KT_MS * span + NOISE_M
 
 
 def _implied_kt(a: Fix, b: Fix) -> float:

@@ -122,7 +122,9 @@ def create_app(store: EventStore, token: str, *, cors_origins: tuple[str, ...] =
         record = _event_or_404(store, event_id)
         t = datetime.fromisoformat(record["time"]).timestamp()
         track = store.positions(record["icao24"], t - TRACK_AROUND_S, t + TRACK_AROUND_S)
-        zone = zones_cache.feature(record["zone_id"])
+        zone = store.event_zone(event_id)  # the version in force at the event
+        if zone is not None:
+            zone = _with_activity([zone], time.time())[0]
         return _json({"event": record, "track": track, "zone": zone})
 
     @app.post(
@@ -146,6 +148,7 @@ def create_app(store: EventStore, token: str, *, cors_origins: tuple[str, ...] =
     ) -> Response:
         icao = icao24.lower() if icao24 else None
         records = store.query(_aware(since), _aware(until), zone, kind, icao, limit)
+        records = store.with_zone_versions(records)
         return _download(exports.render("events", format, records), format, "events")
 
     @app.get("/api/export/track/{icao24}", summary="One aircraft's logged track")
@@ -217,7 +220,6 @@ class ZoneCache:
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
         self._at = -math.inf
-        self._by_id: dict[str, dict[str, Any]] = {}
         self._body = b""
 
     def _refresh(self) -> None:
@@ -226,17 +228,12 @@ class ZoneCache:
             if now - self._at < self.ttl_s:
                 return
             features = _with_activity(self.store.zones(), time.time())
-            self._by_id = {f["properties"]["id"]: f for f in features}
             self._body = _dumps(_collection(features))
             self._at = now
 
     def collection(self) -> bytes:
         self._refresh()
         return self._body
-
-    def feature(self, zone_id: str) -> dict[str, Any] | None:
-        self._refresh()
-        return self._by_id.get(zone_id)
 
 
 class Guard:

@@ -22,6 +22,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from skyfence.zones.countries import default_table
+from skyfence.zones.frame import continuous, split_antimeridian
 from skyfence.zones.model import Audience, Zone, ZoneError, parse_altitude
 
 GEOD = Geod(ellps="WGS84")
@@ -239,7 +240,12 @@ def _geometry(
         radius = _radius(props, where, problems)
         if radius is None:
             return None
-        return geodesic_circle(geom.x, geom.y, radius)
+        return continuous(geodesic_circle(geom.x, geom.y, radius))
+    try:
+        geom = continuous(geom)  # across the antimeridian, round a pole: see zones.frame
+    except Exception as exc:  # shapely raises several types for rings it cannot build
+        problems.add(where, f"invalid geometry: {exc}")
+        return None
     if not shapely.is_valid(geom):
         problems.add(where, f"invalid geometry: {shapely.is_valid_reason(geom)}")
         return None
@@ -364,7 +370,7 @@ def zone_to_feature(zone: Zone) -> dict[str, Any]:
     return {
         "type": "Feature",
         "properties": props,
-        "geometry": shapely.geometry.mapping(zone.geometry),
+        "geometry": shapely.geometry.mapping(split_antimeridian(zone.geometry)),
     }
 
 

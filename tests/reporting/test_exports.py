@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -68,3 +69,26 @@ def test_the_file_name_picks_the_format() -> None:
     ]
     with pytest.raises(ValueError, match=r"events.xlsx: unknown export type"):
         export_format(Path("events.xlsx"))
+
+
+def test_a_track_across_the_antimeridian_is_cut_there(store: EventStore) -> None:
+    """THY9BP's real track moved to cross ±180: GeoJSON (RFC 7946 §3.1.9) and KML get pieces
+    that end on the line, not one line drawn the long way round the world."""
+    positions = [p for p in store.positions("4baac6", 0, 2e9) if p["trusted"]]
+    middle = positions[len(positions) // 2]["lon"]
+    moved = [{**p, "lon": (p["lon"] - middle + 360) % 360 - 180} for p in positions]
+    geo = json.loads(render("track", "geojson", moved))
+    line = geo["features"][0]["geometry"]
+    assert line["type"] == "MultiLineString"
+    pieces = line["coordinates"]
+    assert len(pieces) >= 2
+    for piece in pieces:
+        lons = [c[0] for c in piece]
+        assert max(lons) - min(lons) < 180 and all(-180 <= x <= 180 for x in lons)
+    for before, after in itertools.pairwise(pieces):
+        assert abs(before[-1][0]) == abs(after[0][0]) == 180
+        assert before[-1][1:] == after[0][1:]
+    assert sum(len(p) for p in pieces) == len(moved) + 2 * (len(pieces) - 1)
+    kml = ET.fromstring(render("track", "kml", moved, "THY9BP"))
+    lines = kml.findall(f".//{KML}MultiGeometry/{KML}LineString")
+    assert len(lines) == len(pieces)

@@ -13,10 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.image import imread
+from shapely import affinity
+from shapely.geometry import mapping, shape
 
-from skyfence.reporting.figures import QUARANTINED_COLOUR, TRUSTED_COLOUR
+from skyfence.reporting.figures import QUARANTINED_COLOUR, TRUSTED_COLOUR, track_map
 from skyfence.reporting.incident import MAX_ROWS, html_to_pdf, incident_report, thin
 from skyfence.store.events import EventStore
+from skyfence.zones.frame import split_antimeridian
 
 
 def images(page: str) -> list[np.ndarray]:
@@ -138,3 +141,29 @@ def test_a_report_prints_to_pdf(store: EventStore, tmp_path: Path) -> None:
     page.write_text(incident_report(store, store.query(kind="exit")[0]["id"]))
     html_to_pdf(page, tmp_path / "report.pdf")
     assert (tmp_path / "report.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_a_scene_across_the_antimeridian_is_drawn_in_one_piece(store: EventStore) -> None:
+    """A real entry, its track and its zone moved so the event lies on ±180: the map shows the
+    same track at the same scale (as many track pixels), not a line across the whole world."""
+    entry = store.query(kind="entry", limit=1)[0]
+    t = seconds(entry["time"])
+    track = store.positions(entry["icao24"], t - 900, t + 900)
+    zone = store.event_zone(entry["id"])
+    assert zone is not None and len(track) > 20
+    dlon = 179.99 - entry["lon"]
+
+    def moved(lon: float) -> float:
+        return (lon + dlon + 180) % 360 - 180
+
+    geometry = split_antimeridian(affinity.translate(shape(zone["geometry"]), dlon))
+    assert geometry.geom_type == "MultiPolygon"  # the zone itself straddles the line
+    moved_zone = {**zone, "geometry": mapping(geometry)}
+    moved_track = [{**p, "lon": moved(p["lon"])} for p in track]
+    moved_entry = {**entry, "lon": moved(entry["lon"])}
+    assert max(p["lon"] for p in moved_track) - min(p["lon"] for p in moved_track) > 300
+    here = imread(io.BytesIO(track_map(track, zone, [entry])))
+    there = imread(io.BytesIO(track_map(moved_track, moved_zone, [moved_entry])))
+    assert pixels_of(there, TRUSTED_COLOUR) == pytest.approx(
+        pixels_of(here, TRUSTED_COLOUR), rel=0.05
+    )

@@ -30,6 +30,7 @@ from skyfence.sources.live import (
     backoff_delay,
     parse_source_uri,
 )
+from skyfence.sources.receiver import Receiver as Antenna
 from skyfence.sources.recordings import read_recording
 from skyfence.sources.sbs import SbsAssembler, parse_sbs
 
@@ -116,6 +117,10 @@ def test_parse_source_uri() -> None:
     assert parse_source_uri("SBS://h:40003/") == SourceSpec("sbs", "h", 40003)
     assert parse_source_uri("beast://[::1]:1234") == SourceSpec("beast", "::1", 1234)
     assert parse_source_uri("beast://[::1]:1234").uri == "beast://[::1]:1234"
+    # each feed's own antenna: LAT,LON and, optionally, its height above sea level
+    spec = parse_source_uri("beast://h:30005?receiver=48.86,2.35,120")
+    assert spec.receiver == Antenna(48.86, 2.35, 120.0) and spec.uri == "beast://h:30005"
+    assert parse_source_uri("sbs://h?receiver=48.86,2.35").receiver == Antenna(48.86, 2.35)
     for bad in (
         "http://h:80",
         "h:30005",
@@ -125,6 +130,9 @@ def test_parse_source_uri() -> None:
         "beast://h:0",
         "beast://h:1/path",
         "avr://h?x=1",
+        "beast://h?receiver=48.9",
+        "beast://h?receiver=91,2",
+        "beast://h?receiver=48.9,2.3&receiver=1,2",
     ):
         with pytest.raises(ValueError, match="invalid feed URI") as err:
             parse_source_uri(bad)

@@ -94,7 +94,7 @@ def test_file_is_in_wal_mode_with_a_versioned_indexed_schema(
             columns = [r[1] for r in conn.execute("PRAGMA table_info(events)")]
             assert columns == [
                 *("id", "kind", "zone_id", "icao24", "callsign", "country", "time", "time_s"),
-                *("lat", "lon", "altitude_ft", "details", "inserted_at"),
+                *("lat", "lon", "altitude_ft", "details", "inserted_at", "zone_version"),
             ]
             plan = " ".join(
                 str(r[-1])

@@ -67,8 +67,13 @@ def test_a_spoofed_flight_is_shown_suspect_and_its_evidence_kept() -> None:
     run_watch([source], engine, [], on_tick=on_tick)
     quarantined = [row for row in logged if row[8] == 0]
     trusted = [row for row in logged if row[8] == 1]
-    assert len(quarantined) == engine.stats.suspect == 740
-    assert {row[9] for row in quarantined} <= {"outside_flight_envelope", "impossible_jump"}
+    # the first is the last real position re-sent 88 s later with a new fix time: frozen
+    assert len(quarantined) == engine.stats.suspect == 741
+    assert {row[9] for row in quarantined} <= {
+        "frozen_position",
+        "outside_flight_envelope",
+        "impossible_jump",
+    }
     # trusted fixes are thinned to one per aircraft per 5 s, across one-second batches
     steps = [int(row[1] // 5) for row in trusted]
     assert len(steps) == len(set(steps))

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
 from skyfence.store.events import EventStore
 from skyfence.web.app import MAX_BODY_BYTES, create_app
+from skyfence.zones.geojson import zone_display_feature, zones_from_geojson
 
 TOKEN = "test-token-4f2a"
 
@@ -32,6 +34,33 @@ def test_zones_are_geojson_with_their_band(client: TestClient) -> None:
     assert (tra["floor"], tra["ceiling"], tra["band"]) == ("FL200", "FL660", "FL200 to FL660")
     assert by_id["UKLV"]["properties"]["active_now"] is True  # closed since 2022, open-ended
     assert shape(by_id["ZNPP-30KM"]["geometry"]).is_valid
+
+
+def test_zones_across_the_antimeridian_and_round_a_pole_reach_the_map_split(
+    tmp_path: Path,
+) -> None:
+    """What MapLibre is given: zones cut at ±180 (RFC 7946), never a ring the long way round."""
+    ring = [[179, -1], [-179, -1], [-179, 1], [179, 1], [179, -1]]
+    box_geometry = {"type": "Polygon", "coordinates": [ring]}
+    pole_geometry = {"type": "Point", "coordinates": [0, 90]}
+    pole = {"id": "POLE", "radius_m": 500_000}
+    features = [
+        {"type": "Feature", "properties": {"id": "AM"}, "geometry": box_geometry},
+        {"type": "Feature", "properties": pole, "geometry": pole_geometry},
+    ]
+    zones = zones_from_geojson({"type": "FeatureCollection", "features": features})
+    with EventStore(tmp_path / "s.sqlite") as store:
+        store.set_zones([zone_display_feature(z) for z in zones])
+        with TestClient(create_app(store, TOKEN)) as client:
+            served = client.get("/api/zones").json()["features"]
+    by_id = {f["properties"]["id"]: shape(f["geometry"]) for f in served}
+    for geometry in by_id.values():
+        lons = [x for x, _ in shapely.get_coordinates(geometry)]
+        assert geometry.is_valid and min(lons) >= -180 and max(lons) <= 180
+    box = by_id["AM"]
+    assert box.geom_type == "MultiPolygon" and box.area == pytest.approx(4.0)
+    assert not box.contains(shapely.Point(0, 0)) and box.contains(shapely.Point(179.5, 0))
+    assert by_id["POLE"].contains(shapely.Point(123, 89.9))
 
 
 def test_aircraft_are_points_with_a_state(client: TestClient) -> None:

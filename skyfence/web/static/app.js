@@ -578,6 +578,12 @@
     const quarantined = track.filter((p) => p.trusted === false);
     const features = [];
     const trustedCoords = trusted.filter((p) => Number.isFinite(p.lon) && Number.isFinite(p.lat)).map((p) => [p.lon, p.lat]);
+    for (let i = 1; i < trustedCoords.length; i++) {
+      // each step the short way across ±180: MapLibre draws longitudes past 180 continuously
+      const prev = trustedCoords[i - 1][0];
+      const lon = trustedCoords[i][0] - 360 * Math.round((trustedCoords[i][0] - prev) / 360);
+      trustedCoords[i] = [lon, trustedCoords[i][1]];
+    }
     if (trustedCoords.length >= 2) {
       features.push({ type: "Feature", properties: { role: "line" }, geometry: { type: "LineString", coordinates: trustedCoords } });
     }

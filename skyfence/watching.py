@@ -20,6 +20,7 @@ from skyfence.alerts.files import EventSink
 from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event, iso_time
+from skyfence.interference.aggregate import HOUR_S, InterferencePicture
 from skyfence.schema import StateVectors
 from skyfence.sources.live import FeedSource, FeedStatus, FramesHook, parse_source_uri
 from skyfence.sources.receiver import Receiver
@@ -301,12 +302,14 @@ def source_status(source: Source) -> dict[str, Any]:
 
 
 TRACK_RETENTION_S = 48 * 3600.0  # the track log keeps two days, and whatever is near an event
+INTERFERENCE_EVERY_S = 60.0  # the interference counts are hourly: stored once a minute is enough
 
 
 class LivePicture:
     """What a running watch shows: the air picture, the sources' health and message rates,
-    refreshed every tick and written to the store at most every `every_s` (for the web map).
-    Once an hour of recording time, the track log drops what is older than its retention."""
+    refreshed every tick and written to the store at most every `every_s` (for the web map),
+    with the interference counts of the hours that changed. Once an hour of recording time, the
+    track log drops what is older than its retention."""
 
     def __init__(
         self,
@@ -321,6 +324,7 @@ class LivePicture:
         self.store = store
         self.every_s = every_s
         self.picture = AirPicture(expire_s=max(300.0, engine.settings.lost_contact_s))
+        self.interference = InterferencePicture()
         self.aircraft: list[dict[str, Any]] = []
         self.status: list[dict[str, Any]] = []
         self.recent: list[Event] = []
@@ -329,9 +333,12 @@ class LivePicture:
         self._last_counts: dict[str, tuple[float, int]] = {}
         self._positions: list[PositionRow] = []
         self._pruned_at = -math.inf  # recording time of the last pruning
+        self._interference_written = -math.inf
 
     def tick(self, events: list[Event], *, force: bool = False) -> None:
-        self._positions += self.picture.update(self.engine.take_judged(), events)
+        judged = self.engine.take_judged()
+        self._positions += self.picture.update(judged, events)
+        self.interference.add(judged)
         self.recent = (self.recent + events)[-200:]
         now = self._clock()
         if now - self._last_write < self.every_s and not events and not force:
@@ -339,12 +346,19 @@ class LivePicture:
         self.aircraft = self.picture.snapshot(self.engine)
         self.status = [self._rated(source_status(s), now, s) for s in self.sources]
         self._last_write = now
+        clock = self.engine.clock_s
+        prune = math.isfinite(clock) and clock - self._pruned_at >= 3600.0
         if self.store is not None:
             self.store.write_picture(self.aircraft, self._positions, self.status)
-            clock = self.engine.clock_s
-            if math.isfinite(clock) and clock - self._pruned_at >= 3600.0:
+            if force or prune or now - self._interference_written >= INTERFERENCE_EVERY_S:
+                self.store.write_interference(self.interference.take_changed().rows())
+                self._interference_written = now
+            if prune:
                 self.store.prune_positions(clock - TRACK_RETENTION_S)
-                self._pruned_at = clock
+        if prune:
+            # hours before the last one are complete (and stored): forgotten here
+            self.interference.close_before(clock - 2 * HOUR_S, self.engine.settings.forget_after_s)
+            self._pruned_at = clock
         self._positions = []
 
     def _rated(self, record: dict[str, Any], now: float, source: Source) -> dict[str, Any]:

@@ -237,3 +237,49 @@ def test_watch_replays_stores_and_delivers(samples: Path, tmp_path: Path) -> Non
 
     with EventStore(store) as reopened:
         assert reopened.get(key) == event
+
+
+def test_interference_maps_the_spoofed_flight(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+    import shapely
+    from shapely.geometry import shape
+
+    recording = files("skyfence") / "samples" / "thy9bp_spoofing_2024-09-17.json.gz"
+    cells, png = tmp_path / "cells.geojson", tmp_path / "map.png"
+    run = skyfence("interference", recording, "-z", "ukraine", "-o", cells, "--png", png)
+    assert run.returncode == 0, run.stderr
+    assert "where aircraft were spoofed" in run.stdout
+    uklv = next(z for z in load_zones("ukraine") if z.id == "UKLV").geometry
+    features = json.loads(cells.read_text())["features"]
+    claimed = [f for f in features if f["properties"]["claimed"]]
+    assert claimed and all(
+        uklv.contains(shapely.Point(f["properties"]["lon"], f["properties"]["lat"]))
+        for f in claimed
+    )
+    assert all(shape(f["geometry"]).is_valid for f in features)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    parquet = tmp_path / "cells.parquet"
+    run = skyfence("interference", recording, "-o", parquet, "--hour", "2024-09-17T09:00")
+    assert run.returncode == 0, run.stderr
+    table = pq.read_table(parquet).to_pylist()
+    assert {str(r["hour"])[:13] for r in table} == {"2024-09-17 09"}
+    assert {r["cell"] for r in table if r["claimed"]} == {
+        f["properties"]["cell"]
+        for f in claimed
+        if f["properties"]["hour"].startswith("2024-09-17T09")
+    }
+
+
+def test_interference_fails_clearly(tmp_path: Path) -> None:
+    recording = files("skyfence") / "samples" / "thy9bp_spoofing_2024-09-17.json.gz"
+    for args, message in (
+        ((), "give -o"),
+        (("-o", tmp_path / "cells.csv"), ".geojson or .parquet"),
+        (("--png", tmp_path / "map.jpg"), ".png"),
+        (("-o", tmp_path / "c.geojson", "--resolution", "12"), "resolution 12"),
+    ):
+        run = skyfence("interference", recording, *args)
+        assert run.returncode == 2 and message in run.stderr, run.stderr
+    run = skyfence("interference", tmp_path / "none.json", "-o", tmp_path / "c.geojson")
+    assert run.returncode == 2 and "no such file" in run.stderr

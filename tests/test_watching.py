@@ -114,6 +114,7 @@ def test_memory_stays_bounded_as_aircraft_come_and_go(
                 len(engine.last_trusted),
                 len(engine.tracks),
                 len(picture.picture.aircraft),
+                len(set(picture.interference.counts().hour_s.tolist())),
             )
         )
     in_view = len(np.unique(sv.icao24))
@@ -123,6 +124,7 @@ def test_memory_stays_bounded_as_aircraft_come_and_go(
     assert remembered[-1][0] == remembered[3][0]  # flat: loop 8 remembers what loop 4 did
     assert max(r[2] for r in remembered) <= 2 * in_view
     assert max(r[3] for r in remembered) <= in_view  # the picture: aircraft heard in 5 minutes
+    assert max(r[4] for r in remembered) <= 3  # interference: the hours not yet complete
 
 
 def test_a_receiver_clock_in_the_future_cannot_blind_the_watch(
@@ -210,3 +212,27 @@ def test_each_source_is_judged_by_its_own_receiver(samples: Path, paris_zones_pa
     for j in engine.take_judged():
         unheard.update(j.sv.icao24[j.verdicts.reason == BEYOND_HORIZON].tolist())
     assert unheard and all(a % 2 == 1 for a in unheard)
+
+
+def test_watch_stores_the_interference_picture_audit_draws(tmp_path: Path) -> None:
+    """THY9BP replayed through watch in one-second ticks: the store holds, hour by hour, the
+    same cells and counts as the whole recording judged at once."""
+    from importlib.resources import files
+
+    from skyfence.interference.aggregate import InterferencePicture
+    from skyfence.watch import LivePicture
+
+    recording = Path(str(files("skyfence") / "samples" / "thy9bp_spoofing_2024-09-17.json.gz"))
+    engine = Engine(load_zones("ukraine"), keep_judged=True)
+    audited = InterferencePicture()
+    run_audit([recording], engine, [], on_batch=lambda *_: audited.add(engine.take_judged()))
+
+    watcher = Engine(load_zones("ukraine"), keep_judged=True)
+    with EventStore(tmp_path / "events.sqlite") as store:
+        picture = LivePicture(watcher, [], store)
+        run_watch([ReplaySource(recording)], watcher, [store], on_tick=picture.tick)
+        picture.tick([], force=True)
+        store.flush()
+        stored = store.interference(0, 4e9)
+    assert [tuple(r.values()) for r in stored] == audited.counts().rows()
+    assert sum(r["claimed"] for r in stored) >= 1 and sum(r["spoofed"] for r in stored) == 1

@@ -18,6 +18,7 @@ import shapely
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import Formatter, FuncFormatter
 from shapely import affinity
 from shapely.geometry import box, shape
@@ -186,6 +187,67 @@ def events_per_hour(
     ax.set_ylabel("events per hour")
     fig.autofmt_xdate()
     fig.tight_layout()
+    return _png(fig)
+
+
+JAMMING_COLOUR = {"low": "#4caf50", "medium": "#f2c12e", "high": "#d62728"}
+
+
+def interference_map(
+    cells: Sequence[Record],
+    zones: Sequence[Record] = (),
+    title: str = "",
+    width_px: int = 1000,
+    height_px: int = 800,
+) -> bytes:
+    """Cells coloured as gpsjam colours them (share of degraded aircraft), cells where aircraft
+    were spoofed outlined, and the cells spoofed positions claimed hatched; PNG bytes. Each
+    record carries a GeoJSON `ring` and the counts of `skyfence.interference.outputs.records`."""
+    fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_facecolor(SEA)
+    xs = [x for c in cells for x, _ in c["ring"]]
+    ys = [y for c in cells for _, y in c["ring"]]
+    west, south, east, north = _extent(xs, ys, None, width_px / height_px)
+    frame = box(west, south, east, north)
+    for country in countries():
+        if country.intersects(frame):
+            _fill(ax, country.intersection(frame), LAND, BORDER, 0.6)
+    for zone in zones:
+        _fill(ax, shape(zone["geometry"]).intersection(frame), ZONE_COLOUR, ZONE_COLOUR, 1.0, 0.08)
+    for c in cells:
+        x, y = zip(*c["ring"], strict=True)
+        if c["aircraft"]:
+            colour = JAMMING_COLOUR[c["jamming"]]
+            ax.fill(x, y, facecolor=colour, edgecolor="white", linewidth=0.3, alpha=0.55, zorder=2)
+        if c["spoofed"]:
+            ax.plot(x, y, color=QUARANTINED_COLOUR, linewidth=2.2, zorder=4)
+        if c["claimed"]:
+            ax.fill(
+                x, y, facecolor="none", edgecolor=QUARANTINED_COLOUR, hatch="xxx", linewidth=0.8,
+                zorder=3,
+            )  # fmt: skip
+    legend = [
+        Patch(facecolor=JAMMING_COLOUR["low"], alpha=0.55, label="aircraft seen, < 2 % degraded"),
+        Patch(facecolor=JAMMING_COLOUR["medium"], alpha=0.55, label="2-10 % degraded"),
+        Patch(facecolor=JAMMING_COLOUR["high"], alpha=0.55, label="> 10 % degraded (jamming)"),
+        Patch(facecolor="none", edgecolor=QUARANTINED_COLOUR, linewidth=2.2,
+              label="aircraft spoofed here (trusted track)"),
+        Patch(facecolor="none", edgecolor=QUARANTINED_COLOUR, hatch="xxx",
+              label="claimed by spoofed positions"),
+    ]  # fmt: skip
+    ax.legend(handles=legend, loc="best", fontsize=8)
+    ax.set_xlim(west, east)
+    ax.set_ylim(south, north)
+    ax.set_aspect(1 / math.cos(math.radians((south + north) / 2)))
+    ax.set_xlabel("longitude (°)")
+    ax.set_ylabel("latitude (°)")
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.text(
+        1.0, 1.01, "H3 cells; base map: Natural Earth", transform=ax.transAxes, ha="right",
+        fontsize=7, color="#666666",
+    )  # fmt: skip
     return _png(fig)
 
 

@@ -71,6 +71,9 @@ _RETRY_FIRST_S = 0.05  # after a failed commit, retry soon (a lock held for a mo
 _RETRY_MAX_S = 5.0  # ... and then less and less often (a full disk)
 _MAX_JOBS_PER_COMMIT = 1000  # keeps one transaction, and the readers' WAL, reasonably short
 
+InterferenceRow = tuple[int, str, int, int, int, int]  # hour_s, H3 cell (hex), then the counts
+_INTERFERENCE_COLUMNS = ("hour_s", "cell", "aircraft", "degraded", "spoofed", "claimed")
+
 
 @dataclass(slots=True)
 class StoreStats:
@@ -266,6 +269,33 @@ class EventStore:
             conn.executemany(_INSERT_POSITION, tracks)
 
         self._enqueue(op)
+
+    def write_interference(self, rows: Sequence[InterferenceRow]) -> None:
+        """Queue interference counts (hour_s, cell, aircraft, degraded, spoofed, claimed); each
+        replaces the stored counts of its hour and cell (a running hour grows). Not waited for."""
+        cells = list(rows)
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany("INSERT OR REPLACE INTO interference VALUES (?, ?, ?, ?, ?, ?)", cells)
+
+        self._enqueue(op)
+
+    def interference(self, since_s: float, until_s: float) -> list[dict[str, Any]]:
+        """The counts of the hours starting in [since_s, until_s), by hour then cell."""
+        sql = (
+            "SELECT hour_s, cell, aircraft, degraded, spoofed, claimed FROM interference"
+            " WHERE hour_s >= ? AND hour_s < ? ORDER BY hour_s, cell"
+        )
+        with self._reader() as conn:
+            rows = conn.execute(sql, (since_s, until_s)).fetchall()
+        return [dict(zip(_INTERFERENCE_COLUMNS, row, strict=True)) for row in rows]
+
+    def interference_hours(self) -> tuple[int, int] | None:
+        """The first and last hour stored (unix seconds), or None."""
+        with self._reader() as conn:
+            sql = "SELECT min(hour_s), max(hour_s) FROM interference"
+            first, last = conn.execute(sql).fetchone()
+        return None if first is None else (int(first), int(last))
 
     def set_zones(self, features: list[dict[str, Any]]) -> None:
         """Record the zones being watched (GeoJSON features), replacing the previous set.

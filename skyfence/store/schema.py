@@ -98,6 +98,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # older events: the version recorded when the store was migrated (the best known)
         "UPDATE events SET zone_version = 1 WHERE zone_id IN (SELECT id FROM zones)",
     ),
+    (  # 4: the interference picture: distinct aircraft per hour and H3 cell
+        """CREATE TABLE interference (
+            hour_s INTEGER NOT NULL,
+            cell TEXT NOT NULL,
+            aircraft INTEGER NOT NULL,
+            degraded INTEGER NOT NULL,
+            spoofed INTEGER NOT NULL,
+            claimed INTEGER NOT NULL,
+            PRIMARY KEY (hour_s, cell)
+        ) WITHOUT ROWID""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

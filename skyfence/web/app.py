@@ -43,6 +43,9 @@ STATIC = Path(str(files("skyfence") / "web" / "static"))
 MAX_BODY_BYTES = 16 * 1024  # an acknowledgement note is all the API ever accepts
 TRACK_AROUND_S = 900.0  # an event's track: 15 minutes either side
 STREAM_PERIOD_S = 1.0
+INTERFERENCE_HOUR_S = 3600
+INTERFERENCE_DEFAULT_S = 24 * 3600.0
+INTERFERENCE_MAX_S = 7 * 86_400.0
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -166,6 +169,31 @@ def create_app(store: EventStore, token: str, *, cors_origins: tuple[str, ...] =
         positions = store.positions(address, start.timestamp(), end.timestamp(), limit=10**6)
         text = exports.render("track", format, positions, f"track of {address}")
         return _download(text, format, f"track-{address}")
+
+    @app.get(
+        "/api/interference",
+        summary="GNSS interference per hour and H3 cell, as GeoJSON polygons",
+        response_class=JSONBytes,
+    )
+    def interference(
+        since: Annotated[datetime | None, Query(description="ISO time, inclusive")] = None,
+        until: Annotated[datetime | None, Query(description="ISO time, exclusive")] = None,
+    ) -> Response:
+        """Default: the last 24 stored hours. Each feature is one cell in one hour; `hours`
+        lists the hours present, for a time slider."""
+        from skyfence.interference.outputs import feature_collection, from_rows, records
+
+        start, end = _aware(since), _aware(until)
+        stored = store.interference_hours()
+        last = stored[1] + INTERFERENCE_HOUR_S if stored else time.time()
+        end_s = end.timestamp() if end is not None else last
+        start_s = start.timestamp() if start is not None else end_s - INTERFERENCE_DEFAULT_S
+        if end_s - start_s > INTERFERENCE_MAX_S:
+            raise HTTPException(422, "at most 7 days of interference at once")
+        rows = records(from_rows(store.interference(start_s, end_s)))
+        body = feature_collection(rows)
+        body["hours"] = sorted({r["hour"] for r in rows})
+        return _json(body)
 
     @app.get("/api/status", summary="Sources, message rates and counts")
     def status() -> dict[str, Any]:

@@ -42,10 +42,13 @@ def test_a_track_keeps_quarantined_fixes_off_the_flown_line(store: EventStore) -
     line, *points = geo["features"]
     assert line["geometry"]["type"] == "LineString"
     assert len(line["geometry"]["coordinates"]) == len(positions) - quarantined
-    assert len(points) == quarantined == 740
+    # 740 spoofed fixes (the claimed point in Lviv FIR) and the position that froze when the
+    # receiver was jammed over Romania
+    assert len(points) == quarantined == 741
     assert {p["properties"]["reason"] for p in points} <= {
         "outside_flight_envelope",
         "impossible_jump",
+        "frozen_position",
     }
     kml = ET.fromstring(render("track", "kml", positions, "THY9BP"))
     coordinates = kml.find(f".//{KML}LineString/{KML}coordinates")

@@ -82,7 +82,8 @@ def test_a_version_1_store_is_migrated_in_place(tmp_path: Path) -> None:
     with EventStore(path) as store:
         pass
     with sqlite3.connect(path) as conn:  # make it look like a store from the first release
-        for table in ("positions", "aircraft", "zones", "sources", "acknowledgements"):
+        tables = ("positions", "aircraft", "zones", "sources", "acknowledgements", "interference")
+        for table in tables:
             conn.execute(f"DROP TABLE {table}")
         conn.execute("DROP TABLE zone_versions")
         conn.execute("ALTER TABLE events DROP COLUMN zone_version")
@@ -90,7 +91,7 @@ def test_a_version_1_store_is_migrated_in_place(tmp_path: Path) -> None:
     with EventStore(path) as store:
         assert store.aircraft() == [] and store.zones() == []
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def _display(zones: list[Zone]) -> list[dict[str, Any]]:

@@ -166,3 +166,22 @@ def test_exports_download_in_each_format(client: TestClient) -> None:
     too_long = {**window, "until": "2024-12-17T10:00:00Z"}
     assert client.get("/api/export/track/4baac6", params=too_long).status_code == 422
     assert client.get("/api/export/track/../../etc", params=window).status_code == 404
+
+
+def test_interference_cells_per_hour(client: TestClient) -> None:
+    """The demo's watch stored THY9BP's hours: its spoofed positions claimed cells inside
+    Lviv FIR; by default the last 24 stored hours are served."""
+    from skyfence.zones.geojson import load_zones
+
+    body = client.get("/api/interference").json()
+    assert body["hours"] == sorted(body["hours"]) and body["hours"][0].startswith("2024-09-17")
+    uklv = next(z for z in load_zones("ukraine") if z.id == "UKLV").geometry
+    claimed = [f for f in body["features"] if f["properties"]["claimed"]]
+    assert claimed and all(uklv.intersects(shape(f["geometry"])) for f in claimed)
+    assert all(f["properties"]["hour"] in body["hours"] for f in body["features"])
+    july = {"since": "2024-07-06T00:00:00", "until": "2024-07-07T00:00:00Z"}
+    frames = client.get("/api/interference", params=july).json()
+    assert frames["hours"] and all(h.startswith("2024-07-06") for h in frames["hours"])
+    assert not any(f["properties"]["spoofed"] for f in frames["features"])
+    too_long = {"since": "2024-07-01T00:00:00", "until": "2024-07-09T00:00:00"}
+    assert client.get("/api/interference", params=too_long).status_code == 422

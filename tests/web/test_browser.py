@@ -112,3 +112,65 @@ def test_an_alert_arrives_live_and_is_acknowledged(watcher: str) -> None:
     assert not problems, problems
     assert not outside, f"the page reached outside the server: {outside}"
     assert re.search(r"\.png$", str(ARTIFACTS / "map_live_alert.png"))
+
+
+@pytest.fixture()
+def server(demo_store_path: Path, tmp_path: Path) -> Iterator[str]:
+    """`skyfence serve` over the store the demo's watch wrote (THY9BP's hours included)."""
+    port = free_port()
+    store = tmp_path / "demo.sqlite"
+    store.write_bytes(demo_store_path.read_bytes())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skyfence", "serve", "--store", str(store), "--port", str(port)],
+        env={**os.environ, "SKYFENCE_TOKEN": TOKEN},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                if httpx.get(url + "api/status", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the web server did not start"
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_the_interference_layer_steps_through_the_hours(server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 850})
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(f"{server}#token={TOKEN}")
+        page.wait_for_selector("body[data-ready='1']", state="attached", timeout=30_000)
+        panel = page.locator("#interference")
+        assert panel.is_visible()
+        slider = page.locator("#if-hour")
+        assert slider.get_attribute("max") == "2"  # THY9BP's three hours, the latest shown
+        assert page.locator("#if-label").inner_text().startswith("2024-09-17 10:00 UTC")
+        slider.fill("1")  # 09:00, when the position froze over Romania and then was spoofed
+        label = page.locator("#if-label").inner_text()
+        assert label.startswith("2024-09-17 09:00 UTC") and "3 flagged" in label, label
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "map_interference.png"))
+        page.locator("#if-show").uncheck()
+        assert page.evaluate("document.querySelector('#if-show').checked") is False
+        browser.close()
+    assert not problems, problems

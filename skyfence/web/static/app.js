@@ -278,6 +278,79 @@
     });
   }
 
+  // ------------------------------------------------------------------ interference
+  // Per hour and H3 cell (from the watcher's integrity layer): cells coloured by the share of
+  // degraded aircraft (gpsjam's bands), cells where aircraft were spoofed outlined, and the
+  // cells spoofed positions claimed filled in purple. The slider picks the hour.
+  const IF_COLOURS = ["match", ["get", "jamming"], "high", "#f0474f", "medium", "#f2c12e", "#4caf50"];
+  const IF_LAYERS = {
+    "if-fill": [">", ["get", "aircraft"], 0],
+    "if-claimed": [">", ["get", "claimed"], 0],
+    "if-spoofed": [">", ["get", "spoofed"], 0],
+  };
+  const interference = { hours: [], hour: null };
+
+  function addInterferenceLayers() {
+    map.addSource("interference", { type: "geojson", data: emptyFC() });
+    map.addLayer({
+      id: "if-fill", type: "fill", source: "interference",
+      paint: { "fill-color": IF_COLOURS, "fill-opacity": 0.4, "fill-outline-color": "#0d1b2a" },
+    });
+    map.addLayer({
+      id: "if-claimed", type: "fill", source: "interference",
+      paint: { "fill-color": "#b57bff", "fill-opacity": 0.5, "fill-outline-color": "#e2ccff" },
+    });
+    map.addLayer({
+      id: "if-spoofed", type: "line", source: "interference",
+      paint: { "line-color": "#b57bff", "line-width": 3 },
+    });
+    for (const id of Object.keys(IF_LAYERS)) {
+      map.on("click", id, (e) => {
+        const p = e.features[0].properties;
+        const body = el("div", { class: "popup" },
+          el("b", { text: `${p.hour.slice(0, 13).replace("T", " ")}:00 UTC` }),
+          el("div", { text: `${p.aircraft} aircraft seen, ${p.degraded} degraded (jamming)` }),
+          el("div", { text: `${p.spoofed} spoofed here, ${p.claimed} claimed this cell` }),
+          el("div", { class: "muted", text: `H3 ${p.cell}` }));
+        new maplibregl.Popup({ maxWidth: "300px" }).setLngLat(e.lngLat).setDOMContent(body).addTo(map);
+      });
+    }
+    $("#if-hour").addEventListener("input", showInterferenceHour);
+    $("#if-show").addEventListener("change", showInterferenceHour);
+  }
+
+  function showInterferenceHour() {
+    const hours = interference.hours;
+    const hour = hours[Number($("#if-hour").value)] || null;
+    interference.hour = hour;
+    const visible = $("#if-show").checked && hour !== null;
+    for (const [id, filter] of Object.entries(IF_LAYERS)) {
+      map.setFilter(id, ["all", ["==", ["get", "hour"], hour || ""], filter]);
+      map.setLayoutProperty(id, "visibility", visible ? "visible" : "none");
+    }
+    const cells = hour ? interference.fc.features.filter((f) => f.properties.hour === hour) : [];
+    const flagged = cells.filter((f) => f.properties.jamming !== "low" || f.properties.spoofed || f.properties.claimed);
+    $("#if-label").textContent = hour
+      ? `${hour.slice(0, 13).replace("T", " ")}:00 UTC · ${cells.length} cells, ${flagged.length} flagged`
+      : "";
+  }
+
+  async function loadInterference() {
+    const fc = await api("/api/interference");
+    interference.fc = fc;
+    const hours = fc.hours || [];
+    const previous = interference.hours;
+    const atLatest = interference.hour === null || interference.hour === previous[previous.length - 1];
+    const keep = atLatest ? -1 : hours.indexOf(interference.hour); // the latest hour is followed
+    interference.hours = hours;
+    $("#interference").hidden = hours.length === 0;
+    const slider = $("#if-hour");
+    slider.max = String(Math.max(0, hours.length - 1));
+    slider.value = String(keep >= 0 ? keep : Math.max(0, hours.length - 1));
+    map.getSource("interference").setData(fc);
+    showInterferenceHour();
+  }
+
   // ------------------------------------------------------------------ zones
   function ringArea(ring) {
     let a = 0;
@@ -807,7 +880,10 @@
       showMessage(`Base map: ${err.message}`, "error");
       addBasemap(emptyFC());
     }
+    addInterferenceLayers();
     addOverlayLayers();
+    const interferenceLoaded = loadInterference().catch((err) => showMessage(`Interference: ${err.message}`, "error"));
+    setInterval(() => loadInterference().catch(() => {}), 60_000);
     let zfc;
     try {
       zfc = await zones;
@@ -827,6 +903,7 @@
     }
     if (!bounds.isEmpty()) map.fitBounds(bounds, { padding: 40, maxZoom: 9, duration: 0 });
     updateLabelVisibility();
+    await interferenceLoaded;
     map.once("idle", () => { document.body.dataset.ready = "1"; });
     map.triggerRepaint();
     loadEvents().catch((err) => showMessage(`Events: ${err.message}`, "error"));

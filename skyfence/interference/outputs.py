@@ -1,0 +1,91 @@
+"""The interference cells as records, GeoJSON and Parquet: one row per (hour, cell)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skyfence.engine.events import iso_time
+from skyfence.interference.aggregate import CellCounts, jamming_level
+from skyfence.interference.cells import cell_centre, cell_outline, cell_text
+
+FORMATS = (".geojson", ".parquet")
+
+
+def records(counts: CellCounts) -> list[dict[str, Any]]:
+    """One dict per (hour, cell), as the API, the GeoJSON and the figure show them."""
+    levels = jamming_level(counts.degraded, counts.aircraft)
+    out = []
+    for i in range(len(counts)):  # once per cell: a few thousand at most
+        cell = int(counts.cell[i])
+        lat, lon = cell_centre(cell)
+        out.append(
+            {
+                "hour": iso_time(float(counts.hour_s[i])),
+                "hour_s": int(counts.hour_s[i]),
+                "cell": cell_text(cell),
+                "lat": round(lat, 5),
+                "lon": round(lon, 5),
+                "aircraft": int(counts.aircraft[i]),
+                "degraded": int(counts.degraded[i]),
+                "spoofed": int(counts.spoofed[i]),
+                "claimed": int(counts.claimed[i]),
+                "jamming": str(levels[i]),
+            }
+        )
+    return out
+
+
+def from_rows(rows: list[dict[str, Any]]) -> CellCounts:
+    """Counts as the event store returns them (cells as hexadecimal text)."""
+
+    def column(name: str) -> np.ndarray[Any, np.dtype[np.int64]]:
+        return np.array([r[name] for r in rows], np.int64)
+
+    return CellCounts(
+        column("hour_s"),
+        np.array([int(r["cell"], 16) for r in rows], np.uint64),
+        column("aircraft"),
+        column("degraded"),
+        column("spoofed"),
+        column("claimed"),
+    )
+
+
+def feature_collection(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """GeoJSON polygons of the cells (cells across the antimeridian are drawn as H3 gives them)."""
+    features = [
+        {
+            "type": "Feature",
+            "id": f"{row['hour_s']}-{row['cell']}",
+            "geometry": {"type": "Polygon", "coordinates": [cell_outline(int(row["cell"], 16))]},
+            "properties": row,
+        }
+        for row in rows
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def write_parquet(counts: CellCounts, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = records(counts)
+    table = pa.table(
+        {
+            "hour": pa.array(counts.hour_s.astype("datetime64[s]")).cast(
+                pa.timestamp("s", tz="UTC")
+            ),
+            "cell": [r["cell"] for r in rows],
+            "lat": np.array([r["lat"] for r in rows], np.float64),
+            "lon": np.array([r["lon"] for r in rows], np.float64),
+            "aircraft": counts.aircraft,
+            "degraded": counts.degraded,
+            "spoofed": counts.spoofed,
+            "claimed": counts.claimed,
+            "jamming": [r["jamming"] for r in rows],
+        }
+    )
+    pq.write_table(table, path)

@@ -786,7 +786,7 @@ def interference(
         elif out is not None:
             out.write_text(json.dumps(feature_collection(rows)) + "\n", encoding="utf-8")
         if png is not None:
-            from skyfence.report.figures import interference_map
+            from skyfence.reporting.figures import interference_map
 
             merged = picture.counts(merge_hours=True) if only is None else counts
             cells = [{**r, "ring": cell_outline(int(r["cell"], 16))} for r in records(merged)]

@@ -220,7 +220,7 @@ def test_watch_stores_the_interference_picture_audit_draws(tmp_path: Path) -> No
     from importlib.resources import files
 
     from skyfence.interference.aggregate import InterferencePicture
-    from skyfence.watch import LivePicture
+    from skyfence.watching import LivePicture
 
     recording = Path(str(files("skyfence") / "samples" / "thy9bp_spoofing_2024-09-17.json.gz"))
     engine = Engine(load_zones("ukraine"), keep_judged=True)

@@ -17,7 +17,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what mypy and the API reference see; at run time, `__getattr__` below
-    from skyfence.api import Watch, audit, load_zones, report, watch
+    from skyfence.api import Watch, audit, interference, load_zones, report, watch
     from skyfence.engine.events import Event
     from skyfence.errors import InputError, SkyfenceError
     from skyfence.sources.base import RecordingError
@@ -36,6 +36,7 @@ __all__ = [
     "ZoneError",
     "__version__",
     "audit",
+    "interference",
     "load_zones",
     "report",
     "watch",
@@ -44,6 +45,7 @@ __all__ = [
 _HOMES = {
     "Watch": "skyfence.api",
     "audit": "skyfence.api",
+    "interference": "skyfence.api",
     "load_zones": "skyfence.api",
     "report": "skyfence.api",
     "watch": "skyfence.api",

@@ -43,7 +43,7 @@ from skyfence.watching import LivePicture, Source, open_source, run_watch
 from skyfence.zones import geojson
 from skyfence.zones.model import Zone, ZoneError
 
-__all__ = ["Watch", "audit", "load_zones", "report", "watch"]
+__all__ = ["Watch", "audit", "interference", "load_zones", "report", "watch"]
 
 PathLike: TypeAlias = str | os.PathLike[str]
 ZoneSource: TypeAlias = PathLike | Mapping[str, Any]
@@ -187,6 +187,59 @@ def audit(
     for where, (n, problems) in result.skipped.items():
         _warn_skipped(where, n, problems)
     return events_table(collected.events)
+
+
+def interference(
+    data: Any,
+    *,
+    resolution: int = 4,
+    hour: Time | None = None,
+    format: str | None = None,
+) -> pa.Table:
+    """GNSS interference in recorded traffic, per H3 cell and hour, as `skyfence interference`.
+
+    Every position is judged by the engine's integrity rules; each cell counts the aircraft
+    seen, those degraded (jamming), those spoofed, and the spoofed positions it was claimed by.
+
+    Args:
+        data: recording paths, or an in-memory table, as `audit` takes them.
+        resolution: H3 resolution, 0-10 (4: about 1,770 km² a cell, as gpsjam).
+        hour: only this hour (UTC).
+        format: force the format of recording files.
+
+    Returns:
+        One row per (hour, cell), with the columns of `skyfence interference -o cells.parquet`.
+
+    Raises:
+        RecordingError: a recording cannot be read.
+        InputError: a resolution outside 0-10, or data that cannot be read.
+    """
+    from skyfence.gnss.aggregate import HOUR_S, InterferencePicture
+    from skyfence.gnss.outputs import cells_table
+
+    only = _seconds(hour, "hour")
+    try:
+        picture = InterferencePicture(resolution)
+    except ValueError as exc:
+        raise InputError(f"resolution: {exc}") from None
+    engine = Engine([], keep_judged=True)
+    with _as_skyfence_errors():
+        table = _table(data)
+        if table is not None:
+            for batch in _state_vectors(table, ReadStats())[1]:
+                engine.process(batch)
+                picture.add(engine.take_judged())
+        else:
+            paths = _paths(data)
+            for path in paths:
+                if not path.is_file():
+                    raise RecordingError(path, "no such file")
+            run_audit(paths, engine, [], format,
+                      on_batch=lambda _path, _n: picture.add(engine.take_judged()))  # fmt: skip
+    counts = picture.counts()
+    if only is not None:
+        counts = counts.take(counts.hour_s == (int(only) // HOUR_S) * HOUR_S)
+    return cells_table(counts)
 
 
 def watch(

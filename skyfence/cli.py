@@ -727,9 +727,9 @@ def interference(
 ) -> None:
     """Map GNSS interference in recordings, per H3 cell and hour: aircraft seen, degraded
     (jamming), spoofed, and the cells their spoofed positions claimed."""
-    from skyfence.interference.aggregate import HOUR_S, InterferencePicture
-    from skyfence.interference.cells import cell_outline
-    from skyfence.interference.outputs import (
+    from skyfence.gnss.aggregate import HOUR_S, InterferencePicture
+    from skyfence.gnss.cells import cell_outline
+    from skyfence.gnss.outputs import (
         FORMATS,
         feature_collection,
         records,

@@ -179,6 +179,22 @@ def test_malformed_rows_are_skipped_and_said(thy9bp: Any) -> None:
     assert events.column("kind").to_pylist() == ["suspect_position"]
 
 
+def test_interference_cells_equal_the_cli(thy9bp: Any, tmp_path: Path) -> None:
+    from skyfence.cli import app
+
+    out = tmp_path / "cells.parquet"
+    run = CliRunner().invoke(app, ["interference", str(THY9BP), "-o", str(out)])
+    assert run.exit_code == 0, run.output
+    cli = pq.read_table(out)
+    assert cli.num_rows > 0 and sum(cli.column("spoofed").to_pylist()) > 0
+    for data in (THY9BP, thy9bp["THY9BP"], thy9bp.data):
+        assert skyfence.interference(data).to_pylist() == cli.to_pylist()
+    hour = skyfence.interference(THY9BP, hour="2024-09-17T09:00Z")
+    assert 0 < hour.num_rows < cli.num_rows
+    with pytest.raises(skyfence.InputError, match="resolution"):
+        skyfence.interference(THY9BP, resolution=11)
+
+
 # -- zones and errors -------------------------------------------------------------------------
 
 

@@ -219,7 +219,7 @@ def test_watch_stores_the_interference_picture_audit_draws(tmp_path: Path) -> No
     same cells and counts as the whole recording judged at once."""
     from importlib.resources import files
 
-    from skyfence.interference.aggregate import InterferencePicture
+    from skyfence.gnss.aggregate import InterferencePicture
     from skyfence.watching import LivePicture
 
     recording = Path(str(files("skyfence") / "samples" / "thy9bp_spoofing_2024-09-17.json.gz"))

@@ -181,7 +181,7 @@ def create_app(store: EventStore, token: str, *, cors_origins: tuple[str, ...] =
     ) -> Response:
         """Default: the last 24 stored hours. Each feature is one cell in one hour; `hours`
         lists the hours present, for a time slider."""
-        from skyfence.interference.outputs import feature_collection, from_rows, records
+        from skyfence.gnss.outputs import feature_collection, from_rows, records
 
         start, end = _aware(since), _aware(until)
         stored = store.interference_hours()

@@ -8,7 +8,7 @@ cell by `100 * (bad - 1) / (good + bad)`: above 10 % red, 2-10 % yellow, else gr
 does not state which NACp is "bad"; here it is NACp < 8, the minimum ADS-B Out must meet in the
 US (14 CFR 91.227). An aircraft that reports no NACp is not counted.
 
-skyfence's picture counts what its integrity layer decided (see skyfence.interference.aggregate),
+skyfence's picture counts what its integrity layer decided (see skyfence.gnss.aggregate),
 per cell and hour; here merged per day as gpsjam's. Also measured: what the picture costs beside
 the engine that judges the same batch, as a ratio.
 """
@@ -23,8 +23,8 @@ import numpy as np
 
 from bench.workload import samples as traffic_samples
 from skyfence.engine.engine import Engine
-from skyfence.interference.aggregate import InterferencePicture, jamming_level
-from skyfence.interference.cells import cells_of
+from skyfence.gnss.aggregate import InterferencePicture, jamming_level
+from skyfence.gnss.cells import cells_of
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
 

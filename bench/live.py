@@ -65,7 +65,7 @@ from skyfence.engine.zoneset import EngineSettings, ZoneSet
 from skyfence.schema import StateVectors
 from skyfence.sources.beast import MODE_AC, BeastParser
 from skyfence.store.events import EventStore
-from skyfence.watch import FeedAdapter, run_watch
+from skyfence.watching import FeedAdapter, run_watch
 from skyfence.zones.geojson import load_zones, zones_from_geojson
 from skyfence.zones.model import Zone
 

@@ -27,7 +27,7 @@ from skyfence.engine.events import Event
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore
-from skyfence.watch import LivePicture, ReplaySource, run_watch
+from skyfence.watching import LivePicture, ReplaySource, run_watch
 from skyfence.zones.geojson import load_zones
 
 ZONES = Path(__file__).parents[1] / "tests" / "data" / "paris_zones.geojson"

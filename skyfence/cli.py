@@ -25,20 +25,20 @@ from rich.table import Table
 from skyfence.alerts.console import render, safe
 from skyfence.alerts.files import EventSink, open_sink
 from skyfence.alerts.webhook import WebhookDelivery
-from skyfence.audit import AuditResult, run_audit
+from skyfence.auditing import AuditResult, run_audit
 from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import EVENT_KINDS, Event, iso_time
 from skyfence.engine.zoneset import EngineSettings
-from skyfence.report import exports
-from skyfence.report.daily import summary_report
-from skyfence.report.incident import html_to_pdf, incident_report
+from skyfence.reporting import exports
+from skyfence.reporting.daily import summary_report
+from skyfence.reporting.incident import html_to_pdf, incident_report
 from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
 from skyfence.schema import StateVectors
 from skyfence.sources.receiver import Receiver, parse_receiver
 from skyfence.sources.recordings import RecordingError, read_recording
 from skyfence.store.events import EventStore
-from skyfence.watch import LivePicture, open_source, run_watch
+from skyfence.watching import LivePicture, open_source, run_watch
 from skyfence.web.server import DEFAULT_HOST, DEFAULT_PORT, WebServer, api_token
 from skyfence.zones.bundled import bundled_names
 from skyfence.zones.geojson import (
@@ -773,9 +773,9 @@ def interference(
 ) -> None:
     """Map GNSS interference in recordings, per H3 cell and hour: aircraft seen, degraded
     (jamming), spoofed, and the cells their spoofed positions claimed."""
-    from skyfence.interference.aggregate import HOUR_S, InterferencePicture
-    from skyfence.interference.cells import cell_outline
-    from skyfence.interference.outputs import (
+    from skyfence.gnss.aggregate import HOUR_S, InterferencePicture
+    from skyfence.gnss.cells import cell_outline
+    from skyfence.gnss.outputs import (
         FORMATS,
         feature_collection,
         records,
@@ -832,7 +832,7 @@ def interference(
         elif out is not None:
             out.write_text(json.dumps(feature_collection(rows)) + "\n", encoding="utf-8")
         if png is not None:
-            from skyfence.report.figures import interference_map
+            from skyfence.reporting.figures import interference_map
 
             merged = picture.counts(merge_hours=True) if only is None else counts
             cells = [{**r, "ring": cell_outline(int(r["cell"], 16))} for r in records(merged)]

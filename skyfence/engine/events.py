@@ -51,6 +51,9 @@ def iso_time(t_s: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """What happened (`kind`), in which zone, to which aircraft, when (`t_s`, UNIX seconds UTC)
+    and where. `to_dict()` is the record every output carries; `id` is the same in every run."""
+
     kind: EventKind
     zone_id: str
     icao24: str

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from skyfence.errors import SkyfenceError
+
 if TYPE_CHECKING:
     from skyfence.decoding.frames import DecodeStats
 
@@ -21,7 +23,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 MAX_PROBLEMS = 20
 
 
-class RecordingError(ValueError):
+class RecordingError(SkyfenceError, ValueError):
     """A recording that cannot be read; the message names the file (and line, if known)."""
 
     def __init__(self, path: str | Path, message: str, line: int | None = None) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from skyfence.errors import SkyfenceError
 
-class StoreError(OSError):
+
+class StoreError(SkyfenceError, OSError):
     """The event store cannot be opened, read or written; the message names the file."""
 
     def __init__(self, path: str | Path, message: str) -> None:
@@ -16,3 +18,7 @@ class StoreError(OSError):
 
     def __reduce__(self) -> tuple[type[StoreError], tuple[Path, str]]:
         return StoreError, (self.path, self.reason)  # picklable across processes
+
+
+class EventNotFoundError(SkyfenceError, LookupError):
+    """No event with this id in the store (a `LookupError`, as a missing key is)."""

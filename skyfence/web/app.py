@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skyfence.engine.events import EventKind
-from skyfence.report import exports
+from skyfence.reporting import exports
 from skyfence.store.events import EventStore, StoreError
 
 STATIC = Path(str(files("skyfence") / "web" / "static"))
@@ -195,7 +195,7 @@ def create_app(
     ) -> Response:
         """Default: the last 24 stored hours. Each feature is one cell in one hour; `hours`
         lists the hours present, for a time slider."""
-        from skyfence.interference.outputs import feature_collection, from_rows, records
+        from skyfence.gnss.outputs import feature_collection, from_rows, records
 
         start, end = _aware(since), _aware(until)
         stored = store.interference_hours()

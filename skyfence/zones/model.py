@@ -14,12 +14,14 @@ from typing import Any, Literal
 
 from shapely.geometry.base import BaseGeometry
 
+from skyfence.errors import SkyfenceError
+
 FT_PER_M = 1 / 0.3048
 
 Reference = Literal["SFC", "AMSL", "AGL", "FL", "UNL"]
 
 
-class ZoneError(ValueError):
+class ZoneError(SkyfenceError, ValueError):
     """A zone definition is invalid; the message names the file, feature or line."""
 
 

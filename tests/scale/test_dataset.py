@@ -7,7 +7,7 @@ from pathlib import Path
 
 from opensky_files import write_hourly
 
-from skyfence.audit import run_audit
+from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.engine.zoneset import EngineSettings

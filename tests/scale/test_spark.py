@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from opensky_files import write_hourly
 
-from skyfence.audit import run_audit
+from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.engine.zoneset import EngineSettings

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
-from skyfence.report.exports import render
-from skyfence.report.incident import incident_report
+from skyfence.reporting.exports import render
+from skyfence.reporting.incident import incident_report
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore

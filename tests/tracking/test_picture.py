@@ -9,7 +9,7 @@ from pathlib import Path
 
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
-from skyfence.watch import LivePicture, ReplaySource, run_watch
+from skyfence.watching import LivePicture, ReplaySource, run_watch
 from skyfence.zones.geojson import load_zones
 
 SAMPLES = Path(str(files("skyfence") / "samples"))

@@ -14,8 +14,8 @@ import shapely
 from shapely.geometry import shape
 
 from skyfence.engine.engine import Engine
-from skyfence.interference.aggregate import HOUR_S, CellCounts, InterferencePicture
-from skyfence.interference.cells import cell_centre
+from skyfence.gnss.aggregate import HOUR_S, CellCounts, InterferencePicture
+from skyfence.gnss.cells import cell_centre
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
 from skyfence.zones.geojson import load_zones

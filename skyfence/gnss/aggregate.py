@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyfence.engine.engine import Judged
-from skyfence.interference.cells import cell_text, cells_of
+from skyfence.gnss.cells import cell_text, cells_of
 from skyfence.tracking.integrity import LOW_INTEGRITY, NULL_POSITION, STALE_POSITION_S
 
 SEEN, DEGRADED, SPOOFED, CLAIMED = 1, 2, 4, 8

@@ -203,7 +203,7 @@ def interference_map(
 ) -> bytes:
     """Cells coloured as gpsjam colours them (share of degraded aircraft), cells where aircraft
     were spoofed outlined, and the cells spoofed positions claimed hatched; PNG bytes. Each
-    record carries a GeoJSON `ring` and the counts of `skyfence.interference.outputs.records`."""
+    record carries a GeoJSON `ring` and the counts of `skyfence.gnss.outputs.records`."""
     fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()

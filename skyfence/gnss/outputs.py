@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from skyfence.engine.events import iso_time
-from skyfence.interference.aggregate import CellCounts, jamming_level
-from skyfence.interference.cells import cell_centre, cell_outline, cell_text
+from skyfence.gnss.aggregate import CellCounts, jamming_level
+from skyfence.gnss.cells import cell_centre, cell_outline, cell_text
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMATS = (".geojson", ".parquet")
 
@@ -69,11 +72,17 @@ def feature_collection(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def write_parquet(counts: CellCounts, path: Path) -> None:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    pq.write_table(cells_table(counts), path)
+
+
+def cells_table(counts: CellCounts) -> pa.Table:
+    """The Parquet file's rows, as an Arrow table (what `skyfence.interference` returns)."""
+    import pyarrow as pa
+
     rows = records(counts)
-    table = pa.table(
+    return pa.table(
         {
             "hour": pa.array(counts.hour_s.astype("datetime64[s]")).cast(
                 pa.timestamp("s", tz="UTC")
@@ -88,4 +97,3 @@ def write_parquet(counts: CellCounts, path: Path) -> None:
             "jamming": [r["jamming"] for r in rows],
         }
     )
-    pq.write_table(table, path)

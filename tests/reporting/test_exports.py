@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from shapely.geometry import shape
 
-from skyfence.report.exports import export_format, render
+from skyfence.reporting.exports import export_format, render
 from skyfence.store.events import EventStore
 
 KML = "{http://www.opengis.net/kml/2.2}"

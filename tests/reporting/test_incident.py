@@ -16,8 +16,8 @@ from matplotlib.image import imread
 from shapely import affinity
 from shapely.geometry import mapping, shape
 
-from skyfence.report.figures import QUARANTINED_COLOUR, TRUSTED_COLOUR, track_map
-from skyfence.report.incident import MAX_ROWS, html_to_pdf, incident_report, thin
+from skyfence.reporting.figures import QUARANTINED_COLOUR, TRUSTED_COLOUR, track_map
+from skyfence.reporting.incident import MAX_ROWS, html_to_pdf, incident_report, thin
 from skyfence.store.events import EventStore
 from skyfence.zones.frame import split_antimeridian
 

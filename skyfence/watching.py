@@ -20,7 +20,7 @@ from skyfence.alerts.files import EventSink
 from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event, iso_time
-from skyfence.interference.aggregate import HOUR_S, InterferencePicture
+from skyfence.gnss.aggregate import HOUR_S, InterferencePicture
 from skyfence.schema import StateVectors
 from skyfence.sources.live import FeedSource, FeedStatus, FramesHook, parse_source_uri
 from skyfence.sources.receiver import Receiver

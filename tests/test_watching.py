@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skyfence.audit import run_audit
+from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.schema import StateVectors
@@ -15,7 +15,7 @@ from skyfence.sources.receiver import Receiver
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore
 from skyfence.tracking.integrity import BEYOND_HORIZON
-from skyfence.watch import ReplaySource, run_watch
+from skyfence.watching import ReplaySource, run_watch
 from skyfence.zones.geojson import load_zones
 
 
@@ -87,7 +87,7 @@ def test_memory_stays_bounded_as_aircraft_come_and_go(
     from skyfence.engine.zoneset import EngineSettings
     from skyfence.schema import StateVectors
     from skyfence.sources.recordings import read_recording
-    from skyfence.watch import LivePicture
+    from skyfence.watching import LivePicture
 
     sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
     span = float(sv.t_s.max() - sv.t_s.min()) + 60.0
@@ -172,7 +172,7 @@ def watch_sbs(lines: list[str], zones: Path) -> tuple[list[Event], object, Engin
 
     from fakes import HOLD, Receiver
 
-    from skyfence.watch import FeedAdapter
+    from skyfence.watching import FeedAdapter
 
     receiver = Receiver([["".join(lines).encode(), HOLD]])
     source = FeedAdapter(f"sbs://127.0.0.1:{receiver.port}")
@@ -219,8 +219,8 @@ def test_watch_stores_the_interference_picture_audit_draws(tmp_path: Path) -> No
     same cells and counts as the whole recording judged at once."""
     from importlib.resources import files
 
-    from skyfence.interference.aggregate import InterferencePicture
-    from skyfence.watch import LivePicture
+    from skyfence.gnss.aggregate import InterferencePicture
+    from skyfence.watching import LivePicture
 
     recording = Path(str(files("skyfence") / "samples" / "thy9bp_spoofing_2024-09-17.json.gz"))
     engine = Engine(load_zones("ukraine"), keep_judged=True)

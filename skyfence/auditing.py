@@ -62,7 +62,7 @@ def run_audit(
         )
         result.formats[str(path)] = batches.format
         for batch in batches:
-            batch = _window(batch, since_s, until_s)
+            batch = time_window(batch, since_s, until_s)
             if len(batch):
                 result.first_s = min(result.first_s, float(np.nanmin(batch.t_s)))
                 result.last_s = max(result.last_s, float(np.nanmax(batch.t_s)))
@@ -77,7 +77,8 @@ def run_audit(
     return result
 
 
-def _window(sv: StateVectors, since_s: float | None, until_s: float | None) -> StateVectors:
+def time_window(sv: StateVectors, since_s: float | None, until_s: float | None) -> StateVectors:
+    """The rows observed in [since_s, until_s); None leaves that side open."""
     if since_s is None and until_s is None:
         return sv
     keep = np.ones(len(sv), bool)

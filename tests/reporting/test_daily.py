@@ -15,7 +15,7 @@ import pytest
 from matplotlib.image import imread
 
 from skyfence.engine.events import EVENT_KINDS
-from skyfence.report.daily import summary_report
+from skyfence.reporting.daily import summary_report
 from skyfence.store.events import EventStore
 
 JULY_6 = datetime.fromisoformat("2024-07-06T00:00:00+00:00").timestamp()

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 
 from skyfence.engine.events import EVENT_KINDS, iso_time
-from skyfence.report.figures import events_per_hour
-from skyfence.report.incident import PAGE_STYLE, embed_png
+from skyfence.reporting.figures import events_per_hour
+from skyfence.reporting.incident import PAGE_STYLE, embed_png
 from skyfence.store.events import EventStore
 from skyfence.text import html_text
 

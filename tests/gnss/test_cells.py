@@ -8,7 +8,7 @@ import h3
 import numpy as np
 import pytest
 
-from skyfence.interference.cells import cell_outline, cell_text, cells_of
+from skyfence.gnss.cells import cell_outline, cell_text, cells_of
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
 

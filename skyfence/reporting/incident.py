@@ -16,7 +16,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from skyfence.report.figures import altitude_profile, track_map
+from skyfence.reporting.figures import altitude_profile, track_map
+from skyfence.store.errors import EventNotFoundError
 from skyfence.store.events import EventStore
 from skyfence.text import html_text
 from skyfence.zones.countries import country_name
@@ -32,7 +33,7 @@ Record = dict[str, Any]
 def incident_report(store: EventStore, event_id: str) -> str:
     event = store.get(event_id, acknowledged=True)
     if event is None:
-        raise LookupError(f"no event {event_id!r} in {store.path}")
+        raise EventNotFoundError(f"no event {event_id!r} in {store.path}")
     t = _seconds(event["time"])
     track = store.positions(event["icao24"], t - WINDOW_S, t + WINDOW_S)
     zone = store.event_zone(event_id)  # as it was at the event, not as watched now

@@ -10,45 +10,25 @@ import time
 from collections import Counter
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import shapely
 import typer
 from platformdirs import user_data_dir
-from pyproj import Geod
 from rich.console import Console
-from rich.live import Live
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from skyfence.alerts.console import render
-from skyfence.alerts.files import EventSink, open_sink
-from skyfence.alerts.webhook import WebhookDelivery
-from skyfence.audit import AuditResult, run_audit
-from skyfence.decoding.dedup import FrameDeduplicator
-from skyfence.engine.engine import Engine
 from skyfence.engine.events import EVENT_KINDS, Event, iso_time
-from skyfence.engine.zoneset import EngineSettings
-from skyfence.report import exports
-from skyfence.report.daily import summary_report
-from skyfence.report.incident import html_to_pdf, incident_report
-from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
-from skyfence.schema import StateVectors
-from skyfence.sources.recordings import RecordingError, read_recording
-from skyfence.store.events import EventStore
-from skyfence.watch import LivePicture, open_source, run_watch
-from skyfence.web.server import DEFAULT_HOST, DEFAULT_PORT, WebServer, api_token
-from skyfence.zones.bundled import bundled_names
-from skyfence.zones.geojson import (
-    load_zones,
-    parse_time,
-    zone_display_feature,
-    zone_to_feature,
-    zones_from_geojson,
-)
-from skyfence.zones.model import Zone, ZoneError
-from skyfence.zones.openair import openair_to_geojson
+from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
+
+# Every command imports what it needs when it runs: `skyfence --help` and `zones list` must not
+# pay for numpy, pyarrow, the web server, matplotlib or Spark (tests/test_cli_startup.py).
+if TYPE_CHECKING:
+    from skyfence.alerts.files import EventSink
+    from skyfence.audit import AuditResult
+    from skyfence.engine.engine import Engine
+    from skyfence.engine.zoneset import EngineSettings
+    from skyfence.store.events import EventStore
+    from skyfence.zones.model import Zone
 
 app = typer.Typer(
     help="skyfence: watch restricted airspace in ADS-B traffic; explain and record every "
@@ -84,6 +64,9 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _load(sources: list[str]) -> list[Zone]:
+    from skyfence.zones.geojson import load_zones
+    from skyfence.zones.model import ZoneError
+
     zones: list[Zone] = []
     try:
         for source in sources:
@@ -110,6 +93,8 @@ def _position(text: str) -> tuple[float, float]:
 def _time(text: str | None, name: str) -> float | None:
     if text is None:
         return None
+    from skyfence.zones.geojson import parse_time
+
     try:
         return parse_time(text)
     except ValueError as exc:
@@ -156,14 +141,20 @@ def audit(
         str, typer.Option(help="Spark master (with --engine spark), e.g. spark://host:7077.")
     ] = "local[*]",
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             help="Processes for a folder of hourly Parquet files (OpenSky); each reads in a "
-            "thread beside its engine, so the default is one per two cores."
+            "thread beside its engine, so the default is one per two cores.",
+            show_default=False,
         ),
-    ] = DEFAULT_WORKERS,
+    ] = None,
 ) -> None:
     """Audit recorded traffic against zones: every event, with a summary per zone and kind."""
+    from skyfence.alerts.files import open_sink
+    from skyfence.engine.engine import Engine
+    from skyfence.engine.zoneset import EngineSettings
+    from skyfence.sources.recordings import RecordingError
+
     if lookahead is not None and lookahead < 0:
         raise _fail("--lookahead must be >= 0")
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
@@ -210,9 +201,13 @@ def audit(
 
 
 def _audit_dataset(
-    root: Path, zones: list[Zone], settings: EngineSettings, out: list[Path], workers: int,
-    show: int,
+    root: Path, zones: list[Zone], settings: EngineSettings, out: list[Path],
+    workers: int | None, show: int,
 ) -> None:  # fmt: skip
+    from skyfence.alerts.files import open_sink
+    from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
+
+    workers = DEFAULT_WORKERS if workers is None else workers
     if workers < 1:
         raise _fail("--workers must be >= 1")
     try:
@@ -276,6 +271,10 @@ def _audit_with_progress(
     receiver: tuple[float, float] | None,
     start_s: float | None,
 ) -> AuditResult:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from skyfence.audit import run_audit
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -361,6 +360,8 @@ def _why(e: Event) -> str:
 
 
 def _print_summary(result: AuditResult) -> None:
+    from rich.table import Table
+
     s = result.stats
     for path, fmt in result.formats.items():
         console.print(f"read {escape(path)} as {fmt}", highlight=False)
@@ -426,6 +427,8 @@ def watch(
     port: PortOption = DEFAULT_PORT,
 ) -> None:
     """Watch live feeds (or replay recordings) against zones, storing and sending every event."""
+    from skyfence.engine.zoneset import EngineSettings
+
     if speed < 0:
         raise _fail("--speed must be >= 0")
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
@@ -457,6 +460,15 @@ def _watch_session(
     keep_serving: bool = False,
 ) -> None:
     """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`)."""
+    from skyfence.alerts.files import open_sink
+    from skyfence.alerts.webhook import WebhookDelivery
+    from skyfence.decoding.dedup import FrameDeduplicator
+    from skyfence.engine.engine import Engine
+    from skyfence.sources.recordings import RecordingError
+    from skyfence.store.events import EventStore
+    from skyfence.watch import LivePicture, open_source, run_watch
+    from skyfence.zones.geojson import zone_display_feature
+
     engine = Engine(zones, settings, keep_judged=True)
     try:
         dedup = FrameDeduplicator()  # one transmission heard by several receivers: decode once
@@ -476,6 +488,8 @@ def _watch_session(
     server = None
     try:
         if web is not None:
+            from skyfence.web.server import WebServer, api_token
+
             server = WebServer(event_store, api_token(), *web)
             try:
                 server.start()
@@ -486,6 +500,10 @@ def _watch_session(
             f"watching {len(sources)} source(s); events stored in {escape(str(store_path))}"
         )
         if console.is_terminal:
+            from rich.live import Live
+
+            from skyfence.alerts.console import render
+
             with Live(console=console, refresh_per_second=2, transient=False) as view:
 
                 def redraw(events: list[Event]) -> None:
@@ -538,6 +556,9 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the map and API over an event store (a running watch keeps it current)."""
+    from skyfence.store.events import EventStore
+    from skyfence.web.server import WebServer, api_token
+
     store_path = store or Path(user_data_dir("skyfence")) / "events.sqlite"
     if not store_path.exists():
         raise _fail(f"{store_path}: no event store here (run watch or demo first)")
@@ -564,6 +585,13 @@ def demo(
     """Replay two real recordings through `watch`: an airliner's Mode S frames against
     illustrative zones, and a GNSS-spoofed flight against the Ukraine zones; then open the map.
     """
+    import shapely
+
+    from skyfence.engine.zoneset import EngineSettings
+    from skyfence.schema import StateVectors
+    from skyfence.sources.recordings import read_recording
+    from skyfence.zones.geojson import load_zones
+
     samples = files("skyfence") / "samples"
     frames = str(samples / "af_cdg_tls_2024-07-06.jsonl.gz")
     spoofed = Path(str(samples / "thy9bp_spoofing_2024-09-17.json.gz"))
@@ -610,6 +638,8 @@ StoreOption = Annotated[
 
 
 def _open_store(store: Path | None) -> EventStore:
+    from skyfence.store.events import EventStore
+
     path = store or Path(user_data_dir("skyfence")) / "events.sqlite"
     if not path.exists():
         raise _fail(f"{path}: no event store here (run watch or demo first, or give --store)")
@@ -632,6 +662,10 @@ def report(
 ) -> None:
     """An incident report for one event, or a summary of a period (--since/--until; default:
     the last 24 hours of events in the store)."""
+    from skyfence.report.daily import summary_report
+    from skyfence.report.incident import html_to_pdf, incident_report
+    from skyfence.zones.geojson import parse_time
+
     with _open_store(store) as event_store:
         if event_id is not None:
             try:
@@ -670,6 +704,8 @@ def export(
     icao24: Annotated[str | None, typer.Option(help="This aircraft only (hex address).")] = None,
 ) -> None:
     """Export events, or one aircraft's logged track, as GeoJSON, KML or CSV."""
+    from skyfence.report import exports
+
     if what not in ("events", "track"):
         raise _fail(f"export what? {what!r}: give events or track")
     try:
@@ -697,12 +733,16 @@ def export(
 @zones_app.command("list")
 def zones_list() -> None:
     """The bundled zone sets, usable by name wherever a zone file is expected."""
+    from rich.table import Table
+
+    from skyfence.zones.bundled import bundled_ids, bundled_names
+
     table = Table(title="Bundled zone sets")
     for name in ("name", "zones", "ids"):
         table.add_column(name)
     for name in bundled_names():
-        zones = load_zones(name)
-        table.add_row(name, str(len(zones)), ", ".join(z.id for z in zones))
+        ids = bundled_ids(name)
+        table.add_row(name, str(len(ids)), ", ".join(ids))
     console.print(table)
 
 
@@ -712,6 +752,12 @@ def zones_show(
     geojson: Annotated[bool, typer.Option(help="Print the zones as GeoJSON.")] = False,
 ) -> None:
     """The zones of a set: band, activity, applicability, size."""
+    import shapely
+    from pyproj import Geod
+    from rich.table import Table
+
+    from skyfence.zones.geojson import zone_to_feature
+
     zones = _load([source])
     if geojson:
         doc = {"type": "FeatureCollection", "features": [zone_to_feature(z) for z in zones]}
@@ -759,6 +805,10 @@ def zones_import_openair(
     output: Annotated[Path, typer.Option("--output", "-o", help="GeoJSON zone file to write.")],
 ) -> None:
     """Convert OpenAir airspace to skyfence's zone GeoJSON (errors name the line)."""
+    from skyfence.zones.geojson import zones_from_geojson
+    from skyfence.zones.model import ZoneError
+    from skyfence.zones.openair import openair_to_geojson
+
     try:
         text = source.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:

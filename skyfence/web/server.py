@@ -11,9 +11,7 @@ import uvicorn
 
 from skyfence.store.events import EventStore
 from skyfence.web.app import create_app
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8787
+from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
 
 
 def api_token() -> str:

@@ -9,12 +9,22 @@ the event store (WAL, fsync), as `skyfence watch --speed 20` runs them. At every
 how far the engine's clock is behind what the replay has made due; a watcher that keeps up has a
 lag bounded by one tick, one that does not sees it grow. The trend is the slope of the lag over
 the run (seconds of lag per minute of wall time).
+
+    python -m bench.replay --against-audit [--runs 3]
+
+`skyfence watch --speed 0` (as fast as possible, into an event store) against `skyfence audit` on
+the same recording (quickstart, the Paris and Ukraine zones), both as whole processes, interleaved,
+best of `--runs`: the target is a replay at least half as fast as the audit, with the same events.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import re
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,12 +43,50 @@ from skyfence.zones.geojson import load_zones
 ZONES = Path(__file__).parents[1] / "tests" / "data" / "paris_zones.geojson"
 
 
+def against_audit(runs: int) -> None:
+    recording = samples() / "collections/quickstart.json.gz"
+    zones = ["-z", str(ZONES), "-z", "ukraine"]
+    best = {"audit": float("inf"), "watch --speed 0": float("inf")}
+    counts: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in range(runs):
+            store = ["--store", str(Path(tmp) / f"events-{run}.sqlite")]
+            commands = {
+                "audit": ["audit", str(recording), *zones, "--show", "0"],
+                "watch --speed 0": ["watch", "-s", str(recording), *zones, "--speed", "0", *store],
+            }
+            for name, args in commands.items():
+                started = time.perf_counter()
+                out = subprocess.run(
+                    [sys.executable, "-m", "skyfence", *args],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                best[name] = min(best[name], time.perf_counter() - started)
+                found = re.findall(r"([\d,]+) event", out)
+                counts[name] = found[-1] if found else "?"
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; best of {runs}")
+    print("| command | wall s | events |")
+    print("| --- | ---: | --- |")
+    for name, seconds in best.items():
+        print(f"| skyfence {name} | {seconds:.2f} | {counts[name]} |")
+    ratio = best["audit"] / best["watch --speed 0"]
+    verdict = "met" if ratio >= 0.5 else "NOT met"
+    print(f"- the replay runs at {ratio:.2f}x the audit's speed (target >= 0.5x: {verdict})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speed", type=float, default=20.0)
     parser.add_argument("--minutes", type=float, default=10.0, help="of recording time")
     parser.add_argument("--copies", type=int, default=10, help="of the traffic, relabelled")
+    parser.add_argument("--against-audit", action="store_true", help="watch --speed 0 vs audit")
+    parser.add_argument("--runs", type=int, default=3, help="with --against-audit")
     args = parser.parse_args()
+    if args.against_audit:
+        against_audit(args.runs)
+        return
     sv = StateVectors.concat(list(read_recording(samples() / "collections/quickstart.json.gz")))
     busy = StateVectors.concat(  # the same real tracks under other addresses: a busier sky
         [dataclasses.replace(sv, icao24=sv.icao24 ^ np.uint32(k << 20)) for k in range(args.copies)]

@@ -64,28 +64,32 @@ def point_scaling(repeats: list[int], zones: int) -> None:
         print(f"| {n:,} | {rate:,.0f} | {per_million / 1e6:,.0f} MB | {rss:,.0f} |")
 
 
+def opensky_table(part: StateVectors) -> pa.Table:
+    """State vectors in the columns of OpenSky's history (its Parquet exports)."""
+    return pa.table(
+        {
+            "time": np.floor(part.t_s).astype(np.int64),
+            "icao24": [icao24_hex(int(a)) for a in part.icao24],
+            "lat": part.lat_deg,
+            "lon": part.lon_deg,
+            "velocity": part.gs_kt / KT_PER_MS,
+            "heading": part.track_deg,
+            "vertrate": part.vrate_fpm / FPM_PER_MS,
+            "callsign": part.callsign.tolist(),
+            "onground": part.on_ground.tolist(),
+            "baroaltitude": part.alt_baro_ft / FT_PER_M,
+            "lastposupdate": part.t_pos_s,
+        }
+    )
+
+
 def opensky_files(sv: StateVectors, root: Path, hour_s: float = 3600.0) -> int:
     sv = sv.take(np.argsort(sv.t_s, kind="stable"))
     hours = np.floor(sv.t_s / hour_s)
     root.mkdir(parents=True, exist_ok=True)
     for hour in np.unique(hours):
         part = sv.take(np.flatnonzero(hours == hour))
-        table = pa.table(
-            {
-                "time": np.floor(part.t_s).astype(np.int64),
-                "icao24": [icao24_hex(int(a)) for a in part.icao24],
-                "lat": part.lat_deg,
-                "lon": part.lon_deg,
-                "velocity": part.gs_kt / KT_PER_MS,
-                "heading": part.track_deg,
-                "vertrate": part.vrate_fpm / FPM_PER_MS,
-                "callsign": part.callsign.tolist(),
-                "onground": part.on_ground.tolist(),
-                "baroaltitude": part.alt_baro_ft / FT_PER_M,
-                "lastposupdate": part.t_pos_s,
-            }
-        )
-        pq.write_table(table, root / f"{int(hour)}.parquet")
+        pq.write_table(opensky_table(part), root / f"{int(hour)}.parquet")
     return len(np.unique(hours))
 
 

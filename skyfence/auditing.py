@@ -13,6 +13,7 @@ from skyfence.alerts.files import EventSink
 from skyfence.engine.engine import Engine, EngineStats
 from skyfence.engine.events import Event
 from skyfence.schema import StateVectors
+from skyfence.sources.ahead import read_ahead
 from skyfence.sources.receiver import Receiver
 from skyfence.sources.recordings import read_recording
 from skyfence.tracking.horizon import beyond_horizon
@@ -37,7 +38,7 @@ def run_audit(
     file_format: str | None = None,
     since_s: float | None = None,
     until_s: float | None = None,
-    batch_rows: int = 1_000_000,
+    batch_rows: int = 200_000,
     receiver: Receiver | None = None,
     start_s: float | None = None,
     on_batch: Callable[[Path, int], None] | None = None,
@@ -61,7 +62,7 @@ def run_audit(
             path, file_format, batch_rows=batch_rows, reference=reference, start_s=start_s
         )
         result.formats[str(path)] = batches.format
-        for batch in batches:
+        for batch in read_ahead(iter(batches)):
             batch = time_window(batch, since_s, until_s)
             if len(batch):
                 result.first_s = min(result.first_s, float(np.nanmin(batch.t_s)))

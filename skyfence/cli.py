@@ -10,46 +10,26 @@ import time
 from collections import Counter
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import shapely
 import typer
 from platformdirs import user_data_dir
-from pyproj import Geod
 from rich.console import Console
-from rich.live import Live
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from skyfence.alerts.console import render, safe
-from skyfence.alerts.files import EventSink, open_sink
-from skyfence.alerts.webhook import WebhookDelivery
-from skyfence.auditing import AuditResult, run_audit
-from skyfence.decoding.dedup import FrameDeduplicator
-from skyfence.engine.engine import Engine
 from skyfence.engine.events import EVENT_KINDS, Event, iso_time
-from skyfence.engine.zoneset import EngineSettings
-from skyfence.reporting import exports
-from skyfence.reporting.daily import summary_report
-from skyfence.reporting.incident import html_to_pdf, incident_report
-from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
-from skyfence.schema import StateVectors
-from skyfence.sources.receiver import Receiver, parse_receiver
-from skyfence.sources.recordings import RecordingError, read_recording
-from skyfence.store.events import EventStore
-from skyfence.watching import LivePicture, open_source, run_watch
-from skyfence.web.server import DEFAULT_HOST, DEFAULT_PORT, WebServer, api_token
-from skyfence.zones.bundled import bundled_names
-from skyfence.zones.geojson import (
-    load_zones,
-    parse_time,
-    zone_display_feature,
-    zone_to_feature,
-    zones_from_geojson,
-)
-from skyfence.zones.model import Zone, ZoneError
-from skyfence.zones.openair import openair_to_geojson
+from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
+
+# Every command imports what it needs when it runs: `skyfence --help` and `zones list` must not
+# pay for numpy, pyarrow, the web server, matplotlib or Spark (tests/test_cli_startup.py).
+if TYPE_CHECKING:
+    from skyfence.alerts.files import EventSink
+    from skyfence.auditing import AuditResult
+    from skyfence.engine.engine import Engine
+    from skyfence.engine.zoneset import EngineSettings
+    from skyfence.sources.receiver import Receiver
+    from skyfence.store.events import EventStore
+    from skyfence.zones.model import Zone
 
 app = typer.Typer(
     help="skyfence: watch restricted airspace in ADS-B traffic; explain and record every "
@@ -92,6 +72,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 def _load(sources: list[str]) -> list[Zone]:
     from skyfence.zones.load import load_zone_sources
+    from skyfence.zones.model import ZoneError
 
     skipped: list[str] = []
     try:
@@ -106,6 +87,8 @@ def _load(sources: list[str]) -> list[Zone]:
 
 
 def _receiver(text: str) -> Receiver:
+    from skyfence.sources.receiver import parse_receiver
+
     try:
         return parse_receiver(text)
     except ValueError as exc:
@@ -115,6 +98,8 @@ def _receiver(text: str) -> Receiver:
 def _time(text: str | None, name: str) -> float | None:
     if text is None:
         return None
+    from skyfence.zones.geojson import parse_time
+
     try:
         return parse_time(text)
     except ValueError as exc:
@@ -165,14 +150,20 @@ def audit(
         str, typer.Option(help="Spark master (with --engine spark), e.g. spark://host:7077.")
     ] = "local[*]",
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             help="Processes for a folder of hourly Parquet files (OpenSky); each reads in a "
-            "thread beside its engine, so the default is one per two cores."
+            "thread beside its engine, so the default is one per two cores.",
+            show_default=False,
         ),
-    ] = DEFAULT_WORKERS,
+    ] = None,
 ) -> None:
     """Audit recorded traffic against zones: every event, with a summary per zone and kind."""
+    from skyfence.alerts.files import open_sink
+    from skyfence.engine.engine import Engine
+    from skyfence.engine.zoneset import EngineSettings
+    from skyfence.sources.recordings import RecordingError
+
     if lookahead is not None and lookahead < 0:
         raise _fail("--lookahead must be >= 0")
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
@@ -219,9 +210,13 @@ def audit(
 
 
 def _audit_dataset(
-    root: Path, zones: list[Zone], settings: EngineSettings, out: list[Path], workers: int,
-    show: int,
+    root: Path, zones: list[Zone], settings: EngineSettings, out: list[Path],
+    workers: int | None, show: int,
 ) -> None:  # fmt: skip
+    from skyfence.alerts.files import open_sink
+    from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
+
+    workers = DEFAULT_WORKERS if workers is None else workers
     if workers < 1:
         raise _fail("--workers must be >= 1")
     try:
@@ -285,6 +280,10 @@ def _audit_with_progress(
     receiver: Receiver | None,
     start_s: float | None,
 ) -> AuditResult:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from skyfence.auditing import run_audit
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -337,6 +336,8 @@ def _print_each(events: list[Event]) -> None:
 
 
 def _print_event(e: Event) -> None:
+    from skyfence.alerts.console import safe
+
     d = e.to_dict()
     alt = "" if d["altitude_ft"] is None else f" {d['altitude_ft']} ft"
     who = f"{e.icao24} {e.callsign or '?'} ({e.country or '??'})"
@@ -370,6 +371,8 @@ def _why(e: Event) -> str:
 
 
 def _print_summary(result: AuditResult) -> None:
+    from rich.table import Table
+
     s = result.stats
     for path, fmt in result.formats.items():
         console.print(f"read {escape(path)} as {fmt}", highlight=False)
@@ -451,6 +454,8 @@ def watch(
     allowed_host: AllowedHostOption = None,
 ) -> None:
     """Watch live feeds (or replay recordings) against zones, storing and sending every event."""
+    from skyfence.engine.zoneset import EngineSettings
+
     if speed < 0:
         raise _fail("--speed must be >= 0")
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
@@ -487,6 +492,15 @@ def _watch_session(
 ) -> None:
     """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`).
     With `zone_sources`, the zones are reloaded on SIGHUP and when one of the files changes."""
+    from skyfence.alerts.files import open_sink
+    from skyfence.alerts.webhook import WebhookDelivery
+    from skyfence.decoding.dedup import FrameDeduplicator
+    from skyfence.engine.engine import Engine
+    from skyfence.sources.recordings import RecordingError
+    from skyfence.store.events import EventStore
+    from skyfence.watching import LivePicture, open_source, run_watch
+    from skyfence.zones.geojson import zone_display_feature
+
     engine = Engine(zones, settings, keep_judged=True)
     try:
         dedup = FrameDeduplicator()  # one transmission heard by several receivers: decode once
@@ -515,6 +529,8 @@ def _watch_session(
     server = None
     try:
         if web is not None:
+            from skyfence.web.server import WebServer, api_token
+
             server = WebServer(event_store, api_token(), *web, extra_hosts=allowed_hosts)
             try:
                 server.start()
@@ -525,6 +541,10 @@ def _watch_session(
             f"watching {len(sources)} source(s); events stored in {escape(str(store_path))}"
         )
         if console.is_terminal:
+            from rich.live import Live
+
+            from skyfence.alerts.console import render
+
             with Live(console=console, refresh_per_second=2, transient=False) as view:
 
                 def redraw(events: list[Event]) -> None:
@@ -586,6 +606,9 @@ def serve(
     allowed_host: AllowedHostOption = None,
 ) -> None:
     """Serve the map and API over an event store (a running watch keeps it current)."""
+    from skyfence.store.events import EventStore
+    from skyfence.web.server import WebServer, api_token
+
     store_path = store or Path(user_data_dir("skyfence")) / "events.sqlite"
     if not store_path.exists():
         raise _fail(f"{store_path}: no event store here (run watch or demo first)")
@@ -619,6 +642,13 @@ def demo(
     """Replay two real recordings through `watch`: an airliner's Mode S frames against
     illustrative zones, and a GNSS-spoofed flight against the Ukraine zones; then open the map.
     """
+    import shapely
+
+    from skyfence.engine.zoneset import EngineSettings
+    from skyfence.schema import StateVectors
+    from skyfence.sources.recordings import read_recording
+    from skyfence.zones.geojson import load_zones
+
     samples = files("skyfence") / "samples"
     frames = str(samples / "af_cdg_tls_2024-07-06.jsonl.gz")
     spoofed = Path(str(samples / "thy9bp_spoofing_2024-09-17.json.gz"))
@@ -665,6 +695,8 @@ StoreOption = Annotated[
 
 
 def _open_store(store: Path | None) -> EventStore:
+    from skyfence.store.events import EventStore
+
     path = store or Path(user_data_dir("skyfence")) / "events.sqlite"
     if not path.exists():
         raise _fail(f"{path}: no event store here (run watch or demo first, or give --store)")
@@ -687,6 +719,10 @@ def report(
 ) -> None:
     """An incident report for one event, or a summary of a period (--since/--until; default:
     the last 24 hours of events in the store)."""
+    from skyfence.reporting.daily import summary_report
+    from skyfence.reporting.incident import html_to_pdf, incident_report
+    from skyfence.zones.geojson import parse_time
+
     with _open_store(store) as event_store:
         if event_id is not None:
             try:
@@ -725,6 +761,8 @@ def export(
     icao24: Annotated[str | None, typer.Option(help="This aircraft only (hex address).")] = None,
 ) -> None:
     """Export events, or one aircraft's logged track, as GeoJSON, KML or CSV."""
+    from skyfence.reporting import exports
+
     if what not in ("events", "track"):
         raise _fail(f"export what? {what!r}: give events or track")
     try:
@@ -773,6 +811,8 @@ def interference(
 ) -> None:
     """Map GNSS interference in recordings, per H3 cell and hour: aircraft seen, degraded
     (jamming), spoofed, and the cells their spoofed positions claimed."""
+    from skyfence.auditing import run_audit
+    from skyfence.engine.engine import Engine
     from skyfence.gnss.aggregate import HOUR_S, InterferencePicture
     from skyfence.gnss.cells import cell_outline
     from skyfence.gnss.outputs import (
@@ -781,6 +821,8 @@ def interference(
         records,
         write_parquet,
     )
+    from skyfence.sources.recordings import RecordingError
+    from skyfence.zones.geojson import zone_display_feature
 
     if out is None and png is None:
         raise _fail("give -o cells.geojson|cells.parquet, --png map.png, or both")
@@ -850,12 +892,16 @@ def interference(
 @zones_app.command("list")
 def zones_list() -> None:
     """The bundled zone sets, usable by name wherever a zone file is expected."""
+    from rich.table import Table
+
+    from skyfence.zones.bundled import bundled_ids, bundled_names
+
     table = Table(title="Bundled zone sets")
     for name in ("name", "zones", "ids"):
         table.add_column(name)
     for name in bundled_names():
-        zones = load_zones(name)
-        table.add_row(name, str(len(zones)), ", ".join(z.id for z in zones))
+        ids = bundled_ids(name)
+        table.add_row(name, str(len(ids)), ", ".join(ids))
     console.print(table)
 
 
@@ -865,6 +911,12 @@ def zones_show(
     geojson: Annotated[bool, typer.Option(help="Print the zones as GeoJSON.")] = False,
 ) -> None:
     """The zones of a set: band, activity, applicability, size."""
+    import shapely
+    from pyproj import Geod
+    from rich.table import Table
+
+    from skyfence.zones.geojson import zone_to_feature
+
     zones = _load([source])
     if geojson:
         doc = {"type": "FeatureCollection", "features": [zone_to_feature(z) for z in zones]}
@@ -915,7 +967,9 @@ def zones_import(
 ) -> None:
     """Convert published zones (OpenAir, ICAO NOTAM, FAA TFR XML, ED-269, ED-318, AIXM 5.1) to
     skyfence's zone GeoJSON; the format is detected from the content, errors name where."""
+    from skyfence.zones.geojson import zones_from_geojson
     from skyfence.zones.load import import_file
+    from skyfence.zones.model import ZoneError
 
     say = console if output is not None else errors  # stdout may be the GeoJSON itself
     features: list[dict[str, object]] = []
@@ -947,6 +1001,10 @@ def zones_import_openair(
     output: Annotated[Path, typer.Option("--output", "-o", help="GeoJSON zone file to write.")],
 ) -> None:
     """Convert OpenAir airspace to skyfence's zone GeoJSON (kept for scripts: `zones import`)."""
+    from skyfence.zones.geojson import zones_from_geojson
+    from skyfence.zones.model import ZoneError
+    from skyfence.zones.openair import openair_to_geojson
+
     try:
         text = source.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:

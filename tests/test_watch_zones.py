@@ -15,8 +15,8 @@ from skyfence.engine.events import Event
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore
-from skyfence.watch import ReplaySource, run_watch
 from skyfence.watch_zones import ZoneReloader
+from skyfence.watching import ReplaySource, run_watch
 from skyfence.zones.load import load_zone_source
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from skyfence.sources.receiver import Receiver
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore
 from skyfence.tracking.integrity import BEYOND_HORIZON
-from skyfence.watching import ReplaySource, run_watch
+from skyfence.watching import REPLAY_BATCH_ROWS, ReplaySource, run_watch
 from skyfence.zones.geojson import load_zones
 
 
@@ -58,6 +59,37 @@ def test_replay_through_watch_equals_audit(
         assert reopened.get(first.id) == first.to_dict()
     finally:
         reopened.close()
+
+
+def test_replay_as_fast_as_possible_in_large_batches_equals_audit(
+    samples: Path, paris_zones_path: Path
+) -> None:
+    """`watch --speed 0` replays whole seconds up to REPLAY_BATCH_ROWS rows a batch: the same
+    events as the audit (and as one-second batches, above), in a few dozen ticks."""
+    zones = load_zones(paris_zones_path) + load_zones("ukraine")
+    recording = samples / "collections/quickstart.json.gz"
+    audited = ListSink()
+    run_audit([recording], Engine(zones), [audited])
+    want = [e.to_dict() for e in sorted(audited.events, key=Event.sort_key)]
+    for batch_rows in (REPLAY_BATCH_ROWS, 7_001):
+        watched = ListSink()
+        source = ReplaySource(recording, batch_rows=batch_rows)
+        result = run_watch([source], Engine(zones), [watched])
+        assert result.rows == 284_505 and result.ticks <= 284_505 // batch_rows + 2
+        assert [e.to_dict() for e in sorted(watched.events, key=Event.sort_key)] == want
+
+
+def test_replay_batches_are_whole_seconds(samples: Path) -> None:
+    """No second of recording is split between two batches (a live feed delivers a second
+    whole), and no batch exceeds its rows unless one second does."""
+    source = ReplaySource(samples / "collections/quickstart.json.gz", batch_rows=7_001)
+    seconds = []
+    while not source.exhausted:
+        batch = source.next_batch(0.1)
+        assert 0 < len(batch) <= 7_001
+        seconds.append((np.floor(batch.t_s.min()), np.floor(batch.t_s.max())))
+    assert source.position == 284_505 and len(seconds) > 40
+    assert all(last < next_first for (_, last), (next_first, _) in itertools.pairwise(seconds))
 
 
 def test_replay_at_speed_follows_the_recording_clock(samples: Path) -> None:

@@ -22,9 +22,7 @@ import json
 import math
 import multiprocessing
 import os
-import queue
 import resource
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.engine.zoneset import EngineSettings
 from skyfence.schema import StateVectors
+from skyfence.sources.ahead import read_ahead
 from skyfence.sources.base import ReadStats
 from skyfence.sources.columns import icao24_of
 from skyfence.sources.opensky import COLUMNS, REQUIRED, to_state_vectors
@@ -104,7 +103,7 @@ def _run_bucket(
     engine = Engine(zones, settings)
     events: list[Event] = []
     rows = 0
-    for batch in _read_ahead(_batches(files, bucket, buckets)):
+    for batch in read_ahead(_batches(files, bucket, buckets)):
         rows += len(batch)
         events += engine.process(batch)
     clock = engine.clock_s
@@ -122,26 +121,6 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _read_ahead(batches: Iterator[StateVectors]) -> Iterator[StateVectors]:
-    """The batches, read by a thread one batch ahead of the engine: reading and conversion are
-    about 40 % of an audit, and overlap the engine's work."""
-    ahead: queue.Queue[StateVectors | BaseException | None] = queue.Queue(1)
-
-    def pump() -> None:
-        try:
-            for batch in batches:
-                ahead.put(batch)
-            ahead.put(None)
-        except BaseException as exc:
-            ahead.put(exc)
-
-    threading.Thread(target=pump, daemon=True).start()
-    while (item := ahead.get()) is not None:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
 
 
 def _batches(files: list[Path], bucket: int, buckets: int) -> Iterator[StateVectors]:

@@ -29,7 +29,9 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,18 +79,28 @@ class SparkAuditResult:
 
 
 def spark_session(master: str = "local[*]", app_name: str = "skyfence audit") -> Any:
-    """A session that stays on this machine's loopback in local mode and shows no UI."""
+    """A session that stays on this machine's loopback in local mode and shows no UI.
+
+    In local mode the Python workers run this interpreter: PySpark would otherwise start the
+    `python3` found on PATH (its default when PYSPARK_PYTHON is unset), which is not the venv's
+    when skyfence is run by its path or from a venv that is not activated, and fails there with
+    "No module named 'pyarrow'". A PYSPARK_PYTHON set by the user still wins; a cluster's
+    workers run the Python of their own machines.
+    """
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.master(master).appName(app_name)
-    for key, value in {
+    settings = {
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.session.timeZone": "UTC",
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
-    }.items():
+    }
+    if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+        os.environ["PYSPARK_PYTHON"] = sys.executable  # read by SparkContext, not by the conf
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 

@@ -11,9 +11,8 @@ import uvicorn
 
 from skyfence.store.events import EventStore
 from skyfence.web.app import create_app
+from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8787
 LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
 _WILDCARDS = ("", "0.0.0.0", "::", "[::]")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib.resources import files
 from pathlib import Path
 
@@ -21,3 +22,14 @@ def bundled_path(name: str) -> Path | None:
     if filename is None:
         return None
     return Path(str(files("skyfence.zones") / "data" / filename))
+
+
+def bundled_ids(name: str) -> list[str]:
+    """The zone ids of a bundled set, read without building its geometries: `zones list` stays
+    fast. The sets are validated whole by `load_zones` (and by the tests, which check that both
+    give the same ids)."""
+    path = bundled_path(name)
+    if path is None:
+        raise KeyError(f"{name!r} is not a bundled zone set")
+    features = json.loads(path.read_text(encoding="utf-8"))["features"]
+    return [str(f["properties"].get("id", f.get("id"))) for f in features]

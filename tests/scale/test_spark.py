@@ -4,7 +4,10 @@ files across which tracks continue."""
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,6 +127,33 @@ def test_audit_engine_spark_from_the_command_line(
     assert pq.read_table(out).num_rows > 100
     refused = CliRunner().invoke(app, [*args])
     assert refused.exit_code == 2 and "give -o DIR" in refused.output
+
+
+def test_spark_workers_run_the_drivers_python_when_the_venv_is_not_on_path(
+    samples: Path, paris_zones_path: Path, tmp_path: Path
+) -> None:
+    """skyfence run by its path, the venv not activated: the `python3` on PATH is not the one
+    with skyfence and pyarrow, and the Python workers must not be started with it."""
+    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    few = np.isin(sv.icao24, np.unique(sv.icao24)[:20])
+    write_hourly(sv.take(np.flatnonzero(few)), tmp_path / "history")
+    script = Path(sys.executable).with_name("skyfence")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "skyfence"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    env |= {k: os.environ[k] for k in ("PYTHONPATH", "JAVA_HOME") if k in os.environ}
+    out = tmp_path / "events"
+    args = ["audit", str(tmp_path / "history"), "-z", str(paris_zones_path), "--engine", "spark"]
+    run = subprocess.run(
+        [*command, *args, "--master", "local[1]", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "events (" in run.stdout
+    assert pq.read_table(out).num_rows > 0
 
 
 def test_sessions_are_cut_where_the_engine_forgets_whatever_the_batches(samples: Path) -> None:

@@ -497,8 +497,8 @@ def _stalled(episode: list[Fix], fix: Fix) -> bool:
     the reported ground speed says it must be (a real track in a turn covers more than half
     its path length over a minute). Prunes `episode` to what later fixes still need."""
     back = -1
-    for i, f in enumerate(episode):
-        if f.t_s > fix.t_s - STALL_WINDOW_S:
+    for i, f in enumerate(episode):  # the window is the shortest the time uncertainty allows
+        if fix.t_s - f.t_s - max(f.t_err_s, fix.t_err_s) < STALL_WINDOW_S:
             break
         back = i
     if back < 0:

@@ -41,8 +41,9 @@ def test_a_track_keeps_quarantined_fixes_off_the_flown_line(store: EventStore) -
     line, *points = geo["features"]
     assert line["geometry"]["type"] == "LineString"
     assert len(line["geometry"]["coordinates"]) == len(positions) - quarantined
-    assert len(points) == quarantined == 740
+    assert len(points) == quarantined == 741  # the first: the last real position, frozen
     assert {p["properties"]["reason"] for p in points} <= {
+        "frozen_position",
         "outside_flight_envelope",
         "impossible_jump",
     }

@@ -39,12 +39,12 @@ OWN_TIME_ERR_S = 0.5
 # suspect episode: one alone is a decoding glitch, two are an anomaly that lasts (a spoofer,
 # or a second transmitter whose fixes alternate with the real ones)
 CONFIRM_SUSPECT = 2
-GROUND_RECENT_S = 600.0
+GROUND_RECENT_S = 600.0  # an on-ground report this recent makes a flight-level altitude a bit error
 # inside a suspect episode, claimed positions that have not moved half the way the reported
 # ground speed says over this long are a spoofer's fixed point: they never end the episode
 STALL_WINDOW_S = 60.0
 STALL_MIN_KT = 80.0
-STALL_FRACTION = 0.5  # an on-ground report this recent makes a flight-level altitude a bit error
+STALL_FRACTION = 0.5
 
 MAX_CLIMB_FPM = 20_000.0  # beyond any aircraft's sustained climb or descent
 ALTITUDE_NOISE_FT = 300.0

@@ -3,8 +3,11 @@
 Near conflict zones GNSS is jammed and spoofed daily, and a spoofed position inside a closed FIR is
 exactly what must never become an alert. A position is *trusted* only if it is fresh (a new fix,
 not a repeated stale one), its source integrity (NIC/NACp) is adequate where known, it is within
-the flight envelope, and it is reachable from the aircraft's last trusted position at a plausible
-speed. Untrusted positions are quarantined: reported as suspect, never used for zone states.
+the flight envelope, it is not a frozen position, its receiver could have heard it (where the
+receiver is known), and it is reachable from the aircraft's last trusted position at a plausible
+speed, allowing for how old a position stamped without its own time may be. Untrusted positions
+are quarantined: never used for zone states, and reported as suspect once a second one shows
+the anomaly lasts. `Verdicts.reason` keeps why, fix by fix, for whoever aggregates them.
 
 The common case (a clean track) is decided with whole-array operations; only aircraft with a
 failing position are walked fix by fix, because after a failure each fix must be judged against

@@ -105,6 +105,7 @@ def resample(sv: StateVectors, step_s: float, pos_time: bool, seed: int = SEED) 
         t_s=t_at,
         lat_deg=sv.lat_deg[p_rows],
         lon_deg=sv.lon_deg[p_rows],
+        squawk=sv.squawk[p_rows],  # a scenario's mark of a spoofed position goes with it
         t_pos_s=own_t[p_rows] if pos_time else np.full(len(p_rows), np.nan),
     )
 

@@ -29,7 +29,7 @@ def test_demo_replays_real_frames_and_quarantines_the_spoofed_flight(tmp_path: P
     store_path = tmp_path / "demo.sqlite"
     run = skyfence("demo", "--no-web", "--store", store_path)
     assert run.returncode == 0, run.stderr
-    assert "740 quarantined" not in run.stdout  # watch output, not audit's
+    assert "741 quarantined" not in run.stdout  # watch output, not audit's
     with EventStore(store_path) as store:
         events = store.query(limit=100)
         picture = store.aircraft()

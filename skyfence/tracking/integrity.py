@@ -3,8 +3,11 @@
 Near conflict zones GNSS is jammed and spoofed daily, and a spoofed position inside a closed FIR is
 exactly what must never become an alert. A position is *trusted* only if it is fresh (a new fix,
 not a repeated stale one), its source integrity (NIC/NACp) is adequate where known, it is within
-the flight envelope, and it is reachable from the aircraft's last trusted position at a plausible
-speed. Untrusted positions are quarantined: reported as suspect, never used for zone states.
+the flight envelope, it is not a frozen position, its receiver could have heard it (where the
+receiver is known), and it is reachable from the aircraft's last trusted position at a plausible
+speed, allowing for how old a position stamped without its own time may be. Untrusted positions
+are quarantined: never used for zone states, and reported as suspect once a second one shows
+the anomaly lasts. `Verdicts.reason` keeps why, fix by fix, for whoever aggregates them.
 
 The common case (a clean track) is decided with whole-array operations; only aircraft with a
 failing position are walked fix by fix, because after a failure each fix must be judged against
@@ -39,12 +42,12 @@ OWN_TIME_ERR_S = 0.5
 # suspect episode: one alone is a decoding glitch, two are an anomaly that lasts (a spoofer,
 # or a second transmitter whose fixes alternate with the real ones)
 CONFIRM_SUSPECT = 2
-GROUND_RECENT_S = 600.0
+GROUND_RECENT_S = 600.0  # an on-ground report this recent makes a flight-level altitude a bit error
 # inside a suspect episode, claimed positions that have not moved half the way the reported
 # ground speed says over this long are a spoofer's fixed point: they never end the episode
 STALL_WINDOW_S = 60.0
 STALL_MIN_KT = 80.0
-STALL_FRACTION = 0.5  # an on-ground report this recent makes a flight-level altitude a bit error
+STALL_FRACTION = 0.5
 
 MAX_CLIMB_FPM = 20_000.0  # beyond any aircraft's sustained climb or descent
 ALTITUDE_NOISE_FT = 300.0
@@ -497,8 +500,8 @@ def _stalled(episode: list[Fix], fix: Fix) -> bool:
     the reported ground speed says it must be (a real track in a turn covers more than half
     its path length over a minute). Prunes `episode` to what later fixes still need."""
     back = -1
-    for i, f in enumerate(episode):
-        if f.t_s > fix.t_s - STALL_WINDOW_S:
+    for i, f in enumerate(episode):  # the window is the shortest the time uncertainty allows
+        if fix.t_s - f.t_s - max(f.t_err_s, fix.t_err_s) < STALL_WINDOW_S:
             break
         back = i
     if back < 0:

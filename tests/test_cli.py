@@ -8,6 +8,8 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
+from fakes import OPENSKY_HEADER, gzip_bomb
+
 from skyfence.audit import run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
@@ -118,6 +120,19 @@ def test_audit_fails_clearly_on_bad_input(tmp_path: Path, samples: Path) -> None
         "audit", "-z", "ukraine", samples / "noisy/noisy_spoofing.json.gz", "--since", "soon"
     )
     assert run.returncode == 2 and "--since" in run.stderr
+
+
+def test_audit_of_a_gzip_bomb_ends_with_a_clear_error(tmp_path: Path) -> None:
+    """An OpenSky header then 64 MiB of blank lines in 64 KiB of gzip. Arrow's CSV reader used
+    to read the file from a thread of its own, still running at exit after the error: the
+    interpreter then died with `terminate called without an active exception` (exit 134) in
+    some runs. Each run must end with the message, and exit code 2."""
+    bomb = gzip_bomb(tmp_path / "states.csv.gz", OPENSKY_HEADER, b"\n", 64 << 20)
+    for _ in range(3):
+        run = skyfence("audit", "-z", "ukraine", bomb)
+        assert run.returncode == 2, run.stderr
+        assert "states.csv.gz: gzip content larger than" in run.stderr.replace("\n", "")
+        assert "terminate" not in run.stderr and "Traceback" not in run.stderr
 
 
 def test_zones_commands(tmp_path: Path) -> None:

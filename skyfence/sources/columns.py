@@ -169,9 +169,17 @@ def as_bool(col: Column) -> tuple[BOOL, BOOL]:
     return truthy, ~truthy & ~np.isin(lower, [*_FALSE, ""])
 
 
-def checked(stats: ReadStats, where: str, bad: BOOL, **columns: Any) -> StateVectors:
+def checked(
+    stats: ReadStats,
+    where: str,
+    bad: BOOL,
+    *,
+    lines: npt.NDArray[np.int64] | None = None,
+    **columns: Any,
+) -> StateVectors:
     """Build the batch and drop (counting them) rows with a bad value, no usable time or address,
-    or an impossible position: those are corrupt, and a monitor must not act on them."""
+    or an impossible position: those are corrupt, and a monitor must not act on them. `lines`,
+    when the reader knows them, are the rows' line numbers: the report names the lines."""
     sv = StateVectors.build(len(bad), **columns)
     bad = bad | ~np.isfinite(sv.t_s) | (sv.icao24 == 0)
     bad |= np.abs(sv.lat_deg) > 90
@@ -179,6 +187,10 @@ def checked(stats: ReadStats, where: str, bad: BOOL, **columns: Any) -> StateVec
     stats.rows_read += len(bad)
     n_bad = int(bad.sum())
     if n_bad:
+        if lines is not None:
+            numbers = lines[bad].tolist()
+            shown = ", ".join(map(str, numbers[:5])) + (", ..." if n_bad > 5 else "")
+            where = f"line{'s' if n_bad > 1 else ''} {shown}"
         stats.skip(n_bad, f"{where}: row without a valid time, address, position or value")
         sv = sv.take(~bad)
     stats.rows_yielded += len(sv)

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from skyfence.alerts.console import render
 from skyfence.alerts.files import EventSink, open_sink
-from skyfence.alerts.webhook import WebhookDelivery
+from skyfence.alerts.webhook import WebhookDelivery, check_webhook_url
 from skyfence.audit import AuditResult, run_audit
 from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
@@ -36,7 +36,7 @@ from skyfence.report.incident import html_to_pdf, incident_report
 from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import RecordingError, read_recording
-from skyfence.store.events import EventStore
+from skyfence.store.events import EventStore, StoreError
 from skyfence.watch import LivePicture, open_source, run_watch
 from skyfence.web.server import DEFAULT_HOST, DEFAULT_PORT, WebServer, api_token
 from skyfence.zones.bundled import bundled_names
@@ -428,6 +428,11 @@ def watch(
     """Watch live feeds (or replay recordings) against zones, storing and sending every event."""
     if speed < 0:
         raise _fail("--speed must be >= 0")
+    for url in webhook or []:
+        try:
+            check_webhook_url(url)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
     reference = _position(receiver) if receiver is not None else None
     _watch_session(
@@ -474,6 +479,7 @@ def _watch_session(
     for sig in (signal.SIGINT, signal.SIGTERM):  # graceful: pending events are flushed
         signal.signal(sig, lambda *_: stop.set())
     server = None
+    failures: list[str] = []
     try:
         if web is not None:
             server = WebServer(event_store, api_token(), *web)
@@ -517,13 +523,24 @@ def _watch_session(
         if server is not None and keep_serving and not stop.is_set():
             console.print(f"the map stays up at {server.url}#token={server.token} (Ctrl-C ends)")
             stop.wait()
+    except StoreError as exc:  # the file damaged under us, most likely: stop, lose nothing
+        failures.append(str(exc))
     finally:
         if server is not None:
             server.stop()
         for delivery in deliveries:
             delivery.close()
         for sink in sinks:
-            sink.close()
+            try:
+                sink.close()
+            except StoreError as exc:  # names the file its unwritten events were saved in
+                failures.append(str(exc))
+    if failures:
+        raise _fail(
+            "\n".join(failures) + "\nwatch stopped: the event store cannot take events (was it "
+            "written to by another program?); restore it, or recover what it holds with "
+            "`sqlite3 FILE .recover`"
+        )
 
 
 @app.command()

@@ -135,6 +135,22 @@ def test_audit_of_a_gzip_bomb_ends_with_a_clear_error(tmp_path: Path) -> None:
         assert "terminate" not in run.stderr and "Traceback" not in run.stderr
 
 
+def test_watch_refuses_a_bad_webhook_url_at_start(samples: Path, tmp_path: Path) -> None:
+    for url, why in [
+        ("http://127.0.0.1:99999/hook", "the port is not a number from 1 to 65535"),
+        ("http://127.0.0.1:0/hook", "the port is not a number from 1 to 65535"),
+        ("ftp://example.org/hook", "expected http(s)://HOST[:PORT]/PATH"),
+    ]:
+        run = skyfence(
+            "watch", "-z", "ukraine", "-s", samples / "noisy/noisy_spoofing.json.gz",
+            "--store", tmp_path / "events.sqlite", "--webhook", url,
+        )  # fmt: skip
+        assert run.returncode == 2, run.stderr
+        assert f"webhook URL '{url}': {why}" in run.stderr.replace("\n", "")
+        assert "Traceback" not in run.stderr
+    assert not (tmp_path / "events.sqlite").exists()  # refused before anything was opened
+
+
 def test_zones_commands(tmp_path: Path) -> None:
     run = skyfence("zones", "list")
     assert run.returncode == 0 and "ukraine" in run.stdout and "UKLV" in run.stdout

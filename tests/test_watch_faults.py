@@ -477,3 +477,41 @@ def test_sigterm_stops_watch_while_a_webhook_drips_and_deliveries_resume_next_ru
     wait_for(lambda: hook.keys() >= set(stored), "the pending deliveries", watcher)
     assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
     assert not pending_ids(store)
+
+
+def test_garbage_written_into_the_store_stops_watch_clearly_and_saves_its_events(
+    feed: list[bytes],
+    paris_zones_path: Path,
+    tmp_path: Path,
+    servers: list[Any],
+    watchers: list[Watcher],
+) -> None:
+    """Another program writes garbage over the store while `watch` runs (every page but the
+    first, after a checkpoint, so that the next commit must read it). Decided: `watch` cannot
+    keep a damaged file as its record, so it stops with exit 2 and a message naming the file,
+    no traceback; events no commit took are saved beside it (FILE.unwritten.jsonl)."""
+    receiver = Receiver([[b"".join(feed), HOLD], [HOLD]])
+    servers.append(receiver)
+    store = tmp_path / "events.sqlite"
+    watcher = Watcher(
+        tmp_path, "damaged", "--zones", paris_zones_path,
+        "--source", f"sbs://127.0.0.1:{receiver.port}", "--store", store,
+    )  # fmt: skip
+    watchers.append(watcher)
+    wait_for(lambda: len(stored_ids(store)) >= 10, "events to be stored", watcher)
+    with sqlite3.connect(store, timeout=10) as conn:  # another program
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = store.stat().st_size
+    with store.open("r+b") as f:
+        f.seek(4096)
+        f.write(np.random.default_rng(12).bytes(size - 4096))
+    wait_for(lambda: watcher.process.poll() is not None, "watch to stop", limit_s=60.0)
+    assert watcher.process.returncode == 2, watcher.output()
+    err = watcher.err.read_text().replace("\n", " ")
+    assert f"{store}: cannot write events:" in err and "watch stopped" in err
+    assert "Traceback" not in err
+    rescue = tmp_path / "events.sqlite.unwritten.jsonl"
+    saved = (
+        [json.loads(line) for line in rescue.read_text().splitlines()] if rescue.exists() else []
+    )
+    assert all({"id", "kind", "zone_id", "time"} <= set(record) for record in saved)

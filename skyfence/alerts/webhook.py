@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from skyfence.store.events import Delivery, EventStore
 
@@ -74,7 +74,7 @@ class WebhookDelivery:
             )
         if timeout_s <= 0 or base_backoff_s <= 0 or max_backoff_s < 0 or poll_s <= 0:
             raise ValueError("timeout_s, base_backoff_s and poll_s must be > 0, max_backoff_s >= 0")
-        parts = urlsplit(url)
+        parts = check_webhook_url(url)
         self.store = store
         self.url = url
         self.timeout_s = float(timeout_s)
@@ -222,6 +222,21 @@ class WebhookDelivery:
         if 200 <= response.status < 300:
             return None
         return f"HTTP {response.status} {response.reason}".strip()
+
+
+def check_webhook_url(url: str) -> SplitResult:
+    """The URL's parts, or a ValueError saying what is wrong with it: checked when `watch`
+    starts, since a bad URL found at the first event would never deliver anything."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"webhook URL {url!r}: expected http(s)://HOST[:PORT]/PATH")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"webhook URL {url!r}: the port is not a number from 1 to 65535") from None
+    if port == 0:
+        raise ValueError(f"webhook URL {url!r}: the port is not a number from 1 to 65535")
+    return parts
 
 
 def _cut(conn: http.client.HTTPConnection) -> None:

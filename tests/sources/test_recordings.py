@@ -387,7 +387,8 @@ def test_detect_format_ignores_misleading_extension(tmp_path: Path) -> None:
     assert detect_format(parquet_named) == "frames-jsonl"
     json_named = tmp_path / "states.json"
     pacsv.write_csv(
-        pa.table({"time": [1], "icao24": ["abc123"], "lat": [1.0], "lon": [2.0]}), str(json_named)
+        pa.table({"time": [1726560266], "icao24": ["abc123"], "lat": [1.0], "lon": [2.0]}),
+        str(json_named),
     )
     assert detect_format(json_named) == "opensky-csv"
     assert len(read_all(read_recording(json_named))) == 1

@@ -13,7 +13,7 @@ import queue
 import threading
 import warnings
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -565,6 +565,7 @@ def _table(data: Any) -> pa.Table | None:
 def _state_vectors(table: pa.Table, stats: ReadStats) -> tuple[str, Iterator[StateVectors]]:
     """Batches as the file readers make them, from whichever layout the table has."""
     names = set(table.schema.names)
+    convert: Callable[[pa.Table, ReadStats, str], StateVectors]
     if names.issuperset(OPENSKY_COLUMNS):
         convert, where = opensky.to_state_vectors, "OpenSky table"
     elif names.issuperset(TRAFFIC_COLUMNS):

@@ -454,10 +454,16 @@ def watch(
     allowed_host: AllowedHostOption = None,
 ) -> None:
     """Watch live feeds (or replay recordings) against zones, storing and sending every event."""
+    from skyfence.alerts.webhook import check_webhook_url
     from skyfence.engine.zoneset import EngineSettings
 
     if speed < 0:
         raise _fail("--speed must be >= 0")
+    for url in webhook or []:
+        try:
+            check_webhook_url(url)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
     antenna = _receiver(receiver) if receiver is not None else None
     _watch_session(
@@ -497,7 +503,7 @@ def _watch_session(
     from skyfence.decoding.dedup import FrameDeduplicator
     from skyfence.engine.engine import Engine
     from skyfence.sources.recordings import RecordingError
-    from skyfence.store.events import EventStore
+    from skyfence.store.events import EventStore, StoreError
     from skyfence.watching import LivePicture, open_source, run_watch
     from skyfence.zones.geojson import zone_display_feature
 
@@ -527,6 +533,7 @@ def _watch_session(
         if hasattr(signal, "SIGHUP"):
             signal.signal(signal.SIGHUP, lambda *_: reloader.request())
     server = None
+    failures: list[str] = []
     try:
         if web is not None:
             from skyfence.web.server import WebServer, api_token
@@ -584,13 +591,24 @@ def _watch_session(
         if server is not None and keep_serving and not stop.is_set():
             console.print(f"the map stays up at {server.url}#token={server.token} (Ctrl-C ends)")
             stop.wait()
+    except StoreError as exc:  # the file damaged under us, most likely: stop, lose nothing
+        failures.append(str(exc))
     finally:
         if server is not None:
             server.stop()
         for delivery in deliveries:
             delivery.close()
         for sink in sinks:
-            sink.close()
+            try:
+                sink.close()
+            except StoreError as exc:  # names the file its unwritten events were saved in
+                failures.append(str(exc))
+    if failures:
+        raise _fail(
+            "\n".join(failures) + "\nwatch stopped: the event store cannot take events (was it "
+            "written to by another program?); restore it, or recover what it holds with "
+            "`sqlite3 FILE .recover`"
+        )
 
 
 @app.command()

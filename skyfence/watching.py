@@ -308,6 +308,7 @@ def source_status(source: Source) -> dict[str, Any]:
             connected=status.connected,
             messages=status.frames,
             dropped=status.malformed + status.truncated,
+            dropped_bytes=status.dropped_bytes,
             duplicates=status.duplicates,
             last_error=status.last_error,
             reconnects=status.reconnects,

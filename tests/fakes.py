@@ -1,10 +1,13 @@
-"""Fakes the tests share: a scripted receiver on 127.0.0.1 and SBS lines from state vectors."""
+"""Fakes the tests share: a scripted receiver on 127.0.0.1, SBS lines from state vectors, and
+gzip bombs."""
 
 from __future__ import annotations
 
 import socket
 import threading
+import zlib
 from datetime import UTC, datetime
+from pathlib import Path
 
 HOLD = "hold"  # end of a script: keep the connection open (silent) until the server stops
 CLOSE = "close"  # hang up at once (the script's end does too)
@@ -68,3 +71,22 @@ def sbs_line(kind: int, icao: int, t: float, fields: dict[int, str]) -> str:
     for index, value in fields.items():
         row[index] = value
     return ",".join(row)
+
+
+OPENSKY_HEADER = (
+    b"time,icao24,lat,lon,velocity,heading,vertrate,callsign,onground,alert,spi,squawk,"
+    b"baroaltitude,geoaltitude,lastposupdate,lastcontact\n"
+)
+
+
+def gzip_bomb(path: Path, head: bytes, filler: bytes, size: int) -> Path:
+    """`head` then `size` bytes of `filler`, gzipped at deflate's best ratio (~1,000x),
+    never holding the whole in memory."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = filler * ((1 << 22) // len(filler))
+    with path.open("wb") as f:
+        f.write(deflate.compress(head))
+        for _ in range(size // len(chunk)):
+            f.write(deflate.compress(chunk))
+        f.write(deflate.flush())
+    return path

@@ -8,6 +8,8 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
+from fakes import OPENSKY_HEADER, gzip_bomb
+
 from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
@@ -140,6 +142,35 @@ def test_audit_fails_clearly_on_bad_input(tmp_path: Path, samples: Path) -> None
         "audit", "-z", "ukraine", samples / "noisy/noisy_spoofing.json.gz", "--since", "soon"
     )
     assert run.returncode == 2 and "--since" in run.stderr
+
+
+def test_audit_of_a_gzip_bomb_ends_with_a_clear_error(tmp_path: Path) -> None:
+    """An OpenSky header then 64 MiB of blank lines in 64 KiB of gzip. Arrow's CSV reader used
+    to read the file from a thread of its own, still running at exit after the error: the
+    interpreter then died with `terminate called without an active exception` (exit 134) in
+    some runs. Each run must end with the message, and exit code 2."""
+    bomb = gzip_bomb(tmp_path / "states.csv.gz", OPENSKY_HEADER, b"\n", 64 << 20)
+    for _ in range(3):
+        run = skyfence("audit", "-z", "ukraine", bomb)
+        assert run.returncode == 2, run.stderr
+        assert "states.csv.gz: gzip content larger than" in run.stderr.replace("\n", "")
+        assert "terminate" not in run.stderr and "Traceback" not in run.stderr
+
+
+def test_watch_refuses_a_bad_webhook_url_at_start(samples: Path, tmp_path: Path) -> None:
+    for url, why in [
+        ("http://127.0.0.1:99999/hook", "the port is not a number from 1 to 65535"),
+        ("http://127.0.0.1:0/hook", "the port is not a number from 1 to 65535"),
+        ("ftp://example.org/hook", "expected http(s)://HOST[:PORT]/PATH"),
+    ]:
+        run = skyfence(
+            "watch", "-z", "ukraine", "-s", samples / "noisy/noisy_spoofing.json.gz",
+            "--store", tmp_path / "events.sqlite", "--webhook", url,
+        )  # fmt: skip
+        assert run.returncode == 2, run.stderr
+        assert f"webhook URL '{url}': {why}" in run.stderr.replace("\n", "")
+        assert "Traceback" not in run.stderr
+    assert not (tmp_path / "events.sqlite").exists()  # refused before anything was opened
 
 
 def test_zones_commands(tmp_path: Path) -> None:

@@ -388,3 +388,130 @@ def test_watch_killed_mid_feed_then_restarted(
     assert len(after) > len(before)  # and the rest of the feed gave events too
     assert hook.keys() >= pending  # deliveries pending at the kill were made after the restart
     check_deliveries(store, hook)
+
+
+class DrippingWebhook:
+    """An endpoint that answers one byte every 3 s while `dripping` is set (the attack: no
+    socket read ever times out), and 204 with the key recorded once it is cleared."""
+
+    def __init__(self) -> None:
+        self.dripping = threading.Event()
+        self.dripping.set()
+        self.requests = 0
+        self.accepted: list[tuple[str, dict[str, Any]]] = []
+        self.lock = threading.Lock()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with hook.lock:
+                    hook.requests += 1
+                if hook.dripping.is_set():
+                    try:
+                        for byte in b"HTTP/1.1 204 No Content\r\n" * 100:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(3.0)
+                    except OSError:
+                        pass  # the client hung up
+                    self.close_connection = True
+                    return
+                with hook.lock:
+                    hook.accepted.append((self.headers["Idempotency-Key"], json.loads(body)))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def keys(self) -> set[str]:
+        with self.lock:
+            return {key for key, _ in self.accepted}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5.0)
+
+
+def test_sigterm_stops_watch_while_a_webhook_drips_and_deliveries_resume_next_run(
+    feed: list[bytes],
+    paris_zones_path: Path,
+    tmp_path: Path,
+    servers: list[Any],
+    watchers: list[Watcher],
+) -> None:
+    """The attack: one byte every 3 s kept `watch` running 60 s after SIGTERM. Now SIGTERM cuts
+    the delivery in flight, the watcher exits 0 (within the 20 s `stop` allows), and every
+    event stays pending in the outbox; the next run delivers them all."""
+    receiver = Receiver([[b"".join(feed), HOLD], [HOLD]])
+    hook = DrippingWebhook()
+    servers += [receiver, hook]
+    store = tmp_path / "events.sqlite"
+    args = (
+        "--zones", paris_zones_path, "--source", f"sbs://127.0.0.1:{receiver.port}",
+        "--store", store, "--webhook", hook.url,
+    )  # fmt: skip
+    watcher = Watcher(tmp_path, "dripped", *args)
+    watchers.append(watcher)
+    wait_for(lambda: len(stored_ids(store)) >= 10, "events to be stored", watcher)
+    wait_for(lambda: hook.requests >= 1, "a delivery in flight", watcher)
+    assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
+    assert "sent when watch runs again" in watcher.out.read_text()
+
+    assert integrity(store) == [("ok",)]
+    stored = stored_ids(store)
+    assert hook.keys() == set() and pending_ids(store) == set(stored)
+
+    hook.dripping.clear()
+    watcher = Watcher(tmp_path, "resumed", *args)
+    watchers.append(watcher)
+    wait_for(lambda: hook.keys() >= set(stored), "the pending deliveries", watcher)
+    assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
+    assert not pending_ids(store)
+
+
+def test_garbage_written_into_the_store_stops_watch_clearly_and_saves_its_events(
+    feed: list[bytes],
+    paris_zones_path: Path,
+    tmp_path: Path,
+    servers: list[Any],
+    watchers: list[Watcher],
+) -> None:
+    """Another program writes garbage over the store while `watch` runs (every page but the
+    first, after a checkpoint, so that the next commit must read it). Decided: `watch` cannot
+    keep a damaged file as its record, so it stops with exit 2 and a message naming the file,
+    no traceback; events no commit took are saved beside it (FILE.unwritten.jsonl)."""
+    receiver = Receiver([[b"".join(feed), HOLD], [HOLD]])
+    servers.append(receiver)
+    store = tmp_path / "events.sqlite"
+    watcher = Watcher(
+        tmp_path, "damaged", "--zones", paris_zones_path,
+        "--source", f"sbs://127.0.0.1:{receiver.port}", "--store", store,
+    )  # fmt: skip
+    watchers.append(watcher)
+    wait_for(lambda: len(stored_ids(store)) >= 10, "events to be stored", watcher)
+    with sqlite3.connect(store, timeout=10) as conn:  # another program
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = store.stat().st_size
+    with store.open("r+b") as f:
+        f.seek(4096)
+        f.write(np.random.default_rng(12).bytes(size - 4096))
+    wait_for(lambda: watcher.process.poll() is not None, "watch to stop", limit_s=60.0)
+    assert watcher.process.returncode == 2, watcher.output()
+    err = watcher.err.read_text().replace("\n", " ")
+    assert f"{store}: cannot write events:" in err and "watch stopped" in err
+    assert "Traceback" not in err
+    rescue = tmp_path / "events.sqlite.unwritten.jsonl"
+    saved = (
+        [json.loads(line) for line in rescue.read_text().splitlines()] if rescue.exists() else []
+    )
+    assert all({"id", "kind", "zone_id", "time"} <= set(record) for record in saved)

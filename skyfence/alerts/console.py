@@ -52,7 +52,10 @@ def _sources(sources: list[dict[str, Any]]) -> Text:
         line.append(f"{mark[0]} ", style=mark[1])
         line.append(f"{s['name']}  {s.get('rate_per_s', 0):,.0f}/s")
         if s.get("dropped"):
-            line.append(f"  {s['dropped']:,} dropped", style="yellow")
+            dropped = f"  {s['dropped']:,} dropped"
+            if s.get("dropped_bytes"):
+                dropped += f" ({s['dropped_bytes']:,} bytes)"
+            line.append(dropped, style="yellow")
         if s.get("last_error") and not s.get("connected"):
             line.append(f"  ({s['last_error']})", style="red")
         line.append("    ")

@@ -10,24 +10,32 @@ Failures (refused connection, timeout, a dropped connection, any non-2xx status)
 on the row, which is retried after an exponential backoff with full jitter, capped at
 `max_backoff_s`. The worker also pauses the whole endpoint for such a backoff after each failure
 in a row, so a receiver that is down is probed now and then instead of sent every pending event.
+
+`timeout_s` bounds a whole delivery, not each socket read: an endpoint that drips its answer a
+byte every few seconds would never trip a per-read timeout, so a timer shuts the connection
+down at the deadline. `close` shuts down the request in flight the same way and leaves its row
+pending, untouched, for the next run: stopping never waits on an endpoint.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
 import random
+import socket
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from skyfence.store.events import Delivery, EventStore
 
 log = logging.getLogger(__name__)
 
 MAX_RESPONSE_BYTES = 64 * 1024  # what we read of an answer before closing: only its status counts
+CLOSE_TIMEOUT_S = 5.0  # `close` waits this long at most for the worker (the store's last call)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +74,7 @@ class WebhookDelivery:
             )
         if timeout_s <= 0 or base_backoff_s <= 0 or max_backoff_s < 0 or poll_s <= 0:
             raise ValueError("timeout_s, base_backoff_s and poll_s must be > 0, max_backoff_s >= 0")
-        parts = urlsplit(url)
+        parts = check_webhook_url(url)
         self.store = store
         self.url = url
         self.timeout_s = float(timeout_s)
@@ -83,6 +91,7 @@ class WebhookDelivery:
         self._sent = 0
         self._failed = 0
         self._streak = 0  # failures in a row, whichever events: the endpoint's health
+        self._in_flight: http.client.HTTPConnection | None = None  # for `close` to cut
         self._stop = threading.Event()
         self._wake = threading.Event()
         store.add_commit_listener(self._wake.set)
@@ -103,11 +112,16 @@ class WebhookDelivery:
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def close(self, timeout: float | None = None) -> None:
-        """Stop after the request in flight (at most `timeout_s`); pending rows stay pending."""
+    def close(self, timeout: float | None = CLOSE_TIMEOUT_S) -> None:
+        """Stop now: the request in flight is cut, its row and every other pending row stay
+        pending for the next run. Waits `timeout` seconds at most for the worker to end."""
         self._stop.set()
         self._wake.set()
         self.store.remove_commit_listener(self._wake.set)
+        with self._lock:
+            conn = self._in_flight
+        if conn is not None:
+            _cut(conn)
         self._thread.join(timeout)
 
     def __enter__(self) -> WebhookDelivery:
@@ -143,6 +157,8 @@ class WebhookDelivery:
             if self._stop.is_set():
                 return
             error = self._post(delivery)
+            if self._stop.is_set() and error is not None:  # cut by `close`: left as it was
+                return
             if error is None:
                 with self._lock:
                     self._sent += 1
@@ -174,14 +190,58 @@ class WebhookDelivery:
         }
         connection_type = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
         conn = connection_type(self._host, self._port, timeout=self.timeout_s)
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()  # before looking at the socket: `connect` below checks it after
+            _cut(conn)
+
+        timer = threading.Timer(self.timeout_s, expire)
+        timer.daemon = True
+        with self._lock:
+            self._in_flight = conn
+        timer.start()
         try:
+            if self._stop.is_set():
+                return "stopped"
+            conn.connect()
+            if expired.is_set():
+                raise TimeoutError
             conn.request("POST", self._target, body=body, headers=headers)
             response = conn.getresponse()
             response.read(MAX_RESPONSE_BYTES)
         except (OSError, http.client.HTTPException) as exc:  # refused, timeout, cut, TLS
+            if expired.is_set():
+                return f"TimeoutError: no complete answer within {self.timeout_s:g} s"
             return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         finally:
+            timer.cancel()
+            with self._lock:
+                self._in_flight = None
             conn.close()
         if 200 <= response.status < 300:
             return None
         return f"HTTP {response.status} {response.reason}".strip()
+
+
+def check_webhook_url(url: str) -> SplitResult:
+    """The URL's parts, or a ValueError saying what is wrong with it: checked when `watch`
+    starts, since a bad URL found at the first event would never deliver anything."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"webhook URL {url!r}: expected http(s)://HOST[:PORT]/PATH")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"webhook URL {url!r}: the port is not a number from 1 to 65535") from None
+    if port == 0:
+        raise ValueError(f"webhook URL {url!r}: the port is not a number from 1 to 65535")
+    return parts
+
+
+def _cut(conn: http.client.HTTPConnection) -> None:
+    """Shut the connection's socket down: a read blocked on it returns at once."""
+    sock = conn.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)

@@ -22,7 +22,6 @@ a poll still running at the deadline is collected by a later call.
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import random
@@ -39,10 +38,11 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from skyfence.schema import StateVectors
+from skyfence.sources.base import GZIP_MAGIC, inflate_gzip
 from skyfence.sources.live import BACKOFF_BASE_S, BACKOFF_MAX_S, backoff_delay
 
 HTTP_TIMEOUT_S = 10.0  # per socket operation of one poll (runs in the worker thread)
-MAX_BODY_BYTES = 64 << 20  # a body larger than this is refused rather than parsed
+MAX_BODY_BYTES = 64 << 20  # a body larger than this (compressed or not) is refused, not parsed
 SAME_FIX_S = 0.25  # fix times this close are one fix seen twice (0.1 s rounding, both ways)
 FORGET_S = 600.0  # last fixes older than this are forgotten (readsb drops positions at 60 s)
 _MAX_ERRORS = 10
@@ -139,12 +139,17 @@ def parse_aircraft_json(
     )
 
 
+def _inflated(body: bytes) -> bytes:
+    if body[:2] != GZIP_MAGIC:
+        return body
+    try:  # a web server may hand out the gzip file as is; capped like the body itself,
+        return inflate_gzip(body, MAX_BODY_BYTES)  # since 400 KiB of gzip can make 400 MiB
+    except ValueError as exc:
+        raise ValueError(f"aircraft.json: {exc}") from exc
+
+
 def _decode(body: bytes | bytearray) -> Any:
-    if body[:2] == b"\x1f\x8b":  # a web server may hand out the gzip file as is
-        try:
-            body = gzip.decompress(body)
-        except (OSError, EOFError) as exc:
-            raise ValueError(f"aircraft.json: broken gzip body: {exc}") from exc
+    body = _inflated(bytes(body))
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
@@ -292,7 +297,7 @@ class AircraftJsonSource:
             body: bytes = response.read(MAX_BODY_BYTES + 1)
         if len(body) > MAX_BODY_BYTES:
             raise ValueError(f"aircraft.json: body larger than {MAX_BODY_BYTES} bytes")
-        return body
+        return _inflated(body)  # here, in the worker: a bomb must not stall the watch loop
 
     def _collect(self, future: Future[bytes]) -> StateVectors:
         self.status.polls += 1

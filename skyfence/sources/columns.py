@@ -8,6 +8,7 @@ converters accept all of them, and report, per row, a value that is present but 
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any, TypeAlias
 
@@ -18,6 +19,7 @@ import pyarrow.compute as pc
 
 from skyfence.schema import StateVectors, parse_icao24
 from skyfence.sources.base import ReadStats
+from skyfence.sources.timefence import fence
 
 F64 = npt.NDArray[np.float64]
 BOOL = npt.NDArray[np.bool_]
@@ -169,9 +171,18 @@ def as_bool(col: Column) -> tuple[BOOL, BOOL]:
     return truthy, ~truthy & ~np.isin(lower, [*_FALSE, ""])
 
 
-def checked(stats: ReadStats, where: str, bad: BOOL, **columns: Any) -> StateVectors:
+def checked(
+    stats: ReadStats,
+    where: str,
+    bad: BOOL,
+    *,
+    lines: npt.NDArray[np.int64] | None = None,
+    **columns: Any,
+) -> StateVectors:
     """Build the batch and drop (counting them) rows with a bad value, no usable time or address,
-    or an impossible position: those are corrupt, and a monitor must not act on them."""
+    or an impossible position: those are corrupt, and a monitor must not act on them; then rows
+    stamped far outside the recording's time (`skyfence.sources.timefence`). `lines`, when the
+    reader knows them, are the rows' line numbers: the report names the lines."""
     sv = StateVectors.build(len(bad), **columns)
     bad = bad | ~np.isfinite(sv.t_s) | (sv.icao24 == 0)
     bad |= np.abs(sv.lat_deg) > 90
@@ -179,10 +190,16 @@ def checked(stats: ReadStats, where: str, bad: BOOL, **columns: Any) -> StateVec
     stats.rows_read += len(bad)
     n_bad = int(bad.sum())
     if n_bad:
-        stats.skip(n_bad, f"{where}: row without a valid time, address, position or value")
+        label = where
+        if lines is not None:
+            numbers = lines[bad].tolist()
+            shown = ", ".join(map(str, numbers[:5])) + (", ..." if n_bad > 5 else "")
+            label = f"line{'s' if n_bad > 1 else ''} {shown}"
+        stats.skip(n_bad, f"{label}: row without a valid time, address, position or value")
         sv = sv.take(~bad)
+        lines = None if lines is None else lines[~bad]
     stats.rows_yielded += len(sv)
-    return sv
+    return fence(sv, stats, where, time.time(), lines)
 
 
 def icao24_of(col: Column) -> npt.NDArray[np.uint32]:

@@ -84,6 +84,13 @@ def as_mask(values: Any) -> BOOL:
 
 def line_blocks(stream: io.BufferedIOBase, size: int) -> Iterator[tuple[bytes, str]]:
     """Blocks of complete lines, each with a "lines a-b" label for messages."""
+    for block, number in numbered_blocks(stream, size):
+        lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        yield block, f"lines {number}-{number + lines - 1}"
+
+
+def numbered_blocks(stream: io.BufferedIOBase, size: int) -> Iterator[tuple[bytes, int]]:
+    """Blocks of complete lines, each with the number of its first line (from 1)."""
     carry, number = b"", 1
     while True:
         block = stream.read(size)
@@ -95,9 +102,8 @@ def line_blocks(stream: io.BufferedIOBase, size: int) -> Iterator[tuple[bytes, s
             if cut == 0 and len(buf) > MAX_LINE_BYTES:
                 cut = len(buf)  # no line end in sight: let the parser reject it
         if cut:
-            lines = buf.count(b"\n", 0, cut) + (0 if buf[:cut].endswith(b"\n") else 1)
-            yield buf[:cut], f"lines {number}-{number + lines - 1}"
-            number += lines
+            yield buf[:cut], number
+            number += buf.count(b"\n", 0, cut) + (0 if buf[:cut].endswith(b"\n") else 1)
         carry = buf[cut:]
         if not block:
             return

@@ -144,6 +144,7 @@ class FeedStatus:
     bytes: int = 0
     frames: int = 0  # Mode S frames framed (Beast, AVR) or usable MSG lines (SBS)
     malformed: int = 0  # garbage stretches, unusable lines, frames the decoder refused
+    dropped_bytes: int = 0  # Beast: bytes discarded (garbage, broken messages), however many
     truncated: int = 0  # partial messages dropped because their connection ended
     vectors: int = 0  # state vectors returned
     duplicates: int = 0  # frames another receiver of the same watch delivered first
@@ -185,9 +186,10 @@ class _FramePipeline:
 
     def feed(self, data: bytes, t: float) -> None:
         if self._kind == "beast":
-            resyncs = self._beast.stats.resyncs
+            resyncs, skipped = self._beast.stats.resyncs, self._beast.stats.skipped_bytes
             found = self._beast.feed(data)
             self._status.malformed += self._beast.stats.resyncs - resyncs
+            self._status.dropped_bytes += self._beast.stats.skipped_bytes - skipped
             frames = found.frame[found.msg_type != MODE_AC]
         else:
             block = self._complete_lines(data)

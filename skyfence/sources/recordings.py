@@ -9,6 +9,7 @@ library (gzip, pyarrow, json) raised it underneath.
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from skyfence.schema import StateVectors
 from skyfence.sources import avr, beast, frames, opensky, readsb_trace, sbs, traffic_files
 from skyfence.sources.base import ReadStats, RecordingError
 from skyfence.sources.sniff import FORMATS, detect_format
+from skyfence.sources.timefence import fence
 
 __all__ = [
     "FORMATS",
@@ -38,6 +40,7 @@ _READERS: dict[str, Reader] = {
     "readsb-trace": readsb_trace.read_trace,
     "sbs": sbs.read_sbs_file,
 }
+_DECODED = ("frames-jsonl", "beast", "avr", "sbs")  # fixes decoded from frames or messages
 _FAILURES = (OSError, EOFError, zlib.error, pa.ArrowException, ValueError)
 
 
@@ -55,6 +58,7 @@ class RecordingReader(Iterator[StateVectors]):
         self.path = path
         self.format = fmt
         self.stats = ReadStats()
+        self._decoded = 0
         # receiver clocks count ticks, not dates: the first frame is at `start_s`, by default
         # the file's modification time
         start = path.stat().st_mtime if start_s is None else start_s
@@ -74,11 +78,16 @@ class RecordingReader(Iterator[StateVectors]):
 
     def __next__(self) -> StateVectors:
         try:
-            return next(self._batches)
+            batch = next(self._batches)
         except RecordingError:
             raise
         except _FAILURES as exc:
             raise RecordingError(self.path, f"cannot read as {self.format}: {exc}") from exc
+        if self.format in _DECODED:  # the column formats are fenced by their reader
+            where = f"decoded fixes {self._decoded + 1}-{self._decoded + len(batch)}"
+            self._decoded += len(batch)
+            batch = fence(batch, self.stats, where, time.time())
+        return batch
 
 
 def read_recording(

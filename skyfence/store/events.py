@@ -17,7 +17,9 @@ Durability choices, and why:
   and notifies, each event once.
 - A failed commit drops nothing: its events stay queued and are retried with backoff, and the
   error is raised by the next `write` or `flush` (by every one while the store still fails);
-  `close` raises if events could not be written at all.
+  `close` raises if events could not be written at all, and saves them first, as JSON lines,
+  beside the store (`FILE.unwritten.jsonl`): a file damaged by another program (garbage written
+  into it) fails every commit, and its events must survive it.
 - Another process may hold the write lock longer than the busy timeout (a `watch` beside a
   `serve`, pruning a large track log): an acknowledgement, the web's one write, is retried with
   the same backoff for up to `ack_patience_s` before its caller hears "database is locked".
@@ -150,7 +152,7 @@ class EventStore:
         self._closed = False
         self._failure: StoreError | None = None  # set while commits fail
         self._unreported: StoreError | None = None  # the last failure, until raised once
-        self._unwritten = 0
+        self._unwritten: list[Row] = []  # event rows no commit took, known once stopped
         self._retry_wake = threading.Event()
         self._listeners: list[Callable[[], None]] = []
         self._thread = threading.Thread(
@@ -164,13 +166,14 @@ class EventStore:
 
     def write(self, events: Iterable[Event]) -> None:
         """Queue events for the writer. Raises `StoreError` if a commit failed since the last
-        call (or the store still fails); the events of a call that raised were not queued, and
-        writing them again is harmless (inserts are idempotent)."""
+        call (or the store still fails); the events of a call that raised are queued all the
+        same (retried, or saved at `close`), and writing them again is harmless (inserts are
+        idempotent)."""
         rows = [event_row(event) for event in events]  # bad values fail here, not in the writer
         with self._lock:
-            self._check()
-            if rows:
+            if rows and not self._closed:
                 self._queue.put(_Job(rows=rows))
+            self._check()
 
     def flush(self, timeout: float | None = None) -> None:
         """Return once everything written before is committed (on disk); raise `StoreError` if a
@@ -191,7 +194,22 @@ class EventStore:
         atexit.unregister(self._close_at_exit)
         if self._unwritten:
             reason = self._failure.reason if self._failure else "unknown error"
-            raise StoreError(self.path, f"{self._unwritten} events could not be written: {reason}")
+            saved = self._save_unwritten()
+            raise StoreError(
+                self.path, f"{len(self._unwritten)} events could not be written: {reason}; {saved}"
+            )
+
+    def _save_unwritten(self) -> str:
+        """The events no commit took, appended to FILE.unwritten.jsonl; says where, or why not."""
+        rescue = self.path.with_name(self.path.name + ".unwritten.jsonl")
+        try:
+            with rescue.open("a", encoding="utf-8") as f:
+                for row in self._unwritten:  # without time_s, the one column not in a record
+                    record = event_record((*row[:7], *row[8:]))
+                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            return f"they could not be saved to {rescue} either: {exc.strerror or exc}"
+        return f"they are saved in {rescue}"
 
     @property
     def closed(self) -> bool:
@@ -568,7 +586,7 @@ class EventStore:
             else:
                 retained = [job for job in jobs if job.rows or job.future is not None]
                 failures += 1
-        self._unwritten = sum(len(job.rows) for job in retained)
+        self._unwritten = [row for job in retained for row in job.rows]
         for job in retained:
             if job.future is not None:
                 job.future.set_exception(StoreError(self.path, "the event store was closed"))

@@ -160,7 +160,11 @@ def _zone_from_feature(feature: Any, index: int, problems: _Problems) -> Zone | 
         problems.add(where, "properties must be an object")
         return None
     zone_id = props.get("id", feature.get("id"))
-    if not isinstance(zone_id, str | int) or isinstance(zone_id, bool) or str(zone_id) == "":
+    if isinstance(zone_id, int | float) and not isinstance(zone_id, bool):
+        # refused, not turned into text: 7, 7.0 and "07" would name one zone or three
+        problems.add(where, f'id {zone_id!r} is a number: zone ids are strings ("{zone_id}")')
+        return None
+    if not isinstance(zone_id, str) or zone_id == "":
         problems.add(where, "property 'id' is required (a non-empty string)")
         return None
     zone_id = str(zone_id)
@@ -224,6 +228,10 @@ def _geometry(
     if kind not in ("Polygon", "MultiPolygon", "Point"):
         problems.add(where, f"geometry type {kind!r} is not a zone (Polygon, MultiPolygon, Point)")
         return None
+    unclosed = _unclosed_ring(kind, geometry.get("coordinates"))
+    if unclosed is not None:
+        problems.add(where, unclosed)
+        return None
     try:
         geom = shape(geometry)
     except Exception as exc:  # shapely raises several types for malformed coordinates
@@ -251,6 +259,24 @@ def _geometry(
         return None
     assert isinstance(geom, Polygon | MultiPolygon)
     return geom
+
+
+def _unclosed_ring(kind: str, coordinates: Any) -> str | None:
+    """Why a ring is not closed, if one is not. Refused rather than closed for the author, as
+    shapely would: a ring cut short (a lost last line) would get a straight edge that moves the
+    boundary, and no one would know."""
+    polygons = [coordinates] if kind == "Polygon" else coordinates if kind == "MultiPolygon" else []
+    if not isinstance(polygons, list):
+        return None  # malformed: shapely says how
+    for p, rings in enumerate(polygons):
+        for r, ring in enumerate(rings if isinstance(rings, list) else []):
+            if isinstance(ring, list) and len(ring) >= 2 and ring[0] != ring[-1]:
+                which = f"ring {r}" + (f" of polygon {p}" if kind == "MultiPolygon" else "")
+                return (
+                    f"{which} is not closed: it ends at {ring[-1]}, not at its first position "
+                    f"{ring[0]} (GeoJSON rings end where they start)"
+                )
+    return None
 
 
 def _radius(props: dict[str, Any], where: str, problems: _Problems) -> float | None:

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from skyfence.alerts.webhook import WebhookDelivery
+from skyfence.alerts.webhook import DeliveryStats, WebhookDelivery
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.schema import StateVectors
@@ -37,6 +37,7 @@ from skyfence.store.events import EventStore, OutboxCounts
 from skyfence.zones.geojson import load_zones
 
 TIMEOUT_S = 0.5  # the worker's; a hanging request sleeps longer than that
+DRIP_S = TIMEOUT_S / 3  # a dripping answer sends a byte this often: no read ever times out
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ class Receipt:
     key: str | None
     content_type: str | None
     body: dict[str, Any]
-    answer: str  # "ok" (a 200 the client saw), "500", "close" (no answer) or "hang"
+    answer: str  # "ok" (a 200 the client saw), "500", "close" (no answer), "hang" or "drip"
 
 
 class Receiver:
@@ -91,6 +92,13 @@ class Receiver:
                     return
                 if answer == "hang":
                     time.sleep(TIMEOUT_S * 2.5)  # then answers, too late: the client gave up
+                if answer == "drip":  # a byte of the status line at a time, until hung up on
+                    with contextlib.suppress(OSError):
+                        for byte in b"HTTP/1.1 200 OK\r\n" * 1000:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(DRIP_S)
+                    return
                 self.send_response(500 if answer == "500" else 200)
                 self.send_header("Content-Length", "0")
                 with contextlib.suppress(OSError):
@@ -258,6 +266,51 @@ def test_a_worker_stops_when_its_store_is_closed(events: list[Event], tmp_path: 
         assert sum(accepted.values()) <= 101  # the one in flight at the close may come twice
 
 
+def test_an_answer_dripped_a_byte_at_a_time_fails_at_the_delivery_deadline(
+    events: list[Event], tmp_path: Path
+) -> None:
+    """Each byte comes before the socket's timeout: only a deadline on the whole delivery ends
+    the attempt, which is then retried and delivered."""
+    with (
+        receiving(["drip", "drip"]) as receiver,
+        EventStore(tmp_path / "e.db", [receiver.url]) as store,
+    ):
+        store.write(events[:3])
+        store.flush(timeout=10)
+        delivery = fast_worker(store, receiver.url, seed=7)
+        try:
+            wait_for(lambda: delivery.stats.pending == 0, 20, "every delivery")
+        finally:
+            delivery.close()
+        assert delivery.stats.failed_attempts == 2
+        check_receipts(receiver, events[:3], store)
+    with contextlib.closing(sqlite3.connect(tmp_path / "e.db")) as conn:
+        errors = [row[0] for row in conn.execute("SELECT last_error FROM outbox") if row[0]]
+    assert set(errors) == {f"TimeoutError: no complete answer within {TIMEOUT_S:g} s"}
+
+
+def test_close_cuts_the_request_in_flight_and_leaves_it_pending(
+    events: list[Event], tmp_path: Path
+) -> None:
+    """A delivery with a minute's deadline, dripped: `close` ends the worker at once (it does
+    not merely give up waiting for it), and the event stays pending as it was, then is
+    delivered by the next worker."""
+    with receiving(["drip"]) as receiver, EventStore(tmp_path / "e.db", [receiver.url]) as store:
+        store.write(events[:1])
+        store.flush(timeout=10)
+        delivery = WebhookDelivery(store, receiver.url, timeout_s=60)
+        wait_for(lambda: len(receiver.receipts) == 1, 10, "the request to be in flight")
+        delivery.close(timeout=10)
+        assert not delivery.running
+        assert delivery.stats == DeliveryStats(sent=0, failed_attempts=0, pending=1)
+        delivery = fast_worker(store, receiver.url, seed=8)
+        try:
+            wait_for(lambda: delivery.stats.pending == 0, 10, "the delivery")
+        finally:
+            delivery.close()
+        check_receipts(receiver, events[:1], store)
+
+
 def test_backoff_is_full_jitter_under_a_doubling_cap(tmp_path: Path) -> None:
     url = "http://127.0.0.1:9/hook"
     with EventStore(tmp_path / "events.db", [url]) as store:
@@ -277,7 +330,7 @@ def test_backoff_is_full_jitter_under_a_doubling_cap(tmp_path: Path) -> None:
 
 WORKER = """
 import sys, time
-from skyfence.alerts.webhook import WebhookDelivery
+from skyfence.alerts.webhook import DeliveryStats, WebhookDelivery
 from skyfence.store.events import EventStore
 
 path, url = sys.argv[1:3]

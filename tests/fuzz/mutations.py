@@ -12,6 +12,7 @@ NASTY = [
     b"\x1a", b"\x1a\x1a", b"\x1a1", b"\x1a3", b"\x00", b"\xff", b"\n", b"\r\n", b",", b";",
     b"*", b"@", b"{", b"}", b"[", b'"', b"NaN", b"1e999", b"-0", b"\xc3", b"9" * 40,
     b"\x1b[2J", b"=1+1", b"\xe2\x80\xae", b"\\", b"\x07",
+    b"99999999999", b"4102444800", b"0,", b"5138/11/16", b"\xff\xfe",  # absurd times, not UTF-8
 ]  # fmt: skip
 
 

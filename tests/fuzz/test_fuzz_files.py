@@ -6,10 +6,11 @@ from __future__ import annotations
 import gzip
 import json
 import tempfile
+import zlib
 from importlib.resources import files
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from mutations import damaged, traffic_samples
 
@@ -67,6 +68,22 @@ def test_recordings(name: str, data: st.DataObject) -> None:
 @given(data=damaged(gzip.compress(SEEDS["states.json"]), max_edits=3))
 def test_damaged_gzip(data: bytes) -> None:
     read_all("states.json.gz", data)
+
+
+@settings(max_examples=6)  # each reads the cap's 16 MiB: a few examples, in every profile
+@given(
+    name=st.sampled_from(sorted(SEEDS)),
+    filler=st.sampled_from([b"\n", b" ", b"\x00", b"\x1a", b"\r\n", b"{}\n"]),
+    cut=st.integers(0, 4000),
+)
+def test_gzip_bombs(name: str, filler: bytes, cut: int) -> None:
+    """A real recording's head, then 64 MiB of one filler, gzipped (~1,000x): read, or refused
+    with the file named (the inflation cap), in bounded memory."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = filler * ((1 << 22) // len(filler))
+    parts = [deflate.compress(SEEDS[name][:cut])]
+    parts += [deflate.compress(chunk) for _ in range(16)]
+    read_all(name + ".gz", b"".join([*parts, deflate.flush()]))
 
 
 @given(data=damaged(ZONES, max_edits=10))

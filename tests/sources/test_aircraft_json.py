@@ -5,11 +5,14 @@ for any later request), so repeats, errors and recoveries happen at known places
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import socket
 import threading
 import time
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,6 +22,7 @@ import pytest
 
 from skyfence.schema import StateVectors
 from skyfence.sources.aircraft_json import (
+    MAX_BODY_BYTES,
     AircraftJsonSource,
     AircraftJsonStats,
     parse_aircraft_json,
@@ -324,3 +328,37 @@ def test_same_fix_with_rounded_times_is_not_returned_twice(servers: list[Server]
     with AircraftJsonSource(server.url, poll_s=0.01) as source:
         got = StateVectors.concat(poll_until(source, lambda: server.requests >= 4))
     assert got.t_pos_s.tolist() == [100.0, 102.0] and got.lat_deg.tolist() == [41.2, 41.3]
+
+
+def gzip_bomb(head: bytes, filler: bytes, size: int, tail: bytes) -> bytes:
+    """`head`, `size` bytes of `filler`, `tail`, gzipped without ever holding the whole."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = filler * ((1 << 22) // len(filler))
+    parts = [deflate.compress(head)]
+    parts += [deflate.compress(chunk) for _ in range(size // len(chunk))]
+    return b"".join([*parts, deflate.compress(tail), deflate.flush()])
+
+
+def test_a_gzip_bomb_is_refused_in_bounded_memory_and_polling_recovers(
+    recording: StateVectors, t0: float, servers: list[Server]
+) -> None:
+    """A real snapshot padded with 400 MiB of blanks inside the JSON: a ~400 KiB gzip body,
+    under the body cap; decompressing it whole took 1 GB of RSS on every poll. It is refused
+    once it inflates past MAX_BODY_BYTES, and the next (gzipped, real) snapshot is read."""
+    doc = json.dumps(snapshot(recording, t0)).encode()
+    bomb = gzip_bomb(doc[:-1], b" ", 400 << 20, b"}")
+    assert len(bomb) < MAX_BODY_BYTES // 100
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"aircraft\.json: gzip body inflates to more than"):
+            parse_aircraft_json(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * MAX_BODY_BYTES  # the capped output, and the JSON never parsed
+    served = [(200, bomb), (200, gzip.compress(doc))]
+    servers.append(server := Server(served))
+    with AircraftJsonSource(server.url, poll_s=0.01, backoff_base_s=0.01) as source:
+        got = StateVectors.concat(poll_until(source, lambda: source.status.ok >= 1))
+    assert "inflates to more than" in (source.status.errors[0])
+    assert_same_fixes(got, expected_fixes(recording, [t0]))

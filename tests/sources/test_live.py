@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakes import HOLD, Receiver, Step, sbs_line
+from skyfence.watch import FeedAdapter, source_status
 
 from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.decoding.frames import FrameDecoder
@@ -191,6 +192,28 @@ def test_beast_reconnects_after_a_cut_mid_frame(
     assert len(vectors) == s.vectors > 0
     assert np.isin(vectors.t_s, tap.t).all()
     assert np.isin(vectors.icao24, FrameDecoder().decode(tap.t, tap.frames).icao24).all()
+
+
+def test_a_flood_of_escape_bytes_is_counted_in_bytes(
+    serve: Callable[..., Receiver], sample: bytes
+) -> None:
+    """The attack: 326 MB of 0x1a before the real feed showed `messages 0, dropped 1`. The
+    status now counts the bytes discarded (here 4 MiB), and the real frames after them come
+    through."""
+    flood = b"\x1a" * (4 << 20)
+    server = serve([[flood, sample, sample, HOLD]])
+    adapter = FeedAdapter(f"beast://127.0.0.1:{server.port}")
+    source = adapter.feed
+    try:
+        whole = frames_of(sample)
+        poll(source, lambda: source.status.frames >= 2 * len(whole) - 1, limit_s=60.0)
+        s = source.status
+        assert s.bytes == len(flood) + 2 * len(sample)
+        assert len(flood) - 1 <= s.dropped_bytes <= len(flood) + 32  # + a frame broken by it
+        record = source_status(adapter)
+        assert record["dropped_bytes"] == s.dropped_bytes and record["messages"] == s.frames
+    finally:
+        adapter.close()
 
 
 def test_two_receivers_hearing_the_same_frames_are_decoded_once(

@@ -239,9 +239,53 @@ def test_opensky_csv_bytes_that_are_not_utf8_cost_their_rows_only(
     check_opensky(sv, spoofing.take(kept))
     assert (reader.stats.rows_read, reader.stats.rows_skipped) == (100, 2)
     assert [p for p in reader.stats.problems if "UTF-8" in p] == [
-        "data row 5: text that is not UTF-8",
-        "data row 40: text that is not UTF-8",
+        "line 6: text that is not UTF-8",  # the header is line 1
+        "line 41: text that is not UTF-8",
     ]
+
+
+def _corrupt_line(path: Path, number: int, damage: Any) -> None:
+    lines = path.read_bytes().split(b"\n")
+    lines[number - 1] = damage(lines[number - 1])
+    path.write_bytes(b"\n".join(lines))
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda line: line.replace(b",", b",\xff", 3), "text that is not UTF-8"),
+        (lambda line: line + b",\xff", "text that is not UTF-8"),  # a field too many as well
+        (lambda line: b"\xff" + line[:20], "text that is not UTF-8"),  # too few as well
+        (lambda line: line + b",1", "17 fields, 16 expected"),
+        (
+            lambda line: b",".join([*line.split(b",")[:3], b"abc", *line.split(b",")[4:]]),
+            "row without a valid time, address, position or value",
+        ),  # longitude "abc"
+    ],
+)
+def test_one_corrupted_row_of_a_real_opensky_csv_costs_that_row_named_by_its_line(
+    tmp_path: Path, spoofing: StateVectors, damage: Any, reason: str, capfd: Any
+) -> None:
+    """The whole sample as OpenSky CSV (8,681 rows), line 4,321 damaged: the other rows are
+    read, and the report names line 4,321 (the header is line 1), not a block of rows."""
+    path = tmp_path / "states.csv"
+    pacsv.write_csv(opensky_table(spoofing), str(path))
+    _corrupt_line(path, 4321, damage)
+    reader = read_recording(path, batch_rows=1000)
+    sv = read_all(reader)
+    check_opensky(sv, spoofing.take(np.delete(np.arange(len(spoofing)), 4319)))
+    assert (reader.stats.rows_read, reader.stats.rows_skipped) == (len(spoofing), 1)
+    assert reader.stats.problems == [f"line 4321: {reason}"]
+    assert "Exception ignored" not in capfd.readouterr().err
+
+
+def test_an_unclosed_quote_costs_no_other_row(tmp_path: Path, spoofing: StateVectors) -> None:
+    path = tmp_path / "states.csv"
+    pacsv.write_csv(opensky_table(spoofing), str(path))
+    _corrupt_line(path, 50, lambda line: line.replace(b'"THY9BP  "', b'"THY9BP,'))
+    reader = read_recording(path)
+    assert len(read_all(reader)) == len(spoofing) - 1
+    assert reader.stats.problems == ["line 50: 17 fields, 16 expected"]
 
 
 def test_opensky_parquet(tmp_path: Path, spoofing: StateVectors) -> None:
@@ -343,7 +387,8 @@ def test_detect_format_ignores_misleading_extension(tmp_path: Path) -> None:
     assert detect_format(parquet_named) == "frames-jsonl"
     json_named = tmp_path / "states.json"
     pacsv.write_csv(
-        pa.table({"time": [1], "icao24": ["abc123"], "lat": [1.0], "lon": [2.0]}), str(json_named)
+        pa.table({"time": [1726560266], "icao24": ["abc123"], "lat": [1.0], "lon": [2.0]}),
+        str(json_named),
     )
     assert detect_format(json_named) == "opensky-csv"
     assert len(read_all(read_recording(json_named))) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import pickle
 import signal
@@ -257,10 +258,15 @@ def test_a_full_disk_is_raised_and_nothing_is_dropped_silently(
     store.write(events[300:])
     with pytest.raises(StoreError, match=f"{path}: cannot write events: database or disk is full"):
         store.flush(timeout=10)
-    with pytest.raises(StoreError, match="disk is full"):  # still failing: refused, not queued
-        store.write(events[:1])
-    with pytest.raises(StoreError, match=f"{len(events) - 300} events could not be written"):
+    with pytest.raises(StoreError, match="disk is full"):  # still failing: raised, and queued
+        store.write(events[:1])  # with the others all the same
+    rescue = tmp_path / "events.db.unwritten.jsonl"
+    with pytest.raises(
+        StoreError, match=f"{len(events) - 299} events could not be written: .* saved in {rescue}"
+    ):
         store.close()
+    saved = [json.loads(line) for line in rescue.read_text().splitlines()]
+    assert saved == [e.to_dict() for e in [*events[300:], events[0]]]
     with EventStore(path, [HOOK]) as store:  # the committed ones are intact; rewriting completes
         assert store.count() == 300
         store.write(events)
@@ -280,7 +286,7 @@ def test_a_failed_commit_is_retried_once_the_cause_is_gone(
         with pytest.raises(StoreError, match="database is locked"):
             store.flush(timeout=10)
         with pytest.raises(StoreError, match="database is locked"):
-            store.write(events[100:200])  # refused while the store fails
+            store.write(events[100:200])  # raised while the store fails, queued all the same
         other.execute("ROLLBACK")
     deadline = time.monotonic() + 10
     while True:  # the writer retries the queued events by itself
@@ -290,7 +296,7 @@ def test_a_failed_commit_is_retried_once_the_cause_is_gone(
         except StoreError:
             assert time.monotonic() < deadline, "the writer never recovered"
             time.sleep(0.02)
-    assert store.count() == 100
+    assert store.count() == 200
     assert store.stats.failed_commits >= 1
     store.write(events[100:])
     store.close()

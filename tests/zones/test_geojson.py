@@ -205,3 +205,31 @@ def test_absurd_zone_files_are_refused_before_they_are_read(
     binary.write_bytes(b"\x1f\x8b\x08\x00garbage\xff\xfe")
     with pytest.raises(ZoneError, match=r"zones.geojson: not UTF-8 text"):
         load_zones(binary)
+
+
+def test_a_numeric_id_and_an_unclosed_ring_are_refused_with_their_feature() -> None:
+    """The bundled Ukraine set, its first zone given the id 7 and the ring of a polygon zone cut
+    short (its closing position lost): both refused, not normalised, and named."""
+    doc = json.loads(files("skyfence").joinpath("zones/data/ukraine.geojson").read_text())
+    first = doc["features"][0]
+    first["properties"]["id"] = 7
+    k, polygon = next(
+        (k, f) for k, f in enumerate(doc["features"]) if k and f["geometry"]["type"] == "Polygon"
+    )
+    ring = polygon["geometry"]["coordinates"][0]
+    del ring[-1]
+    zone_id = polygon["properties"]["id"]
+    with pytest.raises(ZoneError) as info:
+        zones_from_geojson(doc, "ukraine.geojson")
+    message = str(info.value)
+    assert 'ukraine.geojson: feature 0: id 7 is a number: zone ids are strings ("7")' in message
+    assert (
+        f"ukraine.geojson: feature {k} (id {zone_id!r}): ring 0 is not closed: it ends at "
+        f"{ring[-1]}, not at its first position {ring[0]}" in message
+    )
+    assert "2 problem(s), no zone loaded" in message
+    multi = {"type": "MultiPolygon", "coordinates": [[[*ring, ring[0]]], [ring]]}
+    with pytest.raises(ZoneError, match="ring 0 of polygon 1 is not closed"):
+        zones_from_geojson(
+            {"type": "FeatureCollection", "features": [_feature(id="X", geometry=multi)]}
+        )

@@ -818,7 +818,7 @@
       const rate = Number.isFinite(s.rate_per_s) ? `${s.rate_per_s.toFixed(s.rate_per_s < 10 ? 1 : 0)} msg/s` : "";
       const tip = [s.name, s.kind, s.connected ? "connected" : "disconnected",
         Number.isFinite(s.lag_s) ? `lag ${s.lag_s.toFixed(1)} s` : null,
-        s.dropped ? `dropped ${s.dropped}` : null, s.last_error || null].filter(Boolean).join(" · ");
+        s.dropped ? `dropped ${s.dropped}` + (s.dropped_bytes ? ` (${s.dropped_bytes} bytes)` : "") : null, s.last_error || null].filter(Boolean).join(" · ");
       return el("span", { class: "source " + (s.connected ? "connected" : "disconnected"), dataset: { name: s.name }, title: tip },
         String(s.name).split(/[\\/]/).pop(), el("span", { class: "rate", text: rate }));
     }));

@@ -2,7 +2,7 @@
 
 The engine's clock only moves forward: one row stamped in the year 5138 would make it jump,
 declare every aircraft in a zone lost, and stretch the audit's span to 5138. Live sources refuse
-fixes ahead of this machine's clock (`skyfence.watch.drop_future`); a recording has no such
+fixes ahead of this machine's clock (`skyfence.watching.drop_future`); a recording has no such
 reference, so two fences stand in for it, each refusing (counting and reporting) a row:
 
 - plausibility: before `EARLIEST_S` (2000-01-01; no ADS-B recording is older, and 1970 is what

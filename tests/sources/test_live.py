@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakes import HOLD, Receiver, Step, sbs_line
-from skyfence.watch import FeedAdapter, source_status
 
 from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.decoding.frames import FrameDecoder
@@ -34,6 +33,7 @@ from skyfence.sources.live import (
 from skyfence.sources.receiver import Receiver as Antenna
 from skyfence.sources.recordings import read_recording
 from skyfence.sources.sbs import SbsAssembler, parse_sbs
+from skyfence.watching import FeedAdapter, source_status
 
 T0 = 1_700_000_000.0
 

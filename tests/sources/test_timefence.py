@@ -10,9 +10,9 @@ import numpy as np
 import pyarrow.csv as pacsv
 import pytest
 from fakes import sbs_line
-from skyfence.audit import run_audit
 from test_recordings import opensky_table
 
+from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.schema import StateVectors

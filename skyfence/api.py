@@ -41,6 +41,7 @@ from skyfence.store.events import EventStore
 from skyfence.tracking.horizon import beyond_horizon
 from skyfence.watching import LivePicture, Source, open_source, run_watch
 from skyfence.zones import geojson
+from skyfence.zones.load import load_zone_source
 from skyfence.zones.model import Zone, ZoneError
 
 __all__ = ["Watch", "audit", "interference", "load_zones", "report", "watch"]
@@ -64,7 +65,9 @@ def load_zones(*sources: ZoneSource) -> list[Zone]:
     """Zones from bundled set names, zone files or GeoJSON dicts, in the order given.
 
     Files are read by the loader `skyfence ... --zones` uses, so every format the CLI accepts
-    is accepted here. A file is accepted whole or rejected whole.
+    (GeoJSON zone files, and the published formats `skyfence zones import` reads) is accepted
+    here. A file is accepted whole or rejected whole; what it holds that is not a zone (other
+    NOTAMs, FIRs...) is skipped with a warning.
 
     Args:
         *sources: `"ukraine"` (see `skyfence zones list`), a path, or a GeoJSON
@@ -78,11 +81,12 @@ def load_zones(*sources: ZoneSource) -> list[Zone]:
             sources define the same zone id.
     """
     zones: list[Zone] = []
+    skipped: list[str] = []
     for number, source in enumerate(sources, start=1):
         if isinstance(source, Mapping):
             zones += geojson.zones_from_geojson(dict(source), f"<GeoJSON argument {number}>")
         elif isinstance(source, str | os.PathLike):
-            zones += geojson.load_zones(os.fspath(source))
+            zones += load_zone_source(os.fspath(source), skipped)
         else:
             raise ZoneError(f"zone source {number}: {type(source).__name__} is not a name, "
                             "a path or a GeoJSON dict")  # fmt: skip
@@ -90,6 +94,9 @@ def load_zones(*sources: ZoneSource) -> list[Zone]:
     duplicated = [i for i, n in ids.items() if n > 1]
     if duplicated:
         raise ZoneError(f"zone ids used in more than one zone file: {', '.join(duplicated)}")
+    if skipped:  # other NOTAMs, FIRs...: not zones, and not errors either (as the CLI says)
+        shown = "; ".join(skipped[:5])
+        warnings.warn(f"{len(skipped)} item(s) skipped as not zones: {shown}", stacklevel=2)
     return zones
 
 

@@ -44,7 +44,7 @@ class Source(Protocol):
 
 
 # `watch --speed 0`: whole seconds of recording a batch, up to this many rows. The engine gives
-# the same events whatever the batches (tests/test_watch.py); one-second batches, as a live feed
+# the same events whatever the batches (tests/test_watching.py); one-second batches, as a live feed
 # delivers them, cost the engine's fixed cost per batch 10,800 times for three hours of recording.
 REPLAY_BATCH_ROWS = 50_000
 

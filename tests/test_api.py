@@ -212,6 +212,20 @@ def test_load_zones_from_names_files_and_dicts(paris_zones_path: Path) -> None:
         skyfence.load_zones(broken)
 
 
+@pytest.mark.filterwarnings("ignore:.*skipped as not zones")
+def test_load_zones_reads_every_format_the_cli_reads() -> None:
+    from skyfence.cli import app
+
+    data = Path(__file__).parent / "zones" / "data"
+    for name in ("notams_published.txt", "ksgu_openair.txt", "donlon_aixm51_airspaces.xml",
+                 "che_ed269_cis_sample.json", "tfr_constructed.xml"):  # fmt: skip
+        run = CliRunner().invoke(app, ["zones", "show", "--geojson", str(data / name)])
+        assert run.exit_code == 0, run.output
+        shown = json.loads(next(line for line in run.output.splitlines() if line[:1] == "{"))
+        ids = [f["properties"]["id"] for f in shown["features"]]
+        assert ids and [z.id for z in skyfence.load_zones(data / name)] == ids, name
+
+
 def test_errors_are_the_cli_messages_under_one_root(tmp_path: Path) -> None:
     bad_zones = tmp_path / "zones.geojson"
     bad_zones.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", ')

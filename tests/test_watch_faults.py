@@ -490,7 +490,11 @@ def test_garbage_written_into_the_store_stops_watch_clearly_and_saves_its_events
     first, after a checkpoint, so that the next commit must read it). Decided: `watch` cannot
     keep a damaged file as its record, so it stops with exit 2 and a message naming the file,
     no traceback; events no commit took are saved beside it (FILE.unwritten.jsonl)."""
-    receiver = Receiver([[b"".join(feed), HOLD], [HOLD]])
+    # the second half of the feed comes after the damage: the watch must write again to meet it
+    # (a watch with nothing left to write never reads the damaged pages, however long it runs)
+    damaged = threading.Event()
+    half = len(feed) // 2
+    receiver = Receiver([[b"".join(feed[:half]), damaged, b"".join(feed[half:]), HOLD], [HOLD]])
     servers.append(receiver)
     store = tmp_path / "events.sqlite"
     watcher = Watcher(
@@ -498,13 +502,14 @@ def test_garbage_written_into_the_store_stops_watch_clearly_and_saves_its_events
         "--source", f"sbs://127.0.0.1:{receiver.port}", "--store", store,
     )  # fmt: skip
     watchers.append(watcher)
-    wait_for(lambda: len(stored_ids(store)) >= 10, "events to be stored", watcher)
+    wait_for(lambda: len(stored_ids(store)) >= 3, "events to be stored", watcher)
     with sqlite3.connect(store, timeout=10) as conn:  # another program
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     size = store.stat().st_size
     with store.open("r+b") as f:
         f.seek(4096)
         f.write(np.random.default_rng(12).bytes(size - 4096))
+    damaged.set()
     wait_for(lambda: watcher.process.poll() is not None, "watch to stop", limit_s=60.0)
     assert watcher.process.returncode == 2, watcher.output()
     err = watcher.err.read_text().replace("\n", " ")

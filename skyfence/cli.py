@@ -23,6 +23,8 @@ from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
 # Every command imports what it needs when it runs: `skyfence --help` and `zones list` must not
 # pay for numpy, pyarrow, the web server, matplotlib or Spark (tests/test_cli_startup.py).
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from skyfence.alerts.files import EventSink
     from skyfence.auditing import AuditResult
     from skyfence.engine.engine import Engine
@@ -495,9 +497,11 @@ def _watch_session(
     keep_serving: bool = False,
     allowed_hosts: tuple[str, ...] = (),
     zone_sources: list[str] | None = None,
+    epilogue: Callable[[EventStore], None] | None = None,
 ) -> None:
     """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`).
-    With `zone_sources`, the zones are reloaded on SIGHUP and when one of the files changes."""
+    With `zone_sources`, the zones are reloaded on SIGHUP and when one of the files changes.
+    `epilogue` speaks after the run's summary, before the map is kept up until Ctrl-C."""
     from skyfence.alerts.files import open_sink
     from skyfence.alerts.webhook import WebhookDelivery
     from skyfence.decoding.dedup import FrameDeduplicator
@@ -588,6 +592,8 @@ def _watch_session(
                 console.print("webhook deliveries still pending: sent when watch runs again")
                 break
             time.sleep(0.1)
+        if epilogue is not None:
+            epilogue(event_store)
         if server is not None and keep_serving and not stop.is_set():
             console.print(f"the map stays up at {server.url}#token={server.token} (Ctrl-C ends)")
             stop.wait()
@@ -627,9 +633,7 @@ def serve(
     from skyfence.store.events import EventStore
     from skyfence.web.server import WebServer, api_token
 
-    store_path = store or Path(user_data_dir("skyfence")) / "events.sqlite"
-    if not store_path.exists():
-        raise _fail(f"{store_path}: no event store here (run watch or demo first)")
+    store_path = _existing_store(store)
     try:
         event_store = EventStore(store_path)
     except (ValueError, OSError) as exc:
@@ -680,6 +684,19 @@ def demo(
         highlight=False,
     )
     zones = load_zones("demo") + load_zones("ukraine")
+
+    def epilogue(event_store: EventStore) -> None:
+        recorded = StateVectors.concat(list(read_recording(spoofed)))
+        uklv = next(z for z in load_zones("ukraine") if z.id == "UKLV")
+        claimed = int(shapely.contains_xy(uklv.geometry, recorded.lon_deg, recorded.lat_deg).sum())
+        console.print(
+            f"\n{claimed:,} of THY9BP's recorded state vectors put it inside Lviv FIR. A monitor "
+            "that believed them would have reported an incursion into closed Ukrainian airspace; "
+            "skyfence reports a suspect position and no entry.",
+            highlight=False,
+        )
+        _print_next_steps(event_store, store_path)
+
     for number, recording in enumerate((frames, str(spoofed)), start=1):
         # one after the other: an engine's clock is one, and these are two months apart
         last = number == 2
@@ -695,15 +712,25 @@ def demo(
             receiver=None,
             web=(DEFAULT_HOST, port) if web and last else None,
             keep_serving=last,
+            epilogue=epilogue if last else None,
         )
-    recorded = StateVectors.concat(list(read_recording(spoofed)))
-    uklv = next(z for z in load_zones("ukraine") if z.id == "UKLV")
-    claimed = int(shapely.contains_xy(uklv.geometry, recorded.lon_deg, recorded.lat_deg).sum())
+
+
+def _print_next_steps(event_store: EventStore, store_path: Path) -> None:
+    """What a newcomer runs next, copied as is: with this store, and a real event of it."""
+    import shlex
+
+    store = shlex.quote(str(store_path))
+    entries = event_store.query(kind="entry", limit=1)
+    example = entries[0]["id"] if entries else "EVENT_ID"
     console.print(
-        f"\n{claimed:,} of THY9BP's recorded state vectors put it inside Lviv FIR. A monitor that "
-        "believed them would have reported an incursion into closed Ukrainian airspace; "
-        "skyfence reports a suspect position and no entry.",
+        "\nnext:\n"
+        f"  skyfence report {example} --store {store}    # incident report of an entry\n"
+        f"  skyfence report --since 2024-07-06 --store {store}    # summary of a period\n"
+        f"  skyfence export events -o events.geojson --store {store}\n"
+        f"  skyfence serve --store {store}    # the map and API",
         highlight=False,
+        markup=False,
     )
 
 
@@ -712,12 +739,28 @@ StoreOption = Annotated[
 ]
 
 
+def _existing_store(store: Path | None) -> Path:
+    """The store to read, or an error that says which file was looked for and where the demo's
+    events are (the demo writes demo.sqlite, not the default events.sqlite)."""
+    data = Path(user_data_dir("skyfence"))
+    path = store or data / "events.sqlite"
+    if path.exists():
+        return path
+    message = f"no event store at {path}"
+    if store is None:
+        message += " (the default; watch writes there)"
+    demo_store = data / "demo.sqlite"
+    if demo_store.exists() and path != demo_store:
+        message += f"; the demo's events are in {demo_store}: give --store {demo_store}"
+    else:
+        message += "; run `skyfence demo` or `skyfence watch` first"
+    raise _fail(message)
+
+
 def _open_store(store: Path | None) -> EventStore:
     from skyfence.store.events import EventStore
 
-    path = store or Path(user_data_dir("skyfence")) / "events.sqlite"
-    if not path.exists():
-        raise _fail(f"{path}: no event store here (run watch or demo first, or give --store)")
+    path = _existing_store(store)
     try:
         return EventStore(path)
     except (ValueError, OSError) as exc:

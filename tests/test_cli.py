@@ -17,13 +17,16 @@ from skyfence.store.events import EventStore
 from skyfence.zones.geojson import load_zones
 
 
-def skyfence(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def skyfence(*args: str | Path, data_home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"COLUMNS": "120", "PATH": "/usr/bin:/bin"}
+    if data_home is not None:  # where the default stores live (platformdirs)
+        env["XDG_DATA_HOME"] = str(data_home)
     return subprocess.run(
         [sys.executable, "-m", "skyfence", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=600,
-        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+        env=env,
     )
 
 
@@ -63,6 +66,28 @@ def test_demo_replays_real_frames_and_quarantines_the_spoofed_flight(tmp_path: P
     }
     assert [a["callsign"] for a in picture] == ["THY9BP"]  # the picture of the last replay
     assert "skyfence reports a suspect position and no entry" in run.stdout
+    # what to run next, with this store and a real event of it: it works as printed
+    entry_id = next(e["id"] for e in events if e["kind"] == "entry")
+    assert f"skyfence report {entry_id} --store {store_path}" in run.stdout
+    page = tmp_path / "entry.html"
+    run = skyfence("report", entry_id, "--store", store_path, "-o", page)
+    assert run.returncode == 0 and "AFR34ZG" in page.read_text()
+
+
+def test_a_missing_store_is_named_and_the_demo_store_pointed_to(
+    demo_store_path: Path, tmp_path: Path
+) -> None:
+    default = tmp_path / "skyfence" / "events.sqlite"
+    run = skyfence("report", "some-id", data_home=tmp_path)
+    assert run.returncode == 2 and f"no event store at {default}" in run.stderr
+    assert "run `skyfence demo`" in run.stderr
+    (tmp_path / "skyfence").mkdir()
+    demo_copy = tmp_path / "skyfence" / "demo.sqlite"
+    demo_copy.write_bytes(demo_store_path.read_bytes())
+    for command in (("report", "some-id"), ("serve",), ("export", "events", "-o", "e.csv")):
+        run = skyfence(*command, data_home=tmp_path)
+        assert run.returncode == 2, run.stderr
+        assert f"the demo's events are in {demo_copy}: give --store {demo_copy}" in run.stderr
 
 
 def test_reports_and_exports_from_the_store(demo_store_path: Path, tmp_path: Path) -> None:
@@ -79,7 +104,7 @@ def test_reports_and_exports_from_the_store(demo_store_path: Path, tmp_path: Pat
     run = skyfence("report", "nope", "--store", demo_store_path)
     assert run.returncode == 2 and "no event 'nope'" in run.stderr
     run = skyfence("report", "--store", tmp_path / "missing.sqlite")
-    assert run.returncode == 2 and "no event store here" in run.stderr
+    assert run.returncode == 2 and "no event store at" in run.stderr
     out = tmp_path / "events.geojson"
     run = skyfence("export", "events", "-o", out, "--store", demo_store_path, "--kind", "exit")
     assert run.returncode == 0 and len(json.loads(out.read_text())["features"]) == 2

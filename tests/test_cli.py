@@ -326,7 +326,7 @@ def test_zones_import_detects_every_format_and_audit_reads_a_notam_directly(
     assert "skipped: line 20 (NOTAM A1240/26): QMRLC is not a restriction" in run.stdout
     assert len(load_zones(out)) == 4 + 1 + 3 + 2 + 3 + 6
     run = skyfence("zones", "check", *files_in)  # --zones takes the published files as they are
-    assert run.returncode == 0 and "OK: 19 zones in 6 file(s)" in run.stdout, run.stderr
+    assert run.returncode == 0 and "OK: 19 zones in 6 files" in run.stdout, run.stderr
     assert (
         "3 item(s) skipped as not zones" in run.stderr
         and "QMRLC is not a restriction" in run.stderr
@@ -471,3 +471,32 @@ def _exported(tmp_path: Path, store_path: Path, name: str) -> str:
     run = skyfence("export", "events", "-o", tmp_path / name, "--store", store_path)
     assert run.returncode == 0, run.stderr
     return (tmp_path / name).read_text(encoding="utf-8")
+
+
+def test_version_and_help_read_well() -> None:
+    import skyfence as package
+
+    run = skyfence("--version")
+    assert run.returncode == 0 and run.stdout.strip() == f"skyfence {package.__version__}"
+    run = skyfence("--help")
+    lines = run.stdout.splitlines()
+    for command in ("audit", "watch", "serve", "demo", "report", "export", "interference"):
+        row = next(line for line in lines if line.startswith(f"│ {command} "))
+        assert row.rstrip(" │").endswith("."), row  # one whole sentence, not cut
+        following = lines[lines.index(row) + 1]
+        assert following.startswith("│ ") and following[2] != " ", following  # not continued
+    for command in (("audit",), ("watch",), ("demo",), ("report",), ("zones", "show")):
+        options = skyfence(*command, "--help").stdout
+        options = options[options.index("Options") :]
+        # every option that takes a value names it; a flag shows none
+        assert "<list[" not in options and "<bool>  Serve" not in options, options
+    assert "FILE|SET" in skyfence("audit", "--help").stdout
+
+
+def test_counts_are_singular_for_one(tmp_path: Path) -> None:
+    zones = tmp_path / "one.geojson"
+    one = json.loads((Path(str(files("skyfence") / "zones" / "data" / "demo.geojson"))).read_text())
+    one["features"] = one["features"][:1]
+    zones.write_text(json.dumps(one))
+    run = skyfence("zones", "check", zones)
+    assert run.returncode == 0 and "OK: 1 zone in 1 file" in run.stdout, run.stdout + run.stderr

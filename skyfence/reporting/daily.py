@@ -11,6 +11,7 @@ from skyfence.reporting.figures import events_per_hour
 from skyfence.reporting.incident import PAGE_STYLE, embed_png
 from skyfence.store.events import EventStore
 from skyfence.text import html_text
+from skyfence.wording import counted
 
 MAX_LISTED = 2000
 
@@ -43,7 +44,7 @@ def summary_report(store: EventStore, since: float, until: float) -> str:
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8><title>skyfence summary {period}</title>
 {PAGE_STYLE}</head><body>
-<h1>skyfence: {total:,} events, {period}</h1>
+<h1>skyfence: {counted(total, "event")}, {period}</h1>
 <h2>Per zone and kind</h2><table class=summary>{head}{body}</table>
 <h2>Events per hour</h2>{chart}
 <h2>Aircraft involved ({len(aircraft)})</h2>

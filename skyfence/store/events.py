@@ -57,6 +57,7 @@ from skyfence.store.rows import (
 )
 from skyfence.store.schema import APPLICATION_ID, SCHEMA_VERSION, open_connection
 from skyfence.tracking.picture import PositionRow
+from skyfence.wording import counted
 
 __all__ = [
     "APPLICATION_ID",
@@ -195,9 +196,8 @@ class EventStore:
         if self._unwritten:
             reason = self._failure.reason if self._failure else "unknown error"
             saved = self._save_unwritten()
-            raise StoreError(
-                self.path, f"{len(self._unwritten)} events could not be written: {reason}; {saved}"
-            )
+            lost = counted(len(self._unwritten), "event")
+            raise StoreError(self.path, f"{lost} could not be written: {reason}; {saved}")
 
     def _save_unwritten(self) -> str:
         """The events no commit took, appended to FILE.unwritten.jsonl; says where, or why not."""

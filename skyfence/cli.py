@@ -896,6 +896,7 @@ def export(
     address = icao24.lower() if icao24 else None
     with _open_store(store) as event_store:
         if what == "events":
+            zone = None if zone is None else _zone_id(event_store, zone)
             total = event_store.count(start, end, zone, kind, address)
             records = event_store.query(start, end, zone, kind, address, limit=max(total, 1))
             records = event_store.with_zone_versions(records)
@@ -909,6 +910,17 @@ def export(
     n = len(records)
     noun = counted(n, "event") if what == "events" else counted(n, "fix", "fixes")
     console.print(f"{noun} written to {out}")
+
+
+def _zone_id(event_store: EventStore, text: str) -> str:
+    """The store's zone id that `text` names, in any case (as `zones show` reads them): an id
+    the store does not know is refused, not answered with an empty export."""
+    known = event_store.zone_ids()
+    match = [z for z in known if z.casefold() == text.casefold()]
+    if not match:
+        shown = ", ".join(known[:30]) + (f" and {len(known) - 30} more" if len(known) > 30 else "")
+        raise _fail(f"--zone {text}: no such zone in this store (known: {shown or 'none'})")
+    return match[0]
 
 
 @app.command()

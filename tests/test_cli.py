@@ -500,3 +500,15 @@ def test_counts_are_singular_for_one(tmp_path: Path) -> None:
     zones.write_text(json.dumps(one))
     run = skyfence("zones", "check", zones)
     assert run.returncode == 0 and "OK: 1 zone in 1 file" in run.stdout, run.stdout + run.stderr
+
+
+def test_export_zone_is_case_insensitive_and_an_unknown_zone_refused(
+    demo_store_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "uklv.csv"
+    run = skyfence("export", "events", "-o", out, "--store", demo_store_path, "--zone", "uklv")
+    assert run.returncode == 0 and "1 event written" in run.stdout, run.stderr
+    assert "UKLV" in out.read_text()
+    run = skyfence("export", "events", "-o", out, "--store", demo_store_path, "--zone", "UKXX")
+    assert run.returncode == 2 and "--zone UKXX: no such zone in this store" in run.stderr
+    assert "DEMO-R-APPROACH" in run.stderr

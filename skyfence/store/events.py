@@ -370,6 +370,12 @@ class EventStore:
             rows = conn.execute(sql).fetchall()
         return [_versioned(text, version) for text, version in rows]
 
+    def zone_ids(self) -> list[str]:
+        """Every zone id this store knows: watched now, once watched, or named by an event."""
+        sql = "SELECT id FROM zone_versions UNION SELECT zone_id FROM events ORDER BY 1"
+        with self._reader() as conn:
+            return [zone_id for (zone_id,) in conn.execute(sql).fetchall()]
+
     def event_zone(self, event_id: str) -> dict[str, Any] | None:
         """The zone as it was when the event was stored (its version then), or, for an event
         stored before zones were recorded, the zone of that id watched now; else None."""

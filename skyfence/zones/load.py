@@ -76,8 +76,31 @@ def import_text(text: str, source: str, fmt: str | None = None) -> Imported:
     if isinstance(document, dict) and document.get("features") == []:
         skipped = "".join(f"\n  skipped: {s}" for s in converted.skipped)
         raise ZoneError(f"{source}: no zones in this {name} file{skipped}")
+    _refuse_traffic_airspace(document, source)
     zones = zones_from_geojson(converted.document, source)
     return Imported(source, name, zones, converted.document, converted.skipped)
+
+
+def _refuse_traffic_airspace(document: Any, source: str) -> None:
+    """The `traffic` library's airspace GeoJSON (Eurocontrol FIRs, sectors: IDENT, TYPE,
+    LOWERLIMIT/UPPERLIMIT) reads as GeoJSON without zone ids: say what it is and how to make
+    zones of it, rather than one "property 'id' is required" per feature."""
+    features = document.get("features") if isinstance(document, dict) else None
+    if not isinstance(features, list) or not features:
+        return
+    props = [f.get("properties") if isinstance(f, dict) else None for f in features]
+    if not all(isinstance(p, dict) and "id" not in p and "IDENT" in p for p in props):
+        return
+    first = props[0]
+    assert isinstance(first, dict)
+    raise ZoneError(
+        f"{source}: airspace GeoJSON as the traffic library ships it (Eurocontrol "
+        f"{first.get('TYPE', 'airspace')}s: IDENT, NAME, LOWERLIMIT/UPPERLIMIT), not a zone file. "
+        "An airspace is not a restricted zone: to watch one, write a GeoJSON zone file with the "
+        "features you mean, each with properties id (e.g. its IDENT "
+        f"{first.get('IDENT')!r}), name, floor and ceiling (e.g. SFC, FL195: its LOWERLIMIT and "
+        "UPPERLIMIT with their units), then `skyfence zones check` it"
+    )
 
 
 def import_file(path: Path) -> Imported:

@@ -106,3 +106,13 @@ def test_json_that_no_format_claims_gets_the_geojson_reader_s_message(
     with pytest.raises(ZoneError) as raised:
         import_text(text, "x.json")
     assert str(raised.value).startswith(message)
+
+
+def test_traffic_s_own_airspace_json_is_named_with_how_to_convert_it(samples: Path) -> None:
+    firs = samples.parent / "eurocontrol" / "eurofirs.json"
+    with pytest.raises(ZoneError) as caught:
+        load_zone_source(str(firs))
+    message = str(caught.value)
+    assert message.startswith(f"{firs}: airspace GeoJSON as the traffic library ships it")
+    assert "Eurocontrol FIRs" in message and "IDENT 'EBBU'" in message
+    assert "floor and ceiling" in message and "property 'id' is required" not in message

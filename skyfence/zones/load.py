@@ -73,18 +73,29 @@ def import_text(text: str, source: str, fmt: str | None = None) -> Imported:
     name = fmt or detect(text[:SNIFF_CHARS], source)
     converted: Converted = format_module(name).convert(text, source)
     document = converted.document
+    _refuse_traffic_airspace(document, source)
     if isinstance(document, dict) and document.get("features") == []:
         skipped = "".join(f"\n  skipped: {s}" for s in converted.skipped)
         raise ZoneError(f"{source}: no zones in this {name} file{skipped}")
-    _refuse_traffic_airspace(document, source)
     zones = zones_from_geojson(converted.document, source)
     return Imported(source, name, zones, converted.document, converted.skipped)
 
 
 def _refuse_traffic_airspace(document: Any, source: str) -> None:
-    """The `traffic` library's airspace GeoJSON (Eurocontrol FIRs, sectors: IDENT, TYPE,
-    LOWERLIMIT/UPPERLIMIT) reads as GeoJSON without zone ids: say what it is and how to make
-    zones of it, rather than one "property 'id' is required" per feature."""
+    """The `traffic` library's own airspace files (an Airspace saved as JSON: name, type,
+    shapes; Eurocontrol FIRs as GeoJSON: IDENT, TYPE, LOWERLIMIT/UPPERLIMIT) read as JSON that
+    is no zone file: say what they are and how to make zones of them, rather than "a zone file
+    is a GeoJSON FeatureCollection" or one "property 'id' is required" per feature."""
+    if isinstance(document, dict) and isinstance(document.get("shapes"), list):
+        shapes = document["shapes"]
+        raise ZoneError(
+            f"{source}: an airspace as the traffic library saves it ({document.get('name')!r}, "
+            f"type {document.get('type')!r}, {len(shapes)} shapes with lower/upper in flight "
+            "levels), not a zone file. To watch it, write a GeoJSON FeatureCollection with one "
+            "Feature per shape: its polygon as the geometry, properties id, name, floor (FL "
+            "and the shape's lower, or SFC for 0) and ceiling (FL and its upper), then "
+            "`skyfence zones check` it"
+        )
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(features, list) or not features:
         return

@@ -204,6 +204,13 @@ def audit(
     if lookahead is not None and lookahead < 0:
         raise _fail("--lookahead must be >= 0")
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
+    per_file = {"--since": since, "--until": until, "--format": file_format}
+    per_file |= {"--receiver": receiver, "--start": start}
+    given = [name for name, value in per_file.items() if value is not None]
+    if given and (engine_name == "spark" or (len(inputs) == 1 and inputs[0].is_dir())):
+        # refused, not ignored: a --since that is not applied reports events before it
+        where = "with --engine spark" if engine_name == "spark" else "on a folder"
+        raise _fail(f"{', '.join(given)}: not applied {where}; audit the files themselves")
     if engine_name == "spark":
         if not out or len(out) != 1:
             raise _fail("--engine spark writes its events to one folder: give -o DIR")

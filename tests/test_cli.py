@@ -512,3 +512,23 @@ def test_export_zone_is_case_insensitive_and_an_unknown_zone_refused(
     run = skyfence("export", "events", "-o", out, "--store", demo_store_path, "--zone", "UKXX")
     assert run.returncode == 2 and "--zone UKXX: no such zone in this store" in run.stderr
     assert "DEMO-R-APPROACH" in run.stderr
+
+
+def test_since_reports_no_event_before_it(tmp_path: Path) -> None:
+    """--since 07:23:41.6Z falls between the two fixes around AFR34ZG's crossing into
+    DEMO-TRA-CENTRE (interpolated at 07:23:41.565): the crossing is before the window, so the
+    entry reported is the first fix inside it, and nothing is stamped before --since."""
+    frames = files("skyfence") / "samples" / "af_cdg_tls_2024-07-06.jsonl.gz"
+    out = tmp_path / "events.jsonl"
+    since = "2024-07-06T07:23:41.600Z"
+    run = skyfence("audit", "-z", "demo", frames, "--since", since, "-o", out)
+    assert run.returncode == 0, run.stderr
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert events and min(e["time"] for e in events) >= since
+    assert (events[0]["kind"], events[0]["time"]) == ("entry", "2024-07-06T07:23:41.656Z")
+    # where --since cannot be applied, it is refused rather than ignored
+    run = skyfence("audit", "-z", "demo", tmp_path, "--since", since)
+    assert run.returncode == 2 and "--since: not applied on a folder" in run.stderr
+    spark = ("--engine", "spark", "-o", tmp_path)
+    run = skyfence("audit", "-z", "demo", frames, *spark, "--until", since)
+    assert run.returncode == 2 and "--until: not applied with --engine spark" in run.stderr

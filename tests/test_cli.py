@@ -284,7 +284,7 @@ def test_watch_replays_stores_and_delivers(samples: Path, tmp_path: Path) -> Non
     finally:
         server.shutdown()
     assert run.returncode == 0, run.stderr
-    assert "suspect_position UKLV" in run.stdout and "1 events" in run.stdout
+    assert "suspect_position UKLV" in run.stdout and "1 event (1 suspect_position)" in run.stdout
     assert len(received) == 1
     key, event = received[0]
     assert event["kind"] == "suspect_position" and key == event["id"]

@@ -19,10 +19,13 @@ from rich.markup import escape
 
 from skyfence.engine.events import EVENT_KINDS, Event, iso_time
 from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
+from skyfence.wording import counted
 
 # Every command imports what it needs when it runs: `skyfence --help` and `zones list` must not
 # pay for numpy, pyarrow, the web server, matplotlib or Spark (tests/test_cli_startup.py).
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from skyfence.alerts.files import EventSink
     from skyfence.auditing import AuditResult
     from skyfence.engine.engine import Engine
@@ -40,6 +43,32 @@ app = typer.Typer(
 zones_app = typer.Typer(help="List, show, check and import zone sets.", no_args_is_help=True)
 app.add_typer(zones_app, name="zones")
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        import skyfence
+
+        console.print(f"skyfence {skyfence.__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            metavar="",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """skyfence: watch restricted airspace in ADS-B traffic; explain and record every
+    incursion. It never guides an interception."""
+
+
 # long lines stay whole (they are grepped and copied), and tables are not cut at 80 columns
 # when the output goes to a file or a pipe
 WIDTH = None if sys.stdout.isatty() else 200
@@ -51,6 +80,7 @@ ZonesOption = Annotated[
     typer.Option(
         "--zones",
         "-z",
+        metavar="FILE|SET",
         help="Zone file (GeoJSON, OpenAir, NOTAM, FAA TFR, ED-269, ED-318, AIXM) or bundled "
         "set name, e.g. ukraine.",
     ),
@@ -108,10 +138,14 @@ def _time(text: str | None, name: str) -> float | None:
 
 @app.command()
 def audit(
-    inputs: Annotated[list[Path], typer.Argument(help="Recordings (format found from content).")],
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="Recordings (format found from content)."),
+    ],
     zones: ZonesOption,
     out: Annotated[
-        list[Path] | None, typer.Option("--out", "-o", help="Event file: .jsonl, .csv or .parquet.")
+        list[Path] | None,
+        typer.Option("--out", "-o", metavar="FILE", help="Event file: .jsonl, .csv or .parquet."),
     ] = None,
     file_format: Annotated[
         str | None, typer.Option("--format", help="Force the input format (see README).")
@@ -158,7 +192,10 @@ def audit(
         ),
     ] = None,
 ) -> None:
-    """Audit recorded traffic against zones: every event, with a summary per zone and kind."""
+    """Audit recorded traffic against zones.
+
+    Every event, with a summary per zone and kind.
+    """
     from skyfence.alerts.files import open_sink
     from skyfence.engine.engine import Engine
     from skyfence.engine.zoneset import EngineSettings
@@ -167,6 +204,13 @@ def audit(
     if lookahead is not None and lookahead < 0:
         raise _fail("--lookahead must be >= 0")
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
+    per_file = {"--since": since, "--until": until, "--format": file_format}
+    per_file |= {"--receiver": receiver, "--start": start}
+    given = [name for name, value in per_file.items() if value is not None]
+    if given and (engine_name == "spark" or (len(inputs) == 1 and inputs[0].is_dir())):
+        # refused, not ignored: a --since that is not applied reports events before it
+        where = "with --engine spark" if engine_name == "spark" else "on a folder"
+        raise _fail(f"{', '.join(given)}: not applied {where}; audit the files themselves")
     if engine_name == "spark":
         if not out or len(out) != 1:
             raise _fail("--engine spark writes its events to one folder: give -o DIR")
@@ -237,7 +281,8 @@ def _audit_dataset(
     kinds = Counter(e.kind for e in result.events)
     counts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
     console.print(
-        f"{result.rows:,} state vectors in {result.files} files, {len(result.events):,} events "
+        f"{counted(result.rows, 'state vector')} in {counted(result.files, 'file')}, "
+        f"{counted(len(result.events), 'event')} "
         f"({counts}); peak memory {result.peak_rss_mb:,.0f} MB per worker."
     )
     for p in out:
@@ -263,8 +308,8 @@ def _audit_on_spark(
         spark.stop()
     counts = ", ".join(f"{n} {k}" for k, n in sorted(result.by_kind.items())) or "none"
     console.print(
-        f"{result.events:,} events ({counts}) in {result.seconds:,.1f} s on {master}, "
-        f"{result.partitions} partitions; written to [bold]{escape(str(out))}[/]"
+        f"{counted(result.events, 'event')} ({counts}) in {result.seconds:,.1f} s on {master}, "
+        f"{counted(result.partitions, 'partition')}; written to [bold]{escape(str(out))}[/]"
     )
 
 
@@ -382,9 +427,9 @@ def _print_summary(result: AuditResult) -> None:
         else ""
     )
     console.print(
-        f"{s.rows:,} state vectors of {len(result.aircraft):,} aircraft{span}: "
-        f"{s.fixes:,} position fixes, {s.trusted:,} trusted, "
-        f"[cyan]{s.suspect:,} quarantined[/] as suspect; {result.events:,} event(s).",
+        f"{counted(s.rows, 'state vector')} of {len(result.aircraft):,} aircraft{span}: "
+        f"{counted(s.fixes, 'position fix', 'position fixes')}, {s.trusted:,} trusted, "
+        f"[cyan]{s.suspect:,} quarantined[/] as suspect; {counted(result.events, 'event')}.",
         highlight=False,
     )
     for path, (n, problems) in result.skipped.items():
@@ -403,13 +448,17 @@ def _print_summary(result: AuditResult) -> None:
     console.print(table)
 
 
-WebOption = Annotated[bool, typer.Option("--web/--no-web", help="Serve the live map and API.")]
+# a flag takes no value: an empty metavar, not `<bool>`, in the help
+WebOption = Annotated[
+    bool, typer.Option("--web/--no-web", metavar="", help="Serve the live map and API.")
+]
 HostOption = Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")]
 PortOption = Annotated[int, typer.Option(help="Port of the web server.")]
 AllowedHostOption = Annotated[
     list[str] | None,
     typer.Option(
         "--allowed-host",
+        metavar="HOST",
         help="Also answer requests for this host name (besides localhost and the bound address);"
         " others are refused (DNS rebinding).",
     ),
@@ -424,6 +473,7 @@ def watch(
         typer.Option(
             "--source",
             "-s",
+            metavar="URL|FILE",
             help="beast://HOST:30005, avr://HOST:30002, sbs://HOST:30003, "
             "http://HOST/data/aircraft.json, or a recording file.",
         ),
@@ -432,7 +482,8 @@ def watch(
         Path | None, typer.Option(help="Event store (SQLite); default in the user data folder.")
     ] = None,
     webhook: Annotated[
-        list[str] | None, typer.Option(help="POST every event here (retried until delivered).")
+        list[str] | None,
+        typer.Option(metavar="URL", help="POST every event here (retried until delivered)."),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write events here.")] = None,
     speed: Annotated[
@@ -453,7 +504,10 @@ def watch(
     port: PortOption = DEFAULT_PORT,
     allowed_host: AllowedHostOption = None,
 ) -> None:
-    """Watch live feeds (or replay recordings) against zones, storing and sending every event."""
+    """Watch live feeds or recordings against zones.
+
+    Every event is stored, and sent to the webhooks and files given.
+    """
     from skyfence.alerts.webhook import check_webhook_url
     from skyfence.engine.zoneset import EngineSettings
 
@@ -495,9 +549,11 @@ def _watch_session(
     keep_serving: bool = False,
     allowed_hosts: tuple[str, ...] = (),
     zone_sources: list[str] | None = None,
+    epilogue: Callable[[EventStore], None] | None = None,
 ) -> None:
     """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`).
-    With `zone_sources`, the zones are reloaded on SIGHUP and when one of the files changes."""
+    With `zone_sources`, the zones are reloaded on SIGHUP and when one of the files changes.
+    `epilogue` speaks after the run's summary, before the map is kept up until Ctrl-C."""
     from skyfence.alerts.files import open_sink
     from skyfence.alerts.webhook import WebhookDelivery
     from skyfence.decoding.dedup import FrameDeduplicator
@@ -545,7 +601,8 @@ def _watch_session(
                 raise _fail(str(exc)) from None
             console.print(f"map and API: {server.url}#token={server.token}")
         console.print(
-            f"watching {len(sources)} source(s); events stored in {escape(str(store_path))}"
+            f"watching {counted(len(sources), 'source')}; "
+            f"events stored in {escape(str(store_path))}"
         )
         if console.is_terminal:
             from rich.live import Live
@@ -579,15 +636,20 @@ def _watch_session(
         picture.tick([], force=True)
         event_store.flush()
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.by_kind.items())) or "none"
-        console.print(f"{result.rows:,} state vectors, {result.events:,} events ({counts}).")
+        console.print(
+            f"{counted(result.rows, 'state vector')}, {counted(result.events, 'event')} ({counts})."
+        )
         for name, n in result.future.items():
-            console.print(f"{n:,} fixes from {escape(name)} refused: stamped in the future")
+            refused = counted(n, "fix", "fixes")
+            console.print(f"{refused} from {escape(name)} refused: stamped in the future")
         deadline = time.monotonic() + 10.0  # a replay ends: give its webhooks a moment
         while deliveries and any(d.stats.pending for d in deliveries):
             if time.monotonic() > deadline or stop.is_set():
                 console.print("webhook deliveries still pending: sent when watch runs again")
                 break
             time.sleep(0.1)
+        if epilogue is not None:
+            epilogue(event_store)
         if server is not None and keep_serving and not stop.is_set():
             console.print(f"the map stays up at {server.url}#token={server.token} (Ctrl-C ends)")
             stop.wait()
@@ -619,17 +681,19 @@ def serve(
     host: HostOption = DEFAULT_HOST,
     port: PortOption = DEFAULT_PORT,
     cors_origin: Annotated[
-        list[str] | None, typer.Option(help="Allow this origin to read the API (CORS).")
+        list[str] | None,
+        typer.Option(metavar="ORIGIN", help="Allow this origin to read the API (CORS)."),
     ] = None,
     allowed_host: AllowedHostOption = None,
 ) -> None:
-    """Serve the map and API over an event store (a running watch keeps it current)."""
+    """Serve the map and API over an event store.
+
+    A running watch keeps the store current.
+    """
     from skyfence.store.events import EventStore
     from skyfence.web.server import WebServer, api_token
 
-    store_path = store or Path(user_data_dir("skyfence")) / "events.sqlite"
-    if not store_path.exists():
-        raise _fail(f"{store_path}: no event store here (run watch or demo first)")
+    store_path = _existing_store(store)
     try:
         event_store = EventStore(store_path)
     except (ValueError, OSError) as exc:
@@ -652,13 +716,15 @@ def serve(
 @app.command()
 def demo(
     web: Annotated[
-        bool, typer.Option("--web/--no-web", help="Then serve the map until Ctrl-C.")
+        bool, typer.Option("--web/--no-web", metavar="", help="Then serve the map until Ctrl-C.")
     ] = True,
     store: Annotated[Path | None, typer.Option(help="Event store (SQLite).")] = None,
     port: PortOption = DEFAULT_PORT,
 ) -> None:
-    """Replay two real recordings through `watch`: an airliner's Mode S frames against
-    illustrative zones, and a GNSS-spoofed flight against the Ukraine zones; then open the map.
+    """Replay two real recordings, then open the map.
+
+    An airliner's Mode S frames against illustrative zones, and a GNSS-spoofed flight against
+    the Ukraine zones, both through `watch`.
     """
     import shapely
 
@@ -680,6 +746,19 @@ def demo(
         highlight=False,
     )
     zones = load_zones("demo") + load_zones("ukraine")
+
+    def epilogue(event_store: EventStore) -> None:
+        recorded = StateVectors.concat(list(read_recording(spoofed)))
+        uklv = next(z for z in load_zones("ukraine") if z.id == "UKLV")
+        claimed = int(shapely.contains_xy(uklv.geometry, recorded.lon_deg, recorded.lat_deg).sum())
+        console.print(
+            f"\n{claimed:,} of THY9BP's recorded state vectors put it inside Lviv FIR. A monitor "
+            "that believed them would have reported an incursion into closed Ukrainian airspace; "
+            "skyfence reports a suspect position and no entry.",
+            highlight=False,
+        )
+        _print_next_steps(event_store, store_path)
+
     for number, recording in enumerate((frames, str(spoofed)), start=1):
         # one after the other: an engine's clock is one, and these are two months apart
         last = number == 2
@@ -695,15 +774,25 @@ def demo(
             receiver=None,
             web=(DEFAULT_HOST, port) if web and last else None,
             keep_serving=last,
+            epilogue=epilogue if last else None,
         )
-    recorded = StateVectors.concat(list(read_recording(spoofed)))
-    uklv = next(z for z in load_zones("ukraine") if z.id == "UKLV")
-    claimed = int(shapely.contains_xy(uklv.geometry, recorded.lon_deg, recorded.lat_deg).sum())
+
+
+def _print_next_steps(event_store: EventStore, store_path: Path) -> None:
+    """What a newcomer runs next, copied as is: with this store, and a real event of it."""
+    import shlex
+
+    store = shlex.quote(str(store_path))
+    entries = event_store.query(kind="entry", limit=1)
+    example = entries[0]["id"] if entries else "EVENT_ID"
     console.print(
-        f"\n{claimed:,} of THY9BP's recorded state vectors put it inside Lviv FIR. A monitor that "
-        "believed them would have reported an incursion into closed Ukrainian airspace; "
-        "skyfence reports a suspect position and no entry.",
+        "\nnext:\n"
+        f"  skyfence report {example} --store {store}    # incident report of an entry\n"
+        f"  skyfence report --since 2024-07-06 --store {store}    # summary of a period\n"
+        f"  skyfence export events -o events.geojson --store {store}\n"
+        f"  skyfence serve --store {store}    # the map and API",
         highlight=False,
+        markup=False,
     )
 
 
@@ -712,12 +801,28 @@ StoreOption = Annotated[
 ]
 
 
+def _existing_store(store: Path | None) -> Path:
+    """The store to read, or an error that says which file was looked for and where the demo's
+    events are (the demo writes demo.sqlite, not the default events.sqlite)."""
+    data = Path(user_data_dir("skyfence"))
+    path = store or data / "events.sqlite"
+    if path.exists():
+        return path
+    message = f"no event store at {path}"
+    if store is None:
+        message += " (the default; watch writes there)"
+    demo_store = data / "demo.sqlite"
+    if demo_store.exists() and path != demo_store:
+        message += f"; the demo's events are in {demo_store}: give --store {demo_store}"
+    else:
+        message += "; run `skyfence demo` or `skyfence watch` first"
+    raise _fail(message)
+
+
 def _open_store(store: Path | None) -> EventStore:
     from skyfence.store.events import EventStore
 
-    path = store or Path(user_data_dir("skyfence")) / "events.sqlite"
-    if not path.exists():
-        raise _fail(f"{path}: no event store here (run watch or demo first, or give --store)")
+    path = _existing_store(store)
     try:
         return EventStore(path)
     except (ValueError, OSError) as exc:
@@ -733,10 +838,15 @@ def report(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="The HTML file.")] = None,
     since: Annotated[str | None, typer.Option(help="Summary from (UTC, ISO 8601).")] = None,
     until: Annotated[str | None, typer.Option(help="Summary until (UTC, ISO 8601).")] = None,
-    pdf: Annotated[bool, typer.Option(help="Also print it to PDF (needs chromium).")] = False,
+    pdf: Annotated[
+        bool, typer.Option(metavar="", help="Also print it to PDF (needs chromium).")
+    ] = False,
 ) -> None:
-    """An incident report for one event, or a summary of a period (--since/--until; default:
-    the last 24 hours of events in the store)."""
+    """Report one event, or summarise a period.
+
+    Without EVENT_ID: a summary of --since/--until (default: the last 24 hours of events in the
+    store).
+    """
     from skyfence.reporting.daily import summary_report
     from skyfence.reporting.incident import html_to_pdf, incident_report
     from skyfence.zones.geojson import parse_time
@@ -778,7 +888,7 @@ def export(
     kind: Annotated[str | None, typer.Option(help="Events of this kind only.")] = None,
     icao24: Annotated[str | None, typer.Option(help="This aircraft only (hex address).")] = None,
 ) -> None:
-    """Export events, or one aircraft's logged track, as GeoJSON, KML or CSV."""
+    """Export events or a track as GeoJSON, KML or CSV."""
     from skyfence.reporting import exports
 
     if what not in ("events", "track"):
@@ -793,6 +903,7 @@ def export(
     address = icao24.lower() if icao24 else None
     with _open_store(store) as event_store:
         if what == "events":
+            zone = None if zone is None else _zone_id(event_store, zone)
             total = event_store.count(start, end, zone, kind, address)
             records = event_store.query(start, end, zone, kind, address, limit=max(total, 1))
             records = event_store.with_zone_versions(records)
@@ -803,19 +914,40 @@ def export(
             records = event_store.positions(address, start or 0.0, end or 4e9, limit=10**7)
             name = f"track of {address}"
     out.write_text(exports.render(what, fmt, records, name), encoding="utf-8")
-    console.print(f"{len(records):,} {what if what == 'events' else 'fixes'} written to {out}")
+    n = len(records)
+    noun = counted(n, "event") if what == "events" else counted(n, "fix", "fixes")
+    console.print(f"{noun} written to {out}")
+
+
+def _zone_id(event_store: EventStore, text: str) -> str:
+    """The store's zone id that `text` names, in any case (as `zones show` reads them): an id
+    the store does not know is refused, not answered with an empty export."""
+    known = event_store.zone_ids()
+    match = [z for z in known if z.casefold() == text.casefold()]
+    if not match:
+        shown = ", ".join(known[:30]) + (f" and {len(known) - 30} more" if len(known) > 30 else "")
+        raise _fail(f"--zone {text}: no such zone in this store (known: {shown or 'none'})")
+    return match[0]
 
 
 @app.command()
 def interference(
-    inputs: Annotated[list[Path], typer.Argument(help="Recordings (format found from content).")],
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="Recordings (format found from content)."),
+    ],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Cells file: .geojson or .parquet.")
     ] = None,
     png: Annotated[Path | None, typer.Option(help="Also draw the cells on a map (PNG).")] = None,
     zones: Annotated[
         list[str] | None,
-        typer.Option("--zones", "-z", help="Zones to draw on the map (file or bundled set)."),
+        typer.Option(
+            "--zones",
+            "-z",
+            metavar="FILE|SET",
+            help="Zones to draw on the map (file or bundled set).",
+        ),
     ] = None,
     resolution: Annotated[
         int, typer.Option(help="H3 resolution, 0-10 (4: about 1,770 km² a cell, as gpsjam).")
@@ -827,8 +959,11 @@ def interference(
         str | None, typer.Option("--format", help="Force the input format (see README).")
     ] = None,
 ) -> None:
-    """Map GNSS interference in recordings, per H3 cell and hour: aircraft seen, degraded
-    (jamming), spoofed, and the cells their spoofed positions claimed."""
+    """Map GNSS interference in recordings.
+
+    Per H3 cell and hour: aircraft seen, degraded (jamming), spoofed, and the cells their
+    spoofed positions claimed.
+    """
     from skyfence.auditing import run_audit
     from skyfence.engine.engine import Engine
     from skyfence.gnss.aggregate import HOUR_S, InterferencePicture
@@ -909,7 +1044,10 @@ def interference(
 
 @zones_app.command("list")
 def zones_list() -> None:
-    """The bundled zone sets, usable by name wherever a zone file is expected."""
+    """List the bundled zone sets.
+
+    Each is usable by name wherever a zone file is expected.
+    """
     from rich.table import Table
 
     from skyfence.zones.bundled import bundled_ids, bundled_names
@@ -926,9 +1064,12 @@ def zones_list() -> None:
 @zones_app.command("show")
 def zones_show(
     source: Annotated[str, typer.Argument(help="Zone file or bundled set name.")],
-    geojson: Annotated[bool, typer.Option(help="Print the zones as GeoJSON.")] = False,
+    geojson: Annotated[bool, typer.Option(metavar="", help="Print the zones as GeoJSON.")] = False,
 ) -> None:
-    """The zones of a set: band, activity, applicability, size."""
+    """Show a set's zones.
+
+    Band, activity, applicability and size of each.
+    """
     import shapely
     from pyproj import Geod
     from rich.table import Table
@@ -970,21 +1111,32 @@ def zones_show(
 
 
 @zones_app.command("check")
-def zones_check(sources: Annotated[list[str], typer.Argument(help="Zone files.")]) -> None:
-    """Validate zone files: every problem is listed with the feature it is in."""
+def zones_check(
+    sources: Annotated[list[str], typer.Argument(help="Zone files.")],
+) -> None:
+    """Validate zone files.
+
+    Every problem is listed with the feature it is in.
+    """
     zones = _load(sources)
-    console.print(f"[green]OK[/]: {len(zones)} zones in {len(sources)} file(s)")
+    console.print(f"[green]OK[/]: {counted(len(zones), 'zone')} in {counted(len(sources), 'file')}")
 
 
 @zones_app.command("import")
 def zones_import(
-    sources: Annotated[list[Path], typer.Argument(help="Published zone files, any known format.")],
+    sources: Annotated[
+        list[Path],
+        typer.Argument(help="Published zone files, any known format."),
+    ],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="GeoJSON zone file to write.")
     ] = None,
 ) -> None:
-    """Convert published zones (OpenAir, ICAO NOTAM, FAA TFR XML, ED-269, ED-318, AIXM 5.1) to
-    skyfence's zone GeoJSON; the format is detected from the content, errors name where."""
+    """Convert published zones to skyfence's zone GeoJSON.
+
+    OpenAir, ICAO NOTAM, FAA TFR XML, ED-269, ED-318 or AIXM 5.1: the format is detected from
+    the content, and errors name where.
+    """
     from skyfence.zones.geojson import zones_from_geojson
     from skyfence.zones.load import import_file
     from skyfence.zones.model import ZoneError
@@ -995,7 +1147,7 @@ def zones_import(
         for source in sources:
             imported = import_file(source)
             say.print(
-                f"{escape(str(source))}: {imported.format}, {len(imported.zones)} zones"
+                f"{escape(str(source))}: {imported.format}, {counted(len(imported.zones), 'zone')}"
                 + (f", {len(imported.skipped)} skipped" if imported.skipped else "")
             )
             for line in imported.skipped:
@@ -1010,7 +1162,7 @@ def zones_import(
         print(text, end="")
         return
     output.write_text(text, encoding="utf-8")
-    console.print(f"{len(zones)} zones written to [bold]{escape(str(output))}[/]")
+    console.print(f"{counted(len(zones), 'zone')} written to [bold]{escape(str(output))}[/]")
 
 
 @zones_app.command("import-openair", hidden=True)
@@ -1033,4 +1185,4 @@ def zones_import_openair(
     except ZoneError as exc:
         raise _fail(str(exc)) from None
     output.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-    console.print(f"{len(zones)} zones written to [bold]{output}[/]")
+    console.print(f"{counted(len(zones), 'zone')} written to [bold]{output}[/]")

@@ -16,6 +16,7 @@ from pathlib import Path
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.store.events import EventStore
+from skyfence.wording import counted
 from skyfence.zones.geojson import zone_display_feature
 from skyfence.zones.load import load_zone_sources
 from skyfence.zones.model import ZoneError
@@ -87,7 +88,7 @@ class ZoneReloader:
             self.store.set_zones([zone_display_feature(z) for z in zones])
         after = {z.id for z in zones}
         self.say(
-            f"zones reloaded: {len(zones)} zones ({len(after - before)} new, "
+            f"zones reloaded: {counted(len(zones), 'zone')} ({len(after - before)} new, "
             f"{len(before - after)} removed, {len(events)} aircraft inside removed zones)"
         )
         return events

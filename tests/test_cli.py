@@ -17,13 +17,16 @@ from skyfence.store.events import EventStore
 from skyfence.zones.geojson import load_zones
 
 
-def skyfence(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def skyfence(*args: str | Path, data_home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"COLUMNS": "120", "PATH": "/usr/bin:/bin"}
+    if data_home is not None:  # where the default stores live (platformdirs)
+        env["XDG_DATA_HOME"] = str(data_home)
     return subprocess.run(
         [sys.executable, "-m", "skyfence", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=600,
-        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+        env=env,
     )
 
 
@@ -63,6 +66,28 @@ def test_demo_replays_real_frames_and_quarantines_the_spoofed_flight(tmp_path: P
     }
     assert [a["callsign"] for a in picture] == ["THY9BP"]  # the picture of the last replay
     assert "skyfence reports a suspect position and no entry" in run.stdout
+    # what to run next, with this store and a real event of it: it works as printed
+    entry_id = next(e["id"] for e in events if e["kind"] == "entry")
+    assert f"skyfence report {entry_id} --store {store_path}" in run.stdout
+    page = tmp_path / "entry.html"
+    run = skyfence("report", entry_id, "--store", store_path, "-o", page)
+    assert run.returncode == 0 and "AFR34ZG" in page.read_text()
+
+
+def test_a_missing_store_is_named_and_the_demo_store_pointed_to(
+    demo_store_path: Path, tmp_path: Path
+) -> None:
+    default = tmp_path / "skyfence" / "events.sqlite"
+    run = skyfence("report", "some-id", data_home=tmp_path)
+    assert run.returncode == 2 and f"no event store at {default}" in run.stderr
+    assert "run `skyfence demo`" in run.stderr
+    (tmp_path / "skyfence").mkdir()
+    demo_copy = tmp_path / "skyfence" / "demo.sqlite"
+    demo_copy.write_bytes(demo_store_path.read_bytes())
+    for command in (("report", "some-id"), ("serve",), ("export", "events", "-o", "e.csv")):
+        run = skyfence(*command, data_home=tmp_path)
+        assert run.returncode == 2, run.stderr
+        assert f"the demo's events are in {demo_copy}: give --store {demo_copy}" in run.stderr
 
 
 def test_reports_and_exports_from_the_store(demo_store_path: Path, tmp_path: Path) -> None:
@@ -79,7 +104,7 @@ def test_reports_and_exports_from_the_store(demo_store_path: Path, tmp_path: Pat
     run = skyfence("report", "nope", "--store", demo_store_path)
     assert run.returncode == 2 and "no event 'nope'" in run.stderr
     run = skyfence("report", "--store", tmp_path / "missing.sqlite")
-    assert run.returncode == 2 and "no event store here" in run.stderr
+    assert run.returncode == 2 and "no event store at" in run.stderr
     out = tmp_path / "events.geojson"
     run = skyfence("export", "events", "-o", out, "--store", demo_store_path, "--kind", "exit")
     assert run.returncode == 0 and len(json.loads(out.read_text())["features"]) == 2
@@ -259,7 +284,7 @@ def test_watch_replays_stores_and_delivers(samples: Path, tmp_path: Path) -> Non
     finally:
         server.shutdown()
     assert run.returncode == 0, run.stderr
-    assert "suspect_position UKLV" in run.stdout and "1 events" in run.stdout
+    assert "suspect_position UKLV" in run.stdout and "1 event (1 suspect_position)" in run.stdout
     assert len(received) == 1
     key, event = received[0]
     assert event["kind"] == "suspect_position" and key == event["id"]
@@ -301,7 +326,7 @@ def test_zones_import_detects_every_format_and_audit_reads_a_notam_directly(
     assert "skipped: line 20 (NOTAM A1240/26): QMRLC is not a restriction" in run.stdout
     assert len(load_zones(out)) == 4 + 1 + 3 + 2 + 3 + 6
     run = skyfence("zones", "check", *files_in)  # --zones takes the published files as they are
-    assert run.returncode == 0 and "OK: 19 zones in 6 file(s)" in run.stdout, run.stderr
+    assert run.returncode == 0 and "OK: 19 zones in 6 files" in run.stdout, run.stderr
     assert (
         "3 item(s) skipped as not zones" in run.stderr
         and "QMRLC is not a restriction" in run.stderr
@@ -446,3 +471,64 @@ def _exported(tmp_path: Path, store_path: Path, name: str) -> str:
     run = skyfence("export", "events", "-o", tmp_path / name, "--store", store_path)
     assert run.returncode == 0, run.stderr
     return (tmp_path / name).read_text(encoding="utf-8")
+
+
+def test_version_and_help_read_well() -> None:
+    import skyfence as package
+
+    run = skyfence("--version")
+    assert run.returncode == 0 and run.stdout.strip() == f"skyfence {package.__version__}"
+    run = skyfence("--help")
+    lines = run.stdout.splitlines()
+    for command in ("audit", "watch", "serve", "demo", "report", "export", "interference"):
+        row = next(line for line in lines if line.startswith(f"│ {command} "))
+        assert row.rstrip(" │").endswith("."), row  # one whole sentence, not cut
+        following = lines[lines.index(row) + 1]
+        assert following.startswith("│ ") and following[2] != " ", following  # not continued
+    for command in (("audit",), ("watch",), ("demo",), ("report",), ("zones", "show")):
+        options = skyfence(*command, "--help").stdout
+        options = options[options.index("Options") :]
+        # every option that takes a value names it; a flag shows none
+        assert "<list[" not in options and "<bool>  Serve" not in options, options
+    assert "FILE|SET" in skyfence("audit", "--help").stdout
+
+
+def test_counts_are_singular_for_one(tmp_path: Path) -> None:
+    zones = tmp_path / "one.geojson"
+    one = json.loads((Path(str(files("skyfence") / "zones" / "data" / "demo.geojson"))).read_text())
+    one["features"] = one["features"][:1]
+    zones.write_text(json.dumps(one))
+    run = skyfence("zones", "check", zones)
+    assert run.returncode == 0 and "OK: 1 zone in 1 file" in run.stdout, run.stdout + run.stderr
+
+
+def test_export_zone_is_case_insensitive_and_an_unknown_zone_refused(
+    demo_store_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "uklv.csv"
+    run = skyfence("export", "events", "-o", out, "--store", demo_store_path, "--zone", "uklv")
+    assert run.returncode == 0 and "1 event written" in run.stdout, run.stderr
+    assert "UKLV" in out.read_text()
+    run = skyfence("export", "events", "-o", out, "--store", demo_store_path, "--zone", "UKXX")
+    assert run.returncode == 2 and "--zone UKXX: no such zone in this store" in run.stderr
+    assert "DEMO-R-APPROACH" in run.stderr
+
+
+def test_since_reports_no_event_before_it(tmp_path: Path) -> None:
+    """--since 07:23:41.6Z falls between the two fixes around AFR34ZG's crossing into
+    DEMO-TRA-CENTRE (interpolated at 07:23:41.565): the crossing is before the window, so the
+    entry reported is the first fix inside it, and nothing is stamped before --since."""
+    frames = files("skyfence") / "samples" / "af_cdg_tls_2024-07-06.jsonl.gz"
+    out = tmp_path / "events.jsonl"
+    since = "2024-07-06T07:23:41.600Z"
+    run = skyfence("audit", "-z", "demo", frames, "--since", since, "-o", out)
+    assert run.returncode == 0, run.stderr
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert events and min(e["time"] for e in events) >= since
+    assert (events[0]["kind"], events[0]["time"]) == ("entry", "2024-07-06T07:23:41.656Z")
+    # where --since cannot be applied, it is refused rather than ignored
+    run = skyfence("audit", "-z", "demo", tmp_path, "--since", since)
+    assert run.returncode == 2 and "--since: not applied on a folder" in run.stderr
+    spark = ("--engine", "spark", "-o", tmp_path)
+    run = skyfence("audit", "-z", "demo", frames, *spark, "--until", since)
+    assert run.returncode == 2 and "--until: not applied with --engine spark" in run.stderr

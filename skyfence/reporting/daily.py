@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 
 from skyfence.engine.events import EVENT_KINDS, iso_time
-from skyfence.reporting.figures import events_per_hour
+from skyfence.reporting.figures import events_per_hour, time_bin
 from skyfence.reporting.incident import PAGE_STYLE, embed_png
 from skyfence.store.events import EventStore
 from skyfence.text import html_text
+from skyfence.wording import counted
 
 MAX_LISTED = 2000
 
@@ -38,14 +39,15 @@ def summary_report(store: EventStore, since: float, until: float) -> str:
         for r in records[:MAX_LISTED]
     )
     period = f"{iso_time(since)} to {iso_time(until)}"
-    chart = embed_png(events_per_hour(records, since, until), "events per hour") if records else ""
+    per = f"events per {time_bin(since, until)[0]}"
+    chart = embed_png(events_per_hour(records, since, until), per) if records else ""
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8><title>skyfence summary {period}</title>
 {PAGE_STYLE}</head><body>
-<h1>skyfence: {total:,} events, {period}</h1>
+<h1>skyfence: {counted(total, "event")}, {period}</h1>
 <h2>Per zone and kind</h2><table class=summary>{head}{body}</table>
-<h2>Events per hour</h2>{chart}
+<h2>{per.capitalize()}</h2>{chart}
 <h2>Aircraft involved ({len(aircraft)})</h2>
 <table class=evidence><tr><th>icao24</th><th>callsign</th><th>registry</th><th>events</th></tr>
 {planes}</table>

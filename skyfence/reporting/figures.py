@@ -157,6 +157,20 @@ def altitude_profile(
     return _png(fig)
 
 
+# bars per period: the shortest bin that keeps at most MAX_BARS of them, so that a bar stays
+# a few pixels wide (hourly bars over three months are a third of a pixel: they vanish)
+BINS = (("hour", 3600), ("day", 86_400), ("week", 7 * 86_400))
+MAX_BARS = 240
+
+
+def time_bin(since: float, until: float) -> tuple[str, int]:
+    """The bar width of a period's chart: its name and seconds."""
+    for name, seconds in BINS:
+        if (until - since) / seconds <= MAX_BARS:
+            return name, seconds
+    return BINS[-1]
+
+
 def events_per_hour(
     records: Sequence[Record],
     since: float,
@@ -164,28 +178,31 @@ def events_per_hour(
     width_px: int = 900,
     height_px: int = 350,
 ) -> bytes:
-    """Stacked bars of events per hour over the whole period (quiet hours show as quiet), one
-    colour per kind; PNG bytes."""
+    """Stacked bars of events per hour (per day or week over a long period, see `time_bin`)
+    over the whole period (quiet hours show as quiet), one colour per kind; PNG bytes."""
+    name, seconds = time_bin(since, until)
     fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    hours = np.array([datetime.fromisoformat(r["time"]).timestamp() // 3600 for r in records])
-    if len(hours):
-        bins = np.arange(hours.min(), hours.max() + 2)
+    slots = np.array([datetime.fromisoformat(r["time"]).timestamp() // seconds for r in records])
+    if len(slots):
+        bins = np.arange(slots.min(), slots.max() + 2)
         bottom = np.zeros(len(bins) - 1)
+        days = seconds / 86_400  # slots to date numbers
         for kind, (_, colour) in EVENT_STYLE.items():
-            counts, _ = np.histogram(hours[[r["kind"] == kind for r in records]], bins)
-            busy = counts > 0  # a bar per busy hour only: a year of empty ones takes minutes
+            counts, _ = np.histogram(slots[[r["kind"] == kind for r in records]], bins)
+            busy = counts > 0  # a bar per busy slot only: a year of empty ones takes minutes
             if busy.any():
                 ax.bar(
-                    bins[:-1][busy] / 24, counts[busy], width=1 / 24,  # hours to date numbers
+                    bins[:-1][busy] * days, counts[busy], width=days,
                     bottom=bottom[busy], color=colour, label=kind, align="edge",
                 )  # fmt: skip
                 bottom += counts
         ax.legend(fontsize=8)
     ax.set_xlim(_when(since), _when(until))
-    ax.xaxis.set_major_formatter(_time_axis("%m-%d %H:%M", tz=UTC))
-    ax.set_ylabel("events per hour")
+    label = "%m-%d %H:%M" if name == "hour" else "%Y-%m-%d"
+    ax.xaxis.set_major_formatter(_time_axis(label, tz=UTC))
+    ax.set_ylabel(f"events per {name}")
     fig.autofmt_xdate()
     fig.tight_layout()
     return _png(fig)

@@ -20,6 +20,7 @@ from skyfence.reporting.figures import altitude_profile, track_map
 from skyfence.store.errors import EventNotFoundError
 from skyfence.store.events import EventStore
 from skyfence.text import html_text
+from skyfence.wording import counted
 from skyfence.zones.countries import country_name
 
 WINDOW_S = 900.0  # the track shown: 15 minutes either side of the event
@@ -186,7 +187,8 @@ def _evidence(track: list[Record], moments: list[float]) -> str:
     rows = thin(track, moments)
     note = ""
     if len(rows) < len(track):
-        note = f"<p class=note>{len(track):,} fixes; trusted ones thinned to {len(rows):,} \
+        fixes = counted(len(track), "fix", "fixes")
+        note = f"<p class=note>{fixes}; trusted ones thinned to {len(rows):,} \
 rows (every quarantined fix and the {NEAREST_ROWS} nearest the event and each crossing are \
 kept).</p>"
     body = "".join(

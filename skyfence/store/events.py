@@ -57,6 +57,7 @@ from skyfence.store.rows import (
 )
 from skyfence.store.schema import APPLICATION_ID, SCHEMA_VERSION, open_connection
 from skyfence.tracking.picture import PositionRow
+from skyfence.wording import counted
 
 __all__ = [
     "APPLICATION_ID",
@@ -195,9 +196,8 @@ class EventStore:
         if self._unwritten:
             reason = self._failure.reason if self._failure else "unknown error"
             saved = self._save_unwritten()
-            raise StoreError(
-                self.path, f"{len(self._unwritten)} events could not be written: {reason}; {saved}"
-            )
+            lost = counted(len(self._unwritten), "event")
+            raise StoreError(self.path, f"{lost} could not be written: {reason}; {saved}")
 
     def _save_unwritten(self) -> str:
         """The events no commit took, appended to FILE.unwritten.jsonl; says where, or why not."""
@@ -369,6 +369,12 @@ class EventStore:
         with self._reader() as conn:
             rows = conn.execute(sql).fetchall()
         return [_versioned(text, version) for text, version in rows]
+
+    def zone_ids(self) -> list[str]:
+        """Every zone id this store knows: watched now, once watched, or named by an event."""
+        sql = "SELECT id FROM zone_versions UNION SELECT zone_id FROM events ORDER BY 1"
+        with self._reader() as conn:
+            return [zone_id for (zone_id,) in conn.execute(sql).fetchall()]
 
     def event_zone(self, event_id: str) -> dict[str, Any] | None:
         """The zone as it was when the event was stored (its version then), or, for an event

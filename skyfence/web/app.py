@@ -19,7 +19,7 @@ import math
 import threading
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib.metadata import version
 from importlib.resources import files
@@ -171,16 +171,19 @@ def create_app(
     @app.get("/api/export/track/{icao24}", summary="One aircraft's logged track")
     def export_track(
         icao24: Annotated[str, PathParameter(pattern="^[0-9a-fA-F]{6}$")],
-        since: Annotated[datetime, Query(description="ISO time")],
-        until: Annotated[datetime, Query(description="ISO time")],
+        since: Annotated[datetime | None, Query(description="ISO time (default: all)")] = None,
+        until: Annotated[datetime | None, Query(description="ISO time (default: all)")] = None,
         format: Annotated[str, Query(pattern="^(geojson|kml|csv)$")] = "geojson",
     ) -> Response:
+        """Default: the whole logged track, as `skyfence export track` gives it; a window given
+        with both ends spans at most 7 days."""
         start, end = _aware(since), _aware(until)
-        assert start is not None and end is not None  # required parameters
-        if end.timestamp() - start.timestamp() > 7 * 86_400:
+        if start is not None and end is not None and end - start > timedelta(days=7):
             raise HTTPException(422, "at most 7 days of track at once")
         address = icao24.lower()
-        positions = store.positions(address, start.timestamp(), end.timestamp(), limit=10**6)
+        start_s = 0.0 if start is None else start.timestamp()  # the CLI's defaults
+        end_s = 4e9 if end is None else end.timestamp()
+        positions = store.positions(address, start_s, end_s, limit=10**6)
         text = exports.render("track", format, positions, f"track of {address}")
         return _download(text, format, f"track-{address}")
 

@@ -73,11 +73,45 @@ def import_text(text: str, source: str, fmt: str | None = None) -> Imported:
     name = fmt or detect(text[:SNIFF_CHARS], source)
     converted: Converted = format_module(name).convert(text, source)
     document = converted.document
+    _refuse_traffic_airspace(document, source)
     if isinstance(document, dict) and document.get("features") == []:
         skipped = "".join(f"\n  skipped: {s}" for s in converted.skipped)
         raise ZoneError(f"{source}: no zones in this {name} file{skipped}")
     zones = zones_from_geojson(converted.document, source)
     return Imported(source, name, zones, converted.document, converted.skipped)
+
+
+def _refuse_traffic_airspace(document: Any, source: str) -> None:
+    """The `traffic` library's own airspace files (an Airspace saved as JSON: name, type,
+    shapes; Eurocontrol FIRs as GeoJSON: IDENT, TYPE, LOWERLIMIT/UPPERLIMIT) read as JSON that
+    is no zone file: say what they are and how to make zones of them, rather than "a zone file
+    is a GeoJSON FeatureCollection" or one "property 'id' is required" per feature."""
+    if isinstance(document, dict) and isinstance(document.get("shapes"), list):
+        shapes = document["shapes"]
+        raise ZoneError(
+            f"{source}: an airspace as the traffic library saves it ({document.get('name')!r}, "
+            f"type {document.get('type')!r}, {len(shapes)} shapes with lower/upper in flight "
+            "levels), not a zone file. To watch it, write a GeoJSON FeatureCollection with one "
+            "Feature per shape: its polygon as the geometry, properties id, name, floor (FL "
+            "and the shape's lower, or SFC for 0) and ceiling (FL and its upper), then "
+            "`skyfence zones check` it"
+        )
+    features = document.get("features") if isinstance(document, dict) else None
+    if not isinstance(features, list) or not features:
+        return
+    props = [f.get("properties") if isinstance(f, dict) else None for f in features]
+    if not all(isinstance(p, dict) and "id" not in p and "IDENT" in p for p in props):
+        return
+    first = props[0]
+    assert isinstance(first, dict)
+    raise ZoneError(
+        f"{source}: airspace GeoJSON as the traffic library ships it (Eurocontrol "
+        f"{first.get('TYPE', 'airspace')}s: IDENT, NAME, LOWERLIMIT/UPPERLIMIT), not a zone file. "
+        "An airspace is not a restricted zone: to watch one, write a GeoJSON zone file with the "
+        "features you mean, each with properties id (e.g. its IDENT "
+        f"{first.get('IDENT')!r}), name, floor and ceiling (e.g. SFC, FL195: its LOWERLIMIT and "
+        "UPPERLIMIT with their units), then `skyfence zones check` it"
+    )
 
 
 def import_file(path: Path) -> Imported:

@@ -58,3 +58,22 @@ def test_a_year_is_summarised_quickly(store: EventStore) -> None:
     start = time.perf_counter()
     summary_report(store, JULY_6, JULY_6 + 366 * 86_400)
     assert time.perf_counter() - start < 10
+
+
+def bar_columns(chart: np.ndarray) -> int:
+    """Pixel columns with a coloured bar at the foot of the plot (the legend sits higher)."""
+    rgb = chart[..., :3]
+    coloured = (rgb.max(axis=2) - rgb.min(axis=2)) > 0.3
+    rows = np.flatnonzero(coloured.any(axis=1))
+    return int(coloured[rows.max()].sum()) if len(rows) else 0
+
+
+def test_a_long_period_is_drawn_per_day_and_its_bars_stay_visible(store: EventStore) -> None:
+    """Two and a half months of hourly bars are a third of a pixel wide each: they vanished."""
+    page = summary_report(store, JULY_6, SEPTEMBER_18)
+    assert "<h2>Events per day</h2>" in page
+    (chart,) = images(page)
+    # two busy days (6 July, 17 September), each bar about 900 px / 74 days wide
+    assert bar_columns(chart) >= 2 * 8
+    day = summary_report(store, JULY_6, JULY_6 + 86_400)
+    assert "<h2>Events per hour</h2>" in day

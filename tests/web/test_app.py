@@ -171,7 +171,7 @@ def test_the_page_basemap_and_openapi_are_served(client: TestClient) -> None:
     assert client.get("/api/status").json()["events"] == 7
 
 
-def test_exports_download_in_each_format(client: TestClient) -> None:
+def test_exports_download_in_each_format(client: TestClient, demo_store_path: Path) -> None:
     geo = client.get("/api/export/events", params={"kind": "entry"})
     assert geo.headers["content-type"].startswith("application/geo+json")
     assert [f["properties"]["kind"] for f in geo.json()["features"]] == ["entry", "entry"]
@@ -186,6 +186,15 @@ def test_exports_download_in_each_format(client: TestClient) -> None:
     too_long = {**window, "until": "2024-12-17T10:00:00Z"}
     assert client.get("/api/export/track/4baac6", params=too_long).status_code == 422
     assert client.get("/api/export/track/../../etc", params=window).status_code == 404
+    # without a window: the whole logged track, as `skyfence export track` writes it
+    whole = client.get("/api/export/track/4baac6", params={"format": "csv"})
+    assert whole.status_code == 200
+    rows = whole.text.splitlines()
+    assert len(rows) > len(track.text.splitlines())
+    with EventStore(demo_store_path) as store:
+        assert len(rows) == 1 + len(store.positions("4baac6", 0.0, 4e9, limit=10**7))
+    since_only = client.get("/api/export/track/4baac6", params={"since": window["since"]})
+    assert since_only.status_code == 200
 
 
 def test_interference_cells_per_hour(client: TestClient) -> None:

@@ -106,3 +106,22 @@ def test_json_that_no_format_claims_gets_the_geojson_reader_s_message(
     with pytest.raises(ZoneError) as raised:
         import_text(text, "x.json")
     assert str(raised.value).startswith(message)
+
+
+def test_traffic_s_own_airspace_json_is_named_with_how_to_convert_it(samples: Path) -> None:
+    firs = samples.parent / "eurocontrol" / "eurofirs.json"
+    with pytest.raises(ZoneError) as caught:
+        load_zone_source(str(firs))
+    message = str(caught.value)
+    assert message.startswith(f"{firs}: airspace GeoJSON as the traffic library ships it")
+    assert "Eurocontrol FIRs" in message and "IDENT 'EBBU'" in message
+    assert "floor and ceiling" in message and "property 'id' is required" not in message
+
+
+def test_a_traffic_airspace_file_is_named_with_how_to_convert_it(samples: Path) -> None:
+    airspace = samples / "airspaces" / "LFBOTMA.json"
+    with pytest.raises(ZoneError) as caught:
+        load_zone_source(str(airspace))
+    message = str(caught.value)
+    assert message.startswith(f"{airspace}: an airspace as the traffic library saves it")
+    assert "'SIV TOULOUSE'" in message and "one Feature per shape" in message

@@ -50,6 +50,7 @@ def cli_error(*args: str) -> str:
 def same(api: pa.Table, cli: pa.Table) -> None:
     assert api.schema == PARQUET_SCHEMA
     assert api.num_rows > 0
+
     # the same events with the same ids; events of one instant may come in another order when
     # the rows are cut into other batches (the CLI reads files in batches of its own)
     def ordered(table: pa.Table) -> list[dict[str, Any]]:

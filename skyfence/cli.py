@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from skyfence.alerts.files import EventSink
     from skyfence.auditing import AuditResult
     from skyfence.engine.engine import Engine
-    from skyfence.engine.zoneset import EngineSettings
+    from skyfence.settings import EngineSettings
     from skyfence.sources.receiver import Receiver
     from skyfence.store.events import EventStore
     from skyfence.zones.model import Zone
@@ -161,7 +161,7 @@ def audit(
     """Audit recorded traffic against zones: every event, with a summary per zone and kind."""
     from skyfence.alerts.files import open_sink
     from skyfence.engine.engine import Engine
-    from skyfence.engine.zoneset import EngineSettings
+    from skyfence.settings import EngineSettings
     from skyfence.sources.recordings import RecordingError
 
     if lookahead is not None and lookahead < 0:
@@ -455,7 +455,7 @@ def watch(
 ) -> None:
     """Watch live feeds (or replay recordings) against zones, storing and sending every event."""
     from skyfence.alerts.webhook import check_webhook_url
-    from skyfence.engine.zoneset import EngineSettings
+    from skyfence.settings import EngineSettings
 
     if speed < 0:
         raise _fail("--speed must be >= 0")
@@ -662,8 +662,8 @@ def demo(
     """
     import shapely
 
-    from skyfence.engine.zoneset import EngineSettings
     from skyfence.schema import StateVectors
+    from skyfence.settings import EngineSettings
     from skyfence.sources.recordings import read_recording
     from skyfence.zones.geojson import load_zones
 

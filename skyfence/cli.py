@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from skyfence.engine.events import EVENT_KINDS, Event, iso_time
+from skyfence.kinds import KINDS
 from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
 
 # Every command imports what it needs when it runs: `skyfence --help` and `zones list` must not
@@ -55,14 +56,6 @@ ZonesOption = Annotated[
         "set name, e.g. ukraine.",
     ),
 ]
-KIND_STYLE = {
-    "predicted_entry": "yellow",
-    "entry": "bold red",
-    "exit": "green",
-    "lost_contact": "magenta",
-    "suspect_position": "cyan",
-    "zone_withdrawn": "blue",
-}
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -342,7 +335,7 @@ def _print_event(e: Event) -> None:
     alt = "" if d["altitude_ft"] is None else f" {d['altitude_ft']} ft"
     who = f"{e.icao24} {e.callsign or '?'} ({e.country or '??'})"
     console.print(
-        f"{d['time'].replace('T', ' ')[:-1]}  [{KIND_STYLE[e.kind]}]{e.kind:<16}[/] "
+        f"{d['time'].replace('T', ' ')[:-1]}  [{KINDS[e.kind].style}]{e.kind:<16}[/] "
         f"[bold]{safe(e.zone_id)}[/]  {safe(who)}",
         highlight=False,
     )

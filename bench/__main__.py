@@ -19,7 +19,8 @@ import shapely
 from bench.workload import Workload, best_of, workload
 from skyfence.engine.containment import Fixes, evaluate
 from skyfence.engine.engine import Engine
-from skyfence.engine.zoneset import EngineSettings, ZoneSet
+from skyfence.engine.zoneset import ZoneSet
+from skyfence.settings import EngineSettings
 from skyfence.zones.countries import country_of
 
 

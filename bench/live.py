@@ -61,8 +61,9 @@ from skyfence.decoding.classify import Replies, classify
 from skyfence.decoding.frames import FrameDecoder
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
-from skyfence.engine.zoneset import EngineSettings, ZoneSet
+from skyfence.engine.zoneset import ZoneSet
 from skyfence.schema import StateVectors
+from skyfence.settings import EngineSettings
 from skyfence.sources.beast import MODE_AC, BeastParser
 from skyfence.store.events import EventStore
 from skyfence.watching import FeedAdapter, run_watch

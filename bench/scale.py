@@ -24,9 +24,9 @@ import pyarrow.parquet as pq
 
 from bench.__main__ import bbox_floor, engine_rate, kernel_rate
 from bench.workload import workload
-from skyfence.engine.zoneset import EngineSettings
 from skyfence.scale.dataset import audit_dataset
 from skyfence.schema import StateVectors, icao24_hex
+from skyfence.settings import EngineSettings
 from skyfence.sources.columns import FPM_PER_MS, FT_PER_M, KT_PER_MS
 
 

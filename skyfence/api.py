@@ -28,11 +28,11 @@ from skyfence.auditing import run_audit, time_window
 from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
-from skyfence.engine.zoneset import EngineSettings
 from skyfence.errors import InputError, SkyfenceError
 from skyfence.reporting.incident import incident_report
 from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
 from skyfence.schema import StateVectors
+from skyfence.settings import EngineSettings
 from skyfence.sources import opensky, traffic_files
 from skyfence.sources.base import ReadStats, RecordingError
 from skyfence.sources.receiver import Receiver, parse_receiver

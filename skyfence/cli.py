@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from skyfence.engine.events import EVENT_KINDS, Event, iso_time
+from skyfence.kinds import KINDS
 from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
 from skyfence.wording import counted
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from skyfence.alerts.files import EventSink
     from skyfence.auditing import AuditResult
     from skyfence.engine.engine import Engine
-    from skyfence.engine.zoneset import EngineSettings
+    from skyfence.settings import EngineSettings
     from skyfence.sources.receiver import Receiver
     from skyfence.store.events import EventStore
     from skyfence.zones.model import Zone
@@ -85,14 +86,6 @@ ZonesOption = Annotated[
         "set name, e.g. ukraine.",
     ),
 ]
-KIND_STYLE = {
-    "predicted_entry": "yellow",
-    "entry": "bold red",
-    "exit": "green",
-    "lost_contact": "magenta",
-    "suspect_position": "cyan",
-    "zone_withdrawn": "blue",
-}
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -198,7 +191,7 @@ def audit(
     """
     from skyfence.alerts.files import open_sink
     from skyfence.engine.engine import Engine
-    from skyfence.engine.zoneset import EngineSettings
+    from skyfence.settings import EngineSettings
     from skyfence.sources.recordings import RecordingError
 
     if lookahead is not None and lookahead < 0:
@@ -387,7 +380,7 @@ def _print_event(e: Event) -> None:
     alt = "" if d["altitude_ft"] is None else f" {d['altitude_ft']} ft"
     who = f"{e.icao24} {e.callsign or '?'} ({e.country or '??'})"
     console.print(
-        f"{d['time'].replace('T', ' ')[:-1]}  [{KIND_STYLE[e.kind]}]{e.kind:<16}[/] "
+        f"{d['time'].replace('T', ' ')[:-1]}  [{KINDS[e.kind].style}]{e.kind:<16}[/] "
         f"[bold]{safe(e.zone_id)}[/]  {safe(who)}",
         highlight=False,
     )
@@ -509,7 +502,7 @@ def watch(
     Every event is stored, and sent to the webhooks and files given.
     """
     from skyfence.alerts.webhook import check_webhook_url
-    from skyfence.engine.zoneset import EngineSettings
+    from skyfence.settings import EngineSettings
 
     if speed < 0:
         raise _fail("--speed must be >= 0")
@@ -728,8 +721,8 @@ def demo(
     """
     import shapely
 
-    from skyfence.engine.zoneset import EngineSettings
     from skyfence.schema import StateVectors
+    from skyfence.settings import EngineSettings
     from skyfence.sources.recordings import read_recording
     from skyfence.zones.geojson import load_zones
 

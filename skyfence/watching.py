@@ -21,13 +21,14 @@ from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event, iso_time
 from skyfence.gnss.aggregate import HOUR_S, InterferencePicture
+from skyfence.picture import AirPicture
 from skyfence.schema import StateVectors
 from skyfence.sources.live import FeedSource, FeedStatus, FramesHook, parse_source_uri
 from skyfence.sources.receiver import Receiver
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore
+from skyfence.store.rows import PositionRow
 from skyfence.tracking.horizon import beyond_horizon
-from skyfence.tracking.picture import AirPicture, PositionRow
 
 
 class Source(Protocol):

@@ -116,8 +116,8 @@ def test_memory_stays_bounded_as_aircraft_come_and_go(
     """A soak: quickstart's 213 real tracks replayed 8 times in a row, each time under new
     addresses, so 1,704 aircraft pass. What the engine and the picture remember must follow the
     traffic in view, not everything ever heard."""
-    from skyfence.engine.zoneset import EngineSettings
     from skyfence.schema import StateVectors
+    from skyfence.settings import EngineSettings
     from skyfence.sources.recordings import read_recording
     from skyfence.watching import LivePicture
 

@@ -14,18 +14,11 @@ from rich.table import Table
 from rich.text import Text
 
 from skyfence.engine.events import Event, iso_time
+from skyfence.kinds import KINDS
 from skyfence.text import escape_controls
 
 _STATE_STYLE = {"inside": "bold red", "warning": "yellow", "suspect": "magenta", "normal": "dim"}
 _STATE_ORDER = {"inside": 0, "warning": 1, "suspect": 2, "normal": 3}
-_KIND_STYLE = {
-    "entry": "bold red",
-    "exit": "green",
-    "predicted_entry": "yellow",
-    "lost_contact": "red",
-    "suspect_position": "magenta",
-    "zone_withdrawn": "blue",
-}
 
 
 def safe(text: str) -> str:
@@ -93,7 +86,7 @@ def _alerts(recent: list[Event], rows: int) -> Table:
     for e in reversed(recent[-rows:]):
         table.add_row(
             iso_time(e.t_s)[:19].replace("T", " "),
-            Text(e.kind, style=_KIND_STYLE[e.kind]),
+            Text(e.kind, style=KINDS[e.kind].style),
             safe(f"{e.callsign or '-'} {e.icao24}"),
             safe(e.zone_id),
         )

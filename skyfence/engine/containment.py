@@ -15,7 +15,8 @@ import numpy.typing as npt
 import shapely
 
 from skyfence.engine.grid import IN, TEST
-from skyfence.engine.zoneset import EngineSettings, ZoneSet
+from skyfence.engine.zoneset import ZoneSet
+from skyfence.settings import EngineSettings
 from skyfence.zones.frame import to_frame
 from skyfence.zones.model import Audience
 

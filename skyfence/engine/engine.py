@@ -27,8 +27,9 @@ from skyfence.engine.reports import (
     withdrawn_event,
 )
 from skyfence.engine.transitions import TrustedFix, Walk, ZoneTrack, point_of, walk, with_exit_rows
-from skyfence.engine.zoneset import EngineSettings, ZoneSet
+from skyfence.engine.zoneset import ZoneSet
 from skyfence.schema import StateVectors, take_rows
+from skyfence.settings import EngineSettings
 from skyfence.tracking.integrity import (
     TrackIntegrity,
     Verdicts,

@@ -6,19 +6,11 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-EventKind = Literal[
-    "predicted_entry", "entry", "exit", "lost_contact", "suspect_position", "zone_withdrawn"
-]
-EVENT_KINDS: tuple[EventKind, ...] = (
-    "predicted_entry",
-    "entry",
-    "exit",
-    "lost_contact",
-    "suspect_position",
-    "zone_withdrawn",
-)
+from skyfence.kinds import EVENT_KINDS as EVENT_KINDS  # the kinds' table lives there
+from skyfence.kinds import EventKind as EventKind
+
 EVENT_COLUMNS = (
     "id",
     "kind",

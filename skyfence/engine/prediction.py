@@ -18,7 +18,8 @@ import shapely
 
 from skyfence.engine.containment import Fixes, applicability, by_zone
 from skyfence.engine.transitions import Walk
-from skyfence.engine.zoneset import EngineSettings, ZoneSet
+from skyfence.engine.zoneset import ZoneSet
+from skyfence.settings import EngineSettings
 from skyfence.zones.frame import wrap_lon
 
 KT_MS = 1852.0 / 3600.0

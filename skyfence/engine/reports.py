@@ -18,8 +18,9 @@ from skyfence.engine.crossing import Point4, crossings
 from skyfence.engine.events import Event, EventKind, iso_time
 from skyfence.engine.prediction import Predictions
 from skyfence.engine.transitions import TrustedFix, Walk, ZoneTrack, point_of
-from skyfence.engine.zoneset import EngineSettings, ZoneSet
+from skyfence.engine.zoneset import ZoneSet
 from skyfence.schema import StateVectors, icao24_hex
+from skyfence.settings import EngineSettings
 from skyfence.tracking.integrity import REASONS, Verdicts
 from skyfence.zones.countries import country_of
 

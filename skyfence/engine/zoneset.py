@@ -16,6 +16,7 @@ from shapely.geometry.base import BaseGeometry
 
 from skyfence.engine.edges import EdgeIndex
 from skyfence.engine.grid import ZoneGrid
+from skyfence.settings import EngineSettings as EngineSettings  # re-exported for old imports
 from skyfence.zones.frame import (
     continuous,
     engine_shape,
@@ -29,26 +30,6 @@ from skyfence.zones.model import Zone
 
 POLAR_LAT = 75.0  # beyond this latitude, bounding circles in a flat frame are not bounds
 PREDICTION_SPEED_MAX_MS = 360.0  # ~700 kt: farthest a look-ahead can reach, per second
-
-
-@dataclass(frozen=True, slots=True)
-class EngineSettings:
-    """Detection parameters shared by live and batch runs (identical settings, identical events)."""
-
-    lookahead_s: float | None = None  # overrides every zone's lookahead_s when set
-    lost_contact_s: float = 60.0
-    prediction_interval_s: float = (
-        4.0  # look ahead once per aircraft per interval, like a radar scan
-    )
-    forget_after_s: float = 3600.0  # an aircraft unheard this long starts afresh
-    exit_hysteresis_m: float = 500.0  # an exit needs the aircraft this far outside laterally...
-    exit_hysteresis_ft: float = 200.0  # ...or this far outside the vertical band
-    max_speed_kt: float = 1200.0  # no civil or military aircraft monitored here is faster
-    speed_factor: float = 1.5  # tolerance on the reported ground speed for jumps
-    min_nic: int = 5  # containment radius < 1 NM; below, the position is not trusted
-    min_nacp: int = 6  # accuracy < 0.3 NM
-    envelope_min_alt_ft: float = 20_000.0  # above this (and below FL450) ...
-    envelope_min_gs_kt: float = 100.0  # ...a ground speed below this is not flight
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,20 +24,23 @@ from shapely import affinity
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
+from skyfence.kinds import KINDS
 from skyfence.zones.frame import continuous, near, to_frame, wrap_lon
 
 TRUSTED_COLOUR = "#1f6fd1"  # the flown path
 QUARANTINED_COLOUR = "#9b30d9"  # positions that were not believed
 ZONE_COLOUR = "#d62728"
 LAND, SEA, BORDER = "#eeeae2", "#d7e6f2", "#a09a8f"
-EVENT_STYLE = {
-    "entry": ("v", "#d62728"),
-    "exit": ("^", "#2ca02c"),
-    "predicted_entry": ("D", "#ff9f1a"),
-    "lost_contact": ("X", "#d62728"),
-    "suspect_position": ("*", QUARANTINED_COLOUR),
-    "zone_withdrawn": ("s", "#7f7f7f"),
+MARKERS = {
+    "entry": "v",
+    "exit": "^",
+    "predicted_entry": "D",
+    "lost_contact": "X",
+    "suspect_position": "*",
+    "zone_withdrawn": "s",
 }
+# marker and colour per kind: the colour is the kinds' table's, as on the map and the console
+EVENT_STYLE = {kind: (MARKERS[kind], info.colour) for kind, info in KINDS.items()}
 
 Record = dict[str, Any]
 

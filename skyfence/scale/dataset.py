@@ -32,8 +32,8 @@ import pyarrow.parquet as pq
 
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
-from skyfence.engine.zoneset import EngineSettings
 from skyfence.schema import StateVectors
+from skyfence.settings import EngineSettings
 from skyfence.sources.ahead import read_ahead
 from skyfence.sources.base import ReadStats
 from skyfence.sources.columns import icao24_of

@@ -45,7 +45,8 @@ import pyarrow as pa
 from skyfence.alerts.files import PARQUET_SCHEMA, events_table
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
-from skyfence.engine.zoneset import EngineSettings, ZoneSet
+from skyfence.engine.zoneset import ZoneSet
+from skyfence.settings import EngineSettings
 from skyfence.sources.base import ReadStats
 from skyfence.sources.columns import as_seconds, icao24_of
 from skyfence.sources.opensky import COLUMNS, REQUIRED, to_state_vectors

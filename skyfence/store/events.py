@@ -49,6 +49,7 @@ from skyfence.store.errors import StoreError
 from skyfence.store.rows import (
     INSERT_EVENT,
     SELECT_EVENT,
+    PositionRow,
     Row,
     When,
     event_record,
@@ -56,7 +57,6 @@ from skyfence.store.rows import (
     where_clause,
 )
 from skyfence.store.schema import APPLICATION_ID, SCHEMA_VERSION, open_connection
-from skyfence.tracking.picture import PositionRow
 from skyfence.wording import counted
 
 __all__ = [

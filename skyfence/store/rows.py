@@ -11,6 +11,10 @@ from typing import Any
 from skyfence.engine.events import EVENT_COLUMNS, Event
 
 Row = tuple[Any, ...]
+# one fix of the track log the live picture hands the store (`AirPicture._take` builds them)
+PositionRow = tuple[
+    str, float, str, float, float, float | None, float | None, float | None, int, str
+]
 When = float | datetime
 
 # `event_row` values in this order, then inserted_at; the zone's version is the one watched now

@@ -23,8 +23,8 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import numpy.typing as npt
 
-from skyfence.engine.zoneset import EngineSettings
 from skyfence.schema import StateVectors
+from skyfence.settings import EngineSettings
 
 KT_MS = 1852.0 / 3600.0
 EARTH_RADIUS_M = 6_371_008.8

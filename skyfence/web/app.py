@@ -37,6 +37,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skyfence.engine.events import EventKind
+from skyfence.kinds import kinds_table
 from skyfence.reporting import exports
 from skyfence.store.events import EventStore, StoreError
 
@@ -211,6 +212,10 @@ def create_app(
         body = feature_collection(rows)
         body["hours"] = sorted({r["hour"] for r in rows})
         return _json(body)
+
+    @app.get("/api/kinds", summary="The event kinds: label, colour, severity, explanation")
+    def kinds() -> dict[str, dict[str, Any]]:
+        return kinds_table()
 
     @app.get("/api/status", summary="Sources, message rates and counts")
     def status() -> dict[str, Any]:

@@ -6,7 +6,8 @@ import numpy as np
 import shapely
 
 from skyfence.engine.containment import lateral_zones
-from skyfence.engine.zoneset import EngineSettings, ZoneSet
+from skyfence.engine.zoneset import ZoneSet
+from skyfence.settings import EngineSettings
 from skyfence.zones.geojson import load_zones
 
 

@@ -18,8 +18,9 @@ import shapely
 from shapely.geometry import Point
 
 from skyfence.engine.engine import Engine
-from skyfence.engine.zoneset import EngineSettings, grow
+from skyfence.engine.zoneset import grow
 from skyfence.schema import StateVectors, icao24_hex
+from skyfence.settings import EngineSettings
 from skyfence.sources.recordings import read_recording
 from skyfence.tracking.integrity import (
     ALTITUDE_NOISE_FT,

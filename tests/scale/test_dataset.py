@@ -10,9 +10,9 @@ from opensky_files import write_hourly
 from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
-from skyfence.engine.zoneset import EngineSettings
 from skyfence.scale.dataset import audit_dataset, dataset_files
 from skyfence.schema import StateVectors
+from skyfence.settings import EngineSettings
 from skyfence.sources.recordings import read_recording
 from skyfence.zones.geojson import load_zones
 

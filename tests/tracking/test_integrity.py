@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from skyfence.engine.zoneset import EngineSettings
 from skyfence.schema import StateVectors
+from skyfence.settings import EngineSettings
 from skyfence.sources.recordings import read_recording
 from skyfence.tracking.integrity import (
     FROZEN_POSITION,

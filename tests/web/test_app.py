@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
 from skyfence.store.events import EventStore
-from skyfence.web.app import MAX_BODY_BYTES, MAX_OFFSET, create_app
+from skyfence.web.app import MAX_BODY_BYTES, MAX_OFFSET, STATIC, create_app
 from skyfence.zones.geojson import zone_display_feature, zones_from_geojson
 
 TOKEN = "test-token-4f2a"
@@ -239,3 +239,27 @@ def test_numbers_beyond_their_bounds_are_a_422_naming_the_parameter(
             assert response.status_code == 422, (path, name, response.text)
             assert response.json()["detail"][0]["loc"] == ["query", name]
     assert client.get("/api/events", params={"offset": MAX_OFFSET}).json()["items"] == []
+
+
+def test_the_map_takes_the_kinds_colours_and_labels_from_the_api(client: TestClient) -> None:
+    from skyfence.kinds import KINDS
+
+    served = client.get("/api/kinds").json()
+    assert served == {
+        kind: {
+            "label": info.label,
+            "colour": info.colour,
+            "severity": info.severity,
+            "explanation": info.explanation,
+        }
+        for kind, info in KINDS.items()
+    }
+    kinds_in_store = {e["kind"] for e in client.get("/api/events").json()["items"]}
+    assert kinds_in_store and kinds_in_store <= set(served)
+    script = (STATIC / "app.js").read_text()
+    style = (STATIC / "style.css").read_text()
+    assert 'api("/api/kinds")' in script
+    assert "`--k: ${KINDS[ev.kind].colour}`" in script  # an alert's colour is the table's
+    for kind, info in KINDS.items():  # and no copy of the table in the map's own files
+        assert f'"{info.label}"' not in script, kind
+        assert f".kind-{kind} " not in style, kind

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from skyfence.kinds import KINDS
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 TOKEN = "browser-test-token"
@@ -99,6 +101,9 @@ def test_an_alert_arrives_live_and_is_acknowledged(watcher: str) -> None:
         alert = page.locator(".alert.kind-predicted_entry.new").first
         alert.wait_for(timeout=60_000)
         assert "AFR34ZG" in alert.inner_text()
+        colour = alert.evaluate("e => getComputedStyle(e).getPropertyValue('--k').trim()")
+        assert colour == KINDS["predicted_entry"].colour  # the kinds' table, through /api/kinds
+        assert alert.locator(".kind").inner_text().lower() == KINDS["predicted_entry"].label
         assert page.locator("#by").input_value() == ""
         page.locator("#by").fill("Duty Analyst")  # the user types it
         alert.locator("button.ack").click()

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skyfence.engine.zoneset import EngineSettings, ZoneSet
+from skyfence.engine.zoneset import ZoneSet
+from skyfence.settings import EngineSettings
 from skyfence.web.app import _with_activity
 from skyfence.zones.geojson import zone_display_feature
 from skyfence.zones.load import FORMATS, detect, import_text, load_zone_source

@@ -9,14 +9,9 @@
   const STATES = ["normal", "warning", "inside", "suspect"];
   const SEVERITY_COLOURS = ["match", ["get", "severity"],
     "info", "#4aa3ff", "warning", "#f5a524", "critical", "#f0474f", "#f5a524"];
-  const KIND_LABELS = {
-    predicted_entry: "predicted entry",
-    entry: "entry",
-    exit: "exit",
-    lost_contact: "lost contact",
-    suspect_position: "suspect position",
-    zone_withdrawn: "zone withdrawn",
-  };
+  // kind -> {label, colour, severity, explanation}, from /api/kinds (skyfence/kinds.py) at start
+  let KINDS = {};
+  const kindLabel = (kind) => (KINDS[kind] && KINDS[kind].label) || kind;
 
   const $ = (sel) => document.querySelector(sel);
   const state = {
@@ -514,13 +509,15 @@
     const acked = ev.acknowledged || null;
     const li = el("li", {
       class: `alert kind-${ev.kind}` + (acked ? " acked" : "") + (state.selected === ev.id ? " selected" : ""),
+      style: KINDS[ev.kind] ? `--k: ${KINDS[ev.kind].colour}` : null,
+      title: KINDS[ev.kind] ? KINDS[ev.kind].explanation : null,
       dataset: { id: ev.id, time: ev.time },
     });
     const open = el("button", {
-      class: "open", type: "button", "aria-label": `${KIND_LABELS[ev.kind] || ev.kind} ${ev.callsign || ev.icao24} in ${zoneName(ev.zone_id)} at ${dateTime(ev.time)}: show details`,
+      class: "open", type: "button", "aria-label": `${kindLabel(ev.kind)} ${ev.callsign || ev.icao24} in ${zoneName(ev.zone_id)} at ${dateTime(ev.time)}: show details`,
     },
       el("div", { class: "row" },
-        el("span", { class: "kind", text: KIND_LABELS[ev.kind] || ev.kind }),
+        el("span", { class: "kind", text: kindLabel(ev.kind) }),
         el("time", { datetime: ev.time, title: dateTime(ev.time), text: shortTime(ev.time) })),
       el("div", { class: "who" }, el("b", { text: ev.callsign || "—" }), el("span", { class: "icao", text: ev.icao24 })),
       el("div", { class: "zone", title: ev.zone_id, text: zoneName(ev.zone_id) }));
@@ -765,8 +762,8 @@
 
     const timeRows = [];
     if (track.length) timeRows.push({ label: "first fix", time: track[0].time });
-    timeRows.push({ label: KIND_LABELS[ev.kind] || ev.kind, time: ev.time, event: true });
-    if (d.predicted_time) timeRows.push({ label: "predicted entry", time: d.predicted_time });
+    timeRows.push({ label: kindLabel(ev.kind), time: ev.time, event: true });
+    if (d.predicted_time) timeRows.push({ label: kindLabel("predicted_entry"), time: d.predicted_time });
     if (d.last_seen) timeRows.push({ label: "last seen", time: d.last_seen });
     if (track.length) timeRows.push({ label: "last fix", time: track[track.length - 1].time });
     timeRows.sort((a, b) => parseTime(a.time) - parseTime(b.time));
@@ -776,7 +773,7 @@
     const profile = altitudeProfile(track, ev, zone);
     pane.replaceChildren(
       el("header", {},
-        el("h2", {}, `${KIND_LABELS[ev.kind] || ev.kind}: `, el("span", { class: "mono", text: ev.callsign || ev.icao24 })),
+        el("h2", {}, `${kindLabel(ev.kind)}: `, el("span", { class: "mono", text: ev.callsign || ev.icao24 })),
         el("button", { class: "close", type: "button", "aria-label": "Close details", text: "×", onclick: closeDetails })),
       el("dl", {},
         el("dt", { text: "aircraft" }), el("dd", { text: `${ev.callsign || "—"} · ${ev.icao24}${ev.country ? " · " + ev.country : ""}` }),
@@ -860,7 +857,7 @@
         const counter = $("#event-count");
         const n = Number(counter.textContent);
         if (Number.isFinite(n)) counter.textContent = String(n + 1);
-        announce(`${KIND_LABELS[ev.kind] || ev.kind}: ${ev.callsign || ev.icao24} in ${zoneName(ev.zone_id)}`);
+        announce(`${kindLabel(ev.kind)}: ${ev.callsign || ev.icao24} in ${zoneName(ev.zone_id)}`);
       }
     });
     es.addEventListener("error", () => {
@@ -876,6 +873,11 @@
 
   // ------------------------------------------------------------------ start
   async function start() {
+    try {
+      KINDS = await api("/api/kinds");
+    } catch (err) {
+      showMessage(`Event kinds: ${err.message}`, "error");
+    }
     const basemap = api("/api/basemap");
     const zones = api("/api/zones");
     const aircraft = api("/api/aircraft");

@@ -17,6 +17,7 @@ import numpy as np
 
 from skyfence.engine.engine import Engine, Judged
 from skyfence.engine.events import Event, iso_time
+from skyfence.store.rows import PositionRow
 from skyfence.tracking.integrity import REASONS
 from skyfence.zones.countries import country_of
 
@@ -52,11 +53,6 @@ class Aircraft:
             "state": state,
             "zones": zones,
         }
-
-
-PositionRow = tuple[
-    str, float, str, float, float, float | None, float | None, float | None, int, str
-]
 
 
 class AirPicture:

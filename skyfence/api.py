@@ -130,7 +130,7 @@ def audit(
             `lost_contact` event.
         since: only state vectors from this time on.
         until: only state vectors before this time.
-        format: force the format of recording files (see the recordings reference, docs/reference/recordings.md).
+        format: force the format of recording files (docs/reference/recordings.md).
         receiver: the receiver that made the recording: (lat, lon[, height_m]) or the CLI's
             `"LAT,LON[,HEIGHT_M]"`. Its position decodes surface and lone positions in raw
             frames; positions beyond its radio horizon are quarantined, as `--receiver` does.

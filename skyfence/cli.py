@@ -141,7 +141,8 @@ def audit(
         typer.Option("--out", "-o", metavar="FILE", help="Event file: .jsonl, .csv or .parquet."),
     ] = None,
     file_format: Annotated[
-        str | None, typer.Option("--format", help="Force the input format (see docs/reference/recordings.md).")
+        str | None,
+        typer.Option("--format", help="Force the input format (see docs/reference/recordings.md)."),
     ] = None,
     lookahead: Annotated[
         float | None, typer.Option(help="Look-ahead in seconds for every zone (default: per zone).")
@@ -949,7 +950,8 @@ def interference(
         str | None, typer.Option(help="Only this hour (UTC), e.g. 2024-09-17T09:00.")
     ] = None,
     file_format: Annotated[
-        str | None, typer.Option("--format", help="Force the input format (see docs/reference/recordings.md).")
+        str | None,
+        typer.Option("--format", help="Force the input format (see docs/reference/recordings.md)."),
     ] = None,
 ) -> None:
     """Map GNSS interference in recordings.

@@ -2,7 +2,8 @@
 
 Altitudes are normalised to feet once, when a zone is loaded, so the engine never compares flight
 levels with feet. The engine compares every limit with the aircraft's pressure altitude: ADS-B
-carries no QNH, so an AMSL limit is approximated by pressure altitude (documented in docs/reference/zone-files.md).
+carries no QNH, so an AMSL limit is approximated by pressure altitude (documented in
+docs/reference/zone-files.md).
 """
 
 from __future__ import annotations

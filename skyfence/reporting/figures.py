@@ -110,7 +110,7 @@ def track_map(
     unique = dict(zip(labels, handles, strict=True))
     ax.legend(unique.values(), unique.keys(), loc="best", fontsize=8)
     ax.set_title("Base map: Natural Earth", fontsize=7, loc="right", color="#666666")
-    return _png(fig)
+    return _png(fig, tight=True)  # drawn to scale, the axes rarely fill the figure: no blank band
 
 
 def altitude_profile(
@@ -295,7 +295,7 @@ def _when(t_s: float) -> float:
     return t_s / 86400.0
 
 
-def _png(fig: Figure) -> bytes:
+def _png(fig: Figure, tight: bool = False) -> bytes:
     out = io.BytesIO()
-    fig.savefig(out, format="png")
+    fig.savefig(out, format="png", bbox_inches="tight" if tight else None, pad_inches=0.1)
     return out.getvalue()

@@ -181,6 +181,8 @@ def thin(track: list[Record], moments: list[float], max_rows: int = MAX_ROWS) ->
 
 
 def _evidence(track: list[Record], moments: list[float]) -> str:
+    """A summary a reader takes in at a glance (the trusted fixes, the quarantined ones by
+    reason and time range), and every fix folded below it: the table runs to thousands of rows."""
     if not track:
         return "<p class=note>No logged fixes.</p>"
     rows = thin(track, moments)
@@ -198,7 +200,25 @@ kept).</p>"
     )
     head = "<tr><th>time (UTC)</th><th>lat</th><th>lon</th><th>altitude</th><th>ground speed</th>"
     head += "<th>track</th><th>verdict</th></tr>"
-    return f"{note}<table class=evidence>{head}{body}</table>"
+    return (
+        f"{_evidence_summary(track)}<details><summary>every logged fix ({len(rows):,} rows)"
+        f"</summary>{note}<table class=evidence>{head}{body}</table></details>"
+    )
+
+
+def _evidence_summary(track: list[Record]) -> str:
+    groups: dict[str, list[Record]] = {}
+    for p in track:
+        groups.setdefault("trusted" if p["trusted"] else f"quarantined: {p['reason']}", []).append(
+            p
+        )
+    cells = "".join(
+        f"<tr><td class={'ok' if verdict == 'trusted' else 'bad'}>{html_text(verdict)}</td>"
+        f"<td>{len(fixes):,}</td><td>{fixes[0]['time']}</td><td>{fixes[-1]['time']}</td></tr>"
+        for verdict, fixes in groups.items()
+    )
+    head = "<tr><th>verdict</th><th>fixes</th><th>first (UTC)</th><th>last (UTC)</th></tr>"
+    return f"<table class=verdicts>{head}{cells}</table>"
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
@@ -220,7 +240,14 @@ def _number(value: float | None, unit: str) -> str:
 
 
 def _text(value: Any) -> str:
-    return str(value) if not isinstance(value, list | dict) else repr(value)
+    """A detail as a reader writes it: lists joined, records as "key value", no Python reprs."""
+    if value is None:
+        return "not reported"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_text(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(_text(v) for v in value) or "none"
+    return str(value)
 
 
 def _seconds(iso: str) -> float:
@@ -234,7 +261,9 @@ table { border-collapse: collapse } th, td { padding: 3px 10px; text-align: left
 table.summary th { color: #555; font-weight: 600; white-space: nowrap }
 table.evidence { font-size: 12px; font-family: ui-monospace, monospace }
 table.evidence tr:nth-child(even) { background: #f4f4f4 }
-tr.bad td { color: #7a1fb0 } .note { color: #666; font-style: italic }
+tr.bad td, td.bad { color: #7a1fb0 } table.verdicts td { padding-right: 2em }
+details summary { cursor: pointer; margin: 0.8em 0; color: #333 }
+.note { color: #666; font-style: italic }
 figure { margin: 1em 0 } img { max-width: 100% }
 footer { margin-top: 3em; color: #777; font-size: 12px }
 </style>"""

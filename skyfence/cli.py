@@ -797,12 +797,18 @@ def export(
             records = event_store.query(start, end, zone, kind, address, limit=max(total, 1))
             records = event_store.with_zone_versions(records)
             name = "skyfence events"
+            zones = exports.event_zones(event_store, records) if fmt == "kml" else []
         else:
             if address is None:
                 raise _fail("export track needs --icao24")
             records = event_store.positions(address, start or 0.0, end or 4e9, limit=10**7)
             name = f"track of {address}"
-    out.write_text(exports.render(what, fmt, records, name), encoding="utf-8")
+            zones = []
+            if fmt == "kml" and records:
+                around = event_store.query(records[0]["time_s"], records[-1]["time_s"] + 1e-3,
+                                           None, None, address, limit=1000)  # fmt: skip
+                zones = exports.event_zones(event_store, around)
+    out.write_text(exports.render(what, fmt, records, name, zones), encoding="utf-8")
     console.print(f"{len(records):,} {what if what == 'events' else 'fixes'} written to {out}")
 
 

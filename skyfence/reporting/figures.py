@@ -24,11 +24,9 @@ from shapely import affinity
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
+from skyfence.reporting.colours import QUARANTINED_COLOUR, TRUSTED_COLOUR, ZONE_COLOUR
 from skyfence.zones.frame import continuous, near, to_frame, wrap_lon
 
-TRUSTED_COLOUR = "#1f6fd1"  # the flown path
-QUARANTINED_COLOUR = "#9b30d9"  # positions that were not believed
-ZONE_COLOUR = "#d62728"
 LAND, SEA, BORDER = "#eeeae2", "#d7e6f2", "#a09a8f"
 EVENT_STYLE = {
     "entry": ("v", "#d62728"),

@@ -166,7 +166,9 @@ def create_app(
         icao = icao24.lower() if icao24 else None
         records = store.query(_aware(since), _aware(until), zone, kind, icao, limit)
         records = store.with_zone_versions(records)
-        return _download(exports.render("events", format, records), format, "events")
+        zones = exports.event_zones(store, records) if format == "kml" else []
+        return _download(exports.render("events", format, records, "skyfence events", zones),
+                         format, "events")  # fmt: skip
 
     @app.get("/api/export/track/{icao24}", summary="One aircraft's logged track")
     def export_track(
@@ -181,7 +183,11 @@ def create_app(
             raise HTTPException(422, "at most 7 days of track at once")
         address = icao24.lower()
         positions = store.positions(address, start.timestamp(), end.timestamp(), limit=10**6)
-        text = exports.render("track", format, positions, f"track of {address}")
+        zones = []
+        if format == "kml":
+            around = store.query(start, end, icao24=address, limit=1000)
+            zones = exports.event_zones(store, around)
+        text = exports.render("track", format, positions, f"track of {address}", zones)
         return _download(text, format, f"track-{address}")
 
     @app.get(

@@ -177,11 +177,16 @@ def test_exports_download_in_each_format(client: TestClient) -> None:
     assert [f["properties"]["kind"] for f in geo.json()["features"]] == ["entry", "entry"]
     kml = client.get("/api/export/events", params={"format": "kml"})
     assert 'filename="events.kml"' in kml.headers["content-disposition"]
-    assert kml.text.count("<Placemark>") == 7
+    assert kml.text.count("<styleUrl>#event</styleUrl>") == 7
+    assert kml.text.count("<styleUrl>#zone</styleUrl>") == 3  # the zones the events are about
+    assert "<name>UKLV (SFC to UNL)</name>" in kml.text
     window = {"since": "2024-09-17T09:00:00Z", "until": "2024-09-17T10:00:00Z", "format": "csv"}
     track = client.get("/api/export/track/4BAAC6", params=window)
     assert track.status_code == 200 and track.text.splitlines()[0].startswith("icao24,time")
     assert len(track.text.splitlines()) > 100
+    track_kml = client.get("/api/export/track/4baac6", params={**window, "format": "kml"}).text
+    assert "<name>UKLV (SFC to UNL)</name>" in track_kml  # the zone its spoofed fixes claimed
+    assert "<styleUrl>#quarantined</styleUrl>" in track_kml
     assert client.get("/api/export/events", params={"format": "xlsx"}).status_code == 422
     too_long = {**window, "until": "2024-12-17T10:00:00Z"}
     assert client.get("/api/export/track/4baac6", params=too_long).status_code == 422

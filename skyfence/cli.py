@@ -665,6 +665,7 @@ def demo(
     from skyfence.engine.zoneset import EngineSettings
     from skyfence.schema import StateVectors
     from skyfence.sources.recordings import read_recording
+    from skyfence.store.events import EventStore
     from skyfence.zones.geojson import load_zones
 
     samples = files("skyfence") / "samples"
@@ -698,11 +699,19 @@ def demo(
         )
     recorded = StateVectors.concat(list(read_recording(spoofed)))
     uklv = next(z for z in load_zones("ukraine") if z.id == "UKLV")
-    claimed = int(shapely.contains_xy(uklv.geometry, recorded.lon_deg, recorded.lat_deg).sum())
+    inside = shapely.contains_xy(uklv.geometry, recorded.lon_deg, recorded.lat_deg)
+    claimed = len(set(recorded.t_pos_s[inside].tolist()))  # OpenSky repeats a fix each second
+    with EventStore(store_path) as event_store:
+        quarantined = Counter(
+            p["reason"] for p in event_store.positions("4baac6", 0.0, 4e9) if not p["trusted"]
+        )
     console.print(
-        f"\n{claimed:,} of THY9BP's recorded state vectors put it inside Lviv FIR. A monitor that "
-        "believed them would have reported an incursion into closed Ukrainian airspace; "
-        "skyfence reports a suspect position and no entry.",
+        f"\n{claimed:,} position reports of THY9BP (repeated in {int(inside.sum()):,} of the "
+        "recording's state vectors, one a second) put it inside Lviv FIR. A monitor that believed "
+        "them would have reported an incursion into closed Ukrainian airspace; skyfence "
+        f"quarantined {quarantined.total():,} fixes ("
+        + ", ".join(f"{n:,} {reason}" for reason, n in quarantined.most_common())
+        + "), reports a suspect position and no entry.",
         highlight=False,
     )
 

@@ -62,7 +62,13 @@ def test_demo_replays_real_frames_and_quarantines_the_spoofed_flight(tmp_path: P
         "impossible_jump",
     }
     assert [a["callsign"] for a in picture] == ["THY9BP"]  # the picture of the last replay
-    assert "skyfence reports a suspect position and no entry" in run.stdout
+    # one count, explained: the distinct spoofed reports (OpenSky repeats each a second) and
+    # the fixes the store quarantined, as the store holds them
+    spoofed = [p for p in quarantined if p["reason"] == "outside_flight_envelope"]
+    said = " ".join(run.stdout.split())
+    assert f"{len(spoofed):,} position reports of THY9BP (repeated in " in said
+    assert f"skyfence quarantined {len(quarantined):,} fixes ({len(spoofed):,} " in said
+    assert "reports a suspect position and no entry" in said
 
 
 def test_reports_and_exports_from_the_store(demo_store_path: Path, tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ from skyfence.store.events import EventStore, StoreError
 STATIC = Path(str(files("skyfence") / "web" / "static"))
 MAX_BODY_BYTES = 16 * 1024  # an acknowledgement note is all the API ever accepts
 TRACK_AROUND_S = 900.0  # an event's track: 15 minutes either side
+SUSPECT_AROUND_S = 3600.0  # a suspect position's: the hour either side, where it really flew
 STREAM_PERIOD_S = 1.0
 INTERFERENCE_HOUR_S = 3600
 INTERFERENCE_DEFAULT_S = 24 * 3600.0
@@ -138,11 +139,12 @@ def create_app(
     def event(event_id: str) -> Response:
         record = _event_or_404(store, event_id)
         t = datetime.fromisoformat(record["time"]).timestamp()
-        track = store.positions(record["icao24"], t - TRACK_AROUND_S, t + TRACK_AROUND_S)
+        around = SUSPECT_AROUND_S if record["kind"] == "suspect_position" else TRACK_AROUND_S
+        track = store.positions(record["icao24"], t - around, t + around)
         zone = store.event_zone(event_id)  # the version in force at the event
         if zone is not None:
             zone = _with_activity([zone], time.time())[0]
-        return _json({"event": record, "track": track, "zone": zone})
+        return _json({"event": record, "track": track, "track_around_s": around, "zone": zone})
 
     @app.post(
         "/api/events/{event_id}/ack",

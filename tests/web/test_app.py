@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,10 @@ def test_events_filter_and_page_without_overlap(client: TestClient) -> None:
     assert client.get("/api/events", params={"limit": 100_000}).status_code == 422
 
 
+def seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
 def test_one_event_comes_with_its_track_and_zone(client: TestClient) -> None:
     (suspect,) = client.get("/api/events", params={"kind": "suspect_position"}).json()["items"]
     detail = client.get(f"/api/events/{suspect['id']}").json()
@@ -95,7 +100,16 @@ def test_one_event_comes_with_its_track_and_zone(client: TestClient) -> None:
     assert detail["zone"]["properties"]["id"] == "UKLV"
     quarantined = [p for p in detail["track"] if not p["trusted"]]
     assert quarantined and all(p["reason"] for p in quarantined)
-    assert all(abs(p["time_s"] - detail["track"][0]["time_s"]) <= 1800 for p in detail["track"])
+    # a suspect position's track: the hour either side, the flown path around the spoofed one
+    t = seconds(suspect["time"])
+    assert detail["track_around_s"] == 3600
+    assert all(abs(p["time_s"] - t) <= 3600 for p in detail["track"])
+    assert any(p["trusted"] and p["time_s"] < t for p in detail["track"])
+    assert any(p["trusted"] and p["time_s"] > t for p in detail["track"])
+    exit_ = client.get("/api/events", params={"kind": "exit"}).json()["items"][0]
+    around = client.get(f"/api/events/{exit_['id']}").json()
+    assert around["track_around_s"] == 900
+    assert all(abs(p["time_s"] - seconds(exit_["time"])) <= 900 for p in around["track"])
     assert client.get("/api/events/" + "0" * 20).status_code == 404
 
 

@@ -4,6 +4,7 @@ acknowledged. The screenshot is kept in test-artifacts/ for a human to look at."
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import socket
@@ -245,6 +246,22 @@ def test_the_first_view_shows_every_zone_and_event_and_the_story(server: str) ->
             points += [tuple(xy[:2]) for ring in rings for xy in ring]
         pixels = page.evaluate("pts => pts.map(p => window.skyfenceMap.project(p))", points)
         assert all(0 <= px["x"] <= box["width"] and 0 <= px["y"] <= box["height"] for px in pixels)
+
+        shown = page.evaluate(
+            "[...document.querySelectorAll('.zone-label')].filter(n =>"
+            " getComputedStyle(n).visibility !== 'hidden' && n.offsetParent)"
+            ".map(n => n.getBoundingClientRect().toJSON())"
+        )
+        assert len(shown) >= 2
+        labelled = page.evaluate(
+            "[...document.querySelectorAll('.zone-label:not(.crowded)')].map(n => n.dataset.zone)"
+        )
+        assert {e["zone_id"] for e in events} <= set(labelled)  # the zones alerts are about
+        for a, b in itertools.combinations(shown, 2):  # no label drawn over another
+            assert not (
+                a["left"] < b["right"] and b["left"] < a["right"]
+                and a["top"] < b["bottom"] and b["top"] < a["bottom"]
+            ), (a, b)  # fmt: skip
 
         finished = page.locator("#sources .source.finished")
         assert finished.count() == 2 and "finished" in finished.first.inner_text()

@@ -199,8 +199,29 @@
     const container = $("#map");
     container.classList.toggle("no-labels", z < 4);
     container.classList.toggle("no-zone-labels", z < 3);
+    declutterZoneLabels();
   }
   map.on("zoomend", updateLabelVisibility);
+  map.on("moveend", () => declutterZoneLabels());
+
+  // zone labels are HTML (no glyphs fetched), so MapLibre cannot collide them: a label that
+  // would overlap one already placed waits until the zoom leaves it room (the zone's click
+  // still names it)
+  function declutterZoneLabels() {
+    const placed = [];
+    const alerted = new Set((state.firstEvents || []).map((ev) => ev.zone_id));
+    const markers = (state.zoneLabels || []).slice().sort((a, b) =>
+      alerted.has(b.getElement().dataset.zone) - alerted.has(a.getElement().dataset.zone));
+    for (const marker of markers) {  // the zones alerts are about placed first
+      const node = marker.getElement();
+      node.classList.remove("crowded");
+      const r = node.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) continue;
+      const clash = placed.some((q) => r.left < q.right && q.left < r.right && r.top < q.bottom && q.top < r.bottom);
+      if (clash) node.classList.add("crowded");
+      else placed.push(r);
+    }
+  }
 
   const emptyFC = () => ({ type: "FeatureCollection", features: [] });
 
@@ -415,6 +436,7 @@
         el("div", { text: p.name || p.id }), el("div", { class: "band", text: bandText(f) }));
       state.zoneLabels.push(new maplibregl.Marker({ element: node }).setLngLat(at).addTo(map));
     }
+    declutterZoneLabels();
   }
 
   map.on("click", "zones-fill", (e) => {

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from skyfence.reporting.figures import altitude_profile, track_map
+from skyfence.reporting.windows import window_s
 from skyfence.store.errors import EventNotFoundError
 from skyfence.store.events import EventStore
 from skyfence.text import html_text
 from skyfence.zones.countries import country_name
 
-WINDOW_S = 900.0  # the track shown: 15 minutes either side of the event
 MAX_ROWS = 400  # evidence rows; beyond this, trusted fixes are thinned (never quarantined ones)
 NEAREST_ROWS = 25  # rows always kept around the event and each crossing
 _ENDS = ("exit", "lost_contact", "zone_withdrawn")
@@ -35,10 +35,11 @@ def incident_report(store: EventStore, event_id: str) -> str:
     if event is None:
         raise EventNotFoundError(f"no event {event_id!r} in {store.path}")
     t = _seconds(event["time"])
-    track = store.positions(event["icao24"], t - WINDOW_S, t + WINDOW_S)
+    around = window_s(event["kind"])
+    track = store.positions(event["icao24"], t - around, t + around)
     zone = store.event_zone(event_id)  # as it was at the event, not as watched now
     related = _related(store, event)
-    shown = [e for e in related if abs(_seconds(e["time"]) - t) <= WINDOW_S] or [event]
+    shown = [e for e in related if abs(_seconds(e["time"]) - t) <= around] or [event]
     visit = next((v for v in visits(related) if event_id in v.ids), None)
     crossings = [e for e in (visit.entry, visit.end) if e] if visit else []
     figures = ""
@@ -54,7 +55,7 @@ was written by an audit, or its track log was pruned): no map or profile.</p>"
     return _PAGE.format(
         style=PAGE_STYLE,
         title=html_text(title),
-        summary=_summary(event, zone, visit, track),
+        summary=_summary(event, zone, visit, track, around),
         figures=figures,
         evidence=_evidence(track, [t, *(_seconds(e["time"]) for e in crossings)]),
         details=_table([(k, _text(v)) for k, v in sorted(event["details"].items())]),
@@ -123,7 +124,9 @@ def visits(related: list[Record]) -> list[Visit]:
     return found
 
 
-def _summary(event: Record, zone: Record | None, visit: Visit | None, track: list[Record]) -> str:
+def _summary(
+    event: Record, zone: Record | None, visit: Visit | None, track: list[Record], around: float
+) -> str:
     country = event["country"]
     rows = [
         ("aircraft", f"{event['callsign'] or '-'} · ICAO 24-bit address {event['icao24']}"),
@@ -154,7 +157,8 @@ def _summary(event: Record, zone: Record | None, visit: Visit | None, track: lis
         rows.append(("entry", "none followed this warning"))
     trusted = sum(p["trusted"] for p in track)
     reasons = Counter(p["reason"] for p in track if not p["trusted"])
-    verdict = f"{trusted} trusted, {len(track) - trusted} quarantined fixes within 15 min"
+    verdict = f"{trusted} trusted, {len(track) - trusted} quarantined fixes within "
+    verdict += f"{around / 60:.0f} min of the event"
     if reasons:
         verdict += " (" + ", ".join(f"{n} {r}" for r, n in reasons.most_common()) + ")"
     rows.append(("integrity", verdict))

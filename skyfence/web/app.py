@@ -38,12 +38,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skyfence.engine.events import EventKind
 from skyfence.reporting import exports
+from skyfence.reporting.windows import window_s
 from skyfence.store.events import EventStore, StoreError
 
 STATIC = Path(str(files("skyfence") / "web" / "static"))
 MAX_BODY_BYTES = 16 * 1024  # an acknowledgement note is all the API ever accepts
-TRACK_AROUND_S = 900.0  # an event's track: 15 minutes either side
-SUSPECT_AROUND_S = 3600.0  # a suspect position's: the hour either side, where it really flew
 STREAM_PERIOD_S = 1.0
 INTERFERENCE_HOUR_S = 3600
 INTERFERENCE_DEFAULT_S = 24 * 3600.0
@@ -139,7 +138,7 @@ def create_app(
     def event(event_id: str) -> Response:
         record = _event_or_404(store, event_id)
         t = datetime.fromisoformat(record["time"]).timestamp()
-        around = SUSPECT_AROUND_S if record["kind"] == "suspect_position" else TRACK_AROUND_S
+        around = window_s(record["kind"])  # the same track as the event's report
         track = store.positions(record["icao24"], t - around, t + around)
         zone = store.event_zone(event_id)  # the version in force at the event
         if zone is not None:

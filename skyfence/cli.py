@@ -744,11 +744,18 @@ def demo(
     def epilogue(event_store: EventStore) -> None:
         recorded = StateVectors.concat(list(read_recording(spoofed)))
         uklv = next(z for z in load_zones("ukraine") if z.id == "UKLV")
-        claimed = int(shapely.contains_xy(uklv.geometry, recorded.lon_deg, recorded.lat_deg).sum())
+        inside = shapely.contains_xy(uklv.geometry, recorded.lon_deg, recorded.lat_deg)
+        claimed = len(set(recorded.t_pos_s[inside].tolist()))  # OpenSky repeats a fix each second
+        quarantined = Counter(
+            p["reason"] for p in event_store.positions("4baac6", 0.0, 4e9) if not p["trusted"]
+        )
         console.print(
-            f"\n{claimed:,} of THY9BP's recorded state vectors put it inside Lviv FIR. A monitor "
-            "that believed them would have reported an incursion into closed Ukrainian airspace; "
-            "skyfence reports a suspect position and no entry.",
+            f"\n{claimed:,} position reports of THY9BP (repeated in {int(inside.sum()):,} of the "
+            "recording's state vectors, one a second) put it inside Lviv FIR. A monitor that "
+            "believed them would have reported an incursion into closed Ukrainian airspace; "
+            f"skyfence quarantined {quarantined.total():,} fixes ("
+            + ", ".join(f"{n:,} {reason}" for reason, n in quarantined.most_common())
+            + "), reports a suspect position and no entry.",
             highlight=False,
         )
         _print_next_steps(event_store, store_path)
@@ -902,12 +909,18 @@ def export(
             records = event_store.query(start, end, zone, kind, address, limit=max(total, 1))
             records = event_store.with_zone_versions(records)
             name = "skyfence events"
+            zones = exports.event_zones(event_store, records) if fmt == "kml" else []
         else:
             if address is None:
                 raise _fail("export track needs --icao24")
             records = event_store.positions(address, start or 0.0, end or 4e9, limit=10**7)
             name = f"track of {address}"
-    out.write_text(exports.render(what, fmt, records, name), encoding="utf-8")
+            zones = []
+            if fmt == "kml" and records:
+                around = event_store.query(records[0]["time_s"], records[-1]["time_s"] + 1e-3,
+                                           None, None, address, limit=1000)  # fmt: skip
+                zones = exports.event_zones(event_store, around)
+    out.write_text(exports.render(what, fmt, records, name, zones), encoding="utf-8")
     n = len(records)
     noun = counted(n, "event") if what == "events" else counted(n, "fix", "fixes")
     console.print(f"{noun} written to {out}")

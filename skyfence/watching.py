@@ -297,6 +297,7 @@ def source_status(source: Source) -> dict[str, Any]:
         "name": source.name,
         "kind": "recording",
         "connected": not source.exhausted,
+        "finished": bool(source.exhausted),  # a recording played to its end, not a lost feed
         "messages": 0,
         "dropped": 0,
         "last_error": None,
@@ -307,6 +308,7 @@ def source_status(source: Source) -> dict[str, Any]:
         record.update(
             kind=source.name.split("://", 1)[0],
             connected=status.connected,
+            finished=False,
             messages=status.frames,
             dropped=status.malformed + status.truncated,
             dropped_bytes=status.dropped_bytes,

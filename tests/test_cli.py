@@ -65,7 +65,13 @@ def test_demo_replays_real_frames_and_quarantines_the_spoofed_flight(tmp_path: P
         "impossible_jump",
     }
     assert [a["callsign"] for a in picture] == ["THY9BP"]  # the picture of the last replay
-    assert "skyfence reports a suspect position and no entry" in run.stdout
+    # one count, explained: the distinct spoofed reports (OpenSky repeats each a second) and
+    # the fixes the store quarantined, as the store holds them
+    spoofed = [p for p in quarantined if p["reason"] == "outside_flight_envelope"]
+    said = " ".join(run.stdout.split())
+    assert f"{len(spoofed):,} position reports of THY9BP (repeated in " in said
+    assert f"skyfence quarantined {len(quarantined):,} fixes ({len(spoofed):,} " in said
+    assert "reports a suspect position and no entry" in said
     # what to run next, with this store and a real event of it: it works as printed
     entry_id = next(e["id"] for e in events if e["kind"] == "entry")
     assert f"skyfence report {entry_id} --store {store_path}" in run.stdout

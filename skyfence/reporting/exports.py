@@ -15,6 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from skyfence.reporting.colours import (
+    EVENT_COLOUR,
+    QUARANTINED_COLOUR,
+    TRUSTED_COLOUR,
+    ZONE_COLOUR,
+)
+from skyfence.store.events import EventStore
 from skyfence.text import csv_cell, escape_controls
 
 FT_TO_M = 0.3048
@@ -80,10 +87,24 @@ def track_csv(positions: Sequence[Record]) -> str:
     return _csv([*columns, "trusted", "reason"], positions)
 
 
-def events_kml(records: Sequence[Record], name: str = "skyfence events") -> str:
-    document = _document(name)
+def event_zones(store: EventStore, records: Sequence[Record]) -> list[Record]:
+    """The zones the events are about, each as it was then (once per zone version)."""
+    found: dict[tuple[str, Any], Record] = {}
+    for r in records:
+        if (r["zone_id"], r.get("zone_version")) not in found:
+            zone = store.event_zone(r["id"])
+            if zone is not None:
+                found[(r["zone_id"], r.get("zone_version"))] = zone
+    return list(found.values())
+
+
+def events_kml(
+    records: Sequence[Record], name: str = "skyfence events", zones: Sequence[Record] = ()
+) -> str:
+    document = _document(name, zones)
     for r in records:
         placemark = ET.SubElement(document, "Placemark")
+        ET.SubElement(placemark, "styleUrl").text = "#event"
         ET.SubElement(placemark, "name").text = f"{r['kind']} {r['callsign'] or r['icao24']}"
         ET.SubElement(placemark, "description").text = (
             f"{r['time']}: {r['kind']} of {r['callsign'] or '-'} ({r['icao24']}, "
@@ -96,12 +117,13 @@ def events_kml(records: Sequence[Record], name: str = "skyfence events") -> str:
     return _kml(document)
 
 
-def track_kml(positions: Sequence[Record], name: str) -> str:
-    document = _document(name)
+def track_kml(positions: Sequence[Record], name: str, zones: Sequence[Record] = ()) -> str:
+    document = _document(name, zones)
     trusted = [p for p in positions if p["trusted"]]
     if len(trusted) >= 2:
         placemark = ET.SubElement(document, "Placemark")
         ET.SubElement(placemark, "name").text = f"{name}: trusted fixes"
+        ET.SubElement(placemark, "styleUrl").text = "#trusted"
         pieces = _split_at_antimeridian(
             [[p["lon"], p["lat"], (p["altitude_ft"] or 0.0) * FT_TO_M] for p in trusted]
         )
@@ -116,18 +138,28 @@ def track_kml(positions: Sequence[Record], name: str) -> str:
         if not p["trusted"]:
             placemark = ET.SubElement(document, "Placemark")
             ET.SubElement(placemark, "name").text = f"quarantined: {p['reason']}"
+            ET.SubElement(placemark, "styleUrl").text = "#quarantined"
             ET.SubElement(placemark, "description").text = f"{p['time']}: {p['reason']}"
             _kml_point(placemark, p["lon"], p["lat"], p["altitude_ft"])
     return _kml(document)
 
 
-def render(kind: str, fmt: str, records: Sequence[Record], name: str = "skyfence") -> str:
-    """`kind` is "events" or "track"; the text of the export."""
+def render(
+    kind: str,
+    fmt: str,
+    records: Sequence[Record],
+    name: str = "skyfence",
+    zones: Sequence[Record] = (),
+) -> str:
+    """`kind` is "events" or "track"; the text of the export. KML also draws `zones` (GeoJSON
+    features, as `event_zones` gives them): Google Earth shows the story, not bare points."""
     if fmt == "geojson":
         document = events_geojson(records) if kind == "events" else track_geojson(records)
         return json.dumps(document, allow_nan=False)
     if fmt == "kml":
-        return events_kml(records, name) if kind == "events" else track_kml(records, name)
+        if kind == "events":
+            return events_kml(records, name, zones)
+        return track_kml(records, name, zones)
     if fmt == "csv":
         return events_csv(records) if kind == "events" else track_csv(records)
     raise ValueError(f"unknown export format {fmt!r} (use {', '.join(FORMATS)})")
@@ -179,10 +211,64 @@ def _csv(columns: list[str], rows: Sequence[Record]) -> str:
     return out.getvalue()
 
 
-def _document(name: str) -> ET.Element:
+def _document(name: str, zones: Sequence[Record]) -> ET.Element:
     document = ET.Element("Document")
     ET.SubElement(document, "name").text = name
+    _styles(document)
+    for zone in zones:
+        _kml_zone(document, zone)
     return document
+
+
+def _kml_colour(hex_rgb: str, alpha: int = 255) -> str:
+    """KML writes colours as aabbggrr."""
+    r, g, b = hex_rgb[1:3], hex_rgb[3:5], hex_rgb[5:7]
+    return f"{alpha:02x}{b}{g}{r}"
+
+
+def _styles(document: ET.Element) -> None:
+    zone = ET.SubElement(document, "Style", id="zone")
+    line = ET.SubElement(zone, "LineStyle")
+    ET.SubElement(line, "color").text = _kml_colour(ZONE_COLOUR)
+    ET.SubElement(line, "width").text = "2"
+    ET.SubElement(ET.SubElement(zone, "PolyStyle"), "color").text = _kml_colour(ZONE_COLOUR, 0x40)
+    trusted = ET.SubElement(document, "Style", id="trusted")
+    line = ET.SubElement(trusted, "LineStyle")
+    ET.SubElement(line, "color").text = _kml_colour(TRUSTED_COLOUR)
+    ET.SubElement(line, "width").text = "3"
+    for style_id, colour, scale in (
+        ("quarantined", QUARANTINED_COLOUR, "0.6"),
+        ("event", EVENT_COLOUR, "1.2"),
+    ):
+        icon = ET.SubElement(ET.SubElement(document, "Style", id=style_id), "IconStyle")
+        ET.SubElement(icon, "color").text = _kml_colour(colour)
+        ET.SubElement(icon, "scale").text = scale
+
+
+def _kml_zone(document: ET.Element, zone: Record) -> None:
+    """A zone on the ground, named with its band: KML has no floor and ceiling of its own."""
+    props = zone["properties"]
+    placemark = ET.SubElement(document, "Placemark")
+    ET.SubElement(placemark, "name").text = f"{props['id']} ({props.get('band', '')})"
+    version = props.get("zone_version")
+    ET.SubElement(placemark, "description").text = (
+        f"{props.get('name', '')}, {props.get('band', '')}"
+        + ("" if version is None else f", version {version}")
+    )
+    ET.SubElement(placemark, "styleUrl").text = "#zone"
+    geometry = zone["geometry"]
+    polygons = geometry["coordinates"]
+    if geometry["type"] == "Polygon":
+        polygons = [polygons]
+    parent = ET.SubElement(placemark, "MultiGeometry") if len(polygons) > 1 else placemark
+    for rings in polygons:
+        polygon = ET.SubElement(parent, "Polygon")
+        ET.SubElement(polygon, "tessellate").text = "1"
+        for n, ring in enumerate(rings):
+            side = ET.SubElement(polygon, "outerBoundaryIs" if n == 0 else "innerBoundaryIs")
+            ET.SubElement(ET.SubElement(side, "LinearRing"), "coordinates").text = " ".join(
+                f"{x:.6f},{y:.6f}" for x, y, *_ in ring
+            )
 
 
 def _kml_coordinates(lon: float, lat: float, altitude_ft: float | None) -> str:

@@ -25,11 +25,9 @@ from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
 from skyfence.kinds import KINDS
+from skyfence.reporting.colours import QUARANTINED_COLOUR, TRUSTED_COLOUR, ZONE_COLOUR
 from skyfence.zones.frame import continuous, near, to_frame, wrap_lon
 
-TRUSTED_COLOUR = "#1f6fd1"  # the flown path
-QUARANTINED_COLOUR = "#9b30d9"  # positions that were not believed
-ZONE_COLOUR = "#d62728"
 LAND, SEA, BORDER = "#eeeae2", "#d7e6f2", "#a09a8f"
 MARKERS = {
     "entry": "v",
@@ -113,7 +111,7 @@ def track_map(
     unique = dict(zip(labels, handles, strict=True))
     ax.legend(unique.values(), unique.keys(), loc="best", fontsize=8)
     ax.set_title("Base map: Natural Earth", fontsize=7, loc="right", color="#666666")
-    return _png(fig)
+    return _png(fig, tight=True)  # drawn to scale, the axes rarely fill the figure: no blank band
 
 
 def altitude_profile(
@@ -315,7 +313,7 @@ def _when(t_s: float) -> float:
     return t_s / 86400.0
 
 
-def _png(fig: Figure) -> bytes:
+def _png(fig: Figure, tight: bool = False) -> bytes:
     out = io.BytesIO()
-    fig.savefig(out, format="png")
+    fig.savefig(out, format="png", bbox_inches="tight" if tight else None, pad_inches=0.1)
     return out.getvalue()

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from skyfence.reporting.figures import altitude_profile, track_map
+from skyfence.reporting.windows import window_s
 from skyfence.store.errors import EventNotFoundError
 from skyfence.store.events import EventStore
 from skyfence.text import html_text
 from skyfence.wording import counted
 from skyfence.zones.countries import country_name
 
-WINDOW_S = 900.0  # the track shown: 15 minutes either side of the event
 MAX_ROWS = 400  # evidence rows; beyond this, trusted fixes are thinned (never quarantined ones)
 NEAREST_ROWS = 25  # rows always kept around the event and each crossing
 _ENDS = ("exit", "lost_contact", "zone_withdrawn")
@@ -36,10 +36,11 @@ def incident_report(store: EventStore, event_id: str) -> str:
     if event is None:
         raise EventNotFoundError(f"no event {event_id!r} in {store.path}")
     t = _seconds(event["time"])
-    track = store.positions(event["icao24"], t - WINDOW_S, t + WINDOW_S)
+    around = window_s(event["kind"])
+    track = store.positions(event["icao24"], t - around, t + around)
     zone = store.event_zone(event_id)  # as it was at the event, not as watched now
     related = _related(store, event)
-    shown = [e for e in related if abs(_seconds(e["time"]) - t) <= WINDOW_S] or [event]
+    shown = [e for e in related if abs(_seconds(e["time"]) - t) <= around] or [event]
     visit = next((v for v in visits(related) if event_id in v.ids), None)
     crossings = [e for e in (visit.entry, visit.end) if e] if visit else []
     figures = ""
@@ -55,7 +56,7 @@ was written by an audit, or its track log was pruned): no map or profile.</p>"
     return _PAGE.format(
         style=PAGE_STYLE,
         title=html_text(title),
-        summary=_summary(event, zone, visit, track),
+        summary=_summary(event, zone, visit, track, around),
         figures=figures,
         evidence=_evidence(track, [t, *(_seconds(e["time"]) for e in crossings)]),
         details=_table([(k, _text(v)) for k, v in sorted(event["details"].items())]),
@@ -124,7 +125,9 @@ def visits(related: list[Record]) -> list[Visit]:
     return found
 
 
-def _summary(event: Record, zone: Record | None, visit: Visit | None, track: list[Record]) -> str:
+def _summary(
+    event: Record, zone: Record | None, visit: Visit | None, track: list[Record], around: float
+) -> str:
     country = event["country"]
     rows = [
         ("aircraft", f"{event['callsign'] or '-'} · ICAO 24-bit address {event['icao24']}"),
@@ -155,7 +158,8 @@ def _summary(event: Record, zone: Record | None, visit: Visit | None, track: lis
         rows.append(("entry", "none followed this warning"))
     trusted = sum(p["trusted"] for p in track)
     reasons = Counter(p["reason"] for p in track if not p["trusted"])
-    verdict = f"{trusted} trusted, {len(track) - trusted} quarantined fixes within 15 min"
+    verdict = f"{trusted} trusted, {len(track) - trusted} quarantined fixes within "
+    verdict += f"{around / 60:.0f} min of the event"
     if reasons:
         verdict += " (" + ", ".join(f"{n} {r}" for r, n in reasons.most_common()) + ")"
     rows.append(("integrity", verdict))
@@ -182,6 +186,8 @@ def thin(track: list[Record], moments: list[float], max_rows: int = MAX_ROWS) ->
 
 
 def _evidence(track: list[Record], moments: list[float]) -> str:
+    """A summary a reader takes in at a glance (the trusted fixes, the quarantined ones by
+    reason and time range), and every fix folded below it: the table runs to thousands of rows."""
     if not track:
         return "<p class=note>No logged fixes.</p>"
     rows = thin(track, moments)
@@ -200,7 +206,25 @@ kept).</p>"
     )
     head = "<tr><th>time (UTC)</th><th>lat</th><th>lon</th><th>altitude</th><th>ground speed</th>"
     head += "<th>track</th><th>verdict</th></tr>"
-    return f"{note}<table class=evidence>{head}{body}</table>"
+    return (
+        f"{_evidence_summary(track)}<details><summary>every logged fix ({len(rows):,} rows)"
+        f"</summary>{note}<table class=evidence>{head}{body}</table></details>"
+    )
+
+
+def _evidence_summary(track: list[Record]) -> str:
+    groups: dict[str, list[Record]] = {}
+    for p in track:
+        groups.setdefault("trusted" if p["trusted"] else f"quarantined: {p['reason']}", []).append(
+            p
+        )
+    cells = "".join(
+        f"<tr><td class={'ok' if verdict == 'trusted' else 'bad'}>{html_text(verdict)}</td>"
+        f"<td>{len(fixes):,}</td><td>{fixes[0]['time']}</td><td>{fixes[-1]['time']}</td></tr>"
+        for verdict, fixes in groups.items()
+    )
+    head = "<tr><th>verdict</th><th>fixes</th><th>first (UTC)</th><th>last (UTC)</th></tr>"
+    return f"<table class=verdicts>{head}{cells}</table>"
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
@@ -222,7 +246,14 @@ def _number(value: float | None, unit: str) -> str:
 
 
 def _text(value: Any) -> str:
-    return str(value) if not isinstance(value, list | dict) else repr(value)
+    """A detail as a reader writes it: lists joined, records as "key value", no Python reprs."""
+    if value is None:
+        return "not reported"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_text(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(_text(v) for v in value) or "none"
+    return str(value)
 
 
 def _seconds(iso: str) -> float:
@@ -236,7 +267,9 @@ table { border-collapse: collapse } th, td { padding: 3px 10px; text-align: left
 table.summary th { color: #555; font-weight: 600; white-space: nowrap }
 table.evidence { font-size: 12px; font-family: ui-monospace, monospace }
 table.evidence tr:nth-child(even) { background: #f4f4f4 }
-tr.bad td { color: #7a1fb0 } .note { color: #666; font-style: italic }
+tr.bad td, td.bad { color: #7a1fb0 } table.verdicts td { padding-right: 2em }
+details summary { cursor: pointer; margin: 0.8em 0; color: #333 }
+.note { color: #666; font-style: italic }
 figure { margin: 1em 0 } img { max-width: 100% }
 footer { margin-top: 3em; color: #777; font-size: 12px }
 </style>"""

@@ -39,11 +39,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from skyfence.engine.events import EventKind
 from skyfence.kinds import kinds_table
 from skyfence.reporting import exports
+from skyfence.reporting.windows import window_s
 from skyfence.store.events import EventStore, StoreError
 
 STATIC = Path(str(files("skyfence") / "web" / "static"))
 MAX_BODY_BYTES = 16 * 1024  # an acknowledgement note is all the API ever accepts
-TRACK_AROUND_S = 900.0  # an event's track: 15 minutes either side
 STREAM_PERIOD_S = 1.0
 INTERFERENCE_HOUR_S = 3600
 INTERFERENCE_DEFAULT_S = 24 * 3600.0
@@ -139,11 +139,12 @@ def create_app(
     def event(event_id: str) -> Response:
         record = _event_or_404(store, event_id)
         t = datetime.fromisoformat(record["time"]).timestamp()
-        track = store.positions(record["icao24"], t - TRACK_AROUND_S, t + TRACK_AROUND_S)
+        around = window_s(record["kind"])  # the same track as the event's report
+        track = store.positions(record["icao24"], t - around, t + around)
         zone = store.event_zone(event_id)  # the version in force at the event
         if zone is not None:
             zone = _with_activity([zone], time.time())[0]
-        return _json({"event": record, "track": track, "zone": zone})
+        return _json({"event": record, "track": track, "track_around_s": around, "zone": zone})
 
     @app.post(
         "/api/events/{event_id}/ack",
@@ -167,7 +168,9 @@ def create_app(
         icao = icao24.lower() if icao24 else None
         records = store.query(_aware(since), _aware(until), zone, kind, icao, limit)
         records = store.with_zone_versions(records)
-        return _download(exports.render("events", format, records), format, "events")
+        zones = exports.event_zones(store, records) if format == "kml" else []
+        return _download(exports.render("events", format, records, "skyfence events", zones),
+                         format, "events")  # fmt: skip
 
     @app.get("/api/export/track/{icao24}", summary="One aircraft's logged track")
     def export_track(
@@ -185,7 +188,11 @@ def create_app(
         start_s = 0.0 if start is None else start.timestamp()  # the CLI's defaults
         end_s = 4e9 if end is None else end.timestamp()
         positions = store.positions(address, start_s, end_s, limit=10**6)
-        text = exports.render("track", format, positions, f"track of {address}")
+        zones = []
+        if format == "kml":
+            around = store.query(start_s, end_s, icao24=address, limit=1000)
+            zones = exports.event_zones(store, around)
+        text = exports.render("track", format, positions, f"track of {address}", zones)
         return _download(text, format, f"track-{address}")
 
     @app.get(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from shapely.geometry import shape
 
-from skyfence.reporting.exports import export_format, render
+from skyfence.reporting.exports import event_zones, export_format, render
 from skyfence.store.events import EventStore
 
 KML = "{http://www.opengis.net/kml/2.2}"
@@ -62,6 +62,40 @@ def test_a_track_keeps_quarantined_fixes_off_the_flown_line(store: EventStore) -
     assert len(list(csv.DictReader(io.StringIO(render("track", "csv", positions))))) == len(
         positions
     )
+
+
+def test_kml_carries_the_zones_and_the_track_styled(store: EventStore) -> None:
+    """Opened in Google Earth, the export tells the story: each zone the events are about (as it
+    was then, with its band), the flown line and the quarantined fixes in their own colours."""
+    records = store.with_zone_versions(store.query(limit=100))
+    zones = event_zones(store, records)
+    assert {z["properties"]["id"] for z in zones} == {r["zone_id"] for r in records}
+    kml = ET.fromstring(render("events", "kml", records, "events", zones))
+    styles = {s.get("id") for s in kml.iter(f"{KML}Style")}
+    assert styles == {"zone", "trusted", "quarantined", "event"}
+    zone_marks = [p for p in kml.iter(f"{KML}Placemark") if p.findtext(f"{KML}styleUrl") == "#zone"]
+    names = {p.findtext(f"{KML}name") for p in zone_marks}
+    assert "UKLV (SFC to UNL)" in names and len(zone_marks) == len(zones)
+    uklv = next(z for z in zones if z["properties"]["id"] == "UKLV")
+    ring = next(p for p in zone_marks if p.findtext(f"{KML}name", "").startswith("UKLV"))
+    outer = ring.find(f".//{KML}outerBoundaryIs/{KML}LinearRing/{KML}coordinates")
+    assert outer is not None and outer.text is not None
+    drawn = [tuple(map(float, c.split(","))) for c in outer.text.split()]
+    assert (
+        shape({"type": "Polygon", "coordinates": [drawn]}).equals_exact(
+            shape(uklv["geometry"]), 1e-5
+        )
+        or shape(uklv["geometry"]).geom_type == "MultiPolygon"
+    )
+    events = [p for p in kml.iter(f"{KML}Placemark") if p.findtext(f"{KML}styleUrl") == "#event"]
+    assert len(events) == len(records)
+
+    track = ET.fromstring(render("track", "kml", store.positions("4baac6", 0, 2e9), "t", zones))
+    urls = [p.findtext(f"{KML}styleUrl") for p in track.iter(f"{KML}Placemark")]
+    assert urls.count("#trusted") == 1 and urls.count("#quarantined") == 741
+    assert urls.count("#zone") == len(zones)
+    colours = {s.get("id"): s.findtext(f".//{KML}color") for s in track.iter(f"{KML}Style")}
+    assert colours["trusted"] == "ffd16f1f" and colours["quarantined"] == "ffd9309b"
 
 
 def test_the_file_name_picks_the_format() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,10 @@ def test_events_filter_and_page_without_overlap(client: TestClient) -> None:
     assert client.get("/api/events", params={"limit": 100_000}).status_code == 422
 
 
+def seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
 def test_one_event_comes_with_its_track_and_zone(client: TestClient) -> None:
     (suspect,) = client.get("/api/events", params={"kind": "suspect_position"}).json()["items"]
     detail = client.get(f"/api/events/{suspect['id']}").json()
@@ -95,7 +100,16 @@ def test_one_event_comes_with_its_track_and_zone(client: TestClient) -> None:
     assert detail["zone"]["properties"]["id"] == "UKLV"
     quarantined = [p for p in detail["track"] if not p["trusted"]]
     assert quarantined and all(p["reason"] for p in quarantined)
-    assert all(abs(p["time_s"] - detail["track"][0]["time_s"]) <= 1800 for p in detail["track"])
+    # a suspect position's track: the hour either side, the flown path around the spoofed one
+    t = seconds(suspect["time"])
+    assert detail["track_around_s"] == 3600
+    assert all(abs(p["time_s"] - t) <= 3600 for p in detail["track"])
+    assert any(p["trusted"] and p["time_s"] < t for p in detail["track"])
+    assert any(p["trusted"] and p["time_s"] > t for p in detail["track"])
+    exit_ = client.get("/api/events", params={"kind": "exit"}).json()["items"][0]
+    around = client.get(f"/api/events/{exit_['id']}").json()
+    assert around["track_around_s"] == 900
+    assert all(abs(p["time_s"] - seconds(exit_["time"])) <= 900 for p in around["track"])
     assert client.get("/api/events/" + "0" * 20).status_code == 404
 
 
@@ -177,11 +191,16 @@ def test_exports_download_in_each_format(client: TestClient, demo_store_path: Pa
     assert [f["properties"]["kind"] for f in geo.json()["features"]] == ["entry", "entry"]
     kml = client.get("/api/export/events", params={"format": "kml"})
     assert 'filename="events.kml"' in kml.headers["content-disposition"]
-    assert kml.text.count("<Placemark>") == 7
+    assert kml.text.count("<styleUrl>#event</styleUrl>") == 7
+    assert kml.text.count("<styleUrl>#zone</styleUrl>") == 3  # the zones the events are about
+    assert "<name>UKLV (SFC to UNL)</name>" in kml.text
     window = {"since": "2024-09-17T09:00:00Z", "until": "2024-09-17T10:00:00Z", "format": "csv"}
     track = client.get("/api/export/track/4BAAC6", params=window)
     assert track.status_code == 200 and track.text.splitlines()[0].startswith("icao24,time")
     assert len(track.text.splitlines()) > 100
+    track_kml = client.get("/api/export/track/4baac6", params={**window, "format": "kml"}).text
+    assert "<name>UKLV (SFC to UNL)</name>" in track_kml  # the zone its spoofed fixes claimed
+    assert "<styleUrl>#quarantined</styleUrl>" in track_kml
     assert client.get("/api/export/events", params={"format": "xlsx"}).status_code == 422
     too_long = {**window, "until": "2024-12-17T10:00:00Z"}
     assert client.get("/api/export/track/4baac6", params=too_long).status_code == 422

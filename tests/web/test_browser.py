@@ -4,6 +4,7 @@ acknowledged. The screenshot is kept in test-artifacts/ for a human to look at."
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import socket
@@ -219,3 +220,66 @@ def test_the_api_docs_render_from_the_server_alone(demo_store_path: Path, tmp_pa
             server.stop()
     assert not problems, problems
     assert not outside, f"the page reached outside the server: {outside}"
+
+
+def test_the_first_view_shows_every_zone_and_event_and_the_story(server: str) -> None:
+    """A newcomer after the demo: every zone and event in view, the recordings shown as
+    finished, and THY9BP's card with the trusted track it departs from (over Poland)."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    zones = httpx.get(f"{server}api/zones").json()["features"]
+    events = httpx.get(f"{server}api/events", params={"limit": 100}).json()["items"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 850})
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(server)
+        page.wait_for_selector("body[data-ready='1']", state="attached", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "map_first_view.png"))
+        box = page.locator("#map").bounding_box()
+        assert box is not None
+        points = [(e["lon"], e["lat"]) for e in events]
+        for zone in zones:
+            rings = zone["geometry"]["coordinates"]
+            rings = rings if zone["geometry"]["type"] == "Polygon" else [r[0] for r in rings]
+            points += [tuple(xy[:2]) for ring in rings for xy in ring]
+        pixels = page.evaluate("pts => pts.map(p => window.skyfenceMap.project(p))", points)
+        assert all(0 <= px["x"] <= box["width"] and 0 <= px["y"] <= box["height"] for px in pixels)
+
+        shown = page.evaluate(
+            "[...document.querySelectorAll('.zone-label')].filter(n =>"
+            " getComputedStyle(n).visibility !== 'hidden' && n.offsetParent)"
+            ".map(n => n.getBoundingClientRect().toJSON())"
+        )
+        assert len(shown) >= 2
+        labelled = page.evaluate(
+            "[...document.querySelectorAll('.zone-label:not(.crowded)')].map(n => n.dataset.zone)"
+        )
+        assert {e["zone_id"] for e in events} <= set(labelled)  # the zones alerts are about
+        for a, b in itertools.combinations(shown, 2):  # no label drawn over another
+            assert not (
+                a["left"] < b["right"] and b["left"] < a["right"]
+                and a["top"] < b["bottom"] and b["top"] < a["bottom"]
+            ), (a, b)  # fmt: skip
+
+        finished = page.locator("#sources .source.finished")
+        assert finished.count() == 2 and "finished" in finished.first.inner_text()
+        assert page.locator("#sources .source.disconnected").count() == 0
+
+        page.locator(".alert.kind-suspect_position").first.click()
+        verdict = page.locator("#details .verdict")
+        verdict.wait_for(timeout=10_000)
+        trusted = int(verdict.get_attribute("data-trusted") or 0)
+        quarantined = int(verdict.get_attribute("data-quarantined") or 0)
+        assert trusted > 100  # the path flown before and after, around the spoofed stretch
+        assert quarantined == 741 and "within 60 min of the event" in verdict.inner_text()
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(ARTIFACTS / "map_suspect_card.png"))
+        browser.close()
+    assert not problems, problems

@@ -181,6 +181,7 @@
     pitchWithRotate: false,
     attributionControl: { compact: true, customAttribution: "Base map: Natural Earth" },
   });
+  window.skyfenceMap = map; // for the browser tests and the curious, from the console
   map.touchZoomRotate.disableRotation();
   map.keyboard.disableRotation();
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "bottom-right");
@@ -193,8 +194,29 @@
     const container = $("#map");
     container.classList.toggle("no-labels", z < 4);
     container.classList.toggle("no-zone-labels", z < 3);
+    declutterZoneLabels();
   }
   map.on("zoomend", updateLabelVisibility);
+  map.on("moveend", () => declutterZoneLabels());
+
+  // zone labels are HTML (no glyphs fetched), so MapLibre cannot collide them: a label that
+  // would overlap one already placed waits until the zoom leaves it room (the zone's click
+  // still names it)
+  function declutterZoneLabels() {
+    const placed = [];
+    const alerted = new Set((state.firstEvents || []).map((ev) => ev.zone_id));
+    const markers = (state.zoneLabels || []).slice().sort((a, b) =>
+      alerted.has(b.getElement().dataset.zone) - alerted.has(a.getElement().dataset.zone));
+    for (const marker of markers) {  // the zones alerts are about placed first
+      const node = marker.getElement();
+      node.classList.remove("crowded");
+      const r = node.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) continue;
+      const clash = placed.some((q) => r.left < q.right && q.left < r.right && r.top < q.bottom && q.top < r.bottom);
+      if (clash) node.classList.add("crowded");
+      else placed.push(r);
+    }
+  }
 
   const emptyFC = () => ({ type: "FeatureCollection", features: [] });
 
@@ -409,6 +431,7 @@
         el("div", { text: p.name || p.id }), el("div", { class: "band", text: bandText(f) }));
       state.zoneLabels.push(new maplibregl.Marker({ element: node }).setLngLat(at).addTo(map));
     }
+    declutterZoneLabels();
   }
 
   map.on("click", "zones-fill", (e) => {
@@ -572,6 +595,7 @@
     }
     const items = (page.items || []).slice().sort((a, b) => parseTime(b.time) - parseTime(a.time));
     for (const ev of items) putAlert(ev, false);
+    state.firstEvents = items;
     $("#event-count").textContent = String(page.total);
   }
 
@@ -679,18 +703,14 @@
     map.getSource("track").setData({ type: "FeatureCollection", features });
     map.getSource("sel-zone").setData(zone ? { type: "FeatureCollection", features: [zone] } : emptyFC());
 
-    renderDetails(ev, track, trusted, quarantined, zone);
+    renderDetails(ev, track, trusted, quarantined, zone, data.track_around_s);
 
     if (!keepView) {
       const bounds = new maplibregl.LngLatBounds();
       for (const f of features) geometryBounds(bounds, f.geometry);
       if (zone) geometryBounds(bounds, zone.geometry);
       if (!bounds.isEmpty()) {
-        const wide = window.innerWidth > 800;
-        map.fitBounds(bounds, {
-          padding: { top: 40, bottom: 40, right: 40, left: wide ? 400 : 40 },
-          maxZoom: 11, duration: 600,
-        });
+        map.fitBounds(bounds, { padding: viewPadding(), maxZoom: 11, duration: 600 });
       }
     }
   }
@@ -749,8 +769,9 @@
     return s;
   }
 
-  function renderDetails(ev, track, trusted, quarantined, zone) {
+  function renderDetails(ev, track, trusted, quarantined, zone, aroundS) {
     const pane = $("#details");
+    const aroundText = `within ${Math.round((aroundS || 900) / 60)} min of the event`;
     const d = ev.details || {};
     const reasons = new Map();
     for (const p of quarantined) reasons.set(p.reason || "quarantined", (reasons.get(p.reason || "quarantined") || 0) + 1);
@@ -758,7 +779,7 @@
     const warn = quarantined.length > 0 || suspectEvent;
     const verdictText = quarantined.length === 0
       ? (suspectEvent ? "The reported position itself was judged suspect." : "All fixes in this window passed the integrity checks.")
-      : `${quarantined.length} of ${track.length} fixes quarantined; they were not used for zone decisions.`;
+      : `${quarantined.length} of the ${track.length} fixes logged ${aroundText} quarantined; they were not used for zone decisions.`;
 
     const timeRows = [];
     if (track.length) timeRows.push({ label: "first fix", time: track[0].time });
@@ -786,7 +807,7 @@
       el("h3", { text: "Integrity verdict" }),
       el("div", { class: "verdict" + (warn ? " warn" : ""), dataset: { trusted: trusted.length, quarantined: quarantined.length } },
         el("div", {}, el("b", { class: "trusted-count", text: String(trusted.length) }), " trusted · ",
-          el("b", { class: "quarantined-count", text: String(quarantined.length) }), " quarantined"),
+          el("b", { class: "quarantined-count", text: String(quarantined.length) }), ` quarantined, ${aroundText}`),
         el("div", { text: verdictText }),
         reasons.size ? el("ul", {}, ...[...reasons].map(([r, n]) => el("li", { class: "mono", text: `${r}: ${n}` }))) : null),
       el("h3", { text: "Timeline" }),
@@ -806,6 +827,11 @@
     if (e.key === "Escape" && !$("#details").hidden) closeDetails();
   });
 
+  function viewPadding() {
+    const wide = window.innerWidth > 800;
+    return { top: 40, bottom: 40, right: 40, left: wide ? 400 : 40 };
+  }
+
   // ------------------------------------------------------------------ status
   function renderStatus(st) {
     if (!st) return;
@@ -816,6 +842,12 @@
       const tip = [s.name, s.kind, s.connected ? "connected" : "disconnected",
         Number.isFinite(s.lag_s) ? `lag ${s.lag_s.toFixed(1)} s` : null,
         s.dropped ? `dropped ${s.dropped}` + (s.dropped_bytes ? ` (${s.dropped_bytes} bytes)` : "") : null, s.last_error || null].filter(Boolean).join(" · ");
+      if (s.finished) {
+        // a recording played to its end: done, not a lost feed, and no rate to show
+        const done = `finished · ${Number(s.messages || 0).toLocaleString("en")} messages`;
+        return el("span", { class: "source finished", dataset: { name: s.name }, title: `${s.name} · ${done}` },
+          String(s.name).split(/[\\/]/).pop(), el("span", { class: "rate", text: done }));
+      }
       return el("span", { class: "source " + (s.connected ? "connected" : "disconnected"), dataset: { name: s.name }, title: tip },
         String(s.name).split(/[\\/]/).pop(), el("span", { class: "rate", text: rate }));
     }));
@@ -910,12 +942,17 @@
     } catch (err) {
       showMessage(`Aircraft: ${err.message}`, "error");
     }
-    if (!bounds.isEmpty()) map.fitBounds(bounds, { padding: 40, maxZoom: 9, duration: 0 });
+    const eventsLoaded = loadEvents().catch((err) => showMessage(`Events: ${err.message}`, "error"));
+    await eventsLoaded;
+    for (const ev of state.firstEvents || []) {
+      if (Number.isFinite(ev.lon) && Number.isFinite(ev.lat)) bounds.extend([ev.lon, ev.lat]);
+    }
+    // every zone and event in view, clear of the alert panel over the map's left side
+    if (!bounds.isEmpty()) map.fitBounds(bounds, { padding: viewPadding(), maxZoom: 9, duration: 0 });
     updateLabelVisibility();
     await interferenceLoaded;
     map.once("idle", () => { document.body.dataset.ready = "1"; });
     map.triggerRepaint();
-    loadEvents().catch((err) => showMessage(`Events: ${err.message}`, "error"));
     connectStream();
   }
 

@@ -29,6 +29,7 @@ from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore
 from skyfence.store.rows import PositionRow
 from skyfence.tracking.horizon import beyond_horizon
+from skyfence.tracking.integrity import STALE_POSITION_S
 
 
 class Source(Protocol):
@@ -150,13 +151,21 @@ class FeedAdapter:
         if self.receiver is not None and (reference is None or spec.receiver is not None):
             reference = self.receiver.reference
         self.feed = FeedSource(spec, reference=reference, dedup=dedup, on_frames=on_frames)
+        self.dedup = dedup
 
     @property
     def exhausted(self) -> bool:
         return False
 
     def next_batch(self, timeout_s: float) -> StateVectors:
-        return self.feed.next_batch(timeout_s)
+        """Also judges the copies this feed delivered (another feed decoded them first): a
+        position its receiver cannot have heard is marked for `run_watch` to quarantine."""
+        batch = self.feed.next_batch(timeout_s)
+        copies = self.feed.copies
+        if self.receiver is not None and self.dedup is not None and len(copies):
+            unheard = copies.take(beyond_horizon(copies, self.receiver))
+            self.dedup.unheard = StateVectors.concat([self.dedup.unheard, unheard])
+        return batch
 
     def close(self) -> None:
         self.feed.close()
@@ -268,7 +277,33 @@ def _beyond_horizon(sources: list[Source], batches: list[StateVectors]) -> Any:
         for b, r in zip(batches, receivers, strict=True)
         if len(b)
     ]
-    return np.concatenate(parts) if parts else None
+    if not parts:
+        return None
+    beyond = np.concatenate(parts)
+    dedups = {id(d): d for s in sources if (d := getattr(s, "dedup", None)) is not None}
+    for dedup in dedups.values():
+        _unheard_copies(dedup, StateVectors.concat([b for b in batches if len(b)]), beyond)
+    return beyond
+
+
+def _unheard_copies(dedup: FrameDeduplicator, batch: StateVectors, beyond: Any) -> None:
+    """A position that one feed decoded and another delivered again although its receiver
+    cannot have heard it: the row decoded from that frame is beyond the horizon if it is in
+    this tick's batch, else (it was judged in an earlier tick) the aircraft's next fix is.
+    Marks waiting for an aircraft's next fix expire after STALE_POSITION_S."""
+    marks = dedup.unheard
+    if not len(marks) or not len(batch):
+        return
+    rows = np.flatnonzero(np.isin(batch.icao24, marks.icao24) & np.isin(batch.t_s, marks.t_s))
+    exact = (batch.icao24[rows, None] == marks.icao24) & (batch.t_s[rows, None] == marks.t_s)
+    beyond[rows[exact.any(axis=1)]] = True
+    waiting = ~exact.any(axis=0)
+    order = np.lexsort((batch.t_s, batch.icao24))
+    starts = order[np.append(True, np.diff(batch.icao24[order]) != 0)]  # each one's next fix
+    beyond[starts[np.isin(batch.icao24[starts], marks.icao24[waiting])]] = True
+    left = waiting & ~np.isin(marks.icao24, batch.icao24)
+    left &= marks.t_s > float(batch.t_s.max()) - STALE_POSITION_S
+    dedup.unheard = marks.take(np.flatnonzero(left))
 
 
 def _emit(

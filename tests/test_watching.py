@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -268,3 +269,85 @@ def test_watch_stores_the_interference_picture_audit_draws(tmp_path: Path) -> No
         stored = store.interference(0, 4e9)
     assert [tuple(r.values()) for r in stored] == audited.counts().rows()
     assert sum(r["claimed"] for r in stored) >= 1 and sum(r["spoofed"] for r in stored) == 1
+
+
+def beast_bytes(frames: list[str]) -> bytes:
+    """Mode S frames as Beast messages (no MLAT clock, full signal), 0x1a escaped."""
+    out = bytearray()
+    for frame in frames:
+        body = b"\x00" * 6 + b"\xff" + bytes.fromhex(frame)
+        out += b"\x1a" + (b"3" if len(frame) == 28 else b"2") + body.replace(b"\x1a", b"\x1a\x1a")
+    return bytes(out)
+
+
+def watch_two_parts(zones: Path, far: Receiver | None) -> tuple[list[int], float]:
+    """Twenty minutes of the real CDG-Toulouse climb served by a Beast receiver at CDG in two
+    parts; with `far`, a second receiver there delivers copies of the first part after the CDG
+    feed decoded them, before the second part arrives. Returns the rows quarantined as beyond
+    the radio horizon (their times) and when the first part had been decoded."""
+    import gzip
+    import json
+    import threading
+    import time
+
+    from fakes import HOLD
+    from fakes import Receiver as Server
+
+    from skyfence.decoding.dedup import FrameDeduplicator
+    from skyfence.watching import FeedAdapter
+
+    path = Path(__file__).parents[1] / "skyfence/samples/af_cdg_tls_2024-07-06.jsonl.gz"
+    with gzip.open(path) as lines:
+        rows = [json.loads(line) for line in lines]
+    t0 = rows[0]["timestamp"]
+    part1 = [r["frame"] for r in rows if 1100 <= r["timestamp"] - t0 < 1700]
+    part2 = [r["frame"] for r in rows if 1700 <= r["timestamp"] - t0 < 2400]
+    first_heard, copies_heard = threading.Event(), threading.Event()
+    near_server = Server([[beast_bytes(part1), copies_heard, beast_bytes(part2), HOLD]])
+    servers = [near_server]
+    dedup = FrameDeduplicator()
+    sources = [
+        FeedAdapter(f"beast://127.0.0.1:{near_server.port}?receiver=49.0,2.55,100", dedup=dedup)
+    ]
+    if far is None:
+        copies_heard.set()
+    else:
+        far_server = Server([[first_heard, beast_bytes(part1), HOLD]])
+        servers.append(far_server)
+        uri = f"beast://127.0.0.1:{far_server.port}?receiver={far.lat_deg},{far.lon_deg},{far.height_m}"
+        sources.append(FeedAdapter(uri, dedup=dedup))
+    engine = Engine(load_zones(zones), keep_judged=True)
+    decoded_at = [math.inf]
+    deadline = time.monotonic() + 60
+
+    def done() -> bool:
+        near = sources[0].feed.status.frames
+        if near >= len(part1) and not first_heard.is_set():
+            first_heard.set()
+            decoded_at[0] = time.time()
+        if len(sources) > 1 and sources[1].feed.status.frames >= len(part1):
+            copies_heard.set()
+        return near >= len(part1) + len(part2) or time.monotonic() > deadline
+
+    try:
+        run_watch(sources, engine, [], tick_s=0.1, should_stop=done)
+    finally:
+        for server in servers:
+            server.close()
+    beyond: list[int] = []
+    for j in engine.take_judged():
+        beyond += j.sv.t_s[j.verdicts.reason == BEYOND_HORIZON].tolist()
+    return beyond, decoded_at[0]
+
+
+def test_a_copy_from_a_receiver_that_cannot_have_heard_it_counts_against_the_aircraft(
+    paris_zones_path: Path,
+) -> None:
+    """Real AFR frames heard at CDG: alone, no position is beyond its horizon. When a receiver
+    at Belgrade (1,450 km away) delivers copies of the same frames (dropped as duplicates, so
+    never decoded by it), the aircraft's next fix is quarantined as beyond its radio horizon."""
+    alone, _ = watch_two_parts(paris_zones_path, None)
+    assert alone == []
+    belgrade = Receiver(44.82, 20.46, 100.0)
+    beyond, decoded_at = watch_two_parts(paris_zones_path, belgrade)
+    assert len(beyond) == 1 and beyond[0] > decoded_at

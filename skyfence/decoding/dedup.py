@@ -7,6 +7,11 @@ repeat (an unchanged velocity message a second later) loses nothing, since it ca
 new. Frames are compared by a 64-bit hash of their text, computed column-wise over the whole
 batch; the window is kept as sorted arrays, so a batch costs a few numpy calls however many
 receivers there are.
+
+A copy still says which receiver heard the frame, and a receiver that cannot have heard the
+position it claims counts against it. So the deduplicator also keeps, for `window_s`, the
+position decoded from each kept frame (`remember_positions`), and `keep` sets `copies` to the
+stored positions whose frame the batch repeated, for its feed to judge against its antenna.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from skyfence.schema import StateVectors
 
 F64 = npt.NDArray[np.float64]
 U64 = npt.NDArray[np.uint64]
@@ -46,6 +53,10 @@ class FrameDeduplicator:
         self.stats = DedupStats()
         self._hashes: U64 = np.empty(0, np.uint64)  # sorted
         self._last_t: F64 = np.empty(0, np.float64)  # arrival of each hash, same order
+        self._pos_hashes: U64 = np.empty(0, np.uint64)  # frames decoded into positions
+        self._positions = StateVectors.empty()  # their positions, same order
+        self.copies = StateVectors.empty()  # positions the last `keep` heard copies of
+        self.unheard = StateVectors.empty()  # copies a receiver cannot have heard (see watching)
 
     def keep(self, t: F64, frames: npt.NDArray[np.str_]) -> npt.NDArray[np.bool_]:
         n = len(frames)
@@ -66,6 +77,8 @@ class FrameDeduplicator:
         close = np.diff(t[order]) < self.window_s
         first[order[1:][same & close]] = False
         keep = first & ~recent
+        copied = np.isin(self._pos_hashes, h[recent])
+        self.copies = self._positions.take(np.flatnonzero(copied))
         self.stats.duplicates += int(n - keep.sum())
         self._remember(h, t, float(t.max()))
         return keep
@@ -79,3 +92,12 @@ class FrameDeduplicator:
         latest = np.append(True, hashes[1:] != hashes[:-1])
         fresh = latest & (times > now - self.window_s)
         self._hashes, self._last_t = hashes[fresh], times[fresh]
+
+    def remember_positions(self, frames: npt.NDArray[np.str_], positions: StateVectors) -> None:
+        """`positions[i]` was decoded from `frames[i]`; kept while copies may still arrive."""
+        if len(positions) == 0:
+            return
+        hashes = np.concatenate([self._pos_hashes, frame_hashes(frames)])
+        positions = StateVectors.concat([self._positions, positions])
+        fresh = np.flatnonzero(positions.t_s > positions.t_s.max() - self.window_s)
+        self._pos_hashes, self._positions = hashes[fresh], positions.take(fresh)

@@ -147,6 +147,7 @@ class FrameDecoder:
         self.identity_max_age_s = identity_max_age_s
         self.stats = DecodeStats()
         self._carry = _Rows.empty()
+        self.position_frames = np.empty(0, "U28")  # the frame of each row `decode` returned
 
     def decode(self, timestamps: npt.ArrayLike, frames: npt.ArrayLike) -> StateVectors:
         """State vectors (sorted by time) for the position messages among `frames`.
@@ -287,6 +288,7 @@ class FrameDecoder:
         }
         rows = np.flatnonzero(is_position(w.kind) & ~w.carry)
         rows = rows[np.argsort(t[rows], kind="stable")]
+        self.position_frames = w.frame[rows]
         return StateVectors.build(len(rows), **{k: v[rows] for k, v in columns.items()})
 
     def _keep(self, w: _Rows) -> _Rows:

@@ -183,6 +183,7 @@ class _FramePipeline:
         self._line = b""  # AVR: the partial trailing line
         self._t: list[F64] = []
         self._frames: list[STR] = []
+        self.copies = StateVectors.empty()  # decoded positions whose frames the last flush repeated
 
     def feed(self, data: bytes, t: float) -> None:
         if self._kind == "beast":
@@ -217,6 +218,7 @@ class _FramePipeline:
         self._status.truncated += 1 if pending else 0
 
     def flush(self) -> StateVectors:
+        self.copies = StateVectors.empty()
         if not self._frames:
             return StateVectors.empty()
         t, frames = np.concatenate(self._t), np.concatenate(self._frames).astype("U28")
@@ -227,11 +229,14 @@ class _FramePipeline:
             self._on_frames(t, frames)
         if self._dedup is not None:
             first = self._dedup.keep(t, frames)
+            self.copies = self._dedup.copies
             self._status.duplicates += int(len(first) - first.sum())
             t, frames = t[first], frames[first]
         before = self._decoder.stats.malformed
         vectors = self._decoder.decode(t, frames)
         self._status.malformed += self._decoder.stats.malformed - before
+        if self._dedup is not None:
+            self._dedup.remember_positions(self._decoder.position_frames, vectors)
         return vectors
 
 
@@ -275,7 +280,9 @@ class FeedSource:
     draws the backoff jitter; `backoff_base_s` and `backoff_max_s` bound it. `on_frames`, if
     given, sees every batch of stamped Mode S frames before decoding (for raw recording, and
     to check the framing). `sbs_utc_offset_s` is the offset from UTC of an SBS feed's times.
-    `dedup`, shared by the feeds of one watch, drops frames another receiver delivered first.
+    `dedup`, shared by the feeds of one watch, drops frames another receiver delivered first;
+    `copies` then holds, after each `next_batch`, the positions already decoded from the frames
+    this feed delivered again (for its receiver's horizon).
     A connection silent for `idle_timeout_s` is taken for half-open, closed and reconnected.
     Host names are resolved when connecting, which may block; give an address to avoid it.
     """
@@ -313,6 +320,7 @@ class FeedSource:
         self._idle_timeout_s = idle_timeout_s
         self._last_data = 0.0  # monotonic time of the last bytes (or of connecting)
         self._closed = False
+        self.copies = StateVectors.empty()
 
     def next_batch(self, timeout_s: float) -> StateVectors:
         """State vectors from what arrived, waiting at most `timeout_s` for the first bytes.
@@ -325,6 +333,7 @@ class FeedSource:
             return StateVectors.empty()
         self._pump(time.monotonic() + max(0.0, timeout_s))
         vectors = self._pipeline.flush()
+        self.copies = getattr(self._pipeline, "copies", StateVectors.empty())
         self.status.vectors += len(vectors)
         return vectors
 

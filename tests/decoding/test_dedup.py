@@ -65,3 +65,29 @@ def test_a_repeat_after_the_window_is_kept() -> None:
     assert dedup.keep(np.array([3.6]), frame).tolist() == [True]  # 2.1 s after the last copy
     pair = np.array(["8d4ca7e358b98059e8a8ef3e2e68", "8d4ca7e358b98059e8a8ef3e2e68"])
     assert dedup.keep(np.array([10.0, 13.0]), pair).tolist() == [True, True]
+
+
+def test_a_copy_names_the_position_decoded_from_its_frame(
+    flight: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """One receiver's 1.4 s of the real flight is decoded; another receiver's copies of it (all
+    but one position's frame) half a second later name exactly the positions decoded from the
+    copied frames, and copies arriving after the window name none."""
+    t, frames = flight
+    first = (t >= t[0] + 2000) & (t < t[0] + 2001.4)
+    decoder = FrameDecoder()
+    decoder.decode(t[t < t[0] + 2000], frames[t < t[0] + 2000])  # the aircraft's track so far
+    dedup = FrameDeduplicator(window_s=2.0)
+    dedup.keep(t[first], frames[first])
+    decoded = decoder.decode(t[first], frames[first])
+    dedup.remember_positions(decoder.position_frames, decoded)
+    assert len(decoded) > 0 and len(decoder.position_frames) == len(decoded)
+    late = t[first].max() + 0.5
+    copied = frames[first][frames[first] != decoder.position_frames[0]]  # all but one position
+    assert not dedup.keep(np.full(len(copied), late), copied).any()
+    from_copied = np.isin(decoder.position_frames, copied)
+    assert from_copied.any() and not from_copied.all()
+    assert sorted(dedup.copies.t_s.tolist()) == sorted(decoded.t_s[from_copied].tolist())
+    assert positions(dedup.copies) == positions(decoded.take(np.flatnonzero(from_copied)))
+    dedup.keep(np.full(len(copied), late + 5.0), copied)
+    assert len(dedup.copies) == 0

@@ -8,6 +8,7 @@ from typing import get_args
 
 import pytest
 from rich.console import Console
+from rich.text import Text
 
 import skyfence.cli
 from skyfence.alerts.console import render
@@ -35,6 +36,17 @@ def _terminal() -> Console:
     return Console(force_terminal=True, color_system="truecolor", width=160)
 
 
+def _colour_code(console: Console, kind: EventKind) -> str:
+    """The SGR codes the console gives the kind's table style. rich caches a style's codes
+    on the style for the colour system of the first console that printed it, so an earlier
+    test's 256-colour console can decide them: ask the same console, never assume truecolor."""
+    with console.capture() as sample:
+        console.print(Text("x", style=KINDS[kind].style))
+    found = re.search(r"\x1b\[([0-9;]+)m", sample.get())
+    assert found is not None, sample.get()
+    return found.group(1)
+
+
 @pytest.mark.parametrize("kind", EVENT_KINDS)
 def test_audit_and_watch_print_a_kind_in_the_same_colour(
     kind: EventKind, monkeypatch: pytest.MonkeyPatch
@@ -53,10 +65,12 @@ def test_audit_and_watch_print_a_kind_in_the_same_colour(
     monkeypatch.setattr(skyfence.cli, "console", audit)
     with audit.capture() as printed:
         skyfence.cli._print_event(event)
-    colour = _ansi_rgb(KINDS[kind].colour)
-    assert colour in shown.get()
-    assert colour in printed.get()
-    assert ("\x1b[1;" + colour in printed.get()) == (KINDS[kind].severity == "critical")
+    codes = _colour_code(audit, kind)
+    assert f"\x1b[{codes}m" in shown.get()
+    assert f"\x1b[{codes}m" in printed.get()
+    assert codes.startswith("1;") == (KINDS[kind].severity == "critical")
+    if "38;2;" in codes:  # as a truecolor console gives it: exactly the table's colour
+        assert codes.endswith(_ansi_rgb(KINDS[kind].colour))
 
 
 def test_report_figures_draw_kinds_in_the_table_colours() -> None:

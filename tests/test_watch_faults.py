@@ -504,7 +504,12 @@ def test_garbage_written_into_the_store_stops_watch_clearly_and_saves_its_events
     watchers.append(watcher)
     wait_for(lambda: len(stored_ids(store)) >= 3, "events to be stored", watcher)
     with sqlite3.connect(store, timeout=10) as conn:  # another program
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # until the whole log is in the file: a checkpoint that a reader held back leaves the
+        # pages in the log, where the watch would go on reading them instead of the garbage
+        deadline = time.monotonic() + 30.0
+        while conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone() != (0, 0, 0):
+            assert time.monotonic() < deadline, "the store's log could not be checkpointed"
+            time.sleep(0.05)
     size = store.stat().st_size
     with store.open("r+b") as f:
         f.seek(4096)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # what mypy and the API reference see; at run time, `__getattr__` below
     from skyfence.api import Watch, audit, interference, load_zones, report, watch
     from skyfence.engine.events import Event
-    from skyfence.errors import InputError, SkyfenceError
+    from skyfence.errors import InputError, ServerError, SkyfenceError, ToolError
     from skyfence.sources.base import RecordingError
     from skyfence.store.errors import EventNotFoundError, StoreError
     from skyfence.zones.model import Zone, ZoneError
@@ -29,8 +29,10 @@ __all__ = [
     "EventNotFoundError",
     "InputError",
     "RecordingError",
+    "ServerError",
     "SkyfenceError",
     "StoreError",
+    "ToolError",
     "Watch",
     "Zone",
     "ZoneError",
@@ -52,6 +54,8 @@ _HOMES = {
     "Event": "skyfence.engine.events",
     "InputError": "skyfence.errors",
     "SkyfenceError": "skyfence.errors",
+    "ServerError": "skyfence.errors",
+    "ToolError": "skyfence.errors",
     "RecordingError": "skyfence.sources.base",
     "EventNotFoundError": "skyfence.store.errors",
     "StoreError": "skyfence.store.errors",

@@ -15,3 +15,11 @@ class SkyfenceError(Exception):
 
 class InputError(SkyfenceError, ValueError):
     """An argument the library cannot use (a time, a table without the columns it needs...)."""
+
+
+class ToolError(SkyfenceError, RuntimeError):
+    """A program skyfence runs for the user (the PDF printer) is missing or failed."""
+
+
+class ServerError(SkyfenceError, OSError):
+    """The web server could not listen on the address asked for (taken, or not this host's)."""

@@ -14,33 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from skyfence.arrays import BOOL, F64, I8, STR, U32
 from skyfence.text import plain_ascii
-
-F64 = npt.NDArray[np.float64]
-I8 = npt.NDArray[np.int8]
-U32 = npt.NDArray[np.uint32]
-BOOL = npt.NDArray[np.bool_]
-STR = npt.NDArray[np.str_]
-
-ARROW_SCHEMA = pa.schema(
-    [
-        pa.field("t_s", pa.float64()),  # observation time, UNIX seconds UTC
-        pa.field("icao24", pa.uint32()),  # ICAO 24-bit address
-        pa.field("callsign", pa.string()),
-        pa.field("lat_deg", pa.float64()),
-        pa.field("lon_deg", pa.float64()),
-        pa.field("alt_baro_ft", pa.float64()),  # pressure altitude (1013.25 hPa)
-        pa.field("alt_geo_ft", pa.float64()),  # GNSS height
-        pa.field("gs_kt", pa.float64()),
-        pa.field("track_deg", pa.float64()),
-        pa.field("vrate_fpm", pa.float64()),
-        pa.field("on_ground", pa.bool_()),
-        pa.field("squawk", pa.string()),
-        pa.field("nic", pa.int8()),  # navigation integrity category, -1 unknown
-        pa.field("nacp", pa.int8()),  # navigation accuracy category (position), -1 unknown
-        pa.field("t_pos_s", pa.float64()),  # time of the position fix; NaN means t_s
-    ]
-)
 
 STRING_WIDTH = {"callsign": 8, "squawk": 4}
 FLOAT_COLUMNS = (
@@ -148,28 +123,6 @@ class StateVectors:
         return cls(
             **{f.name: np.concatenate([getattr(b, f.name) for b in batches]) for f in fields(cls)}
         )
-
-    def to_arrow(self) -> pa.Table:
-        return pa.table(
-            [
-                pa.array(getattr(self, f.name), type=ARROW_SCHEMA.field(f.name).type)
-                for f in fields(self)
-            ],
-            schema=ARROW_SCHEMA,
-        )
-
-    @classmethod
-    def from_arrow(cls, table: pa.Table | pa.RecordBatch) -> StateVectors:
-        cols: dict[str, Any] = {}
-        for name in table.schema.names:
-            col = table.column(name)
-            if name in ("callsign", "squawk"):
-                cols[name] = col.to_numpy(zero_copy_only=False)
-            elif name in FLOAT_COLUMNS:
-                cols[name] = col.to_numpy(zero_copy_only=False).astype(np.float64)
-            else:
-                cols[name] = col.to_numpy(zero_copy_only=False)
-        return cls.build(len(table), **cols)
 
 
 def parse_icao24(values: Any) -> U32:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from skyfence.engine.events import EVENT_COLUMNS, Event
+from skyfence.errors import InputError
 from skyfence.text import csv_cell
 
 FORMATS = (".jsonl", ".csv", ".parquet")
@@ -107,7 +108,7 @@ def open_sink(path: str | Path) -> EventSink:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise ValueError(f"{path}: unknown event file type {suffix!r} (use {', '.join(FORMATS)})")
+        raise InputError(f"{path}: unknown event file type {suffix!r} (use {', '.join(FORMATS)})")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".jsonl":
         return JsonlSink(path)

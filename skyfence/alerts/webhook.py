@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
+from skyfence.errors import InputError
 from skyfence.store.events import Delivery, EventStore
 
 log = logging.getLogger(__name__)
@@ -68,12 +69,12 @@ class WebhookDelivery:
         batch: int = 100,
     ) -> None:
         if url not in store.webhook_urls:
-            raise ValueError(
+            raise InputError(
                 f"{url!r} is not one of the store's webhook URLs {list(store.webhook_urls)}:"
                 " its events are never queued for it"
             )
         if timeout_s <= 0 or base_backoff_s <= 0 or max_backoff_s < 0 or poll_s <= 0:
-            raise ValueError("timeout_s, base_backoff_s and poll_s must be > 0, max_backoff_s >= 0")
+            raise InputError("timeout_s, base_backoff_s and poll_s must be > 0, max_backoff_s >= 0")
         parts = check_webhook_url(url)
         self.store = store
         self.url = url
@@ -229,13 +230,13 @@ def check_webhook_url(url: str) -> SplitResult:
     starts, since a bad URL found at the first event would never deliver anything."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"webhook URL {url!r}: expected http(s)://HOST[:PORT]/PATH")
+        raise InputError(f"webhook URL {url!r}: expected http(s)://HOST[:PORT]/PATH")
     try:
         port = parts.port
     except ValueError:
-        raise ValueError(f"webhook URL {url!r}: the port is not a number from 1 to 65535") from None
+        raise InputError(f"webhook URL {url!r}: the port is not a number from 1 to 65535") from None
     if port == 0:
-        raise ValueError(f"webhook URL {url!r}: the port is not a number from 1 to 65535")
+        raise InputError(f"webhook URL {url!r}: the port is not a number from 1 to 65535")
     return parts
 
 

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-I64 = npt.NDArray[np.int64]
-BOOL = npt.NDArray[np.bool_]
+from skyfence.arrays import BOOL, I64
 
 
 def group_bounds(keys: npt.NDArray[Any]) -> tuple[I64, I64]:

@@ -14,11 +14,11 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from skyfence.arrays import BOOL, I8, OBJ
+from skyfence.errors import InputError
+
 Replies = Literal["all", "short", "none"]
 
-I8 = npt.NDArray[np.int8]
-BOOL = npt.NDArray[np.bool_]
-OBJ = npt.NDArray[np.object_]
 
 # Message kinds, in the order a state vector is assembled from them.
 AIR_POSITION = 1  # DF17/18 TC 9-18 (barometric altitude) and 20-22 (GNSS height)
@@ -70,7 +70,7 @@ def classify(frames: npt.ArrayLike, *, replies: Replies = "all") -> Classified:
     times slower to decode) or "none".
     """
     if replies not in ("all", "short", "none"):
-        raise ValueError(f"replies must be 'all', 'short' or 'none', not {replies!r}")
+        raise InputError(f"replies must be 'all', 'short' or 'none', not {replies!r}")
     text = np.asarray(frames, dtype=object)
     n = text.shape[0]
     # Cut at 29 characters so one huge garbage value cannot blow up the fixed-width array.

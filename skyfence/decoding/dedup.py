@@ -21,10 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from skyfence.arrays import F64, U64
 from skyfence.schema import StateVectors
 
-F64 = npt.NDArray[np.float64]
-U64 = npt.NDArray[np.uint64]
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 

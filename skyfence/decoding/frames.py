@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from skyfence.arrays import BOOL, F64, I8, OBJ, U32
 from skyfence.decoding.carry import bfill_index, carried, ffill_index, group_bounds
 from skyfence.decoding.classify import (
     POSITION_UNDECODED,
@@ -37,13 +38,8 @@ from skyfence.decoding.classify import (
 )
 from skyfence.decoding.integrity import nic_from_typecode
 from skyfence.decoding.messages import decode_batch, decode_position
+from skyfence.errors import InputError
 from skyfence.schema import StateVectors
-
-F64 = npt.NDArray[np.float64]
-U32 = npt.NDArray[np.uint32]
-I8 = npt.NDArray[np.int8]
-BOOL = npt.NDArray[np.bool_]
-OBJ = npt.NDArray[np.object_]
 
 # Oldest reference a CPR position may be resolved against: local decoding is only unambiguous
 # within 180 NM of the reference in the air and 45 NM on the ground, and an aircraft covers
@@ -169,7 +165,7 @@ class FrameDecoder:
         """Classify, decode in one batch, and keep the messages worth assembling."""
         c = classify(frames, replies=self.replies)
         if c.frames.shape[0] != t.shape[0]:
-            raise ValueError("timestamps and frames must have the same length")
+            raise InputError("timestamps and frames must have the same length")
         stats = self.stats
         usable = c.valid & np.isfinite(t)
         stats.frames += t.shape[0]

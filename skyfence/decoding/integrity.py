@@ -14,10 +14,8 @@ type code tables, as also tabulated in pyModeS).
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
-F64 = npt.NDArray[np.float64]
-I8 = npt.NDArray[np.int8]
+from skyfence.arrays import F64, I8
 
 # Type code -> NIC when the supplements do not matter or are unknown (lower bound).
 _BASE_NIC = np.full(32, -1, np.int8)

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import rs1090
 
+from skyfence.arrays import BOOL, F64, OBJ, U32
 from skyfence.decoding.classify import (
     AIR_POSITION,
     ALTITUDE,
@@ -27,11 +28,6 @@ from skyfence.decoding.classify import (
     VELOCITY,
 )
 from skyfence.schema import parse_icao24
-
-F64 = npt.NDArray[np.float64]
-U32 = npt.NDArray[np.uint32]
-BOOL = npt.NDArray[np.bool_]
-OBJ = npt.NDArray[np.object_]
 
 _POSITIONS = (AIR_POSITION, SURFACE_POSITION)
 # Column -> (rs1090 key, message kinds that carry it). Reading a key only from the kinds that

@@ -14,14 +14,12 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from skyfence.arrays import BOOL, F64
 from skyfence.engine.grid import IN, TEST
 from skyfence.engine.zoneset import ZoneSet
 from skyfence.settings import EngineSettings
 from skyfence.zones.frame import to_frame
 from skyfence.zones.model import Audience
-
-F64 = npt.NDArray[np.float64]
-BOOL = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,10 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from skyfence.arrays import F64
 from skyfence.engine.containment import by_zone
 from skyfence.engine.zoneset import ZoneSet
 from skyfence.zones.frame import wrap_lon
-
-F64 = npt.NDArray[np.float64]
 
 
 class Point4(NamedTuple):

@@ -15,7 +15,7 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-F64 = npt.NDArray[np.float64]
+from skyfence.arrays import F64
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from skyfence.arrays import F64, I64
 from skyfence.engine.containment import Fixes, applicability, by_zone
 from skyfence.engine.transitions import Walk
 from skyfence.engine.zoneset import ZoneSet
@@ -29,9 +30,6 @@ MIN_SPEED_KT = 30.0  # slower than this, a heading says little about where the a
 # at approach speed. Sea level, so that a runway above it ends the path later, never earlier
 # than the touchdown (an unknown terrain must not hide a real approach)
 GROUND_FT = 0.0
-
-I64 = npt.NDArray[np.int64]
-F64 = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from skyfence.arrays import I64
 from skyfence.engine.containment import Fixes, PairTable
 from skyfence.engine.crossing import Point4
-
-I64 = npt.NDArray[np.int64]
 
 
 @dataclass(slots=True)

@@ -26,7 +26,7 @@ from skyfence.zones.frame import (
     near,
     to_frame,
 )
-from skyfence.zones.model import Zone
+from skyfence.zones.model import Zone, ZoneError
 
 POLAR_LAT = 75.0  # beyond this latitude, bounding circles in a flat frame are not bounds
 PREDICTION_SPEED_MAX_MS = 360.0  # ~700 kt: farthest a look-ahead can reach, per second
@@ -60,7 +60,7 @@ class ZoneSet:
     def compile(cls, zones: list[Zone], settings: EngineSettings) -> ZoneSet:
         ids = [z.id for z in zones]
         if len(set(ids)) != len(ids):
-            raise ValueError("zone ids must be unique across all zone files")
+            raise ZoneError("zone ids must be unique across all zone files")
         lookahead = np.array(
             [
                 settings.lookahead_s if settings.lookahead_s is not None else z.lookahead_s

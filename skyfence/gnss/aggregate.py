@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyfence.engine.engine import Judged
+from skyfence.errors import InputError
 from skyfence.gnss.cells import cell_text, cells_of
 from skyfence.tracking.integrity import LOW_INTEGRITY, NULL_POSITION, STALE_POSITION_S
 
@@ -93,7 +94,7 @@ class InterferencePicture:
         self, resolution: int = DEFAULT_RESOLUTION, min_episode_fixes: int = MIN_EPISODE_FIXES
     ) -> None:
         if not 0 <= resolution <= 10:
-            raise ValueError(f"H3 resolution {resolution}: use 0 to 10")
+            raise InputError(f"H3 resolution {resolution}: use 0 to 10")
         self.resolution = resolution
         self.min_episode_fixes = min_episode_fixes
         self.closed_before_s = -math.inf  # hours before this were handed over and forgotten

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from skyfence.errors import InputError
 from skyfence.reporting.colours import (
     EVENT_COLOUR,
     QUARANTINED_COLOUR,
@@ -36,7 +37,7 @@ def export_format(path: Path) -> str:
     """The format a file name asks for."""
     fmt = _SUFFIXES.get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"{path}: unknown export type (use .geojson, .kml or .csv)")
+        raise InputError(f"{path}: unknown export type (use .geojson, .kml or .csv)")
     return fmt
 
 
@@ -162,7 +163,7 @@ def render(
         return track_kml(records, name, zones)
     if fmt == "csv":
         return events_csv(records) if kind == "events" else track_csv(records)
-    raise ValueError(f"unknown export format {fmt!r} (use {', '.join(FORMATS)})")
+    raise InputError(f"unknown export format {fmt!r} (use {', '.join(FORMATS)})")
 
 
 def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:

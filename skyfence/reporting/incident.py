@@ -16,6 +16,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from skyfence.errors import ToolError
 from skyfence.reporting.figures import altitude_profile, track_map
 from skyfence.reporting.windows import window_s
 from skyfence.store.errors import EventNotFoundError
@@ -80,10 +81,10 @@ def html_to_pdf(html_path: Path, pdf_path: Path) -> None:
     elif shutil.which("wkhtmltopdf"):
         command = ["wkhtmltopdf", "--quiet", str(html_path), str(pdf_path)]
     else:
-        raise RuntimeError("--pdf needs chromium or wkhtmltopdf (apt-get install chromium)")
+        raise ToolError("--pdf needs chromium or wkhtmltopdf (apt-get install chromium)")
     run = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if run.returncode != 0 or not pdf_path.exists():
-        raise RuntimeError(f"{command[0]} could not print {html_path}: {run.stderr.strip()[-300:]}")
+        raise ToolError(f"{command[0]} could not print {html_path}: {run.stderr.strip()[-300:]}")
 
 
 def _related(store: EventStore, event: Record) -> list[Record]:

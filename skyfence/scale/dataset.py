@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
+from skyfence.errors import InputError
 from skyfence.schema import StateVectors
 from skyfence.settings import EngineSettings
 from skyfence.sources.ahead import read_ahead
@@ -69,7 +70,7 @@ def dataset_files(root: Path) -> list[Path]:
     hive-style date=/hour= folders) sort chronologically."""
     files = sorted(root.rglob("*.parquet")) if root.is_dir() else [root]
     if not files:
-        raise ValueError(f"{root}: no Parquet files")
+        raise InputError(f"{root}: no Parquet files")
     return files
 
 
@@ -146,7 +147,7 @@ def _file_batches(files: list[Path], bucket: int, buckets: int) -> Iterator[Stat
         names = parquet.schema_arrow.names
         missing = [c for c in REQUIRED if c not in names]
         if missing:
-            raise ValueError(f"{path}: missing OpenSky columns {missing}")
+            raise InputError(f"{path}: missing OpenSky columns {missing}")
         wanted = [c for c in COLUMNS if c in names]
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
             if buckets > 1:  # keep this worker's aircraft before converting the columns

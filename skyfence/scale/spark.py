@@ -46,6 +46,7 @@ from skyfence.alerts.files import PARQUET_SCHEMA, events_table
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.engine.zoneset import ZoneSet
+from skyfence.errors import InputError
 from skyfence.settings import EngineSettings
 from skyfence.sources.base import ReadStats
 from skyfence.sources.columns import as_seconds, icao24_of
@@ -121,7 +122,7 @@ def run_spark_audit(
     frame = spark.read.parquet(*inputs)
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
-        raise ValueError(f"{', '.join(inputs)}: missing OpenSky columns {missing}")
+        raise InputError(f"{', '.join(inputs)}: missing OpenSky columns {missing}")
     frame = frame.select(*[c for c in COLUMNS if c in frame.columns])
     n = partitions or spark.sparkContext.defaultParallelism
     features = json.dumps(zones_to_geojson(zones))

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from skyfence.errors import InputError
 from skyfence.schema import StateVectors
 from skyfence.sources.base import GZIP_MAGIC, inflate_gzip
 from skyfence.sources.live import BACKOFF_BASE_S, BACKOFF_MAX_S, backoff_delay
@@ -221,9 +222,9 @@ class AircraftJsonSource:
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"invalid aircraft.json URL {url!r}: expected http://HOST/...")
+            raise InputError(f"invalid aircraft.json URL {url!r}: expected http://HOST/...")
         if poll_s <= 0:
-            raise ValueError("poll_s must be positive")
+            raise InputError("poll_s must be positive")
         self.name = url
         self.url = url
         self.status = AircraftJsonStatus(url)

@@ -21,6 +21,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from skyfence.arrays import I16, I64, STR, U64
 from skyfence.decoding.frames import FrameDecoder
 from skyfence.schema import StateVectors
 from skyfence.sources.base import ReadStats, open_binary
@@ -33,11 +34,6 @@ from skyfence.sources.lines import (
     line_blocks,
     lines_array,
 )
-
-U64 = npt.NDArray[np.uint64]
-I64 = npt.NDArray[np.int64]
-I16 = npt.NDArray[np.int16]
-STR = npt.NDArray[np.str_]
 
 
 def _buffers(text: pa.StringArray) -> tuple[I64, npt.NDArray[np.uint8]]:

@@ -27,16 +27,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from skyfence.arrays import BOOL, F64, I64, STR, U8, U64
 from skyfence.decoding.frames import FrameDecoder
 from skyfence.schema import StateVectors
 from skyfence.sources.base import ReadStats, open_binary
-
-U8 = npt.NDArray[np.uint8]
-U64 = npt.NDArray[np.uint64]
-I64 = npt.NDArray[np.int64]
-F64 = npt.NDArray[np.float64]
-BOOL = npt.NDArray[np.bool_]
-STR = npt.NDArray[np.str_]
 
 ESC = 0x1A
 MODE_AC, MODE_S_SHORT, MODE_S_LONG, STATUS = 1, 2, 3, 4

@@ -17,13 +17,11 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from skyfence.arrays import BOOL, F64, OBJ
 from skyfence.schema import StateVectors, parse_icao24
 from skyfence.sources.base import ReadStats
 from skyfence.sources.timefence import fence
 
-F64 = npt.NDArray[np.float64]
-BOOL = npt.NDArray[np.bool_]
-OBJ = npt.NDArray[np.object_]
 Column: TypeAlias = "pa.Array | pa.ChunkedArray"
 
 FT_PER_M = 1 / 0.3048

@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from skyfence.arrays import BOOL
 from skyfence.sources.base import ReadStats
-
-BOOL = npt.NDArray[np.bool_]
 
 Lines: TypeAlias = "bytes | bytearray | memoryview | Sequence[str]"  # a block, or lines
 

@@ -35,19 +35,17 @@ from typing import Literal, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
-import numpy.typing as npt
 
+from skyfence.arrays import F64, STR
 from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.decoding.frames import FrameDecoder
+from skyfence.errors import InputError
 from skyfence.schema import StateVectors
 from skyfence.sources.avr import parse_avr
 from skyfence.sources.beast import MODE_AC, BeastParser
 from skyfence.sources.lines import MAX_LINE_BYTES
 from skyfence.sources.receiver import Receiver, parse_receiver
 from skyfence.sources.sbs import SbsAssembler, parse_sbs
-
-F64 = npt.NDArray[np.float64]
-STR = npt.NDArray[np.str_]
 
 FeedKind = Literal["beast", "avr", "sbs"]
 DEFAULT_PORTS: dict[FeedKind, int] = {"beast": 30005, "avr": 30002, "sbs": 30003}
@@ -90,28 +88,28 @@ def parse_source_uri(uri: str) -> SourceSpec:
         parts = urlsplit(uri.strip())
         port = parts.port
     except ValueError as exc:  # a port that is not a number or out of range
-        raise ValueError(f"invalid feed URI {uri!r}: {exc}") from exc
+        raise InputError(f"invalid feed URI {uri!r}: {exc}") from exc
     kind = _KINDS.get(parts.scheme.lower())
     if kind is None:
-        raise ValueError(
+        raise InputError(
             f"invalid feed URI {uri!r}: expected beast://HOST:PORT, avr://HOST:PORT "
             "or sbs://HOST:PORT"
         )
     if not parts.hostname:
-        raise ValueError(f"invalid feed URI {uri!r}: no host")
+        raise InputError(f"invalid feed URI {uri!r}: no host")
     if parts.path not in ("", "/") or parts.fragment or parts.username:
-        raise ValueError(f"invalid feed URI {uri!r}: only {kind}://HOST:PORT is understood")
+        raise InputError(f"invalid feed URI {uri!r}: only {kind}://HOST:PORT is understood")
     if port == 0:
-        raise ValueError(f"invalid feed URI {uri!r}: port 0")
+        raise InputError(f"invalid feed URI {uri!r}: port 0")
     query = parse_qsl(parts.query, keep_blank_values=True)
     if any(key != "receiver" for key, _ in query) or len(query) > 1:
-        raise ValueError(
+        raise InputError(
             f"invalid feed URI {uri!r}: the only option is ?receiver=LAT,LON[,HEIGHT_M]"
         )
     try:
         receiver = parse_receiver(query[0][1]) if query else None
     except ValueError as exc:
-        raise ValueError(f"invalid feed URI {uri!r}: {exc}") from None
+        raise InputError(f"invalid feed URI {uri!r}: {exc}") from None
     port = DEFAULT_PORTS[kind] if port is None else port
     return SourceSpec(kind, parts.hostname, port, receiver)
 
@@ -320,6 +318,7 @@ class FeedSource:
         self._idle_timeout_s = idle_timeout_s
         self._last_data = 0.0  # monotonic time of the last bytes (or of connecting)
         self._closed = False
+        self._batch_bytes = 0  # read by the current `next_batch` call
         self.copies = StateVectors.empty()
 
     def next_batch(self, timeout_s: float) -> StateVectors:
@@ -356,59 +355,80 @@ class FeedSource:
         self.close()
 
     def _pump(self, deadline: float) -> None:
-        """Connect if due, then read until the deadline or until the data stops coming."""
-        received = 0
+        """Connect if due, then read until the deadline or until the data stops coming.
+
+        The connection is in one of three states, each with its own step: waiting to retry
+        (no socket), connecting (a socket not yet writable), or reading. A step returns True
+        when this call is done; otherwise the state may have changed and the loop goes on.
+        """
+        self._batch_bytes = 0
         while True:
-            remaining = deadline - time.monotonic()
             sock = self._sock
             if sock is None:
-                delay = self._retry_at - time.monotonic()
-                if delay > remaining:
-                    if remaining > 0:
-                        time.sleep(remaining)
-                    return
-                if delay > 0:
-                    time.sleep(delay)
-                self._connect()
-                if self._sock is None and time.monotonic() >= deadline:
-                    return
+                done = self._retry_when_due(deadline)
             elif self._connecting_since is not None:
-                if self._selector.select(max(remaining, 0.0)):
-                    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                    if err:
-                        self._failed(OSError(err, os.strerror(err)))
-                    else:
-                        self._connected()
-                elif time.monotonic() - self._connecting_since > CONNECT_TIMEOUT_S:
-                    self._failed(TimeoutError(f"no connection after {CONNECT_TIMEOUT_S:g} s"))
-                elif time.monotonic() >= deadline:
-                    return
+                done = self._await_connection(sock, self._connecting_since, deadline)
             else:
-                if not self._selector.select(0.0 if received else max(remaining, 0.0)):
-                    silent = time.monotonic() - self._last_data
-                    if silent > self._idle_timeout_s:
-                        self._lost(TimeoutError(f"no data for {silent:.0f} s (half-open?)"))
-                        return
-                    if received or time.monotonic() >= deadline:
-                        return
-                    continue
-                try:
-                    data = sock.recv(RECV_BYTES)
-                except (BlockingIOError, InterruptedError):
-                    continue
-                except OSError as exc:
-                    self._lost(exc)
-                    data = b""
-                else:
-                    if not data:
-                        self._lost(ConnectionError("connection closed by the receiver"))
-                if data:
-                    self._last_data = time.monotonic()
-                    self.status.bytes += len(data)
-                    self._pipeline.feed(data, self._clock())
-                    received += len(data)
-                if received >= MAX_BATCH_BYTES or (received and self._sock is None):
-                    return
+                done = self._read(sock, deadline)
+            if done:
+                return
+
+    def _retry_when_due(self, deadline: float) -> bool:
+        """No socket: sleep until the backoff allows a new attempt (if that falls before the
+        deadline), then start it."""
+        remaining = deadline - time.monotonic()
+        delay = self._retry_at - time.monotonic()
+        if delay > remaining:
+            if remaining > 0:
+                time.sleep(remaining)
+            return True
+        if delay > 0:
+            time.sleep(delay)
+        self._connect()
+        return self._sock is None and time.monotonic() >= deadline
+
+    def _await_connection(self, sock: socket.socket, since: float, deadline: float) -> bool:
+        """A connection attempt under way: its outcome, a timeout, or the deadline."""
+        remaining = deadline - time.monotonic()
+        if self._selector.select(max(remaining, 0.0)):
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                self._failed(OSError(err, os.strerror(err)))
+            else:
+                self._connected()
+        elif time.monotonic() - since > CONNECT_TIMEOUT_S:
+            self._failed(TimeoutError(f"no connection after {CONNECT_TIMEOUT_S:g} s"))
+        elif time.monotonic() >= deadline:
+            return True
+        return False
+
+    def _read(self, sock: socket.socket, deadline: float) -> bool:
+        """Connected: read what is there (waiting for the first bytes only), so a batch ends
+        when the data pauses, the batch is full, or the connection ends."""
+        remaining = deadline - time.monotonic()
+        received = self._batch_bytes
+        if not self._selector.select(0.0 if received else max(remaining, 0.0)):
+            silent = time.monotonic() - self._last_data
+            if silent > self._idle_timeout_s:
+                self._lost(TimeoutError(f"no data for {silent:.0f} s (half-open?)"))
+                return True
+            return bool(received) or time.monotonic() >= deadline
+        try:
+            data = sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError as exc:
+            self._lost(exc)
+            data = b""
+        else:
+            if not data:
+                self._lost(ConnectionError("connection closed by the receiver"))
+        if data:
+            self._last_data = time.monotonic()
+            self.status.bytes += len(data)
+            self._pipeline.feed(data, self._clock())
+            self._batch_bytes = received = received + len(data)
+        return received >= MAX_BATCH_BYTES or (bool(received) and self._sock is None)
 
     def _connect(self) -> None:
         """Start a non-blocking connection attempt; its outcome is seen by `_pump`."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from skyfence.errors import InputError
+
 # an antenna's height above sea level when not given: above most receivers' (a roof in a
 # lowland city is 30-150 m), so an unknown height never shrinks the horizon below the truth
 DEFAULT_HEIGHT_M = 500.0
@@ -30,13 +32,13 @@ def parse_receiver(text: str) -> Receiver:
     except ValueError:
         values = []
     if len(values) not in (2, 3):
-        raise ValueError(
+        raise InputError(
             f"receiver {text!r}: expected LAT,LON or LAT,LON,HEIGHT_M, e.g. 43.63,1.37,150"
         )
     lat, lon = values[0], values[1]
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise ValueError(f"receiver {text!r}: latitude or longitude out of range")
+        raise InputError(f"receiver {text!r}: latitude or longitude out of range")
     height = values[2] if len(values) == 3 else DEFAULT_HEIGHT_M
     if not -500 <= height <= 9000:
-        raise ValueError(f"receiver {text!r}: antenna height {height} m is not on Earth")
+        raise InputError(f"receiver {text!r}: antenna height {height} m is not on Earth")
     return Receiver(lat, lon, height)

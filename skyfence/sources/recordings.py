@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from skyfence.errors import InputError
 from skyfence.schema import StateVectors
 from skyfence.sources import avr, beast, frames, opensky, readsb_trace, sbs, traffic_files
 from skyfence.sources.base import ReadStats, RecordingError
@@ -107,11 +108,11 @@ def read_recording(
     """
     path = Path(path)
     if batch_rows < 1:
-        raise ValueError("batch_rows must be at least 1")
+        raise InputError("batch_rows must be at least 1")
     if format is None:
         format = detect_format(path)
     elif format not in FORMATS:
-        raise ValueError(f"unknown format {format!r}; expected one of {FORMATS}")
+        raise InputError(f"unknown format {format!r}; expected one of {FORMATS}")
     elif not path.is_file():
         raise RecordingError(path, "no such file")
     return RecordingReader(path, format, batch_rows, reference, start_s)

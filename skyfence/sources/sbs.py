@@ -23,17 +23,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from skyfence.arrays import BOOL, F64, I8
 from skyfence.decoding.carry import carried, ffill_index, group_bounds
 from skyfence.schema import StateVectors
 from skyfence.sources.base import ReadStats, open_binary
 from skyfence.sources.beast import block_bytes
 from skyfence.sources.columns import as_float, as_squawk, as_text, icao24_of
 from skyfence.sources.lines import Lines, LineStats, as_mask, as_utf8, count_malformed, line_blocks
-
-I8 = npt.NDArray[np.int8]
-F64 = npt.NDArray[np.float64]
-BOOL = npt.NDArray[np.bool_]
-
 
 SBS_FIELDS = (
     "message",

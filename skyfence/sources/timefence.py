@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 
+from skyfence.arrays import BOOL
 from skyfence.schema import StateVectors
 from skyfence.sources.base import ReadStats
 
@@ -30,8 +31,6 @@ FUTURE_MARGIN_S = 86_400.0
 SPREAD_K = 3.0
 SPREAD_MARGIN_S = 7 * 86_400.0
 MIN_ROWS = 20
-
-BOOL = npt.NDArray[np.bool_]
 
 
 def outside(times: npt.NDArray[np.float64], now_s: float) -> BOOL:

@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from skyfence.engine.events import EVENT_COLUMNS, Event, iso_time
+from skyfence.errors import InputError
 from skyfence.store.errors import StoreError
 from skyfence.store.rows import (
     INSERT_EVENT,
@@ -142,7 +143,7 @@ class EventStore:
         for url in self.webhook_urls:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"{url!r}: a webhook must be an http:// or https:// URL")
+                raise InputError(f"{url!r}: a webhook must be an http:// or https:// URL")
         self.stats = StoreStats()
         self._busy_timeout_s = busy_timeout_s
         self._ack_patience_s = ack_patience_s
@@ -250,7 +251,7 @@ class EventStore:
         other filters, in time order (then id, so pages never overlap); with `acknowledged`,
         each with its acknowledgement as `get` gives it."""
         if not (0 <= limit <= _SQLITE_MAX_INT and 0 <= offset <= _SQLITE_MAX_INT):
-            raise ValueError(f"limit and offset must be between 0 and {_SQLITE_MAX_INT}")
+            raise InputError(f"limit and offset must be between 0 and {_SQLITE_MAX_INT}")
         where, params = where_clause(since, until, zone_id, kind, icao24)
         order = "DESC" if newest_first else "ASC"
         sql = f"{SELECT_EVENT}{where} ORDER BY time_s {order}, id {order} LIMIT ? OFFSET ?"

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from skyfence.engine.events import EVENT_COLUMNS, Event
+from skyfence.errors import InputError
 
 Row = tuple[Any, ...]
 # one fix of the track log the live picture hands the store (`AirPicture._take` builds them)
@@ -76,7 +77,7 @@ def event_record(row: Sequence[Any]) -> dict[str, Any]:
 def _when(value: When) -> float:
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            raise ValueError(f"{value}: give an aware datetime (UTC), not a naive one")
+            raise InputError(f"{value}: give an aware datetime (UTC), not a naive one")
         return value.timestamp()
     return float(value)
 

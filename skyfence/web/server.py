@@ -9,6 +9,7 @@ import time
 
 import uvicorn
 
+from skyfence.errors import ServerError
 from skyfence.store.events import EventStore
 from skyfence.web.app import create_app
 from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
@@ -73,9 +74,9 @@ class WebServer:
         deadline = time.monotonic() + 10.0
         while not self.server.started:
             if not self._thread.is_alive():
-                raise OSError(f"the web server could not start on {self.host}:{self.port}")
+                raise ServerError(f"the web server could not start on {self.host}:{self.port}")
             if time.monotonic() > deadline:
-                raise OSError(f"the web server did not start on {self.host}:{self.port}")
+                raise ServerError(f"the web server did not start on {self.host}:{self.port}")
             time.sleep(0.02)
 
     def stop(self) -> None:

@@ -15,14 +15,14 @@ from __future__ import annotations
 from typing import TypeVar
 
 import numpy as np
-import numpy.typing as npt
 import shapely
 from pyproj import Proj
 from shapely import affinity
 from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-F64 = npt.NDArray[np.float64]
+from skyfence.arrays import F64
+
 A = TypeVar("A", float, F64)
 CAP_OVERLAP_DEG = 90.0  # a cap in the engine reaches this far past ±180 on each side
 

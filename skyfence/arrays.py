@@ -1,0 +1,24 @@
+"""The numpy array types the package's columns are written in, named once.
+
+Columns are typed by their dtype (`F64` for a float column, `U32` for ICAO addresses...), so a
+signature says what a function takes without repeating `npt.NDArray[...]`. Ground floor: imports
+only numpy.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+F64: TypeAlias = npt.NDArray[np.float64]
+I8: TypeAlias = npt.NDArray[np.int8]
+I16: TypeAlias = npt.NDArray[np.int16]
+I64: TypeAlias = npt.NDArray[np.int64]
+U8: TypeAlias = npt.NDArray[np.uint8]
+U32: TypeAlias = npt.NDArray[np.uint32]
+U64: TypeAlias = npt.NDArray[np.uint64]
+BOOL: TypeAlias = npt.NDArray[np.bool_]
+STR: TypeAlias = npt.NDArray[np.str_]
+OBJ: TypeAlias = npt.NDArray[np.object_]

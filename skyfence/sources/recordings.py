@@ -1,7 +1,7 @@
 """Read any supported recording file as a stream of `StateVectors` batches.
 
-This module only dispatches: `detect_format` decides the format from the content, and one
-reader per format (`traffic_files`, `opensky`, `readsb_trace`, `frames`) does the work. Every
+This module only dispatches: `detect_format` decides the format from the content, and the
+format's reader, found in the registry of `formats.py`, does the work. Every
 reader yields batches of at most `batch_rows` rows, so a recording larger than memory can be
 replayed, and every failure surfaces as a `RecordingError` that names the file, whichever
 library (gzip, pyarrow, json) raised it underneath.
@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 
 from skyfence.errors import InputError
 from skyfence.schema import StateVectors
-from skyfence.sources import avr, beast, frames, opensky, readsb_trace, sbs, traffic_files
 from skyfence.sources.base import ReadStats, RecordingError
-from skyfence.sources.sniff import FORMATS, detect_format
+from skyfence.sources.formats import FORMATS, detect_format
 from skyfence.sources.timefence import fence
 
 __all__ = [
@@ -32,16 +31,6 @@ __all__ = [
     "read_recording",
 ]
 
-Reader = Callable[[Path, int, ReadStats], Iterator[StateVectors]]
-_READERS: dict[str, Reader] = {
-    "traffic-json": traffic_files.read_json,
-    "traffic-parquet": traffic_files.read_parquet,
-    "opensky-csv": opensky.read_csv,
-    "opensky-parquet": opensky.read_parquet,
-    "readsb-trace": readsb_trace.read_trace,
-    "sbs": sbs.read_sbs_file,
-}
-_DECODED = ("frames-jsonl", "beast", "avr", "sbs")  # fixes decoded from frames or messages
 _FAILURES = (OSError, EOFError, zlib.error, pa.ArrowException, ValueError)
 
 
@@ -63,16 +52,10 @@ class RecordingReader(Iterator[StateVectors]):
         # receiver clocks count ticks, not dates: the first frame is at `start_s`, by default
         # the file's modification time
         start = path.stat().st_mtime if start_s is None else start_s
-        if fmt == "frames-jsonl":
-            self._batches = frames.read_frames(path, batch_rows, self.stats, reference)
-        elif fmt == "beast":
-            self._batches = beast.read_beast_file(path, batch_rows, self.stats, reference,
-                                                  start_s=start)  # fmt: skip
-        elif fmt == "avr":
-            self._batches = avr.read_avr_file(path, batch_rows, self.stats, reference,
-                                              start_s=start)  # fmt: skip
-        else:
-            self._batches = _READERS[fmt](path, batch_rows, self.stats)
+        self._fenced = FORMATS[fmt].decoded  # the column formats are fenced by their reader
+        self._batches = FORMATS[fmt].read(
+            path, batch_rows, self.stats, reference=reference, start_s=start
+        )
 
     def __iter__(self) -> RecordingReader:
         return self
@@ -84,7 +67,7 @@ class RecordingReader(Iterator[StateVectors]):
             raise
         except _FAILURES as exc:
             raise RecordingError(self.path, f"cannot read as {self.format}: {exc}") from exc
-        if self.format in _DECODED:  # the column formats are fenced by their reader
+        if self._fenced:
             where = f"decoded fixes {self._decoded + 1}-{self._decoded + len(batch)}"
             self._decoded += len(batch)
             batch = fence(batch, self.stats, where, time.time())
@@ -112,7 +95,7 @@ def read_recording(
     if format is None:
         format = detect_format(path)
     elif format not in FORMATS:
-        raise InputError(f"unknown format {format!r}; expected one of {FORMATS}")
+        raise InputError(f"unknown format {format!r}; expected one of {tuple(FORMATS)}")
     elif not path.is_file():
         raise RecordingError(path, "no such file")
     return RecordingReader(path, format, batch_rows, reference, start_s)

@@ -23,7 +23,7 @@ from skyfence.engine.events import Event, iso_time
 from skyfence.gnss.aggregate import HOUR_S, InterferencePicture
 from skyfence.picture import AirPicture
 from skyfence.schema import StateVectors
-from skyfence.sources.live import FeedSource, FeedStatus, FramesHook, parse_source_uri
+from skyfence.sources.live import FEEDS, FeedSource, FeedStatus, FramesHook, parse_source_uri
 from skyfence.sources.receiver import Receiver
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore
@@ -171,6 +171,40 @@ class FeedAdapter:
         self.feed.close()
 
 
+Opener = Callable[
+    [str, tuple[float, float] | None, FrameDeduplicator | None, Receiver | None], Source
+]
+
+
+def _aircraft_json(
+    url: str,
+    reference: tuple[float, float] | None,
+    dedup: FrameDeduplicator | None,
+    receiver: Receiver | None,
+) -> Source:
+    from skyfence.sources.aircraft_json import AircraftJsonSource  # only a watch that polls
+
+    return AircraftJsonSource(url)
+
+
+def _feed(
+    uri: str,
+    reference: tuple[float, float] | None,
+    dedup: FrameDeduplicator | None,
+    receiver: Receiver | None,
+) -> Source:
+    return FeedAdapter(uri, reference, dedup, receiver=receiver)
+
+
+# The one registry of live sources, by URI scheme: the TCP feeds of `FEEDS` and a readsb/tar1090
+# aircraft.json polled over HTTP. A scheme not here is read as a feed URI, which names the known.
+LIVE_SOURCES: dict[str, Opener] = {
+    **dict.fromkeys(FEEDS, _feed),
+    "http": _aircraft_json,
+    "https": _aircraft_json,
+}
+
+
 def open_source(
     text: str,
     speed: float | None,
@@ -180,15 +214,13 @@ def open_source(
     receiver: Receiver | None = None,
 ) -> Source:
     """`beast://`, `avr://`, `sbs://` URIs are live feeds, `http(s)://` a readsb/tar1090
-    aircraft.json to poll; anything else is a recording. Feeds given the same `dedup` decode a
-    frame heard by several of them once. `receiver` is the antenna of feeds and recordings
-    that do not name their own: positions beyond its radio horizon are quarantined."""
-    if text.startswith(("http://", "https://")):
-        from skyfence.sources.aircraft_json import AircraftJsonSource
-
-        return AircraftJsonSource(text)
-    if "://" in text:
-        return FeedAdapter(text, reference, dedup, receiver=receiver)
+    aircraft.json to poll (see LIVE_SOURCES); anything else is a recording. Feeds given the
+    same `dedup` decode a frame heard by several of them once. `receiver` is the antenna of
+    feeds and recordings that do not name their own: positions beyond its radio horizon are
+    quarantined."""
+    scheme, separator, _ = text.partition("://")
+    if separator:
+        return LIVE_SOURCES.get(scheme, _feed)(text, reference, dedup, receiver)
     return ReplaySource(
         Path(text), speed, reference, start_s, receiver=receiver, batch_rows=REPLAY_BATCH_ROWS
     )

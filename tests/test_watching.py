@@ -351,3 +351,24 @@ def test_a_copy_from_a_receiver_that_cannot_have_heard_it_counts_against_the_air
     belgrade = Receiver(44.82, 20.46, 100.0)
     beyond, decoded_at = watch_two_parts(paris_zones_path, belgrade)
     assert len(beyond) == 1 and beyond[0] > decoded_at
+
+
+def test_open_source_finds_live_sources_by_scheme_and_recordings_by_path(samples: Path) -> None:
+    from skyfence.sources.aircraft_json import AircraftJsonSource
+    from skyfence.watching import LIVE_SOURCES, FeedAdapter, open_source
+
+    opened = [open_source(f"{scheme}://127.0.0.1:9", None) for scheme in LIVE_SOURCES]
+    try:
+        kinds = {scheme: type(source) for scheme, source in zip(LIVE_SOURCES, opened, strict=True)}
+    finally:
+        for source in opened:
+            source.close()
+    assert kinds == {
+        "beast": FeedAdapter,
+        "avr": FeedAdapter,
+        "sbs": FeedAdapter,
+        "http": AircraftJsonSource,
+        "https": AircraftJsonSource,
+    }
+    recording = open_source(str(samples / "rs1090" / "full_flight_short.jsonl"), None)
+    assert isinstance(recording, ReplaySource)

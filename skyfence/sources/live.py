@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal, Protocol
+from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
@@ -47,9 +47,7 @@ from skyfence.sources.lines import MAX_LINE_BYTES
 from skyfence.sources.receiver import Receiver, parse_receiver
 from skyfence.sources.sbs import SbsAssembler, parse_sbs
 
-FeedKind = Literal["beast", "avr", "sbs"]
-DEFAULT_PORTS: dict[FeedKind, int] = {"beast": 30005, "avr": 30002, "sbs": 30003}
-_KINDS: dict[str, FeedKind] = {"beast": "beast", "avr": "avr", "sbs": "sbs"}
+FeedKind = str  # a key of FEEDS, the URI scheme
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 30.0
@@ -89,12 +87,11 @@ def parse_source_uri(uri: str) -> SourceSpec:
         port = parts.port
     except ValueError as exc:  # a port that is not a number or out of range
         raise InputError(f"invalid feed URI {uri!r}: {exc}") from exc
-    kind = _KINDS.get(parts.scheme.lower())
-    if kind is None:
-        raise InputError(
-            f"invalid feed URI {uri!r}: expected beast://HOST:PORT, avr://HOST:PORT "
-            "or sbs://HOST:PORT"
-        )
+    kind = parts.scheme.lower()
+    if kind not in FEEDS:
+        *others, last = [f"{name}://HOST:PORT" for name in FEEDS]
+        expected = f"{', '.join(others)} or {last}"
+        raise InputError(f"invalid feed URI {uri!r}: expected {expected}")
     if not parts.hostname:
         raise InputError(f"invalid feed URI {uri!r}: no host")
     if parts.path not in ("", "/") or parts.fragment or parts.username:
@@ -110,7 +107,7 @@ def parse_source_uri(uri: str) -> SourceSpec:
         receiver = parse_receiver(query[0][1]) if query else None
     except ValueError as exc:
         raise InputError(f"invalid feed URI {uri!r}: {exc}") from None
-    port = DEFAULT_PORTS[kind] if port is None else port
+    port = FEEDS[kind].default_port if port is None else port
     return SourceSpec(kind, parts.hostname, port, receiver)
 
 
@@ -161,22 +158,27 @@ class _Pipeline(Protocol):
 FramesHook = Callable[[F64, STR], object]
 
 
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What a feed's pipeline may use: its kind, its status to count in, the options given."""
+
+    kind: FeedKind
+    status: FeedStatus
+    decoder: FrameDecoder
+    on_frames: FramesHook | None
+    dedup: FrameDeduplicator | None
+    sbs_utc_offset_s: float
+
+
 class _FramePipeline:
     """Beast or AVR bytes -> stamped Mode S frames -> `FrameDecoder`."""
 
-    def __init__(
-        self,
-        kind: FeedKind,
-        decoder: FrameDecoder,
-        status: FeedStatus,
-        on_frames: FramesHook | None,
-        dedup: FrameDeduplicator | None,
-    ) -> None:
-        self._kind = kind
-        self._dedup = dedup
-        self._decoder = decoder
-        self._status = status
-        self._on_frames = on_frames
+    def __init__(self, context: _Context) -> None:
+        self._kind = context.kind
+        self._dedup = context.dedup
+        self._decoder = context.decoder
+        self._status = context.status
+        self._on_frames = context.on_frames
         self._beast = BeastParser()
         self._line = b""  # AVR: the partial trailing line
         self._t: list[F64] = []
@@ -241,9 +243,9 @@ class _FramePipeline:
 class _SbsPipeline:
     """SBS lines -> `parse_sbs` -> `SbsAssembler`, keeping the lines' own times."""
 
-    def __init__(self, status: FeedStatus, utc_offset_s: float) -> None:
-        self._status = status
-        self._utc_offset_s = utc_offset_s
+    def __init__(self, context: _Context) -> None:
+        self._status = context.status
+        self._utc_offset_s = context.sbs_utc_offset_s
         self._assembler = SbsAssembler()
         self._line = b""
         self._block = bytearray()
@@ -268,6 +270,23 @@ class _SbsPipeline:
         self._status.frames += stats.used
         self._status.malformed += sum(stats.malformed.values())
         return self._assembler.assemble(messages)
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A kind of live feed: the receivers' conventional port, and the pipeline its bytes go
+    through (`feed` bytes, `cut` at a lost connection, `flush` to state vectors)."""
+
+    default_port: int
+    pipeline: Callable[[_Context], _Pipeline]
+
+
+# The one registry of live TCP feeds, by URI scheme: adding one is a pipeline and one line.
+FEEDS: dict[FeedKind, Feed] = {
+    "beast": Feed(30005, _FramePipeline),
+    "avr": Feed(30002, _FramePipeline),
+    "sbs": Feed(30003, _SbsPipeline),
+}
 
 
 class FeedSource:
@@ -306,11 +325,8 @@ class FeedSource:
         self._base_s = backoff_base_s
         self._max_s = backoff_max_s
         self.decoder = FrameDecoder(reference)
-        self._pipeline: _Pipeline = (
-            _SbsPipeline(self.status, sbs_utc_offset_s)
-            if spec.kind == "sbs"
-            else _FramePipeline(spec.kind, self.decoder, self.status, on_frames, dedup)
-        )
+        context = _Context(spec.kind, self.status, self.decoder, on_frames, dedup, sbs_utc_offset_s)
+        self._pipeline = FEEDS[spec.kind].pipeline(context)
         self._sock: socket.socket | None = None
         self._selector = selectors.DefaultSelector()  # select() fails on descriptors >= 1024
         self._connecting_since: float | None = None  # monotonic; None once connected

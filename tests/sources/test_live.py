@@ -414,3 +414,13 @@ def test_a_silent_connection_is_taken_for_half_open_and_reconnected(
     assert (s.connects, s.disconnects) == (2, 1)
     assert "no data for" in (s.errors[0] if s.errors else "") and "half-open" in s.errors[0]
     assert tap.frames[-len(whole) :] == whole
+
+
+def test_the_feed_registry_gives_each_scheme_its_port_and_pipeline() -> None:
+    from skyfence.sources.live import FEEDS
+
+    for kind, feed in FEEDS.items():
+        assert parse_source_uri(f"{kind}://radar.local").port == feed.default_port
+    with pytest.raises(ValueError) as caught:
+        parse_source_uri("gdl90://radar.local")
+    assert all(f"{kind}://HOST:PORT" in str(caught.value) for kind in FEEDS)

@@ -1,0 +1,66 @@
+"""The registry of recording formats: every entry resolves, and a format added by one line is
+recognised and read like the built-in ones (here: the real rs1090 frames as tab-separated lines)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skyfence.decoding.frames import FrameDecoder
+from skyfence.schema import StateVectors
+from skyfence.sources.base import ReadStats
+from skyfence.sources.formats import FORMATS, RecordingFormat, detect_format
+from skyfence.sources.recordings import read_recording
+from skyfence.sources.sniff import Head
+
+FRAMES = Path("rs1090") / "full_flight_short.jsonl"
+
+
+def test_every_registered_format_names_a_reader_that_exists() -> None:
+    for name, recording_format in FORMATS.items():
+        module, function = recording_format.reader.split(":")
+        assert callable(getattr(importlib.import_module(module), function)), name
+        assert set(recording_format.options) <= {"reference", "start_s"}, name
+
+
+def _tab_frames(head: Head) -> bool:
+    first = head.text.split(b"\n", 1)[0].split(b"\t")
+    return len(first) == 2 and first[0].replace(b".", b"").isdigit()
+
+
+def read_tab_frames(
+    path: Path, batch_rows: int, stats: ReadStats, reference: tuple[float, float] | None = None
+) -> Iterator[StateVectors]:
+    rows = [line.split("\t") for line in path.read_text().splitlines()]
+    stats.rows_read = len(rows)
+    yield FrameDecoder(reference).decode(
+        np.array([float(t) for t, _ in rows]), np.array([frame for _, frame in rows])
+    )
+
+
+def test_a_format_added_by_one_line_is_detected_and_read(
+    samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = (samples / FRAMES).read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    tab = tmp_path / "frames.txt"
+    tab.write_text("".join(f"{r['timestamp']}\t{r['frame']}\n" for r in records))
+    with pytest.raises(Exception, match="not a known format"):
+        detect_format(tab)
+
+    entry = RecordingFormat(_tab_frames, f"{__name__}:read_tab_frames", True, ("reference",))
+    monkeypatch.setitem(FORMATS, "frames-tab", entry)
+
+    assert detect_format(tab) == "frames-tab"
+    assert detect_format(samples / FRAMES) == "frames-jsonl"  # the others are unchanged
+    got = StateVectors.concat(list(read_recording(tab)))
+    expected = StateVectors.concat(list(read_recording(samples / FRAMES)))
+    assert len(got) > 100
+    np.testing.assert_array_equal(got.icao24, expected.icao24)
+    np.testing.assert_allclose(got.lat_deg, expected.lat_deg, equal_nan=True)
+    np.testing.assert_allclose(got.t_s, expected.t_s)

@@ -24,3 +24,34 @@ class EngineSettings:
     min_nacp: int = 6  # accuracy < 0.3 NM
     envelope_min_alt_ft: float = 20_000.0  # above this (and below FL450) ...
     envelope_min_gs_kt: float = 100.0  # ...a ground speed below this is not flight
+
+
+# --- trust thresholds (skyfence/tracking): physics and receiver behaviour, not user choices ---
+
+STALE_POSITION_S = 60.0  # a state vector whose position is older than this carries no new fix
+NOISE_M = 300.0  # position noise tolerated between two fixes, whatever their spacing
+CONFIRM_FIXES = 10  # consistent fixes that make a track's anchor strong
+# assumed when no ground speed is known at either end: a cruising airliner that sends no
+# velocity (1.5 x 400 + 100 = 700 kt allowed, so sampled fixes of it are never a jump)
+FALLBACK_SPEED_KT = 400.0
+SPEED_MARGIN_KT = 100.0  # added to the reported speed (times speed_factor) for a jump
+# a position with its own time (OpenSky's lastposupdate, traffic's last_position, readsb's
+# seen_pos) is timed to well under this; one stamped with its row's time may be as old as the
+# interval since the aircraft's previous row (a sampled source repeats the newest position)
+OWN_TIME_ERR_S = 0.5
+# quarantined fixes, with fewer than CONFIRM_FIXES trusted ones between any two, that make a
+# suspect episode: one alone is a decoding glitch, two are an anomaly that lasts (a spoofer,
+# or a second transmitter whose fixes alternate with the real ones)
+CONFIRM_SUSPECT = 2
+GROUND_RECENT_S = 600.0  # an on-ground report this recent makes a flight-level altitude a bit error
+ENVELOPE_MAX_ALT_FT = 45_000.0  # the flight envelope test applies up to FL450
+# inside a suspect episode, claimed positions that have not moved half the way the reported
+# ground speed says over this long are a spoofer's fixed point: they never end the episode
+STALL_WINDOW_S = 60.0
+STALL_MIN_KT = 80.0
+STALL_FRACTION = 0.5
+
+MAX_CLIMB_FPM = 20_000.0  # beyond any aircraft's sustained climb or descent
+ALTITUDE_NOISE_FT = 300.0
+GROUND_MAX_FT = 2_000.0  # an on-ground report needs the last altitude near an airfield
+AGREEING_ALTITUDES = 3  # reports agreeing with each other that replace a rejected reference

@@ -1,0 +1,132 @@
+"""Which altitude reports are physically reachable: the vertical half of trust.
+
+A position is judged by `integrity.assess`; its altitude separately, here, because a Mode S
+altitude has its own errors (bit flips, a wrong on-ground flag) that must not cost a good
+position its trust, nor a bad altitude make an exit through a zone's band.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from skyfence.arrays import rows_of
+from skyfence.settings import AGREEING_ALTITUDES, ALTITUDE_NOISE_FT, GROUND_MAX_FT, MAX_CLIMB_FPM
+from skyfence.tracking.state import TrackIntegrity
+
+
+def plausible_altitudes(
+    icao24: npt.NDArray[np.uint32],
+    t_s: npt.NDArray[np.float64],
+    alt_ft: npt.NDArray[np.float64],
+    on_ground: npt.NDArray[np.bool_],
+    states: dict[int, TrackIntegrity],
+) -> npt.NDArray[np.bool_]:
+    """Which vertical reports (of fixes sorted by aircraft and time) are physically reachable.
+
+    Mode S replies carry bit errors: a landing airliner briefly reports FL253, or "on the
+    ground" at 4,000 ft. Either would make a false exit and re-entry through a zone's band. So
+    an airborne altitude implying a climb or descent faster than MAX_CLIMB_FPM from the last
+    plausible airborne altitude is discarded, and so is an on-ground flag when the last airborne
+    altitude could not have come down to an airfield (GROUND_MAX_FT) in time. Three consecutive
+    reports that agree with each other replace a reference they all disagree with (a high
+    airfield, or a wrong first altitude). A discarded report leaves the fix's altitude unknown.
+    """
+    known = np.isfinite(alt_ft) | on_ground
+    ok = known.copy()
+    rows = np.flatnonzero(known)
+    if len(rows) == 0:
+        return ok
+    every = len(rows) == len(alt_ft)
+    r_icao, r_ground = rows_of(icao24, rows, every), rows_of(on_ground, rows, every)
+    r_t, r_alt = rows_of(t_s, rows, every), rows_of(alt_ft, rows, every)
+    r_start = np.append(True, r_icao[1:] != r_icao[:-1])
+    airborne = ~r_ground
+    # reference: the previous airborne altitude of the same aircraft, or the carried one
+    m = len(rows)
+    group_of = np.cumsum(r_start) - 1
+    first = np.flatnonzero(r_start)
+    carried = [states.get(int(a)) for a in r_icao[first]]  # once per aircraft
+    carried_t = np.array([c.altitude[0] if c and c.altitude else np.nan for c in carried])
+    carried_alt = np.array([c.altitude[1] if c and c.altitude else np.nan for c in carried])
+    last_airborne = np.maximum.accumulate(np.where(airborne, np.arange(m), -1))  # up to each
+    prev = np.full(m, -1)
+    prev[1:] = last_airborne[:-1]
+    own = prev >= first[group_of]
+    prev_t = np.where(own, r_t[prev], carried_t[group_of])
+    prev_alt = np.where(own, r_alt[prev], carried_alt[group_of])
+    rate_ft = MAX_CLIMB_FPM * (r_t - prev_t) / 60.0
+    jump = np.where(
+        airborne,
+        np.abs(r_alt - prev_alt) > ALTITUDE_NOISE_FT + rate_ft,
+        prev_alt > GROUND_MAX_FT + rate_ft,
+    )  # NaN reference: no jump
+    bounds = np.append(first, m)
+    dirty = np.zeros(len(first), bool)
+    dirty[group_of[jump]] = True
+    for g in range(len(bounds) - 1):  # once per aircraft; fix by fix only after a jump
+        lo, hi = bounds[g], bounds[g + 1]
+        state = states.setdefault(int(r_icao[lo]), TrackIntegrity())
+        if dirty[g] or state.pending_altitudes:
+            # between jumps every report agrees with the one before it; each jump is walked
+            # report by report until the walk settles (a spike: two reports); reports left
+            # pending by the previous batch make its first report a jump too
+            walked_to = lo
+            first_walk = [lo] if state.pending_altitudes else []
+            for j in [*first_walk, *(lo + np.flatnonzero(jump[lo:hi]))]:
+                if j < walked_to:
+                    continue
+                if prev[j] >= walked_to:  # the reference is a report accepted without a walk
+                    state.altitude = (float(t_s[rows[prev[j]]]), float(alt_ft[rows[prev[j]]]))
+                walked_to = j + _walk_altitudes(rows[j:hi], 0, t_s, alt_ft, on_ground, state, ok)
+            lo = walked_to
+        if last_airborne[hi - 1] >= lo:
+            r = rows[last_airborne[hi - 1]]
+            state.altitude = (float(t_s[r]), float(alt_ft[r]))
+    return ok
+
+
+def _walk_altitudes(
+    rows: npt.NDArray[np.int64],
+    last_jump: int,
+    t_s: npt.NDArray[np.float64],
+    alt_ft: npt.NDArray[np.float64],
+    on_ground: npt.NDArray[np.bool_],
+    state: TrackIntegrity,
+    ok: npt.NDArray[np.bool_],
+) -> int:
+    """Judge reports one by one; returns how many were walked (the rest need no walk)."""
+    rejected = state.pending_altitudes
+    for i, r in enumerate(rows):
+        t, ground = float(t_s[r]), bool(on_ground[r])
+        alt = GROUND if ground else float(alt_ft[r])
+        if state.altitude is None or _vertical_ok(state.altitude, t, alt):
+            if not ground:
+                state.altitude = (t, alt)
+            rejected.clear()
+            if i >= last_jump:
+                return i + 1
+            continue
+        if rejected and not _vertical_ok(rejected[-1], t, alt):
+            rejected.clear()
+        rejected.append((t, alt))
+        if len(rejected) >= AGREEING_ALTITUDES:  # the reference was the outlier
+            state.altitude = None if ground else (t, alt)
+            rejected.clear()
+            continue
+        ok[r] = False
+    return len(rows)
+
+
+GROUND = -math.inf  # an on-ground report, in the walk
+
+
+def _vertical_ok(ref: tuple[float, float], t: float, alt: float) -> bool:
+    rate_ft = MAX_CLIMB_FPM * (t - ref[0]) / 60.0
+    if alt == GROUND:
+        return ref[1] == GROUND or ref[1] <= GROUND_MAX_FT + rate_ft
+    if ref[1] == GROUND:
+        return True
+    return abs(alt - ref[1]) <= ALTITUDE_NOISE_FT + rate_ft

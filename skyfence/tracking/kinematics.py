@@ -33,11 +33,13 @@ def distance_m(
 ) -> F64:
     """Equirectangular distance: within 0.1 % of the great circle over the few kilometres
     between consecutive fixes, and one cosine per fix instead of haversine's five functions.
-    Far jumps come out a little off, but far beyond any speed limit either way."""
+    Far jumps come out a little off, but far beyond any speed limit either way. Longitudes
+    are differenced the short way round, so crossing the antimeridian is no jump."""
     k = np.pi / 180.0
     a1, o1, a2, o2 = (np.asarray(v, np.float64) for v in (lat1, lon1, lat2, lon2))
     # float32's cosine is vectorised (several times float64's speed) and exact to 1e-7
-    dx = (o2 - o1) * np.cos(((a1 + a2) * (k / 2)).astype(np.float32))
+    dlon = (o2 - o1 + 180.0) % 360.0 - 180.0
+    dx = dlon * np.cos(((a1 + a2) * (k / 2)).astype(np.float32))
     dy = a2 - a1
     return np.asarray(EARTH_RADIUS_M * k * np.sqrt(dx * dx + dy * dy), np.float64)
 

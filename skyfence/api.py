@@ -24,6 +24,7 @@ import pyarrow as pa
 from platformdirs import user_data_dir
 
 from skyfence.alerts.files import EventSink, events_table
+from skyfence.audit_options import AuditOptions
 from skyfence.auditing import run_audit, time_window
 from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
@@ -149,21 +150,27 @@ def audit(
     """
     if lookahead_s is not None and lookahead_s < 0:
         raise InputError("lookahead_s must be >= 0")
-    since_s, until_s = _seconds(since, "since"), _seconds(until, "until")
-    if since_s is not None and until_s is not None and since_s >= until_s:
-        raise InputError("since must be before until")
     settings = EngineSettings(lookahead_s=lookahead_s, lost_contact_s=lost_contact_s)
+    options = AuditOptions(
+        settings,
+        _seconds(since, "since"),
+        _seconds(until, "until"),
+        format,
+        _receiver(receiver),
+        _seconds(start, "start"),
+    )
     zone_list = _zones(zones)
-    antenna = _receiver(receiver)
     with _as_skyfence_errors():
         table = _table(data)
         if table is not None:
+            options.check("table")
             engine = Engine(zone_list, settings)
             stats = ReadStats()
             where, batches = _state_vectors(table, stats)
             events = []
+            antenna = options.receiver
             for batch in batches:
-                batch = time_window(batch, since_s, until_s)
+                batch = time_window(batch, options.since_s, options.until_s)
                 events += engine.process(batch, beyond_horizon(batch, antenna) if antenna else None)
             events += engine.finish()
             if stats.rows_skipped:
@@ -171,25 +178,17 @@ def audit(
             return events_table(events)
         paths = _paths(data)
         if len(paths) == 1 and paths[0].is_dir():
-            if since_s is not None or until_s is not None:
-                raise InputError(f"{paths[0]}: since and until are not applied to a folder")
+            options.check("folder")
             if workers < 1:
                 raise InputError("workers must be >= 1")
             return events_table(audit_dataset(paths[0], zone_list, settings, workers).events)
+        options.check("files")
         for path in paths:
             if not path.is_file():
                 raise RecordingError(path, "no such file")
         collected = _Collect()
         result = run_audit(
-            paths,
-            Engine(zone_list, settings),
-            [collected],
-            format,
-            since_s,
-            until_s,
-            BATCH_ROWS,
-            receiver=antenna,
-            start_s=_seconds(start, "start"),
+            paths, Engine(zone_list, settings), [collected], options, batch_rows=BATCH_ROWS
         )
     for where, (n, problems) in result.skipped.items():
         _warn_skipped(where, n, problems)
@@ -241,7 +240,7 @@ def interference(
             for path in paths:
                 if not path.is_file():
                     raise RecordingError(path, "no such file")
-            run_audit(paths, engine, [], format,
+            run_audit(paths, engine, [], AuditOptions(format=format),
                       on_batch=lambda _path, _n: picture.add(engine.take_judged()))  # fmt: skip
     counts = picture.counts()
     if only is not None:

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from skyfence.alerts.files import EventSink
+from skyfence.audit_options import AuditOptions
 from skyfence.engine.engine import Engine, EngineStats
 from skyfence.engine.events import Event
 from skyfence.schema import StateVectors
 from skyfence.sources.ahead import read_ahead
-from skyfence.sources.receiver import Receiver
 from skyfence.sources.recordings import read_recording
 from skyfence.tracking.horizon import beyond_horizon
 
@@ -35,16 +35,19 @@ def run_audit(
     inputs: Iterable[Path],
     engine: Engine,
     sinks: list[EventSink],
-    file_format: str | None = None,
-    since_s: float | None = None,
-    until_s: float | None = None,
+    options: AuditOptions | None = None,
+    *,
     batch_rows: int = 200_000,
-    receiver: Receiver | None = None,
-    start_s: float | None = None,
     on_batch: Callable[[Path, int], None] | None = None,
     on_events: Callable[[list[Event]], None] | None = None,
 ) -> AuditResult:
-    """Feed every input through one engine (so tracks continue across files) and the sinks."""
+    """Feed every input through one engine (so tracks continue across files) and the sinks.
+
+    `options` (the engine's settings aside, which `engine` holds) are checked here, so a caller
+    that did not check them gets the same refusals."""
+    options = AuditOptions() if options is None else options
+    options.check("files")
+    receiver = options.receiver
     result = AuditResult()
 
     def emit(events: list[Event]) -> None:
@@ -59,11 +62,11 @@ def run_audit(
     for path in inputs:
         reference = receiver.reference if receiver is not None else None
         batches = read_recording(
-            path, file_format, batch_rows=batch_rows, reference=reference, start_s=start_s
+            path, options.format, batch_rows, reference=reference, start_s=options.start_s
         )
         result.formats[str(path)] = batches.format
         for batch in read_ahead(iter(batches)):
-            batch = time_window(batch, since_s, until_s)
+            batch = time_window(batch, options.since_s, options.until_s)
             if len(batch):
                 result.first_s = min(result.first_s, float(np.nanmin(batch.t_s)))
                 result.last_s = max(result.last_s, float(np.nanmax(batch.t_s)))

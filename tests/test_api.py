@@ -173,8 +173,11 @@ def test_audit_of_an_hourly_opensky_folder(thy9bp: Any, tmp_path: Path) -> None:
     cli = cli_events(tmp_path, ["ukraine"], [history.parent], "--workers", "1")
     same(skyfence.audit(history.parent, "ukraine", workers=1), cli)
     same(skyfence.audit(states, "ukraine"), cli)
-    with pytest.raises(skyfence.InputError, match="not applied to a folder"):
+    with pytest.raises(skyfence.InputError, match="since: not applied on a folder"):
         skyfence.audit(history.parent, "ukraine", since="2024-09-17T09:00Z")
+    # a table has no format and no receiver clock: refused, not ignored
+    with pytest.raises(skyfence.InputError, match="format, start: not applied to a table"):
+        skyfence.audit(states, "ukraine", format="beast", start="2024-09-17T09:00Z")
 
 
 def test_malformed_rows_are_skipped_and_said(thy9bp: Any) -> None:

@@ -24,10 +24,10 @@ from skyfence.wording import counted
 
 if TYPE_CHECKING:
     from skyfence.alerts.files import EventSink
+    from skyfence.audit_options import AuditOptions
     from skyfence.auditing import AuditResult
     from skyfence.engine.engine import Engine
     from skyfence.settings import EngineSettings
-    from skyfence.sources.receiver import Receiver
     from skyfence.zones.model import Zone
 
 
@@ -92,6 +92,7 @@ def audit(
     Every event, with a summary per zone and kind.
     """
     from skyfence.alerts.files import open_sink
+    from skyfence.audit_options import AuditOptions, AuditPath
     from skyfence.engine.engine import Engine
     from skyfence.settings import EngineSettings
     from skyfence.sources.recordings import RecordingError
@@ -99,13 +100,21 @@ def audit(
     if lookahead is not None and lookahead < 0:
         raise fail("--lookahead must be >= 0")
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
-    per_file = {"--since": since, "--until": until, "--format": file_format}
-    per_file |= {"--receiver": receiver, "--start": start}
-    given = [name for name, value in per_file.items() if value is not None]
-    if given and (engine_name == "spark" or (len(inputs) == 1 and inputs[0].is_dir())):
-        # refused, not ignored: a --since that is not applied reports events before it
-        where = "with --engine spark" if engine_name == "spark" else "on a folder"
-        raise fail(f"{', '.join(given)}: not applied {where}; audit the files themselves")
+    since_s, until_s = time_or_fail(since, "--since"), time_or_fail(until, "--until")
+    options = AuditOptions(
+        settings,
+        since_s,
+        until_s,
+        file_format,
+        receiver_or_fail(receiver) if receiver is not None else None,
+        time_or_fail(start, "--start"),
+    )
+    folder = len(inputs) == 1 and inputs[0].is_dir()
+    path: AuditPath = "spark" if engine_name == "spark" else "folder" if folder else "files"
+    try:
+        options.check(path, "--")
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     if engine_name == "spark":
         if not out or len(out) != 1:
             raise fail("--engine spark writes its events to one folder: give -o DIR")
@@ -113,20 +122,15 @@ def audit(
         return
     if engine_name != "local":
         raise fail(f"--engine {engine_name!r}: use local or spark")
-    if len(inputs) == 1 and inputs[0].is_dir():
+    if folder:
         _audit_dataset(inputs[0], load_or_fail(zones), settings, out or [], workers, show)
         return
     engine = Engine(load_or_fail(zones), settings)
-    since_s, until_s = time_or_fail(since, "--since"), time_or_fail(until, "--until")
-    if since_s is not None and until_s is not None and since_s >= until_s:
-        raise fail("--since must be before --until")
     if show < 0:
         raise fail("--show must be >= 0")
-    antenna = receiver_or_fail(receiver) if receiver is not None else None
-    start_s = time_or_fail(start, "--start")
-    for path in inputs:
-        if not path.is_file():
-            raise fail(f"{path}: no such file")
+    for path_in in inputs:
+        if not path_in.is_file():
+            raise fail(f"{path_in}: no such file")
     sinks: list[EventSink] = []
     try:
         sinks = [open_sink(p) for p in out or []]
@@ -134,9 +138,7 @@ def audit(
         raise fail(str(exc)) from None
     shown: list[Event] = []
     try:
-        result = _audit_with_progress(
-            inputs, engine, sinks, file_format, since_s, until_s, shown, show, antenna, start_s
-        )
+        result = _audit_with_progress(inputs, engine, sinks, options, shown, show)
     except (RecordingError, ValueError, OSError) as exc:
         raise fail(str(exc)) from None
     finally:
@@ -212,13 +214,9 @@ def _audit_with_progress(
     inputs: list[Path],
     engine: Engine,
     sinks: list[EventSink],
-    file_format: str | None,
-    since_s: float | None,
-    until_s: float | None,
+    options: AuditOptions,
     shown: list[Event],
     show: int,
-    receiver: Receiver | None,
-    start_s: float | None,
 ) -> AuditResult:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -248,11 +246,7 @@ def _audit_with_progress(
             inputs,
             engine,
             sinks,
-            file_format,
-            since_s,
-            until_s,
-            receiver=receiver,
-            start_s=start_s,
+            options,
             on_batch=on_batch,
             on_events=on_events,
         )

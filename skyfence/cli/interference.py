@@ -54,6 +54,7 @@ def interference(
     Per H3 cell and hour: aircraft seen, degraded (jamming), spoofed, and the cells their
     spoofed positions claimed.
     """
+    from skyfence.audit_options import AuditOptions
     from skyfence.auditing import run_audit
     from skyfence.engine.engine import Engine
     from skyfence.gnss.aggregate import HOUR_S, InterferencePicture
@@ -86,7 +87,7 @@ def interference(
     try:
         with console.status("judging positions"):
             run_audit(
-                inputs, engine, [], file_format,
+                inputs, engine, [], AuditOptions(format=file_format),
                 on_batch=lambda _path, _n: picture.add(engine.take_judged()),
             )  # fmt: skip
     except (RecordingError, ValueError, OSError) as exc:

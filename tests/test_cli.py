@@ -15,6 +15,7 @@ from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.store.events import EventStore
+from skyfence.store.rows import EventFilter
 from skyfence.zones.geojson import load_zones
 
 
@@ -99,7 +100,7 @@ def test_a_missing_store_is_named_and_the_demo_store_pointed_to(
 
 def test_reports_and_exports_from_the_store(demo_store_path: Path, tmp_path: Path) -> None:
     with EventStore(demo_store_path) as store:
-        exit_id = store.query(kind="exit")[0]["id"]
+        exit_id = store.query(EventFilter(kind="exit"))[0]["id"]
     page = tmp_path / "incident.html"
     run = skyfence("report", exit_id, "--store", demo_store_path, "-o", page)
     assert run.returncode == 0, run.stderr
@@ -451,7 +452,7 @@ def test_a_hostile_callsign_reaches_no_output_raw(tmp_path: Path) -> None:
     assert "\\x1b[2J\\x00\\x07" in run.stdout  # shown, escaped
     assert not {"\x1b", "\x00", "\x07"} & set(run.stdout + run.stderr)
     with EventStore(store_path) as store:
-        (event,) = store.query(kind="suspect_position")
+        (event,) = store.query(EventFilter(kind="suspect_position"))
         assert codecs.decode(event["callsign"], "unicode_escape") == HOSTILE  # the evidence
         api = TestClient(create_app(store, "token"))
         api_kml = api.get("/api/export/events", params={"format": "kml"}).text

@@ -17,6 +17,7 @@ from skyfence.cli.common import (
     time_or_fail,
 )
 from skyfence.engine.events import EVENT_KINDS, iso_time
+from skyfence.store.rows import EventFilter
 from skyfence.wording import counted
 
 if TYPE_CHECKING:
@@ -96,8 +97,9 @@ def export(
     with open_store(store) as event_store:
         if what == "events":
             zone = None if zone is None else _zone_id(event_store, zone)
-            total = event_store.count(start, end, zone, kind, address)
-            records = event_store.query(start, end, zone, kind, address, limit=max(total, 1))
+            which = EventFilter(start, end, zone, kind, address)
+            total = event_store.count(which)
+            records = event_store.query(which, limit=max(total, 1))
             records = event_store.with_zone_versions(records)
             name = "skyfence events"
             zones = exports.event_zones(event_store, records) if fmt == "kml" else []
@@ -108,8 +110,10 @@ def export(
             name = f"track of {address}"
             zones = []
             if fmt == "kml" and records:
-                around = event_store.query(records[0]["time_s"], records[-1]["time_s"] + 1e-3,
-                                           None, None, address, limit=1000)  # fmt: skip
+                span = EventFilter(
+                    records[0]["time_s"], records[-1]["time_s"] + 1e-3, icao24=address
+                )
+                around = event_store.query(span, limit=1000)
                 zones = exports.event_zones(event_store, around)
     out.write_text(exports.render(what, fmt, records, name, zones), encoding="utf-8")
     n = len(records)

@@ -12,6 +12,7 @@ from skyfence.cli.common import (
 )
 from skyfence.engine.events import EVENT_KINDS, Event, iso_time
 from skyfence.kinds import KINDS
+from skyfence.store.rows import EventFilter
 from skyfence.wording import counted
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def print_next_steps(event_store: EventStore, store_path: Path) -> None:
     import shlex
 
     store = shlex.quote(str(store_path))
-    entries = event_store.query(kind="entry", limit=1)
+    entries = event_store.query(EventFilter(kind="entry"), limit=1)
     example = entries[0]["id"] if entries else "EVENT_ID"
     console.print(
         "\nnext:\n"

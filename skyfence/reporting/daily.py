@@ -10,6 +10,7 @@ from skyfence.engine.events import EVENT_KINDS, iso_time
 from skyfence.reporting.figures import events_per_hour, time_bin
 from skyfence.reporting.incident import PAGE_STYLE, embed_png
 from skyfence.store.events import EventStore
+from skyfence.store.rows import EventFilter
 from skyfence.text import html_text
 from skyfence.wording import counted
 
@@ -17,8 +18,8 @@ MAX_LISTED = 2000
 
 
 def summary_report(store: EventStore, since: float, until: float) -> str:
-    total = store.count(since, until)
-    records = store.query(since, until, limit=max(total, 1))
+    total = store.count(EventFilter(since, until))
+    records = store.query(EventFilter(since, until), limit=max(total, 1))
     per_zone: Counter[tuple[str, str]] = Counter((r["zone_id"], r["kind"]) for r in records)
     zones = sorted({z for z, _ in per_zone})
     head = "<tr><th>zone</th>" + "".join(f"<th>{k}</th>" for k in EVENT_KINDS) + "</tr>"

@@ -21,6 +21,7 @@ from skyfence.reporting.figures import altitude_profile, track_map
 from skyfence.reporting.windows import window_s
 from skyfence.store.errors import EventNotFoundError
 from skyfence.store.events import EventStore
+from skyfence.store.rows import EventFilter
 from skyfence.text import html_text
 from skyfence.wording import counted
 from skyfence.zones.countries import country_name
@@ -90,10 +91,8 @@ def html_to_pdf(html_path: Path, pdf_path: Path) -> None:
 def _related(store: EventStore, event: Record) -> list[Record]:
     """The events of the same aircraft in the same zone, a day either side, in time order."""
     t = _seconds(event["time"])
-    return store.query(
-        since=t - 86_400, until=t + 86_400, zone_id=event["zone_id"], icao24=event["icao24"],
-        limit=1000,
-    )  # fmt: skip
+    day = EventFilter(t - 86_400, t + 86_400, event["zone_id"], icao24=event["icao24"])
+    return store.query(day, limit=1000)
 
 
 class Visit(NamedTuple):

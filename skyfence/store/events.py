@@ -50,12 +50,11 @@ from skyfence.store.errors import StoreError
 from skyfence.store.rows import (
     INSERT_EVENT,
     SELECT_EVENT,
+    EventFilter,
     PositionRow,
     Row,
-    When,
     event_record,
     event_row,
-    where_clause,
 )
 from skyfence.store.schema import APPLICATION_ID, SCHEMA_VERSION, open_connection
 from skyfence.wording import counted
@@ -236,23 +235,18 @@ class EventStore:
 
     def query(
         self,
-        since: When | None = None,
-        until: When | None = None,
-        zone_id: str | None = None,
-        kind: str | None = None,
-        icao24: str | None = None,
+        which: EventFilter | None = None,
         limit: int = 100,
         offset: int = 0,
         *,
         newest_first: bool = False,
         acknowledged: bool = False,
     ) -> list[dict[str, Any]]:
-        """Events with `since <= time < until` (unix seconds or aware datetimes) matching the
-        other filters, in time order (then id, so pages never overlap); with `acknowledged`,
-        each with its acknowledgement as `get` gives it."""
+        """Events matching `which` (all without), in time order (then id, so pages never
+        overlap); with `acknowledged`, each with its acknowledgement as `get` gives it."""
         if not (0 <= limit <= _SQLITE_MAX_INT and 0 <= offset <= _SQLITE_MAX_INT):
             raise InputError(f"limit and offset must be between 0 and {_SQLITE_MAX_INT}")
-        where, params = where_clause(since, until, zone_id, kind, icao24)
+        where, params = (which or EventFilter()).where()
         order = "DESC" if newest_first else "ASC"
         sql = f"{SELECT_EVENT}{where} ORDER BY time_s {order}, id {order} LIMIT ? OFFSET ?"
         with self._reader() as conn:
@@ -449,16 +443,9 @@ class EventStore:
         cursor = self._submit(lambda c: c.execute(sql, (before_s, *[keep_around_events_s] * 2)))
         return int(cursor.rowcount)
 
-    def count(
-        self,
-        since: When | None = None,
-        until: When | None = None,
-        zone_id: str | None = None,
-        kind: str | None = None,
-        icao24: str | None = None,
-    ) -> int:
-        """How many events `query` would page through with the same filters."""
-        where, params = where_clause(since, until, zone_id, kind, icao24)
+    def count(self, which: EventFilter | None = None) -> int:
+        """How many events `query` would page through with the same filter."""
+        where, params = (which or EventFilter()).where()
         with self._reader() as conn:
             (n,) = conn.execute("SELECT count(*) FROM events" + where, params).fetchone()
         return int(n)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -82,24 +83,34 @@ def _when(value: When) -> float:
     return float(value)
 
 
-def where_clause(
-    since: When | None,
-    until: When | None,
-    zone_id: str | None,
-    kind: str | None,
-    icao24: str | None,
-) -> tuple[str, list[Any]]:
-    """The WHERE clause (empty without filters) and its parameters for the events table."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if since is not None:
-        clauses.append("time_s >= ?")
-        params.append(_when(since))
-    if until is not None:
-        clauses.append("time_s < ?")
-        params.append(_when(until))
-    for column, value in (("zone_id", zone_id), ("kind", kind), ("icao24", icao24)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which events: `since <= time < until` (UNIX seconds or aware datetimes), in a zone, of a
+    kind, of an aircraft (lower-case hex); None leaves that side open. One value the store, the
+    API, the reports and the command line pass around instead of five arguments."""
+
+    since: When | None = None
+    until: When | None = None
+    zone_id: str | None = None
+    kind: str | None = None
+    icao24: str | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        """The WHERE clause (empty without filters) and its parameters for the events table."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.since is not None:
+            clauses.append("time_s >= ?")
+            params.append(_when(self.since))
+        if self.until is not None:
+            clauses.append("time_s < ?")
+            params.append(_when(self.until))
+        for column, value in (
+            ("zone_id", self.zone_id),
+            ("kind", self.kind),
+            ("icao24", self.icao24),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -41,6 +41,7 @@ from skyfence.kinds import kinds_table
 from skyfence.reporting import exports
 from skyfence.reporting.windows import window_s
 from skyfence.store.events import EventStore, StoreError
+from skyfence.store.rows import EventFilter
 
 STATIC = Path(str(files("skyfence") / "web" / "static"))
 MAX_BODY_BYTES = 16 * 1024  # an acknowledgement note is all the API ever accepts
@@ -118,17 +119,13 @@ def create_app(
         since_utc, until_utc = _aware(since), _aware(until)
         icao = icao24.lower() if icao24 else None
         items = store.query(
-            since_utc,
-            until_utc,
-            zone,
-            kind,
-            icao,
+            EventFilter(since_utc, until_utc, zone_id=zone, kind=kind, icao24=icao),
             limit,
             offset,
             newest_first=True,
             acknowledged=True,
         )
-        total = store.count(since_utc, until_utc, zone, kind, icao)
+        total = store.count(EventFilter(since_utc, until_utc, zone_id=zone, kind=kind, icao24=icao))
         return _json({"total": total, "limit": limit, "offset": offset, "items": items})
 
     @app.get(
@@ -166,7 +163,9 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
     ) -> Response:
         icao = icao24.lower() if icao24 else None
-        records = store.query(_aware(since), _aware(until), zone, kind, icao, limit)
+        records = store.query(
+            EventFilter(_aware(since), _aware(until), zone_id=zone, kind=kind, icao24=icao), limit
+        )
         records = store.with_zone_versions(records)
         zones = exports.event_zones(store, records) if format == "kml" else []
         return _download(exports.render("events", format, records, "skyfence events", zones),
@@ -190,7 +189,7 @@ def create_app(
         positions = store.positions(address, start_s, end_s, limit=10**6)
         zones = []
         if format == "kml":
-            around = store.query(start_s, end_s, icao24=address, limit=1000)
+            around = store.query(EventFilter(start_s, end_s, icao24=address), limit=1000)
             zones = exports.event_zones(store, around)
         text = exports.render("track", format, positions, f"track of {address}", zones)
         return _download(text, format, f"track-{address}")

@@ -17,6 +17,7 @@ from matplotlib.image import imread
 from skyfence.engine.events import EVENT_KINDS
 from skyfence.reporting.daily import summary_report
 from skyfence.store.events import EventStore
+from skyfence.store.rows import EventFilter
 
 JULY_6 = datetime.fromisoformat("2024-07-06T00:00:00+00:00").timestamp()
 SEPTEMBER_18 = datetime.fromisoformat("2024-09-18T00:00:00+00:00").timestamp()
@@ -32,7 +33,7 @@ def store(demo_store_path: Path) -> EventStore:
 
 
 def test_a_summary_counts_events_per_zone_and_kind(store: EventStore) -> None:
-    records = store.query(JULY_6, SEPTEMBER_18)
+    records = store.query(EventFilter(JULY_6, SEPTEMBER_18))
     page = summary_report(store, JULY_6, SEPTEMBER_18)
     assert f"{len(records)} events" in page and "THY9BP" in page
     table = page.split("<h2>Per zone and kind</h2>")[1].split("</table>")[0]

@@ -19,6 +19,7 @@ from shapely.geometry import mapping, shape
 from skyfence.reporting.figures import QUARANTINED_COLOUR, TRUSTED_COLOUR, track_map
 from skyfence.reporting.incident import MAX_ROWS, html_to_pdf, incident_report, thin
 from skyfence.store.events import EventStore
+from skyfence.store.rows import EventFilter
 from skyfence.zones.frame import split_antimeridian
 
 
@@ -41,7 +42,7 @@ def store(demo_store_path: Path) -> EventStore:
 
 
 def test_an_entry_report_tells_the_whole_story(store: EventStore) -> None:
-    events = store.query(icao24="393322", zone_id="DEMO-TRA-CENTRE")
+    events = store.query(EventFilter(icao24="393322", zone_id="DEMO-TRA-CENTRE"))
     warning, entry, exit_ = (next(e for e in events if e["kind"] == k) for k in
                              ("predicted_entry", "entry", "exit"))  # fmt: skip
     page = incident_report(store, entry["id"])
@@ -61,7 +62,7 @@ def test_an_entry_report_tells_the_whole_story(store: EventStore) -> None:
 
 
 def test_a_suspect_report_shows_the_quarantined_evidence(store: EventStore) -> None:
-    (suspect,) = store.query(kind="suspect_position")
+    (suspect,) = store.query(EventFilter(kind="suspect_position"))
     page = incident_report(store, suspect["id"])
     t = seconds(suspect["time"])
     hour = store.positions("4baac6", t - 3600, t + 3600)  # the trusted path it departs from too
@@ -82,7 +83,7 @@ def test_reports_read_as_prose_and_fold_the_evidence(store: EventStore) -> None:
         for repr_mark in ("[{", "None", "['", "{'"):
             assert repr_mark not in page, (event["kind"], repr_mark)
         assert page.count("<details>") == 1 and "<table class=verdicts>" in page
-    (suspect,) = store.query(kind="suspect_position")
+    (suspect,) = store.query(EventFilter(kind="suspect_position"))
     page = incident_report(store, suspect["id"])
     assert "<th>claimed_zones</th><td>UKLV</td>" in page
     assert "<th>nic</th><td>not reported</td>" in page
@@ -93,7 +94,7 @@ def test_reports_read_as_prose_and_fold_the_evidence(store: EventStore) -> None:
     row = f"<td>{len(spoofed):,}</td><td>{spoofed[0]['time']}</td><td>{spoofed[-1]['time']}</td>"
     assert "quarantined: outside_flight_envelope" in summary and row in summary
     assert f"<td class=ok>trusted</td><td>{sum(p['trusted'] for p in hour):,}</td>" in summary
-    entry = store.query(kind="entry", limit=1)[0]
+    entry = store.query(EventFilter(kind="entry"), limit=1)[0]
     a = entry["details"]["segment"][0]
     assert f"time {a['time']}, lat {a['lat']}" in incident_report(store, entry["id"])
 
@@ -108,7 +109,7 @@ def test_unknown_events_are_named(store: EventStore) -> None:
 def test_every_event_of_a_visit_tells_the_same_story(
     store: EventStore, zone_id: str, kind: str
 ) -> None:
-    events = {e["kind"]: e for e in store.query(icao24="393322", zone_id=zone_id)}
+    events = {e["kind"]: e for e in store.query(EventFilter(icao24="393322", zone_id=zone_id))}
     warning, entry, exit_ = events["predicted_entry"], events["entry"], events["exit"]
     page = incident_report(store, events[kind]["id"])
     assert f"<th>entry</th><td>{entry['time']} (" in page
@@ -120,7 +121,7 @@ def test_every_event_of_a_visit_tells_the_same_story(
 
 
 def test_a_long_track_is_thinned_but_keeps_its_evidence(store: EventStore) -> None:
-    (suspect,) = store.query(kind="suspect_position")
+    (suspect,) = store.query(EventFilter(kind="suspect_position"))
     t = seconds(suspect["time"])
     track = store.positions("4baac6", 0, 2e9)  # the whole recording: 1,677 fixes
     rows = thin(track, [t])
@@ -132,7 +133,7 @@ def test_a_long_track_is_thinned_but_keeps_its_evidence(store: EventStore) -> No
 
 
 def test_a_window_of_quarantined_fixes_is_listed_whole(store: EventStore) -> None:
-    (suspect,) = store.query(kind="suspect_position")
+    (suspect,) = store.query(EventFilter(kind="suspect_position"))
     t = seconds(suspect["time"])
     spoofed = store.positions("4baac6", t - 900, t + 900)  # the stretch of spoofed fixes alone
     assert len(spoofed) > MAX_ROWS and not any(p["trusted"] for p in spoofed)
@@ -148,7 +149,7 @@ def test_a_store_without_tracks_still_explains_the_event(
         source.backup(target)
         target.execute("DELETE FROM positions")
     with EventStore(copy) as audit:
-        entry = audit.query(kind="entry")[0]
+        entry = audit.query(EventFilter(kind="entry"))[0]
         audit.acknowledge(entry["id"], "duty officer", "seen, ATC informed")
         page = incident_report(audit, entry["id"])
     assert "No logged fixes for this aircraft around the event" in page
@@ -160,7 +161,7 @@ def test_a_store_without_tracks_still_explains_the_event(
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
 def test_a_report_prints_to_pdf(store: EventStore, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
-    page.write_text(incident_report(store, store.query(kind="exit")[0]["id"]))
+    page.write_text(incident_report(store, store.query(EventFilter(kind="exit"))[0]["id"]))
     html_to_pdf(page, tmp_path / "report.pdf")
     assert (tmp_path / "report.pdf").read_bytes()[:5] == b"%PDF-"
 
@@ -168,7 +169,7 @@ def test_a_report_prints_to_pdf(store: EventStore, tmp_path: Path) -> None:
 def test_a_scene_across_the_antimeridian_is_drawn_in_one_piece(store: EventStore) -> None:
     """A real entry, its track and its zone moved so the event lies on ±180: the map shows the
     same track at the same scale (as many track pixels), not a line across the whole world."""
-    entry = store.query(kind="entry", limit=1)[0]
+    entry = store.query(EventFilter(kind="entry"), limit=1)[0]
     t = seconds(entry["time"])
     track = store.positions(entry["icao24"], t - 900, t + 900)
     zone = store.event_zone(entry["id"])

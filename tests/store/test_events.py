@@ -29,6 +29,7 @@ from skyfence.engine.events import Event
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import SCHEMA_VERSION, EventStore, OutboxCounts, StoreError
+from skyfence.store.rows import EventFilter
 from skyfence.zones.geojson import load_zones
 
 HOOK = "http://127.0.0.1:9/hook"  # never contacted: these tests only queue deliveries
@@ -143,17 +144,17 @@ def test_query_filters_and_pages(events: list[Event], tmp_path: Path) -> None:
         ]
         for filters, expected in cases:
             assert expected or filters["kind"] == "no_such_kind", filters
-            got = store.query(**filters, limit=10_000)
+            got = store.query(EventFilter(**filters), limit=10_000)
             assert [r["id"] for r in got] == ordered(expected), filters
-            assert store.count(**filters) == len(expected), filters
+            assert store.count(EventFilter(**filters)) == len(expected), filters
 
         pages: list[dict[str, Any]] = []
         for offset in range(0, len(events) + 100, 100):
-            pages += store.query(zone_id=zone, limit=100, offset=offset)
-        assert pages == store.query(zone_id=zone, limit=10_000)
+            pages += store.query(EventFilter(zone_id=zone), limit=100, offset=offset)
+        assert pages == store.query(EventFilter(zone_id=zone), limit=10_000)
         assert store.query(limit=0) == []
         with pytest.raises(ValueError, match="naive"):
-            store.query(since=datetime(2021, 10, 7))  # noqa: DTZ001 - the mistake under test
+            store.query(EventFilter(since=datetime(2021, 10, 7)))  # noqa: DTZ001 - the mistake under test
         with pytest.raises(ValueError, match="limit"):
             store.query(limit=-1)
         with pytest.raises(ValueError, match="offset"):  # not an OverflowError from SQLite

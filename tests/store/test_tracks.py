@@ -21,7 +21,7 @@ from skyfence.reporting.incident import incident_report
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore
-from skyfence.store.rows import event_row
+from skyfence.store.rows import EventFilter, event_row
 from skyfence.store.schema import MIGRATIONS, SCHEMA_VERSION
 from skyfence.web.app import create_app
 from skyfence.zones.geojson import load_zones, zone_display_feature
@@ -31,7 +31,7 @@ from skyfence.zones.model import Zone, parse_altitude
 def test_a_demo_store_holds_the_picture_tracks_and_zones(demo_store_path: Path) -> None:
     with EventStore(demo_store_path) as store:
         zones = {z["properties"]["id"]: z for z in store.zones()}
-        entry = store.query(kind="entry", zone_id="DEMO-TRA-CENTRE")[0]
+        entry = store.query(EventFilter(kind="entry", zone_id="DEMO-TRA-CENTRE"))[0]
         t = entry["time"]
         track = store.positions(entry["icao24"], 0, 2e9)
         sources = store.sources()
@@ -147,7 +147,9 @@ def test_old_events_keep_the_zone_version_they_were_found_with(
         ] == 2
         assert "NORTH-BOX" not in {z["properties"]["id"] for z in store.zones()}
         assert store.get(old.id) == old.to_dict()  # the event record itself is unchanged
-        records = store.with_zone_versions(store.query(zone_id="PARIS-20KM", limit=10_000))
+        records = store.with_zone_versions(
+            store.query(EventFilter(zone_id="PARIS-20KM"), limit=10_000)
+        )
         versions = {r["id"]: r["zone_version"] for r in records}
         assert versions[old.id] == 1 and versions[new.id] == 2
         rows = list(csv.DictReader(io.StringIO(render("events", "csv", records))))

@@ -146,7 +146,8 @@ def audit(
     Raises:
         ZoneError: invalid zones.
         RecordingError: a recording cannot be read (the message names the file and line).
-        InputError: any other argument that cannot be used.
+        InputError: any other argument that cannot be used, or an option this kind of data
+            would not apply (`since`...`start` on a folder; `format`, `start` on a table).
     """
     if lookahead_s is not None and lookahead_s < 0:
         raise InputError("lookahead_s must be >= 0")

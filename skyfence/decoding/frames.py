@@ -36,7 +36,7 @@ from skyfence.decoding.classify import (
     classify,
     is_position,
 )
-from skyfence.decoding.integrity import nic_from_typecode
+from skyfence.decoding.nic import nic_from_typecode
 from skyfence.decoding.messages import decode_batch, decode_position
 from skyfence.errors import InputError
 from skyfence.schema import StateVectors

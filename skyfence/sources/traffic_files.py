@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from skyfence.decoding.integrity import nic_from_nucp
+from skyfence.decoding.nic import nic_from_nucp
 from skyfence.schema import StateVectors
 from skyfence.sources.base import ReadStats, RecordingError, open_binary, read_head
 from skyfence.sources.columns import (

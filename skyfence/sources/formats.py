@@ -48,7 +48,7 @@ FORMATS: dict[str, RecordingFormat] = {
     "sbs": RecordingFormat(sniff.sbs, f"{_S}.sbs:read_sbs_file", True),
     "readsb-trace": RecordingFormat(sniff.readsb_trace, f"{_S}.readsb_trace:read_trace"),
     "frames-jsonl": RecordingFormat(
-        sniff.frames_jsonl, f"{_S}.frames:read_frames", True, _FRAMES[:1]
+        sniff.frames_jsonl, f"{_S}.frames_jsonl:read_frames", True, _FRAMES[:1]
     ),
     "traffic-json": RecordingFormat(sniff.traffic_json, f"{_S}.traffic_files:read_json"),
     "opensky-csv": RecordingFormat(sniff.opensky_csv, f"{_S}.opensky:read_csv"),

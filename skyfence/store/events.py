@@ -56,7 +56,7 @@ from skyfence.store.rows import (
     event_record,
     event_row,
 )
-from skyfence.store.schema import APPLICATION_ID, SCHEMA_VERSION, open_connection
+from skyfence.store.tables import APPLICATION_ID, SCHEMA_VERSION, open_connection
 from skyfence.wording import counted
 
 __all__ = [

@@ -22,7 +22,7 @@ from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore
 from skyfence.store.rows import EventFilter, event_row
-from skyfence.store.schema import MIGRATIONS, SCHEMA_VERSION
+from skyfence.store.tables import MIGRATIONS, SCHEMA_VERSION
 from skyfence.web.app import create_app
 from skyfence.zones.geojson import load_zones, zone_display_feature
 from skyfence.zones.model import Zone, parse_altitude

@@ -36,8 +36,8 @@ from skyfence.decoding.classify import (
     classify,
     is_position,
 )
-from skyfence.decoding.nic import nic_from_typecode
 from skyfence.decoding.messages import decode_batch, decode_position
+from skyfence.decoding.nic import nic_from_typecode
 from skyfence.errors import InputError
 from skyfence.schema import StateVectors
 

@@ -90,3 +90,18 @@ def gzip_bomb(path: Path, head: bytes, filler: bytes, size: int) -> Path:
             f.write(deflate.compress(chunk))
         f.write(deflate.flush())
     return path
+
+
+def identity_reply(frame: str, squawk: str) -> str:
+    """A real DF5 identity reply with its code replaced by `squawk`: the ID field re-encoded
+    (ICAO Annex 10 bit order C1 A1 C2 A2 C4 A4 X B1 D1 B2 D2 B4 D4) and the address/parity
+    field recomputed, as a transponder would send it."""
+    from pyModeS.util import crc
+
+    a, b, c, d = (int(x) for x in squawk)
+    bits = [c & 1, a & 1, c >> 1 & 1, a >> 1 & 1, c >> 2 & 1, a >> 2 & 1, 0]
+    bits += [b & 1, d & 1, b >> 1 & 1, d >> 1 & 1, b >> 2 & 1, d >> 2 & 1]
+    head = int(frame[:8], 16) & ~0x1FFF | int("".join(map(str, bits)), 2)
+    address = crc(frame[:14])  # the parity field hides the address: data CRC xor address
+    body = f"{head:08x}"
+    return body + f"{crc(body + '000000') ^ address:06x}"

@@ -19,6 +19,7 @@ from skyfence.cli.common import (
     time_or_fail,
 )
 from skyfence.cli.render import print_events, print_summary
+from skyfence.cli.rules import SquawksOption, WatchedOnlyZoneOption, WatchlistOption, rules_or_fail
 from skyfence.engine.events import Event
 from skyfence.wording import counted
 
@@ -86,6 +87,9 @@ def audit(
             show_default=False,
         ),
     ] = None,
+    watchlist: WatchlistOption = None,
+    watched_only_zone: WatchedOnlyZoneOption = None,
+    squawks: SquawksOption = True,
 ) -> None:
     """Audit recorded traffic against zones.
 
@@ -102,6 +106,7 @@ def audit(
     per_file = {"--since": since, "--until": until, "--format": file_format}
     per_file |= {"--receiver": receiver, "--start": start}
     given = [name for name, value in per_file.items() if value is not None]
+    given += ["--watchlist"] * bool(watchlist) + ["--watched-only-zone"] * bool(watched_only_zone)
     if given and (engine_name == "spark" or (len(inputs) == 1 and inputs[0].is_dir())):
         # refused, not ignored: a --since that is not applied reports events before it
         where = "with --engine spark" if engine_name == "spark" else "on a folder"
@@ -116,7 +121,9 @@ def audit(
     if len(inputs) == 1 and inputs[0].is_dir():
         _audit_dataset(inputs[0], load_or_fail(zones), settings, out or [], workers, show)
         return
-    engine = Engine(load_or_fail(zones), settings)
+    zone_list = load_or_fail(zones)
+    rules = rules_or_fail(watchlist, watched_only_zone, squawks, zone_list, settings)
+    engine = Engine(zone_list, settings, rules=rules)
     since_s, until_s = time_or_fail(since, "--since"), time_or_fail(until, "--until")
     if since_s is not None and until_s is not None and since_s >= until_s:
         raise fail("--since must be before --until")

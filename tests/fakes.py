@@ -3,6 +3,7 @@ gzip bombs."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import zlib
@@ -105,3 +106,22 @@ def identity_reply(frame: str, squawk: str) -> str:
     address = crc(frame[:14])  # the parity field hides the address: data CRC xor address
     body = f"{head:08x}"
     return body + f"{crc(body + '000000') ^ address:06x}"
+
+
+# A real flight, Air France 393322 from CDG, as rs1090 frames (the `traffic` samples)
+SQUAWKING_FLIGHT = "rs1090/full_flight_short.jsonl"
+
+
+def squawking(samples: Path, out: Path, stretches: list[range], code: str = "7700") -> list[float]:
+    """A copy of the flight whose identity replies number `stretches` (counted among DF5
+    replies) say `code`; the times of those replies."""
+    lines = (samples / SQUAWKING_FLIGHT).read_text().splitlines()
+    replies = [i for i, line in enumerate(lines) if '"df":"5"' in line]
+    changed = sorted(replies[k] for stretch in stretches for k in stretch)
+    for i in changed:
+        record = json.loads(lines[i])
+        record["frame"] = identity_reply(record["frame"], code)
+        record["squawk"] = code
+        lines[i] = json.dumps(record)
+    out.write_text("\n".join(lines) + "\n")
+    return [json.loads(lines[i])["timestamp"] for i in changed]

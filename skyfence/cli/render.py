@@ -114,7 +114,8 @@ def print_summary(result: AuditResult) -> None:
     for kind in EVENT_KINDS:
         table.add_column(kind, justify="right")
     for zone in sorted({z for z, _ in result.per_zone_kind}):
-        table.add_row(zone, *[str(result.per_zone_kind.get((zone, k), "")) for k in EVENT_KINDS])
+        counts = [str(result.per_zone_kind.get((zone, k), "")) for k in EVENT_KINDS]
+        table.add_row(zone or "(no zone: rules)", *counts)
     console.print(table)
 
 

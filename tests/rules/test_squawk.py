@@ -3,11 +3,10 @@ whose identity replies were re-encoded to 7700 for a stretch, as its transponder
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
-from fakes import identity_reply
+from fakes import SQUAWKING_FLIGHT, squawking
 
 from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
@@ -17,22 +16,7 @@ from skyfence.rules.squawk import EmergencySquawks
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
 
-FLIGHT = "rs1090/full_flight_short.jsonl"
-
-
-def squawking(samples: Path, out: Path, stretches: list[range], code: str = "7700") -> list[float]:
-    """A copy of the flight whose identity replies number `stretches` (counted among DF5
-    replies) say `code`; the times of those replies."""
-    lines = (samples / FLIGHT).read_text().splitlines()
-    replies = [i for i, line in enumerate(lines) if '"df":"5"' in line]
-    changed = sorted(replies[k] for stretch in stretches for k in stretch)
-    for i in changed:
-        record = json.loads(lines[i])
-        record["frame"] = identity_reply(record["frame"], code)
-        record["squawk"] = code
-        lines[i] = json.dumps(record)
-    out.write_text("\n".join(lines) + "\n")
-    return [json.loads(lines[i])["timestamp"] for i in changed]
+FLIGHT = SQUAWKING_FLIGHT
 
 
 def squawk_events(path: Path, batch_rows: int = 200_000) -> list[Event]:

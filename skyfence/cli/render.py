@@ -74,7 +74,7 @@ def _why(e: Event) -> str:
         return f"{d['crossing']}{inside}"
     if e.kind == "lost_contact":
         return f"last seen {d['last_seen']}"
-    if e.kind == "emergency_squawk":
+    if e.kind == "emergency_squawk" and "squawk" in d:
         return f"squawk {d['squawk']} ({d['meaning']}), confirmed {d['confirmed']}"
     return ""
 

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from skyfence.auditing import run_audit
-from skyfence.cli import app
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.rules import RuleSet
@@ -115,18 +113,3 @@ def test_a_bad_row_is_named_by_file_and_line(tmp_path: Path, row: str, problem: 
     path = watchlist(tmp_path, [LISTED[0], "", "# a comment", row])
     with pytest.raises(WatchListError, match=f"plane-alert-db.csv:5: {problem}"):
         read_watchlist(path)
-
-
-def test_audit_and_its_options(samples: Path, tmp_path: Path, paris_zones_path: Path) -> None:
-    good = watchlist(tmp_path, LISTED)
-    runner = CliRunner()
-    base = ["audit", str(samples / QUICKSTART), "--zones", str(paris_zones_path)]
-    run = runner.invoke(app, [*base, "--watchlist", str(good), "--watched-only-zone", "CDG-10NM"])
-    assert run.exit_code == 0, run.output
-    assert "watched_aircraft" in run.output and "on the watch list" in run.output
-    bad = tmp_path / "bad.csv"
-    bad.write_text(HEADER + "\nnot-hex,,,\n")
-    run = runner.invoke(app, [*base, "--watchlist", str(bad)])
-    assert run.exit_code == 2 and "bad.csv:2: 'not-hex' is not an ICAO address" in run.output
-    run = runner.invoke(app, [*base, "--watched-only-zone", "NOWHERE", "--watchlist", str(good)])
-    assert run.exit_code == 2 and "no zone NOWHERE" in run.output

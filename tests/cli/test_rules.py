@@ -63,6 +63,11 @@ def test_watch_and_audit_raise_the_rules_events_alike(
     assert sorted(stored) == sorted((e["id"], e["kind"]) for e in audited)
     kinds = [kind for _, kind in stored]
     assert kinds.count("emergency_squawk") == 1 and kinds.count("watched_aircraft") == 1
+    (emergency,) = [i for i, kind in stored if kind == "emergency_squawk"]
+    page = tmp_path / "report.html"
+    report = skyfence("report", emergency, "--store", store, "-o", page)
+    assert report.returncode == 0, report.stderr
+    assert "<title>skyfence: emergency squawk: AFR34ZG</title>" in page.read_text()
     quiet = skyfence("audit", recording, "-o", tmp_path / "quiet.jsonl", "--no-squawks", *rules)
     assert (
         quiet.returncode == 0 and "emergency_squawk" not in (tmp_path / "quiet.jsonl").read_text()

@@ -90,8 +90,8 @@ class EmergencySquawks:
                 return None
             raised = run.raised if run is not None else ""
             callsign = callsign or (run.callsign if run is not None else "")
-            run = _Run(code, t, 0, float(sv.lat_deg[i]), float(sv.lon_deg[i]), float(alt[i]),
-                       callsign, t, raised)  # fmt: skip
+            where = (float(sv.lat_deg[i]), float(sv.lon_deg[i]), float(alt[i]))
+            run = _Run(code, t, 0, *where, callsign, t, raised)
             self.runs[address] = run
         run.rows += 1
         run.last_t = max(run.last_t, t)

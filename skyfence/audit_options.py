@@ -20,7 +20,9 @@ from skyfence.sources.receiver import Receiver
 AuditPath = Literal["files", "folder", "spark", "table"]
 # The options each path applies; the engine settings apply on every path.
 APPLIED: dict[AuditPath, frozenset[str]] = {
-    "files": frozenset({"since", "until", "format", "receiver", "start"}),
+    "files": frozenset(
+        {"since", "until", "format", "receiver", "start", "watchlist", "watched-only-zone"}
+    ),
     "folder": frozenset(),
     "spark": frozenset(),
     "table": frozenset({"since", "until", "receiver"}),  # a table has no format nor clock
@@ -43,6 +45,8 @@ class AuditOptions:
     format: str | None = None  # of the recording files; None: found from their content
     receiver: Receiver | None = None  # the antenna: decoding reference and radio horizon
     start_s: float | None = None  # UTC time of the first frame of Beast or AVR files
+    watchlist: tuple[str, ...] = ()  # Plane-Alert CSV files (skyfence.rules.watchlist)
+    watched_only_zones: tuple[str, ...] = ()  # zones whose events are for watched aircraft only
 
     def given(self) -> list[str]:
         """The names of the options set, as the API spells them (the CLI adds `--`)."""
@@ -52,6 +56,8 @@ class AuditOptions:
             "format": self.format,
             "receiver": self.receiver,
             "start": self.start_s,
+            "watchlist": self.watchlist or None,
+            "watched-only-zone": self.watched_only_zones or None,
         }
         return [name for name, value in values.items() if value is not None]
 

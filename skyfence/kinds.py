@@ -10,7 +10,14 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
 EventKind = Literal[
-    "predicted_entry", "entry", "exit", "lost_contact", "suspect_position", "zone_withdrawn"
+    "predicted_entry",
+    "entry",
+    "exit",
+    "lost_contact",
+    "suspect_position",
+    "zone_withdrawn",
+    "emergency_squawk",
+    "watched_aircraft",
 ]
 KindSeverity = Literal["info", "warning", "critical"]
 
@@ -68,6 +75,20 @@ KINDS: dict[EventKind, KindInfo] = {
         "info",
         "watch reloaded its zones and a zone the aircraft was inside is gone: its open state ends"
         " at the reload, without an exit",
+    ),
+    "emergency_squawk": KindInfo(
+        "emergency squawk",
+        "#ff2d95",
+        "critical",
+        "the transponder code turned to 7500 (hijack), 7600 (radio failure) or 7700 (emergency) and"
+        " held it for confirm_s (10 s by default): a rule, not a zone, so the zone is empty",
+    ),
+    "watched_aircraft": KindInfo(
+        "watched aircraft",
+        "#00b8d9",
+        "info",
+        "an aircraft on the watch list (--watchlist) heard for the first time, or again after"
+        " forget_after_s of silence: a rule, not a zone, so the zone is empty",
     ),
 }
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)

@@ -3,6 +3,7 @@ gzip bombs."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import zlib
@@ -90,3 +91,37 @@ def gzip_bomb(path: Path, head: bytes, filler: bytes, size: int) -> Path:
             f.write(deflate.compress(chunk))
         f.write(deflate.flush())
     return path
+
+
+def identity_reply(frame: str, squawk: str) -> str:
+    """A real DF5 identity reply with its code replaced by `squawk`: the ID field re-encoded
+    (ICAO Annex 10 bit order C1 A1 C2 A2 C4 A4 X B1 D1 B2 D2 B4 D4) and the address/parity
+    field recomputed, as a transponder would send it."""
+    from pyModeS.util import crc
+
+    a, b, c, d = (int(x) for x in squawk)
+    bits = [c & 1, a & 1, c >> 1 & 1, a >> 1 & 1, c >> 2 & 1, a >> 2 & 1, 0]
+    bits += [b & 1, d & 1, b >> 1 & 1, d >> 1 & 1, b >> 2 & 1, d >> 2 & 1]
+    head = int(frame[:8], 16) & ~0x1FFF | int("".join(map(str, bits)), 2)
+    address = crc(frame[:14])  # the parity field hides the address: data CRC xor address
+    body = f"{head:08x}"
+    return body + f"{crc(body + '000000') ^ address:06x}"
+
+
+# A real flight, Air France 393322 from CDG, as rs1090 frames (the `traffic` samples)
+SQUAWKING_FLIGHT = "rs1090/full_flight_short.jsonl"
+
+
+def squawking(samples: Path, out: Path, stretches: list[range], code: str = "7700") -> list[float]:
+    """A copy of the flight whose identity replies number `stretches` (counted among DF5
+    replies) say `code`; the times of those replies."""
+    lines = (samples / SQUAWKING_FLIGHT).read_text().splitlines()
+    replies = [i for i, line in enumerate(lines) if '"df":"5"' in line]
+    changed = sorted(replies[k] for stretch in stretches for k in stretch)
+    for i in changed:
+        record = json.loads(lines[i])
+        record["frame"] = identity_reply(record["frame"], code)
+        record["squawk"] = code
+        lines[i] = json.dumps(record)
+    out.write_text("\n".join(lines) + "\n")
+    return [json.loads(lines[i])["timestamp"] for i in changed]

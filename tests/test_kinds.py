@@ -56,6 +56,7 @@ def test_audit_and_watch_print_a_kind_in_the_same_colour(
         "crossing": "lateral",
         "last_seen": "2023-11-14T22:12:20.000Z",
         "reason": "low_integrity",
+        **{"squawk": "7700", "meaning": "emergency", "confirmed": "2023-11-14T22:12:30.000Z"},
     }
     event = Event(kind, "UKBV", "4ca7b4", "RYR1AB", "Ireland", 1.7e9, 50.4, 30.5, 35000.0, details)
     watch = _terminal()

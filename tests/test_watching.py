@@ -372,3 +372,40 @@ def test_open_source_finds_live_sources_by_scheme_and_recordings_by_path(samples
     }
     recording = open_source(str(samples / "rs1090" / "full_flight_short.jsonl"), None)
     assert isinstance(recording, ReplaySource)
+
+
+def test_rules_beyond_areas_give_the_same_events_in_a_replay_as_in_an_audit(
+    samples: Path, paris_zones_path: Path, tmp_path: Path
+) -> None:
+    """A real flight squawking 7700 for a stretch, on a watch list, with CDG-10NM reporting
+    watched aircraft only: the audit's events, one-second batch by one-second batch."""
+    from fakes import squawking
+
+    from skyfence.rules import RuleSet
+    from skyfence.rules.squawk import EmergencySquawks
+    from skyfence.rules.watchlist import WatchedAircraft, WatchList
+
+    recording = tmp_path / "flight.jsonl"
+    squawking(samples, recording, [range(300, 400)])
+    listed = tmp_path / "list.csv"
+    listed.write_text("$ICAO,$Registration,$Operator\n393322,,Air France\n")
+    zones = load_zones(paris_zones_path)
+
+    def engine() -> Engine:
+        rules = [
+            EmergencySquawks(),
+            WatchedAircraft(WatchList.load([listed]), frozenset({"CDG-10NM"})),
+        ]
+        return Engine(zones, rules=RuleSet(rules))
+
+    audited = ListSink()
+    run_audit([recording], engine(), [audited])
+    watched = ListSink()
+    result = run_watch([ReplaySource(recording)], engine(), [watched])
+    assert result.ticks > 1_000
+    want = [e.to_dict() for e in sorted(audited.events, key=Event.sort_key)]
+    assert [e.to_dict() for e in sorted(watched.events, key=Event.sort_key)] == want
+    kinds = [e["kind"] for e in want]
+    assert kinds.count("emergency_squawk") == 1 and kinds.count("watched_aircraft") == 1
+    assert any(e["kind"] == "entry" and e["zone_id"] == "CDG-10NM" for e in want)
+    assert all("watchlist" in e["details"] for e in want if e["kind"] != "emergency_squawk")

@@ -19,6 +19,7 @@ from skyfence.cli.common import (
     time_or_fail,
 )
 from skyfence.cli.render import print_events, print_summary
+from skyfence.cli.rules import SquawksOption, WatchedOnlyZoneOption, WatchlistOption, rules_or_fail
 from skyfence.engine.events import Event
 from skyfence.wording import counted
 
@@ -86,6 +87,9 @@ def audit(
             show_default=False,
         ),
     ] = None,
+    watchlist: WatchlistOption = None,
+    watched_only_zone: WatchedOnlyZoneOption = None,
+    squawks: SquawksOption = True,
 ) -> None:
     """Audit recorded traffic against zones.
 
@@ -108,6 +112,8 @@ def audit(
         file_format,
         receiver_or_fail(receiver) if receiver is not None else None,
         time_or_fail(start, "--start"),
+        tuple(str(p) for p in watchlist or ()),
+        tuple(watched_only_zone or ()),
     )
     folder = len(inputs) == 1 and inputs[0].is_dir()
     path: AuditPath = "spark" if engine_name == "spark" else "folder" if folder else "files"
@@ -125,7 +131,9 @@ def audit(
     if folder:
         _audit_dataset(inputs[0], load_or_fail(zones), settings, out or [], workers, show)
         return
-    engine = Engine(load_or_fail(zones), settings)
+    zone_list = load_or_fail(zones)
+    rules = rules_or_fail(watchlist, watched_only_zone, squawks, zone_list, settings)
+    engine = Engine(zone_list, settings, rules=rules)
     if show < 0:
         raise fail("--show must be >= 0")
     for path_in in inputs:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
@@ -51,6 +51,14 @@ def print_event(e: Event) -> None:
 
 
 def why(e: Event) -> str:
+    reason = _why(e)
+    if "watchlist" in e.details:
+        listed = watched(e.details["watchlist"])
+        return f"{reason}; {listed}" if reason else listed
+    return reason
+
+
+def _why(e: Event) -> str:
     d = e.details
     if e.kind == "suspect_position":
         claimed = ", ".join(d.get("claimed_zones", [])) or "no zone"
@@ -67,7 +75,15 @@ def why(e: Event) -> str:
         return f"{d['crossing']}{inside}"
     if e.kind == "lost_contact":
         return f"last seen {d['last_seen']}"
+    if e.kind == "emergency_squawk" and "squawk" in d:
+        return f"squawk {d['squawk']} ({d['meaning']}), confirmed {d['confirmed']}"
     return ""
+
+
+def watched(row: dict[str, Any]) -> str:
+    """The watch-list row an event's aircraft matched, as a reason."""
+    words = [row.get(k, "") for k in ("registration", "operator", "type")] + row.get("tags", [])
+    return f"on the watch list ({row['list']}): {', '.join(w for w in words if w)}"
 
 
 def print_summary(result: AuditResult) -> None:
@@ -99,7 +115,8 @@ def print_summary(result: AuditResult) -> None:
     for kind in EVENT_KINDS:
         table.add_column(kind, justify="right")
     for zone in sorted({z for z, _ in result.per_zone_kind}):
-        table.add_row(zone, *[str(result.per_zone_kind.get((zone, k), "")) for k in EVENT_KINDS])
+        counts = [str(result.per_zone_kind.get((zone, k), "")) for k in EVENT_KINDS]
+        table.add_row(zone or "(no zone: rules)", *counts)
     console.print(table)
 
 

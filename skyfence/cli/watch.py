@@ -24,6 +24,7 @@ from skyfence.cli.common import (
     receiver_or_fail,
 )
 from skyfence.cli.render import print_each
+from skyfence.cli.rules import SquawksOption, WatchedOnlyZoneOption, WatchlistOption, rules_or_fail
 from skyfence.engine.events import Event
 from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
 from skyfence.wording import counted
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from skyfence.alerts.files import EventSink
+    from skyfence.engine.engine import Rules
     from skyfence.settings import EngineSettings
     from skyfence.sources.receiver import Receiver
     from skyfence.store.events import EventStore
@@ -75,6 +77,9 @@ def watch(
     host: HostOption = DEFAULT_HOST,
     port: PortOption = DEFAULT_PORT,
     allowed_host: AllowedHostOption = None,
+    watchlist: WatchlistOption = None,
+    watched_only_zone: WatchedOnlyZoneOption = None,
+    squawks: SquawksOption = True,
 ) -> None:
     """Watch live feeds or recordings against zones.
 
@@ -92,8 +97,9 @@ def watch(
             raise fail(str(exc)) from None
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
     antenna = receiver_or_fail(receiver) if receiver is not None else None
+    zone_list = load_or_fail(zones)
     watch_session(
-        load_or_fail(zones),
+        zone_list,
         source,
         settings,
         store_path=store or default_store(),
@@ -104,6 +110,7 @@ def watch(
         web=(host, port) if web else None,
         allowed_hosts=tuple(allowed_host or ()),
         zone_sources=zones,
+        rules=rules_or_fail(watchlist, watched_only_zone, squawks, zone_list, settings),
     )
 
 
@@ -122,10 +129,12 @@ def watch_session(
     allowed_hosts: tuple[str, ...] = (),
     zone_sources: list[str] | None = None,
     epilogue: Callable[[EventStore], None] | None = None,
+    rules: Rules | None = None,
 ) -> None:
     """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`).
     With `zone_sources`, the zones are reloaded on SIGHUP and when one of the files changes.
-    `epilogue` speaks after the run's summary, before the map is kept up until Ctrl-C."""
+    `epilogue` speaks after the run's summary, before the map is kept up until Ctrl-C.
+    `rules` are the rules beyond areas (skyfence.cli.rules)."""
     from skyfence.alerts.files import open_sink
     from skyfence.alerts.webhook import WebhookDelivery
     from skyfence.decoding.dedup import FrameDeduplicator
@@ -135,7 +144,7 @@ def watch_session(
     from skyfence.watching import LivePicture, open_source, run_watch
     from skyfence.zones.geojson import zone_display_feature
 
-    engine = Engine(zones, settings, keep_judged=True)
+    engine = Engine(zones, settings, keep_judged=True, rules=rules)
     try:
         dedup = FrameDeduplicator()  # one transmission heard by several receivers: decode once
         sources = [open_source(s, speed, dedup=dedup, receiver=receiver) for s in source_texts]

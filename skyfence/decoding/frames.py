@@ -277,7 +277,7 @@ class FrameDecoder:
             "vrate_fpm": vrate,
             "on_ground": surface,
             "callsign": latest(w.callsign, w.callsign.astype(bool), "", ident),
-            "squawk": latest(w.squawk, w.squawk.astype(bool), "", ident),
+            "squawk": latest(w.squawk, _agreed_squawks(w, first), "", ident),
             "nic": nic,
             "nacp": latest(w.nacp, np.isfinite(w.nacp), np.nan, ident),
             "t_pos_s": t,
@@ -302,6 +302,19 @@ class FrameDecoder:
         out.carry[:] = True
         out.frame[:] = ""
         return out
+
+
+def _agreed_squawks(w: _Rows, first: npt.NDArray[np.int64]) -> BOOL:
+    """Squawk messages to believe: ADS-B ones (TC 28, CRC-checked with the address), and a
+    DF5/DF21 reply only when the aircraft's previous squawk message gave the same code. A reply
+    has no checksum of its own, so one corrupted bit makes a wrong code (a false 7700 among
+    them) for one reply; two agreeing replies do not happen by chance."""
+    has = w.squawk.astype(bool)
+    before = np.full(has.shape[0], -1, np.int64)
+    before[1:] = ffill_index(has, first)[:-1]
+    before[before < first] = -1
+    same: BOOL = (before >= 0) & (w.squawk[np.maximum(before, 0)] == w.squawk)
+    return has & ((w.tc >= 0) | same)
 
 
 def decode_frames(

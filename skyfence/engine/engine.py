@@ -12,6 +12,7 @@ import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +52,16 @@ class Judged:
     verdicts: Verdicts
 
 
+class Rules(Protocol):
+    """Rules beyond areas (skyfence.rules), run inside the engine so that audits, watch and the
+    API raise the same events from the same batches. `batch` sees every batch, sorted by
+    aircraft and fix time; `admit` sees every event list before it leaves the engine."""
+
+    def batch(self, sv: StateVectors, t_fix: npt.NDArray[np.float64]) -> list[Event]: ...
+
+    def admit(self, events: list[Event]) -> list[Event]: ...
+
+
 @dataclass(slots=True)
 class EngineStats:
     rows: int = 0
@@ -67,10 +78,12 @@ class Engine:
         settings: EngineSettings | None = None,
         *,
         keep_judged: bool = False,
+        rules: Rules | None = None,
     ) -> None:
         """`zones` may be compiled already (ZoneSet.compile with the same settings), so that
         runs over many inputs pay for the grid once. With `keep_judged`, every processed batch
-        is kept in `judged` until `take_judged` (a live watcher draws and logs them)."""
+        is kept in `judged` until `take_judged` (a live watcher draws and logs them). `rules`
+        adds events that are not about areas, and may restrict zones (skyfence.rules)."""
         self.settings = settings or EngineSettings()
         self.zones = zones if isinstance(zones, ZoneSet) else ZoneSet.compile(zones, self.settings)
         self.integrity: dict[int, TrackIntegrity] = {}
@@ -81,6 +94,7 @@ class Engine:
         self.stats = EngineStats()
         self.keep_judged = keep_judged
         self.judged: list[Judged] = []
+        self.rules = rules
 
     # -- public ---------------------------------------------------------------------------
 
@@ -108,6 +122,8 @@ class Engine:
                 key=Event.sort_key,
             )
         events = self._returning(sv.icao24, t_fix)
+        if self.rules is not None:
+            events += self.rules.batch(sv, t_fix)
         alt = sv.altitude_ft()
         callsign = self._callsigns(sv.icao24, sv.callsign)
         starts = np.flatnonzero(np.append(True, sv.icao24[1:] != sv.icao24[:-1]))
@@ -349,6 +365,8 @@ class Engine:
     # -- records --------------------------------------------------------------------------
 
     def _count(self, events: list[Event]) -> list[Event]:
+        if self.rules is not None:
+            events = self.rules.admit(events)
         for e in events:
             self.stats.events[e.kind] = self.stats.events.get(e.kind, 0) + 1
         return sorted(events, key=Event.sort_key)

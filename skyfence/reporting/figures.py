@@ -36,6 +36,8 @@ MARKERS = {
     "lost_contact": "X",
     "suspect_position": "*",
     "zone_withdrawn": "s",
+    "emergency_squawk": "P",
+    "watched_aircraft": "o",
 }
 # marker and colour per kind: the colour is the kinds' table's, as on the map and the console
 EVENT_STYLE = {kind: (MARKERS[kind], info.colour) for kind, info in KINDS.items()}

@@ -54,7 +54,8 @@ def incident_report(store: EventStore, event_id: str) -> str:
         figures = "<p class=note>No logged fixes for this aircraft around the event (the store \
 was written by an audit, or its track log was pruned): no map or profile.</p>"
     callsign = event["callsign"] or "(no callsign)"
-    title = f"{event['kind'].replace('_', ' ')}: {callsign} in {event['zone_id']}"
+    title = f"{event['kind'].replace('_', ' ')}: {callsign}"
+    title += f" in {event['zone_id']}" if event["zone_id"] else ""  # the rules name no zone
     return _PAGE.format(
         style=PAGE_STYLE,
         title=html_text(title),
@@ -141,7 +142,7 @@ def _summary(
         label = props["id"] if version is None else f"{props['id']} (version {version})"
         rows.append(("zone", f"{label}: {props['name']}, {props['band']}"))
     else:
-        rows.append(("zone", event["zone_id"]))
+        rows.append(("zone", event["zone_id"] or "none: a rule beyond areas"))
     if visit is not None and visit.entry is not None:
         entry, end, warning = visit.entry, visit.end, visit.warning
         entered = _seconds(entry["time"])

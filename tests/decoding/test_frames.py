@@ -229,3 +229,38 @@ def test_a_frame_rs1090_cannot_parse_costs_only_that_frame(
     m = decode_batch(batch, times, kinds)
     assert not m.ok[10]
     assert m.ok.sum() == len(good)
+
+
+def test_a_reply_code_is_believed_once_a_second_reply_agrees(
+    t: npt.NDArray[np.float64], frames: npt.NDArray[np.object_]
+) -> None:
+    """DF5 replies have no checksum of their own (a bit error gives a wrong code): two of the
+    flight's replies re-encoded to 7700, then back to its real 1000. Each change shows from the
+    second reply that says it."""
+    from fakes import identity_reply
+
+    replies = np.flatnonzero([int(f[:2], 16) >> 3 == 5 for f in frames.tolist()])
+    changed = frames.copy()
+    for k in (300, 301):
+        changed[replies[k]] = identity_reply(frames[replies[k]], "7700")
+    sv = decode_frames(t, changed)
+
+    def codes(after: int, before: int) -> set[str]:
+        return set(sv.squawk[(sv.t_s > t[replies[after]]) & (sv.t_s < t[replies[before]])])
+
+    assert codes(299, 301) == {"1000"}
+    assert codes(301, 303) == {"7700"}
+    assert codes(303, 305) == {"1000"}
+
+
+def test_an_adsb_emergency_status_is_believed_at_once(
+    t: npt.NDArray[np.float64], frames: npt.NDArray[np.object_]
+) -> None:
+    # TC 28 subtype 1, emergency state 1 (general), Mode A 7700: CRC-checked with the address
+    me = "11100" + "001" + "001" + "0101010101010" + "0" * 32
+    status = _forge("8d393322", me)
+    sl = slice(20_000, 24_000)
+    all_frames = np.concatenate([np.array([status], dtype=object), frames[sl]])
+    all_t = np.concatenate([[t[sl][0] - 0.5], t[sl]])
+    sv = FrameDecoder().decode(all_t, all_frames)
+    assert sv.squawk[0] == "7700" and "1000" in sv.squawk

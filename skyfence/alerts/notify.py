@@ -171,7 +171,7 @@ class AppriseDelivery(OutboxWorker):
         self.destination = destination
         self.public_url = public_url
         self.timeout_s = float(timeout_s)
-        self._sends: deque[float] = deque()  # monotonic times of this minute's attempts
+        self._sends: deque[float] = deque()  # monotonic times of this minute's messages
         self.start()
 
     def __enter__(self) -> AppriseDelivery:
@@ -200,7 +200,6 @@ class AppriseDelivery(OutboxWorker):
     def send(self, message: Message) -> str | None:
         import apprise
 
-        self._sends.append(time.monotonic())
         text = self._text(message)
         result = self._apprise.notify(
             body=text.body,
@@ -209,7 +208,8 @@ class AppriseDelivery(OutboxWorker):
             body_format=apprise.NotifyFormat.TEXT,
             timeout=self.timeout_s,
         )
-        if result:
+        if result:  # only messages that arrived count against the rate: the backoff spaces
+            self._sends.append(time.monotonic())  # failed attempts
             return None
         said = "; ".join(e.message for e in result.logs() if e.level in ("WARNING", "ERROR"))
         return f"apprise: {said or result.status}"

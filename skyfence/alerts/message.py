@@ -47,7 +47,7 @@ def event_message(
         + (f", {plain_ascii(str(event['country']))}" if event.get("country") else ""),
         f"Time: {event['time']}",
         f"Position: {_position(event)}" + (f", zone band {band}" if band else ""),
-        f"Why: {why(event)}",
+        f"Why: {_reason(event)}",
         f"Integrity: {integrity(event)}",
     ]
     if public_url:
@@ -79,7 +79,7 @@ def event_link(public_url: str, event_id: str) -> str:
 
 
 def why(event: Mapping[str, Any]) -> str:
-    """The event's reason in a few words, from its details."""
+    """The event's reason in a few words, from its details (the console prints it too)."""
     d: Mapping[str, Any] = event.get("details") or {}
     kind = event["kind"]
     if kind == "suspect_position":
@@ -89,17 +89,15 @@ def why(event: Mapping[str, Any]) -> str:
         else:  # speeds: from the last trusted fix, and as the aircraft reports it
             evidence = f"{d.get('implied_speed_kt')} kt from the last trusted fix, "
             evidence += f"{d.get('reported_gs_kt')} kt reported"
-        text = f"{d.get('reason')} ({evidence}); the position claims {claimed}"
-    elif kind == "predicted_entry":
-        text = f"entry predicted in {d.get('seconds_to_entry')} s, at {d.get('predicted_time')}"
-    elif kind in ("entry", "exit"):
+        return f"{d.get('reason')} ({evidence}); the position claims {claimed}"
+    if kind == "predicted_entry":
+        return f"entry predicted in {d.get('seconds_to_entry')} s"
+    if kind in ("entry", "exit"):
         inside = f", {d['time_inside_s']} s inside" if "time_inside_s" in d else ""
-        text = f"{d.get('crossing')} crossing{inside}"
-    elif kind == "lost_contact":
-        text = f"last seen {d.get('last_seen')}"
-    else:
-        text = KINDS[kind].explanation
-    return escape_controls(text)
+        return f"{d.get('crossing')}{inside}"
+    if kind == "lost_contact":
+        return f"last seen {d.get('last_seen')}"
+    return ""
 
 
 def integrity(event: Mapping[str, Any]) -> str:
@@ -108,6 +106,14 @@ def integrity(event: Mapping[str, Any]) -> str:
         reason = (event.get("details") or {}).get("reason")
         return escape_controls(f"NOT believed: quarantined as {reason}; not an entry")
     return "trusted position (passed the integrity checks)"
+
+
+def _reason(event: Mapping[str, Any]) -> str:
+    reason = escape_controls(why(event)) or KINDS[event["kind"]].explanation
+    if event["kind"] not in ("entry", "exit"):
+        return reason
+    crossing, comma, inside = reason.partition(",")  # "lateral, 349.7 s inside"
+    return f"{crossing} crossing{comma}{inside}"
 
 
 def _who(event: Mapping[str, Any]) -> str:

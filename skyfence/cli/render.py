@@ -50,23 +50,9 @@ def print_event(e: Event) -> None:
 
 
 def why(e: Event) -> str:
-    d = e.details
-    if e.kind == "suspect_position":
-        claimed = ", ".join(d.get("claimed_zones", [])) or "no zone"
-        if d["reason"] == "low_integrity":
-            evidence = f"NIC {d.get('nic')}, NACp {d.get('nacp')}"
-        else:  # speeds: from the last trusted fix, and as the aircraft reports it
-            evidence = f"{d.get('implied_speed_kt')} kt from the last trusted fix, "
-            evidence += f"{d.get('reported_gs_kt')} kt reported"
-        return f"{d['reason']} ({evidence}); the position claims {claimed}"
-    if e.kind == "predicted_entry":
-        return f"entry predicted in {d['seconds_to_entry']} s"
-    if e.kind in ("entry", "exit"):
-        inside = f", {d['time_inside_s']} s inside" if "time_inside_s" in d else ""
-        return f"{d['crossing']}{inside}"
-    if e.kind == "lost_contact":
-        return f"last seen {d['last_seen']}"
-    return ""
+    from skyfence.alerts.message import why
+
+    return why(e.to_dict())
 
 
 def print_summary(result: AuditResult) -> None:

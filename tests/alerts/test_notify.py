@@ -12,7 +12,10 @@ import contextlib
 import json
 import random
 import re
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -67,6 +70,8 @@ class Receiver:
     def __init__(self, port: int = 0) -> None:
         self.requests: list[Request] = []
         self.failing = 0  # answer this many requests with a 500 first
+        self.hold: threading.Event | None = None  # the first request waits for it
+        self.held = 0
         self.lock = threading.Lock()
         receiver = self
 
@@ -78,6 +83,11 @@ class Receiver:
                     body = json.loads(raw)
                 else:
                     body = {k: v[0] for k, v in parse_qs(raw).items()}
+                with receiver.lock:
+                    hold, receiver.hold = receiver.hold, None
+                    receiver.held += hold is not None
+                if hold is not None:
+                    hold.wait(60)  # recorded once released: the sender may be gone by then
                 with receiver.lock:
                     fail = receiver.failing > 0
                     receiver.failing -= int(fail)
@@ -173,8 +183,14 @@ def test_every_event_is_a_readable_message(afr_events: list[Event], tmp_path: Pa
         assert "Integrity: trusted position" in text
         assert f"Map: https://skyfence.example/#event={event.id}" in text
     whys = [r.body["message"].split("Why: ")[1].split("\n")[0] for r in requests]
-    crossings = [e.details["crossing"] for e in afr_events if e.kind == "entry"]
-    assert [w for w in whys if w.endswith("crossing")] == [f"{c} crossing" for c in crossings]
+    for event, reason in zip(afr_events, whys, strict=True):
+        if event.kind == "entry":
+            assert reason == f"{event.details['crossing']} crossing"
+        if event.kind == "exit":
+            inside = event.details["time_inside_s"]
+            assert reason == f"{event.details['crossing']} crossing, {inside} s inside"
+        if event.kind == "predicted_entry":
+            assert reason == f"entry predicted in {event.details['seconds_to_entry']} s"
 
 
 def test_ntfy_and_form_targets_on_a_local_host(afr_events: list[Event], tmp_path: Path) -> None:
@@ -292,3 +308,68 @@ def test_a_bad_destination_is_refused_by_what_is_wrong(url: str, error: str) -> 
 def test_the_same_destination_twice_is_refused() -> None:
     with pytest.raises(ValueError, match="the same destination is given twice"):
         parse_all(["json://h/p?skyfence-kinds=entry", "json://h/p"])
+
+
+# -- `watch --notify`, killed with SIGKILL mid-run --------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def watch(tmp_path: Path, name: str, *args: str | Path) -> subprocess.Popen[bytes]:
+    """`python -m skyfence watch`, its output in files (a full pipe cannot block it)."""
+    with (tmp_path / f"{name}.out").open("w") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "skyfence", "watch", *map(str, args)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+        )
+
+
+def stored(store: Path) -> dict[str, int]:
+    """Event id -> 1 if its notification is marked delivered, else 0 (read as another process)."""
+    if not store.exists():
+        return {}
+    with contextlib.closing(sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True)) as conn:
+        try:
+            sql = "SELECT event_id, delivered_at IS NOT NULL FROM outbox"
+            return {event_id: int(done) for event_id, done in conn.execute(sql)}
+        except sqlite3.OperationalError:  # the schema is not there yet
+            return {}
+
+
+def test_watch_killed_mid_run_then_restarted_delivers_every_event(
+    afr_events: list[Event], tmp_path: Path
+) -> None:
+    """The endpoint holds the first notification unanswered; watch is killed with SIGKILL once
+    three events are stored; a second watch of the same recording delivers every one."""
+    recording = SAMPLES / "af_cdg_tls_2024-07-06.jsonl.gz"
+    store = tmp_path / "events.sqlite"
+    with receiving() as receiver:
+        receiver.hold = release = threading.Event()
+        args = (
+            "--zones", "demo", "--source", str(recording), "--store", store,
+            "--notify", f"json://127.0.0.1:{receiver.port}/watch?skyfence-per-minute=60",
+            "--public-url", "https://skyfence.example/map/",
+        )  # fmt: skip
+        first = watch(tmp_path, "first", *args, "--speed", "200")
+        try:
+            wait_for(lambda: len(stored(store)) >= 3 and receiver.held > 0, 60, "3 events")
+        finally:
+            first.kill()  # SIGKILL
+            first.wait(10)
+            release.set()
+        assert first.returncode == -signal.SIGKILL
+        before = stored(store)
+        assert 3 <= len(before) < len(afr_events) and sum(before.values()) == 0
+
+        second = watch(tmp_path, "second", *args, "--speed", "0")
+        assert second.wait(60) == 0, (tmp_path / "second.out").read_text()
+        requests = receiver.received()
+    assert stored(store) == {e.id: 1 for e in afr_events}
+    sent = collections.Counter(r.body["message"].split("Event ")[-1] for r in requests)
+    assert set(sent) == {e.id for e in afr_events}  # every event, from either run
+    assert [i for i, n in sent.items() if n > 1] in ([], [afr_events[0].id])  # only the held one
+    link = f"Map: https://skyfence.example/map/#event={afr_events[-1].id}"
+    assert any(link in r.body["message"] for r in requests)

@@ -284,6 +284,8 @@ def test_the_store_keeps_no_secret_of_the_url(afr_events: list[Event], tmp_path:
         store.write(afr_events)
         store.flush(timeout=10)
     assert b"secret" not in (tmp_path / "events.db").read_bytes()
+    with EventStore(tmp_path / "empty.db", notifiers=[d.key]) as empty, worker(empty, d) as w:
+        assert w.name.startswith("tgram://") and "secret" not in w.name  # what logs show
     assert parse_destination(url + "&skyfence-zones=x").key == d.key  # filters are not the key
 
 

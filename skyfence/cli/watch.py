@@ -14,7 +14,9 @@ from rich.markup import escape
 from skyfence.cli.common import (
     AllowedHostOption,
     HostOption,
+    NotifyOption,
     PortOption,
+    PublicUrlOption,
     WebOption,
     ZonesOption,
     console,
@@ -57,20 +59,8 @@ def watch(
         list[str] | None,
         typer.Option(metavar="URL", help="POST every event here (retried until delivered)."),
     ] = None,
-    notify: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="URL",
-            help="Notify through Apprise (tgram://, discord://, ntfy://, mailto://, json://, ...;"
-            " https:// is a webhook), retried until delivered. Filters and rate in the URL's"
-            " query: skyfence-zones=A,B skyfence-kinds=entry,exit skyfence-severity=warning"
-            " skyfence-per-minute=10 (then one summary for the rest).",
-        ),
-    ] = None,
-    public_url: Annotated[
-        str | None,
-        typer.Option(metavar="URL", help="The map's public address: notifications link to it."),
-    ] = None,
+    notify: NotifyOption = None,
+    public_url: PublicUrlOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write events here.")] = None,
     speed: Annotated[
         float, typer.Option(help="Replay speed for recordings; 0 = as fast as possible.")
@@ -94,23 +84,11 @@ def watch(
 
     Every event is stored, and sent to the webhooks, notifications and files given.
     """
-    from skyfence.alerts.registry import NOTIFIER, output_for
-    from skyfence.alerts.webhook import check_webhook_url
     from skyfence.settings import EngineSettings
 
     if speed < 0:
         raise fail("--speed must be >= 0")
-    webhooks = list(webhook or [])
-    notifiers: list[str] = []
-    for url in notify or []:  # by scheme: an http(s) URL is a webhook, the rest Apprise's
-        (notifiers if output_for(url) == NOTIFIER else webhooks).append(url)
-    if public_url is not None and not public_url.startswith(("http://", "https://")):
-        raise fail(f"--public-url {public_url}: expected http(s)://HOST[:PORT][/PATH]")
-    for url in webhooks:
-        try:
-            check_webhook_url(url)
-        except ValueError as exc:
-            raise fail(str(exc)) from None
+    webhooks, notifiers = deliveries_or_fail(webhook or [], notify or [], public_url)
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
     antenna = receiver_or_fail(receiver) if receiver is not None else None
     watch_session(
@@ -128,6 +106,29 @@ def watch(
         allowed_hosts=tuple(allowed_host or ()),
         zone_sources=zones,
     )
+
+
+def deliveries_or_fail(
+    webhooks: Sequence[str], notify: Sequence[str], public_url: str | None
+) -> tuple[list[str], list[str]]:
+    """The webhooks and Apprise URLs, checked: `--notify` takes both, told apart by scheme in
+    the outputs' table (an http(s) URL is a webhook)."""
+    from skyfence.alerts.notify import parse_destinations
+    from skyfence.alerts.registry import NOTIFIER, output_for
+    from skyfence.alerts.webhook import check_webhook_url
+
+    hooks, notifiers = list(webhooks), list[str]()
+    for url in notify:
+        (notifiers if output_for(url) == NOTIFIER else hooks).append(url)
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        raise fail(f"--public-url {public_url}: expected http(s)://HOST[:PORT][/PATH]")
+    try:
+        for url in hooks:
+            check_webhook_url(url)
+        parse_destinations(notifiers)  # refused now, before any source is opened
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    return hooks, notifiers
 
 
 def watch_session(

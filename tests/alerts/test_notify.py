@@ -375,3 +375,28 @@ def test_watch_killed_mid_run_then_restarted_delivers_every_event(
     assert [i for i, n in sent.items() if n > 1] in ([], [afr_events[0].id])  # only the held one
     link = f"Map: https://skyfence.example/map/#event={afr_events[-1].id}"
     assert any(link in r.body["message"] for r in requests)
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--notify", "nosuch://tok3n@host"], "--notify nosuch://...: Apprise cannot use this URL"),
+        (["--notify", "json://h/p?skyfence-rate=3"], "unknown option skyfence-rate"),
+        (["--public-url", "ftp://map"], "--public-url ftp://map: expected http(s)://HOST"),
+        (["--notify", "https://127.0.0.1:0/hook"], "the port is not a number from 1 to 65535"),
+    ],
+)
+def test_watch_and_demo_refuse_a_bad_destination_at_start(
+    args: list[str], error: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from skyfence.cli import app
+
+    recording = str(SAMPLES / "af_cdg_tls_2024-07-06.jsonl.gz")
+    store = str(tmp_path / "events.sqlite")
+    for command in (["watch", "-z", "demo", "-s", recording], ["demo", "--no-web"]):
+        run = CliRunner().invoke(app, [*command, "--store", store, *args])
+        assert run.exit_code == 2, run.output
+        assert error in " ".join(run.output.split()) and "tok3n" not in run.output
+        assert not Path(store).exists()  # refused before anything was opened

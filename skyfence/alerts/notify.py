@@ -148,6 +148,7 @@ class AppriseDelivery(OutboxWorker):
         rng: random.Random | None = None,
         poll_s: float = 1.0,
         batch: int = 1000,
+        window_s: float = WINDOW_S,
     ) -> None:
         if destination.key not in store.notifiers:
             raise ValueError(
@@ -171,6 +172,7 @@ class AppriseDelivery(OutboxWorker):
         self.destination = destination
         self.public_url = public_url
         self.timeout_s = float(timeout_s)
+        self.window_s = float(window_s)  # the rate's minute (shorter in tests)
         self._sends: deque[float] = deque()  # monotonic times of this minute's messages
         self.start()
 
@@ -179,19 +181,21 @@ class AppriseDelivery(OutboxWorker):
 
     def ready_in(self) -> float:
         now = time.monotonic()
-        while self._sends and self._sends[0] <= now - WINDOW_S:
+        while self._sends and self._sends[0] <= now - self.window_s:
             self._sends.popleft()
         if len(self._sends) < self.destination.per_minute:
             return 0.0
-        return self._sends[0] + WINDOW_S - now
+        return self._sends[0] + self.window_s - now
 
     def plan(self, due: Sequence[Delivery]) -> list[Message]:
         """Filtered-out events marked done; the rest one message each while the rate allows,
-        and the remainder as one summary that takes the last slot."""
+        and the remainder as one summary that takes the last slot (none while it is spent)."""
         wanted = [d for d in due if self.destination.wants(d.event)]
         skipped = [d for d in due if not self.destination.wants(d.event)]
         messages = [Message(skipped, send=False)] if skipped else []
-        slots = max(self.destination.per_minute - len(self._sends), 1)
+        if not wanted or self.ready_in() > 0:  # the rate is spent: they wait, and add up
+            return messages
+        slots = self.destination.per_minute - len(self._sends)  # >= 1: `ready_in` pruned
         if len(wanted) <= slots:
             return messages + [Message([d]) for d in wanted]
         single = [Message([d]) for d in wanted[: slots - 1]]

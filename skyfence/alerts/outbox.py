@@ -132,7 +132,8 @@ class OutboxWorker:
     # -- what a transport provides ----------------------------------------------------------
 
     def plan(self, due: Sequence[Delivery]) -> list[Message]:
-        """The messages for the due rows, in order (by default one per row)."""
+        """The messages for the due rows, in order (by default one per row); none while a rate
+        limit holds them back (the worker waits `ready_in`)."""
         return [Message([delivery]) for delivery in due]
 
     def send(self, message: Message) -> str | None:
@@ -143,7 +144,7 @@ class OutboxWorker:
         """Abort the send in flight, if the transport can (called by `close`)."""
 
     def ready_in(self) -> float:
-        """Seconds before the transport may send again (a rate limit); 0: now."""
+        """Seconds before the transport may send again (a rate limit); 0: now or unknown."""
         return 0.0
 
     # -- the loop ---------------------------------------------------------------------------
@@ -169,11 +170,11 @@ class OutboxWorker:
             at = self.store.next_delivery_at(self.key)
             self._wake.wait(self.poll_s if at is None else min(max(at - now, 0.0), self.poll_s))
             return
-        wait = self.ready_in()
-        if wait > 0:  # rate-limited: what is due keeps, and grows into one summary
-            self._stop.wait(wait)
+        messages = self.plan(due)
+        if not messages:  # rate-limited: what is due keeps (and grows into one summary)
+            self._stop.wait(self.ready_in() or self.poll_s)
             return
-        for message in self.plan(due):
+        for message in messages:
             if self._stop.is_set():
                 return
             ids = [d.event_id for d in message.deliveries]

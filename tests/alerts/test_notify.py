@@ -251,6 +251,37 @@ def test_a_storm_is_summarised_not_dropped(storm: list[Event], tmp_path: Path) -
     assert f"and {len(rest) - 20:,} more in the event store" in summary.body["message"]
 
 
+def test_events_held_back_by_the_rate_add_up_to_one_summary(
+    afr_events: list[Event], tmp_path: Path
+) -> None:
+    """Two messages a window: two events go out; four more, committed at once while the
+    window is spent, wait, then go out as one summary (or one message and a summary of three,
+    as the window slides past the first send and then the second)."""
+    with receiving() as receiver:
+        d = parse_destination(f"json://127.0.0.1:{receiver.port}/rate?skyfence-per-minute=2")
+        with EventStore(tmp_path / "events.db", notifiers=[d.key]) as store:
+            store.write(afr_events[:2])
+            delivery = worker(store, d, window_s=2.0)
+            try:
+                wait_for(lambda: len(receiver.received()) == 2, 30, "the first two")
+                store.write(afr_events[2:])
+                store.flush(timeout=10)
+                wait_for(lambda: delivery.stats.pending == 0, 30, "every delivery")
+            finally:
+                delivery.close(timeout=10)
+        requests = receiver.received()
+    assert len(requests) in (3, 4) and requests[-1].body["title"].startswith("skyfence: ")
+    lines = {
+        e.id: f"{e.to_dict()['time']} {KINDS[e.kind].label} {e.zone_id} AFR34ZG" for e in afr_events
+    }
+    covered = []
+    for r in requests[:-1]:
+        covered.append(lines[r.body["message"].split("Event ")[-1]])
+    rest = requests[-1].body["message"].split("\n")
+    assert rest[0].startswith(f"{len(afr_events) - len(covered)} more events: ")
+    assert covered + rest[2:] == list(lines.values())  # each event once, in order
+
+
 def test_an_endpoint_down_then_up_gets_everything(afr_events: list[Event], tmp_path: Path) -> None:
     with receiving() as probe:
         port = probe.port  # free now, refused until the receiver binds it again

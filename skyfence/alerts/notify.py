@@ -129,9 +129,10 @@ def parse_destinations(texts: Sequence[str]) -> list[Destination]:
 class AppriseDelivery(OutboxWorker):
     """A worker thread sending the store's pending events for one destination through Apprise.
 
-    Apprise's own retries are off (the outbox retries, with backoff, across restarts);
-    `timeout_s` bounds one notification. `close` cannot cut a notification in flight (Apprise
-    gives no handle on it); it waits `timeout` seconds at most and leaves the rows pending.
+    Apprise's own retries stay at its default, none (the outbox retries, with backoff, across
+    restarts); `timeout_s` bounds one notification. `close` cannot cut a notification in flight
+    (Apprise gives no handle on it); it waits `timeout` seconds at most and leaves the rows
+    pending.
     """
 
     kind = "notify"

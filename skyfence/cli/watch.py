@@ -128,7 +128,7 @@ def deliveries_or_fail(
         parse_destinations(notifiers)  # refused now, before any source is opened
     except ValueError as exc:
         raise fail(str(exc)) from None
-    return hooks, notifiers
+    return list(dict.fromkeys(hooks)), notifiers  # one worker per URL: two would send twice
 
 
 def watch_session(

@@ -15,11 +15,11 @@ from typing import IO, Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from skyfence.alerts.registry import FILE_FORMATS, load, output_for
 from skyfence.engine.events import EVENT_COLUMNS, Event
-from skyfence.errors import InputError
 from skyfence.text import csv_cell
 
-FORMATS = (".jsonl", ".csv", ".parquet")
+FORMATS = FILE_FORMATS
 
 
 class EventSink(Protocol):
@@ -104,14 +104,8 @@ class ParquetSink:
 
 
 def open_sink(path: str | Path) -> EventSink:
-    """A writer for the path's extension; a clear error for any other."""
+    """A writer for the path's extension (`registry.OUTPUTS`); a clear error for any other."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise InputError(f"{path}: unknown event file type {suffix!r} (use {', '.join(FORMATS)})")
+    sink: type[EventSink] = load(output_for(str(path)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".jsonl":
-        return JsonlSink(path)
-    if suffix == ".csv":
-        return CsvSink(path)
-    return ParquetSink(path)
+    return sink(path)  # type: ignore[call-arg]

@@ -77,6 +77,20 @@ def time_or_fail(text: str | None, name: str) -> float | None:
 
 
 # a flag takes no value: an empty metavar, not `<bool>`, in the help
+NotifyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="URL",
+        help="Notify through Apprise (tgram://, discord://, ntfy://, mailto://, json://, ...;"
+        " https:// is a webhook), retried until delivered. Filters and rate in the URL's"
+        " query: skyfence-zones=A,B skyfence-kinds=entry,exit skyfence-severity=warning"
+        " skyfence-per-minute=10 (then one summary for the rest).",
+    ),
+]
+PublicUrlOption = Annotated[
+    str | None,
+    typer.Option(metavar="URL", help="The map's public address: notifications link to it."),
+]
 WebOption = Annotated[
     bool, typer.Option("--web/--no-web", metavar="", help="Serve the live map and API.")
 ]

@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from skyfence.cli.common import (
+    NotifyOption,
     PortOption,
+    PublicUrlOption,
     console,
     demo_store,
 )
 from skyfence.cli.render import print_next_steps
-from skyfence.cli.watch import watch_session
+from skyfence.cli.watch import deliveries_or_fail, watch_session
 from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
 
 if TYPE_CHECKING:
@@ -28,6 +30,8 @@ def demo(
     ] = True,
     store: Annotated[Path | None, typer.Option(help="Event store (SQLite).")] = None,
     port: PortOption = DEFAULT_PORT,
+    notify: NotifyOption = None,
+    public_url: PublicUrlOption = None,
 ) -> None:
     """Replay two real recordings, then open the map.
 
@@ -45,6 +49,7 @@ def demo(
     frames = str(samples / "af_cdg_tls_2024-07-06.jsonl.gz")
     spoofed = Path(str(samples / "thy9bp_spoofing_2024-09-17.json.gz"))
     store_path = store or demo_store()
+    webhooks, notifiers = deliveries_or_fail([], notify or [], public_url)
     console.print(
         "[bold]skyfence demo[/]: two real recordings from the traffic library's samples (MIT).\n"
         " 1. AFR34ZG, Paris-CDG to Toulouse, 6 July 2024: 15,573 ADS-B frames as a receiver "
@@ -83,7 +88,9 @@ def demo(
             [recording],
             EngineSettings(),
             store_path=store_path,
-            webhooks=[],
+            webhooks=webhooks,
+            notify=notifiers,
+            public_url=public_url,
             out=None,
             speed=None,
             receiver=None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
@@ -51,39 +51,9 @@ def print_event(e: Event) -> None:
 
 
 def why(e: Event) -> str:
-    reason = _why(e)
-    if "watchlist" in e.details:
-        listed = watched(e.details["watchlist"])
-        return f"{reason}; {listed}" if reason else listed
-    return reason
+    from skyfence.alerts.message import why
 
-
-def _why(e: Event) -> str:
-    d = e.details
-    if e.kind == "suspect_position":
-        claimed = ", ".join(d.get("claimed_zones", [])) or "no zone"
-        if d["reason"] == "low_integrity":
-            evidence = f"NIC {d.get('nic')}, NACp {d.get('nacp')}"
-        else:  # speeds: from the last trusted fix, and as the aircraft reports it
-            evidence = f"{d.get('implied_speed_kt')} kt from the last trusted fix, "
-            evidence += f"{d.get('reported_gs_kt')} kt reported"
-        return f"{d['reason']} ({evidence}); the position claims {claimed}"
-    if e.kind == "predicted_entry":
-        return f"entry predicted in {d['seconds_to_entry']} s"
-    if e.kind in ("entry", "exit"):
-        inside = f", {d['time_inside_s']} s inside" if "time_inside_s" in d else ""
-        return f"{d['crossing']}{inside}"
-    if e.kind == "lost_contact":
-        return f"last seen {d['last_seen']}"
-    if e.kind == "emergency_squawk" and "squawk" in d:
-        return f"squawk {d['squawk']} ({d['meaning']}), confirmed {d['confirmed']}"
-    return ""
-
-
-def watched(row: dict[str, Any]) -> str:
-    """The watch-list row an event's aircraft matched, as a reason."""
-    words = [row.get(k, "") for k in ("registration", "operator", "type")] + row.get("tags", [])
-    return f"on the watch list ({row['list']}): {', '.join(w for w in words if w)}"
+    return why(e.to_dict())
 
 
 def print_summary(result: AuditResult) -> None:

@@ -14,7 +14,9 @@ from rich.markup import escape
 from skyfence.cli.common import (
     AllowedHostOption,
     HostOption,
+    NotifyOption,
     PortOption,
+    PublicUrlOption,
     WebOption,
     ZonesOption,
     console,
@@ -30,7 +32,7 @@ from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
 from skyfence.wording import counted
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from skyfence.alerts.files import EventSink
     from skyfence.engine.engine import Rules
@@ -59,6 +61,8 @@ def watch(
         list[str] | None,
         typer.Option(metavar="URL", help="POST every event here (retried until delivered)."),
     ] = None,
+    notify: NotifyOption = None,
+    public_url: PublicUrlOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write events here.")] = None,
     speed: Annotated[
         float, typer.Option(help="Replay speed for recordings; 0 = as fast as possible.")
@@ -83,18 +87,13 @@ def watch(
 ) -> None:
     """Watch live feeds or recordings against zones.
 
-    Every event is stored, and sent to the webhooks and files given.
+    Every event is stored, and sent to the webhooks, notifications and files given.
     """
-    from skyfence.alerts.webhook import check_webhook_url
     from skyfence.settings import EngineSettings
 
     if speed < 0:
         raise fail("--speed must be >= 0")
-    for url in webhook or []:
-        try:
-            check_webhook_url(url)
-        except ValueError as exc:
-            raise fail(str(exc)) from None
+    webhooks, notifiers = deliveries_or_fail(webhook or [], notify or [], public_url)
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
     antenna = receiver_or_fail(receiver) if receiver is not None else None
     zone_list = load_or_fail(zones)
@@ -103,7 +102,9 @@ def watch(
         source,
         settings,
         store_path=store or default_store(),
-        webhooks=webhook or [],
+        webhooks=webhooks,
+        notify=notifiers,
+        public_url=public_url,
         out=out,
         speed=speed or None,
         receiver=antenna,
@@ -112,6 +113,29 @@ def watch(
         zone_sources=zones,
         rules=rules_or_fail(watchlist, watched_only_zone, squawks, zone_list, settings),
     )
+
+
+def deliveries_or_fail(
+    webhooks: Sequence[str], notify: Sequence[str], public_url: str | None
+) -> tuple[list[str], list[str]]:
+    """The webhooks and Apprise URLs, checked: `--notify` takes both, told apart by scheme in
+    the outputs' table (an http(s) URL is a webhook)."""
+    from skyfence.alerts.notify import parse_destinations
+    from skyfence.alerts.registry import NOTIFIER, output_for
+    from skyfence.alerts.webhook import check_webhook_url
+
+    hooks, notifiers = list(webhooks), list[str]()
+    for url in notify:
+        (notifiers if output_for(url) == NOTIFIER else hooks).append(url)
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        raise fail(f"--public-url {public_url}: expected http(s)://HOST[:PORT][/PATH]")
+    try:
+        for url in hooks:
+            check_webhook_url(url)
+        parse_destinations(notifiers)  # refused now, before any source is opened
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    return list(dict.fromkeys(hooks)), notifiers  # one worker per URL: two would send twice
 
 
 def watch_session(
@@ -130,12 +154,17 @@ def watch_session(
     zone_sources: list[str] | None = None,
     epilogue: Callable[[EventStore], None] | None = None,
     rules: Rules | None = None,
+    notify: Sequence[str] = (),
+    public_url: str | None = None,
 ) -> None:
     """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`).
+    `notify`: Apprise URLs (with skyfence's query options), `public_url`: the map they link to.
     With `zone_sources`, the zones are reloaded on SIGHUP and when one of the files changes.
     `epilogue` speaks after the run's summary, before the map is kept up until Ctrl-C.
     `rules` are the rules beyond areas (skyfence.cli.rules)."""
     from skyfence.alerts.files import open_sink
+    from skyfence.alerts.notify import AppriseDelivery, parse_destinations
+    from skyfence.alerts.outbox import OutboxWorker
     from skyfence.alerts.webhook import WebhookDelivery
     from skyfence.decoding.dedup import FrameDeduplicator
     from skyfence.engine.engine import Engine
@@ -148,7 +177,9 @@ def watch_session(
     try:
         dedup = FrameDeduplicator()  # one transmission heard by several receivers: decode once
         sources = [open_source(s, speed, dedup=dedup, receiver=receiver) for s in source_texts]
-        event_store = EventStore(store_path, webhook_urls=tuple(webhooks))
+        destinations = parse_destinations(notify)
+        keys = [d.key for d in destinations]
+        event_store = EventStore(store_path, webhook_urls=tuple(webhooks), notifiers=keys)
         sinks: list[EventSink] = [event_store]
         if out is not None:
             sinks.append(open_sink(out))
@@ -156,7 +187,9 @@ def watch_session(
         raise fail(str(exc)) from None
     event_store.set_zones([zone_display_feature(z) for z in zones])
     picture = LivePicture(engine, sources, event_store)
-    deliveries = [WebhookDelivery(event_store, url) for url in webhooks]
+    deliveries: list[OutboxWorker] = [WebhookDelivery(event_store, url) for url in webhooks]
+    for d in destinations:
+        deliveries.append(AppriseDelivery(event_store, d, public_url=public_url))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # graceful: pending events are flushed
         signal.signal(sig, lambda *_: stop.set())
@@ -223,10 +256,15 @@ def watch_session(
         for name, n in result.future.items():
             refused = counted(n, "fix", "fixes")
             console.print(f"{refused} from {escape(name)} refused: stamped in the future")
-        deadline = time.monotonic() + 10.0  # a replay ends: give its webhooks a moment
+        deadline = time.monotonic() + 10.0  # a replay ends: give its deliveries a moment
         while deliveries and any(d.stats.pending for d in deliveries):
             if time.monotonic() > deadline or stop.is_set():
-                console.print("webhook deliveries still pending: sent when watch runs again")
+                pending = ", ".join(
+                    f"{counted(d.stats.pending, 'event')} for {d.kind} {escape(d.name)}"
+                    for d in deliveries
+                    if d.stats.pending
+                )
+                console.print(f"deliveries still pending ({pending}): sent when watch runs again")
                 break
             time.sleep(0.1)
         if epilogue is not None:

@@ -126,7 +126,9 @@ class EventStore:
 
     `write` only queues (it never waits for the disk), `flush` returns once everything queued
     before it is committed, `close` flushes and stops the writer. Events are queued for delivery
-    to each of `webhook_urls` when first stored.
+    to each of `webhook_urls`, and of `notifiers` (outbox keys of other transports, as
+    `apprise:DIGEST`: a name of the destination, not its URL, which may hold a secret), when
+    first stored.
     """
 
     def __init__(
@@ -134,6 +136,7 @@ class EventStore:
         path: str | Path,
         webhook_urls: Sequence[str] = (),
         *,
+        notifiers: Sequence[str] = (),
         busy_timeout_s: float = 5.0,
         ack_patience_s: float = 30.0,
     ) -> None:
@@ -143,6 +146,8 @@ class EventStore:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise InputError(f"{url!r}: a webhook must be an http:// or https:// URL")
+        self.notifiers = tuple(k for k in dict.fromkeys(notifiers) if k not in self.webhook_urls)
+        self.outbox_keys = self.webhook_urls + self.notifiers
         self.stats = StoreStats()
         self._busy_timeout_s = busy_timeout_s
         self._ack_patience_s = ack_patience_s
@@ -481,21 +486,26 @@ class EventStore:
                 pending, delivered = conn.execute(sql + " WHERE url = ?", (url,)).fetchone()
         return OutboxCounts(int(pending), int(delivered))
 
-    def mark_delivered(self, event_id: str, url: str, at: float) -> None:
-        """Record a successful delivery; returns once committed."""
+    def mark_delivered(self, event_id: str | Sequence[str], url: str, at: float) -> None:
+        """Record a successful delivery (of one event, or of several in one message, as a
+        storm's summary); returns once committed."""
         sql = (
             "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1"
             " WHERE event_id = ? AND url = ? AND delivered_at IS NULL"
         )
-        self._submit(lambda conn: conn.execute(sql, (at, event_id, url)))
+        rows = [(at, i, url) for i in _ids(event_id)]
+        self._submit(lambda conn: conn.executemany(sql, rows))
 
-    def record_failure(self, event_id: str, url: str, error: str, next_attempt_at: float) -> None:
+    def record_failure(
+        self, event_id: str | Sequence[str], url: str, error: str, next_attempt_at: float
+    ) -> None:
         """Record a failed attempt and when to try again; returns once committed."""
         sql = (
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
             " WHERE event_id = ? AND url = ? AND delivered_at IS NULL"
         )
-        self._submit(lambda conn: conn.execute(sql, (error, next_attempt_at, event_id, url)))
+        rows = [(error, next_attempt_at, i, url) for i in _ids(event_id)]
+        self._submit(lambda conn: conn.executemany(sql, rows))
 
     def add_commit_listener(self, listener: Callable[[], None]) -> None:
         """Call `listener` (in the writer thread: it must not block) after each commit that
@@ -610,9 +620,9 @@ class EventStore:
                 for row in job.rows:
                     if conn.execute(INSERT_EVENT, (*row, now)).rowcount == 1:
                         inserted += 1
-                        if self.webhook_urls:
+                        if self.outbox_keys:
                             conn.executemany(
-                                _INSERT_OUTBOX, [(row[0], url, now) for url in self.webhook_urls]
+                                _INSERT_OUTBOX, [(row[0], key, now) for key in self.outbox_keys]
                             )
                             queued += 1
                     else:
@@ -660,6 +670,10 @@ class EventStore:
             self.close()
         except StoreError as exc:
             print(f"skyfence: {exc}", file=sys.stderr)
+
+
+def _ids(event_id: str | Sequence[str]) -> list[str]:
+    return [event_id] if isinstance(event_id, str) else list(event_id)
 
 
 _INSERT_POSITION = "INSERT OR IGNORE INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"

@@ -283,3 +283,23 @@ def test_the_first_view_shows_every_zone_and_event_and_the_story(server: str) ->
         page.screenshot(path=str(ARTIFACTS / "map_suspect_card.png"))
         browser.close()
     assert not problems, problems
+
+
+def test_a_notification_link_opens_its_event(server: str) -> None:
+    """`watch --public-url URL` links each notification to URL#event=ID: the card opens."""
+    from playwright.sync_api import sync_playwright
+
+    events = httpx.get(f"{server}api/events", params={"kind": "entry", "limit": 1}).json()
+    event = events["items"][0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 850})
+        page.goto(f"{server}#event={event['id']}")
+        page.wait_for_selector("body[data-ready='1']", state="attached", timeout=30_000)
+        page.locator("#details").wait_for(timeout=10_000)
+        assert event["callsign"] in page.locator("#details").inner_text()
+        assert page.locator(".alert.selected").get_attribute("data-id") == event["id"]
+        browser.close()

@@ -950,6 +950,9 @@
     // every zone and event in view, clear of the alert panel over the map's left side
     if (!bounds.isEmpty()) map.fitBounds(bounds, { padding: viewPadding(), maxZoom: 9, duration: 0 });
     updateLabelVisibility();
+    // a notification links to its event as #event=ID: open that event's card
+    const linked = new URLSearchParams(window.location.hash.replace(/^#/, "")).get("event");
+    if (linked) await selectEvent(linked);
     await interferenceLoaded;
     map.once("idle", () => { document.body.dataset.ready = "1"; });
     map.triggerRepaint();

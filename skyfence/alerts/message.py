@@ -1,0 +1,141 @@
+"""An event as a message a person reads on a phone: what, who, where, band, why, integrity, link.
+
+Plain text on purpose: a callsign is chosen by whoever transmits it, and in Markdown or HTML
+`[tap](https://...)` would become a link in the alert. Text from the air is printable ASCII
+(`plain_ascii`), every other text has its controls escaped (`escape_controls`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from skyfence.kinds import KINDS, EventKind, KindSeverity
+from skyfence.text import escape_controls, plain_ascii
+from skyfence.wording import counted
+
+SUMMARY_LINES = 20  # a summary lists this many events, then counts the rest
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    title: str
+    body: str
+    severity: KindSeverity
+
+
+def event_message(
+    event: Mapping[str, Any], zone: Mapping[str, Any] | None = None, public_url: str | None = None
+) -> Text:
+    """The message for one stored event record; `zone` (the zone's properties) names the zone
+    when the event does not, `public_url` (the map's address) adds a link to the event."""
+    kind: EventKind = event["kind"]
+    info = KINDS[kind]
+    details: Mapping[str, Any] = event.get("details") or {}
+    zone = zone or {}
+    zone_id = escape_controls(str(event["zone_id"]))
+    zone_name = escape_controls(str(details.get("zone_name") or zone.get("name") or ""))
+    band = escape_controls(str(details.get("band") or zone.get("band") or ""))
+    who = _who(event)
+    title = f"{info.label.capitalize()}: {who} - {zone_id}"
+    lines = [
+        f"{info.label.capitalize()} ({info.severity}): {zone_id}"
+        + (f" ({zone_name})" if zone_name else ""),
+        f"Aircraft: {who}, ICAO {plain_ascii(str(event['icao24']))}"
+        + (f", {plain_ascii(str(event['country']))}" if event.get("country") else ""),
+        f"Time: {event['time']}",
+        f"Position: {_position(event)}" + (f", zone band {band}" if band else ""),
+        f"Why: {_reason(event)}",
+        f"Integrity: {integrity(event)}",
+    ]
+    if public_url:
+        lines.append(f"Map: {event_link(public_url, str(event['id']))}")
+    lines.append(f"Event {event['id']}")
+    return Text(title, "\n".join(lines), info.severity)
+
+
+def summary_message(events: Sequence[Mapping[str, Any]], public_url: str | None = None) -> Text:
+    """One message for a storm: how many of each kind in each zone, then the first events."""
+    groups = Counter((KINDS[e["kind"]].label, escape_controls(str(e["zone_id"]))) for e in events)
+    counts = ", ".join(f"{n} {label} {zone}" for (label, zone), n in groups.most_common())
+    head = f"{counted(len(events), 'more event')}: {counts}"
+    lines = [head, ""]
+    for e in events[:SUMMARY_LINES]:
+        label = KINDS[e["kind"]].label
+        lines.append(f"{e['time']} {label} {escape_controls(str(e['zone_id']))} {_who(e)}")
+    if len(events) > SUMMARY_LINES:
+        lines.append(f"... and {len(events) - SUMMARY_LINES:,} more in the event store")
+    if public_url:
+        lines.append(f"Map: {public_url}")
+    order: list[KindSeverity] = ["info", "warning", "critical"]
+    severity = max((KINDS[e["kind"]].severity for e in events), key=order.index)
+    return Text(f"skyfence: {counted(len(events), 'more event')}", "\n".join(lines), severity)
+
+
+def event_link(public_url: str, event_id: str) -> str:
+    return f"{public_url.rstrip('/')}/#event={event_id}"
+
+
+def why(event: Mapping[str, Any]) -> str:
+    """The event's reason in a few words, from its details (the console prints it too), and
+    the watch-list row its aircraft matched."""
+    reason = _kind_reason(event)
+    listed = (event.get("details") or {}).get("watchlist")
+    if isinstance(listed, Mapping):
+        words = [listed.get(k, "") for k in ("registration", "operator", "type")]
+        words += list(listed.get("tags", []))
+        row = f"on the watch list ({listed.get('list')}): {', '.join(str(w) for w in words if w)}"
+        return f"{reason}; {row}" if reason else row
+    return reason
+
+
+def _kind_reason(event: Mapping[str, Any]) -> str:
+    d: Mapping[str, Any] = event.get("details") or {}
+    kind = event["kind"]
+    if kind == "suspect_position":
+        claimed = ", ".join(str(z) for z in d.get("claimed_zones", [])) or "no zone"
+        if d.get("reason") == "low_integrity":
+            evidence = f"NIC {d.get('nic')}, NACp {d.get('nacp')}"
+        else:  # speeds: from the last trusted fix, and as the aircraft reports it
+            evidence = f"{d.get('implied_speed_kt')} kt from the last trusted fix, "
+            evidence += f"{d.get('reported_gs_kt')} kt reported"
+        return f"{d.get('reason')} ({evidence}); the position claims {claimed}"
+    if kind == "predicted_entry":
+        return f"entry predicted in {d.get('seconds_to_entry')} s"
+    if kind in ("entry", "exit"):
+        inside = f", {d['time_inside_s']} s inside" if "time_inside_s" in d else ""
+        return f"{d.get('crossing')}{inside}"
+    if kind == "lost_contact":
+        return f"last seen {d.get('last_seen')}"
+    if kind == "emergency_squawk" and "squawk" in d:
+        return f"squawk {d['squawk']} ({d.get('meaning')}), confirmed {d.get('confirmed')}"
+    return ""
+
+
+def integrity(event: Mapping[str, Any]) -> str:
+    """Whether the position was believed: only a suspect position's was not."""
+    if event["kind"] == "suspect_position":
+        reason = (event.get("details") or {}).get("reason")
+        return escape_controls(f"NOT believed: quarantined as {reason}; not an entry")
+    return "trusted position (passed the integrity checks)"
+
+
+def _reason(event: Mapping[str, Any]) -> str:
+    reason = escape_controls(why(event)) or KINDS[event["kind"]].explanation
+    if event["kind"] not in ("entry", "exit"):
+        return reason
+    crossing, comma, inside = reason.partition(",")  # "lateral, 349.7 s inside"
+    return f"{crossing} crossing{comma}{inside}"
+
+
+def _who(event: Mapping[str, Any]) -> str:
+    callsign = plain_ascii(str(event.get("callsign") or "").strip())
+    return callsign or plain_ascii(str(event["icao24"]))
+
+
+def _position(event: Mapping[str, Any]) -> str:
+    lat, lon, alt = float(event["lat"]), float(event["lon"]), event.get("altitude_ft")
+    where = f"{abs(lat):.4f} {'N' if lat >= 0 else 'S'}, {abs(lon):.4f} {'E' if lon >= 0 else 'W'}"
+    return where + (", altitude unknown" if alt is None else f", {alt:,} ft")

@@ -1,0 +1,76 @@
+"""Messages of real events: THY9BP's spoofed positions near Lviv, AFR34ZG's entries in France."""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+from skyfence.alerts.message import event_message, summary_message, why
+from skyfence.engine.engine import Engine
+from skyfence.engine.events import Event
+from skyfence.kinds import KINDS
+from skyfence.schema import StateVectors
+from skyfence.sources.recordings import read_recording
+from skyfence.text import escape_controls, plain_ascii
+from skyfence.zones.geojson import load_zones, zone_display_feature
+
+SAMPLES = files("skyfence") / "samples"
+
+
+def replay(name: str, zones: str) -> list[Event]:
+    sv = StateVectors.concat(list(read_recording(Path(str(SAMPLES / name)))))
+    engine = Engine(load_zones(zones))
+    return engine.process(sv) + engine.finish()
+
+
+@pytest.fixture(scope="module")
+def spoofed() -> list[Event]:
+    return replay("thy9bp_spoofing_2024-09-17.json.gz", "ukraine")
+
+
+@pytest.fixture(scope="module")
+def afr() -> list[Event]:
+    return replay("af_cdg_tls_2024-07-06.jsonl.gz", "demo")
+
+
+def test_a_spoofed_position_says_it_is_not_believed(spoofed: list[Event]) -> None:
+    suspect = [e for e in spoofed if e.kind == "suspect_position"]
+    assert suspect and not [e for e in spoofed if e.kind == "entry"]
+    zones = {z.id: zone_display_feature(z)["properties"] for z in load_zones("ukraine")}
+    for event in suspect:
+        record = event.to_dict()
+        text = event_message(record, zones[event.zone_id])
+        reason = event.details["reason"]
+        assert text.title == f"Suspect position: THY9BP - {event.zone_id}"
+        assert text.severity == KINDS["suspect_position"].severity
+        assert f"({zones[event.zone_id]['name']})" in text.body  # named by the zone
+        assert f"Integrity: NOT believed: quarantined as {reason}; not an entry" in text.body
+        assert f"Why: {why(record)}" in text.body
+        assert f"the position claims {', '.join(event.details['claimed_zones'])}" in text.body
+        assert "Map:" not in text.body  # no public URL given
+
+
+def test_a_hostile_callsign_stays_text(afr: list[Event]) -> None:
+    hostile = "\x1b[2J[tap](https://evil.example)\u202e<b>"
+    event = dataclasses.replace(afr[1], callsign=hostile)
+    text = event_message(event.to_dict(), public_url="https://skyfence.example")
+    shown = plain_ascii(hostile)
+    assert shown in text.title and shown in text.body
+    assert "\x1b" not in text.body + text.title and "\u202e" not in text.body + text.title
+    assert all(escape_controls(line) == line for line in text.body.split("\n"))
+
+
+def test_a_summary_counts_every_event_by_kind_and_zone(afr: list[Event]) -> None:
+    records = [e.to_dict() for e in afr]
+    text = summary_message(records, "https://skyfence.example")
+    head = text.body.split("\n")[0]
+    assert head.startswith(f"{len(afr)} more events: ")
+    for kind, zone in {(e.kind, e.zone_id) for e in afr}:
+        n = sum(1 for e in afr if (e.kind, e.zone_id) == (kind, zone))
+        assert f"{n} {KINDS[kind].label} {zone}" in head
+    assert text.severity == "critical"  # the most severe of them
+    assert all(e.id not in text.body for e in afr)  # listed by time, kind, zone and callsign
+    assert text.body.count("AFR34ZG") == len(afr)

@@ -27,6 +27,7 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
@@ -52,7 +53,9 @@ class WebhookDelivery:
 
     One worker per URL and store: two would send each event twice. `rng` (seed it in tests)
     draws the jitter; `base_backoff_s` is the cap of the first retry's delay, doubled on each
-    further failure of the same event up to `max_backoff_s`.
+    further failure of the same event up to `max_backoff_s`. `transport`, when given, sends a
+    delivery instead of the HTTP POST (None when delivered, else what went wrong): the same
+    outbox loop for other destinations (`skyfence.alerts.mqtt`).
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class WebhookDelivery:
         rng: random.Random | None = None,
         poll_s: float = 1.0,
         batch: int = 100,
+        transport: Callable[[Delivery], str | None] | None = None,
     ) -> None:
         if url not in store.webhook_urls:
             raise ValueError(
@@ -74,7 +78,8 @@ class WebhookDelivery:
             )
         if timeout_s <= 0 or base_backoff_s <= 0 or max_backoff_s < 0 or poll_s <= 0:
             raise ValueError("timeout_s, base_backoff_s and poll_s must be > 0, max_backoff_s >= 0")
-        parts = check_webhook_url(url)
+        parts = check_webhook_url(url) if transport is None else urlsplit(url)
+        self._transport = transport
         self.store = store
         self.url = url
         self.timeout_s = float(timeout_s)
@@ -182,6 +187,8 @@ class WebhookDelivery:
 
     def _post(self, delivery: Delivery) -> str | None:
         """POST one event record; None on a 2xx answer, else what went wrong."""
+        if self._transport is not None:
+            return self._transport(delivery)
         body = json.dumps(delivery.event, ensure_ascii=False).encode()
         headers = {
             "Content-Type": "application/json",

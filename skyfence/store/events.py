@@ -74,6 +74,7 @@ log = logging.getLogger(__name__)
 _INSERT_OUTBOX = (
     "INSERT OR IGNORE INTO outbox (event_id, url, attempts, next_attempt_at) VALUES (?, ?, 0, ?)"
 )
+_OUTBOX_SCHEMES = ("http", "https", "mqtt", "mqtts")  # webhooks, and MQTT brokers by key
 _RETRY_FIRST_S = 0.05  # after a failed commit, retry soon (a lock held for a moment) ...
 _RETRY_MAX_S = 5.0  # ... and then less and less often (a full disk)
 _SQLITE_MAX_INT = 2**63 - 1
@@ -141,7 +142,7 @@ class EventStore:
         self.webhook_urls = tuple(dict.fromkeys(webhook_urls))
         for url in self.webhook_urls:
             parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            if parts.scheme not in _OUTBOX_SCHEMES or not parts.hostname:
                 raise ValueError(f"{url!r}: a webhook must be an http:// or https:// URL")
         self.stats = StoreStats()
         self._busy_timeout_s = busy_timeout_s

@@ -75,6 +75,13 @@ def main() -> None:
             f"max {ms[checkpoint].max():.1f}; without: p50 {np.median(ms[~checkpoint]):.1f}, "
             f"max {ms[~checkpoint].max():.1f}"
         )
+    rows = np.array([c[2] for c in commits])
+    if (rows > 0).any():
+        with_rows = ms[rows > 0]
+        print(
+            f"commits with event rows: {len(with_rows)}, p50 {np.median(with_rows):.1f}, "
+            f"p99 {np.percentile(with_rows, 99):.1f}, max {with_rows.max():.1f} ms"
+        )
     print("slowest commits:")
     for seconds, changed, rows, ops in sorted(commits, reverse=True)[:8]:
         print(f"  {seconds:.1f} ms, checkpoint {changed}, {rows} event rows, {ops}")

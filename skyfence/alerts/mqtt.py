@@ -37,6 +37,8 @@ from skyfence.store.events import Delivery, EventStore
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
 
+    from skyfence.zones.model import Zone
+
 SCHEMES = ("mqtt", "mqtts")
 DEFAULT_PREFIX = "skyfence"
 DISCOVERY_PREFIX = "homeassistant"  # Home Assistant's default discovery prefix
@@ -351,6 +353,32 @@ class MqttDelivery:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class MqttOutput:
+    """What `watch --mqtt URL` runs for one broker: the store's events through the outbox, and
+    after each tick the live picture and, when the zones were reloaded, the discovery configs."""
+
+    def __init__(self, store: EventStore, target: MqttTarget, zones: Sequence[Zone]) -> None:
+        self.publisher = MqttPublisher(target, [(z.id, z.name) for z in zones])
+        self.delivery = MqttDelivery(store, self.publisher)
+        self._zones = tuple(z.id for z in zones)
+
+    @property
+    def stats(self) -> DeliveryStats:
+        return self.delivery.stats
+
+    def tick(
+        self, aircraft: Sequence[dict[str, Any]], zones: Sequence[Zone], clock_s: float
+    ) -> None:
+        """Publish the picture (only what changed); `zones` are the engine's now."""
+        if tuple(z.id for z in zones) != self._zones:
+            self.publisher.set_zones([(z.id, z.name) for z in zones])
+            self._zones = tuple(z.id for z in zones)
+        self.publisher.publish_picture(aircraft, clock_s)
+
+    def close(self) -> None:
+        self.delivery.close()
 
 
 def _json(value: Any) -> bytes:

@@ -29,7 +29,7 @@ from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
 from skyfence.wording import counted
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from skyfence.alerts.files import EventSink
     from skyfence.settings import EngineSettings
@@ -57,6 +57,15 @@ def watch(
         list[str] | None,
         typer.Option(metavar="URL", help="POST every event here (retried until delivered)."),
     ] = None,
+    mqtt: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="URL",
+            help="Publish events, the aircraft inside each zone and Home Assistant discovery to "
+            "this broker: mqtt[s]://[USER:PASS@]HOST[:PORT][/PREFIX] (events retried until "
+            "acknowledged).",
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write events here.")] = None,
     speed: Annotated[
         float, typer.Option(help="Replay speed for recordings; 0 = as fast as possible.")
@@ -78,8 +87,9 @@ def watch(
 ) -> None:
     """Watch live feeds or recordings against zones.
 
-    Every event is stored, and sent to the webhooks and files given.
+    Every event is stored, and sent to the webhooks, MQTT brokers and files given.
     """
+    from skyfence.alerts.mqtt import parse_mqtt_url
     from skyfence.alerts.webhook import check_webhook_url
     from skyfence.settings import EngineSettings
 
@@ -88,6 +98,11 @@ def watch(
     for url in webhook or []:
         try:
             check_webhook_url(url)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    for url in mqtt or []:
+        try:
+            parse_mqtt_url(url)
         except ValueError as exc:
             raise fail(str(exc)) from None
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
@@ -104,6 +119,7 @@ def watch(
         web=(host, port) if web else None,
         allowed_hosts=tuple(allowed_host or ()),
         zone_sources=zones,
+        mqtt=mqtt or [],
     )
 
 
@@ -122,11 +138,14 @@ def watch_session(
     allowed_hosts: tuple[str, ...] = (),
     zone_sources: list[str] | None = None,
     epilogue: Callable[[EventStore], None] | None = None,
+    mqtt: Sequence[str] = (),
 ) -> None:
     """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`).
     With `zone_sources`, the zones are reloaded on SIGHUP and when one of the files changes.
-    `epilogue` speaks after the run's summary, before the map is kept up until Ctrl-C."""
+    `epilogue` speaks after the run's summary, before the map is kept up until Ctrl-C.
+    `mqtt` brokers get the events (through the store's outbox) and the live picture."""
     from skyfence.alerts.files import open_sink
+    from skyfence.alerts.mqtt import MqttOutput, parse_mqtt_url
     from skyfence.alerts.webhook import WebhookDelivery
     from skyfence.decoding.dedup import FrameDeduplicator
     from skyfence.engine.engine import Engine
@@ -139,7 +158,9 @@ def watch_session(
     try:
         dedup = FrameDeduplicator()  # one transmission heard by several receivers: decode once
         sources = [open_source(s, speed, dedup=dedup, receiver=receiver) for s in source_texts]
-        event_store = EventStore(store_path, webhook_urls=tuple(webhooks))
+        brokers = [parse_mqtt_url(url) for url in mqtt]
+        outboxes = (*webhooks, *(b.key for b in brokers))  # one outbox, keyed by destination
+        event_store = EventStore(store_path, webhook_urls=outboxes)
         sinks: list[EventSink] = [event_store]
         if out is not None:
             sinks.append(open_sink(out))
@@ -148,6 +169,13 @@ def watch_session(
     event_store.set_zones([zone_display_feature(z) for z in zones])
     picture = LivePicture(engine, sources, event_store)
     deliveries = [WebhookDelivery(event_store, url) for url in webhooks]
+    published = [MqttOutput(event_store, broker, zones) for broker in brokers]
+
+    def tick(events: list[Event], *, force: bool = False) -> None:
+        picture.tick(events, force=force)
+        for output in published:
+            output.tick(picture.aircraft, engine.zones.zones, engine.clock_s)
+
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # graceful: pending events are flushed
         signal.signal(sig, lambda *_: stop.set())
@@ -184,7 +212,7 @@ def watch_session(
             with Live(console=console, refresh_per_second=2, transient=False) as view:
 
                 def redraw(events: list[Event]) -> None:
-                    picture.tick(events)
+                    tick(events)
                     view.update(render(picture.aircraft, picture.status, picture.recent))
 
                 result = run_watch(
@@ -202,10 +230,10 @@ def watch_session(
                 sinks,
                 should_stop=stop.is_set,
                 on_events=print_each,
-                on_tick=picture.tick,
+                on_tick=tick,
                 reload_zones=reloader,
             )
-        picture.tick([], force=True)
+        tick([], force=True)
         event_store.flush()
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.by_kind.items())) or "none"
         console.print(
@@ -215,9 +243,11 @@ def watch_session(
             refused = counted(n, "fix", "fixes")
             console.print(f"{refused} from {escape(name)} refused: stamped in the future")
         deadline = time.monotonic() + 10.0  # a replay ends: give its webhooks a moment
-        while deliveries and any(d.stats.pending for d in deliveries):
+        while any(
+            s.pending for s in [*(d.stats for d in deliveries), *(o.stats for o in published)]
+        ):
             if time.monotonic() > deadline or stop.is_set():
-                console.print("webhook deliveries still pending: sent when watch runs again")
+                console.print("deliveries still pending: sent when watch runs again")
                 break
             time.sleep(0.1)
         if epilogue is not None:
@@ -232,6 +262,8 @@ def watch_session(
             server.stop()
         for delivery in deliveries:
             delivery.close()
+        for output in published:
+            output.close()
         for sink in sinks:
             try:
                 sink.close()

@@ -100,8 +100,13 @@ def parse_mqtt_url(url: str) -> MqttTarget:
         raise ValueError(f"MQTT URL {url!r}: the port is not a number from 1 to 65535") from None
     if port == 0:
         raise ValueError(f"MQTT URL {url!r}: the port is not a number from 1 to 65535")
-    if parts.query or parts.fragment:
-        raise ValueError(f"MQTT URL {url!r}: no ?query or #fragment is understood")
+    if "#" in url:  # urlsplit would take it for a fragment and drop it from the prefix
+        raise ValueError(
+            f"MQTT URL {url!r}: '#' is an MQTT wildcard, not allowed in the topic prefix"
+            " (in a password, write it %23)"
+        )
+    if parts.query:
+        raise ValueError(f"MQTT URL {url!r}: no ?query is understood")
     prefix = unquote(parts.path).strip("/") or DEFAULT_PREFIX
     levels = prefix.split("/")
     if any(not level or _UNSAFE_SEGMENT.search(level) for level in levels):

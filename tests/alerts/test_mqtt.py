@@ -202,9 +202,21 @@ def test_a_url_gives_the_broker_the_prefix_and_a_key_without_the_password() -> N
         ("mqtt://host/a/+/b", "without '+', '#'"),
         ("mqtt://host/a//b", "separated by single '/'"),
         ("mqtt://host/p?retain=1", "no ?query"),
+        ("mqtt://host/home/#", "'#' is an MQTT wildcard"),
     ]:
         with pytest.raises(ValueError, match=re.escape(why)):
             parse_mqtt_url(url)
+
+
+def test_watch_refuses_a_bad_mqtt_url_at_start(tmp_path: Path) -> None:
+    store = tmp_path / "events.sqlite"
+    url = "mqtt://127.0.0.1:1883/home/#"
+    command = [sys.executable, "-m", "skyfence", "watch", "-z", "ukraine", "-s", "beast://127.0.0.1:9",
+               "--store", str(store), "--mqtt", url]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 2, run.stderr
+    assert f"MQTT URL '{url}': '#' is an MQTT wildcard" in " ".join(run.stderr.split())
+    assert "Traceback" not in run.stderr and not store.exists()
 
 
 def test_zone_ids_cannot_leave_their_topic_level() -> None:

@@ -62,8 +62,8 @@ def watch(
         typer.Option(
             metavar="URL",
             help="Publish events, the aircraft inside each zone and Home Assistant discovery to "
-            "this broker: mqtt[s]://[USER:PASS@]HOST[:PORT][/PREFIX] (events retried until "
-            "acknowledged).",
+            "this broker: mqtt[s]://[USER:PASS@]HOST[:PORT], then /PREFIX if not skyfence "
+            "(events retried until acknowledged).",
         ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write events here.")] = None,

@@ -155,7 +155,6 @@ def discovery_config(target: MqttTarget, zone_id: str, zone_name: str) -> dict[s
     return {
         "name": f"Aircraft inside {zone_name or zone_id}",
         "unique_id": f"{node}_inside",
-        "object_id": f"{node}_inside",
         "state_topic": target.inside_topic(zone_id),
         "value_template": "{{ value_json.count }}",
         "json_attributes_topic": target.inside_topic(zone_id),
@@ -299,15 +298,15 @@ class MqttPublisher:
     def _retain(self, topic: str, payload: bytes) -> bool:
         """Publish retained state if it changed (an empty payload clears the topic); it is
         published again after every reconnection."""
-        with self._lock:
+        with self._lock:  # held while publishing: a reconnection's replay is not interleaved
             if self._retained.get(topic) == payload:
                 return False
             if payload:
                 self._retained[topic] = payload
             else:
                 self._retained.pop(topic, None)
-        if self._connected.is_set():
-            self._client.publish(topic, payload, qos=1, retain=True)
+            if self._connected.is_set():
+                self._client.publish(topic, payload, qos=1, retain=True)
         return True
 
     def _on_connect(
@@ -318,11 +317,10 @@ class MqttPublisher:
             return
         self._last_error = None
         client.publish(self.target.status_topic, ONLINE, qos=1, retain=True)
-        with self._lock:
-            state = list(self._retained.items())
-        for topic, payload in state:
-            client.publish(topic, payload, qos=1, retain=True)
-        self._connected.set()
+        with self._lock:  # what `_retain` changes from now on, it publishes itself
+            self._connected.set()
+            for topic, payload in self._retained.items():
+                client.publish(topic, payload, qos=1, retain=True)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         self._last_error = "cannot connect (refused, or no route to the broker)"
@@ -349,6 +347,7 @@ class MqttDelivery:
         return self.worker.stats
 
     def close(self, timeout: float | None = 5.0) -> None:
+        self.worker.close(0)  # stopping first: the aborted send is not counted as a failure
         self.publisher.abort()
         self.worker.close(timeout)
         self.publisher.close()
@@ -368,6 +367,7 @@ class MqttOutput:
         self.publisher = MqttPublisher(target, [(z.id, z.name) for z in zones])
         self.delivery = MqttDelivery(store, self.publisher)
         self._zones = tuple(z.id for z in zones)
+        self._aircraft: object = None  # the picture rows last published (a new list when new)
 
     @property
     def stats(self) -> DeliveryStats:
@@ -377,10 +377,13 @@ class MqttOutput:
         self, aircraft: Sequence[dict[str, Any]], zones: Sequence[Zone], clock_s: float
     ) -> None:
         """Publish the picture (only what changed); `zones` are the engine's now."""
-        if tuple(z.id for z in zones) != self._zones:
+        ids = tuple(z.id for z in zones)
+        if ids != self._zones:
             self.publisher.set_zones([(z.id, z.name) for z in zones])
-            self._zones = tuple(z.id for z in zones)
-        self.publisher.publish_picture(aircraft, clock_s)
+            self._zones, self._aircraft = ids, None
+        if aircraft is not self._aircraft:  # the live picture makes a new list when refreshed
+            self.publisher.publish_picture(aircraft, clock_s)
+            self._aircraft = aircraft
 
     def close(self) -> None:
         self.delivery.close()

@@ -24,6 +24,7 @@ HEAVY = (
     "rich.live",
     "skyfence.reporting",
     "skyfence.web.server",
+    "paho",  # watch --mqtt only
 )
 
 

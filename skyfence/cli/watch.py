@@ -63,6 +63,15 @@ def watch(
     ] = None,
     notify: NotifyOption = None,
     public_url: PublicUrlOption = None,
+    mqtt: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="URL",
+            help="Publish events, the aircraft inside each zone and Home Assistant discovery to "
+            "this broker: mqtt[s]://[USER:PASS@]HOST[:PORT], then /PREFIX if not skyfence "
+            "(events retried until acknowledged).",
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write events here.")] = None,
     speed: Annotated[
         float, typer.Option(help="Replay speed for recordings; 0 = as fast as possible.")
@@ -87,13 +96,19 @@ def watch(
 ) -> None:
     """Watch live feeds or recordings against zones.
 
-    Every event is stored, and sent to the webhooks, notifications and files given.
+    Every event is stored, and sent to the webhooks, notifications, MQTT brokers and files given.
     """
+    from skyfence.alerts.mqtt import parse_mqtt_url
     from skyfence.settings import EngineSettings
 
     if speed < 0:
         raise fail("--speed must be >= 0")
     webhooks, notifiers = deliveries_or_fail(webhook or [], notify or [], public_url)
+    for url in mqtt or []:
+        try:
+            parse_mqtt_url(url)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
     settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
     antenna = receiver_or_fail(receiver) if receiver is not None else None
     zone_list = load_or_fail(zones)
@@ -112,6 +127,7 @@ def watch(
         allowed_hosts=tuple(allowed_host or ()),
         zone_sources=zones,
         rules=rules_or_fail(watchlist, watched_only_zone, squawks, zone_list, settings),
+        mqtt=mqtt or [],
     )
 
 
@@ -156,13 +172,16 @@ def watch_session(
     rules: Rules | None = None,
     notify: Sequence[str] = (),
     public_url: str | None = None,
+    mqtt: Sequence[str] = (),
 ) -> None:
     """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`).
     `notify`: Apprise URLs (with skyfence's query options), `public_url`: the map they link to.
     With `zone_sources`, the zones are reloaded on SIGHUP and when one of the files changes.
     `epilogue` speaks after the run's summary, before the map is kept up until Ctrl-C.
-    `rules` are the rules beyond areas (skyfence.cli.rules)."""
+    `rules` are the rules beyond areas (skyfence.cli.rules).
+    `mqtt` brokers get the events (through the store's outbox) and the live picture."""
     from skyfence.alerts.files import open_sink
+    from skyfence.alerts.mqtt import MqttOutput, parse_mqtt_url
     from skyfence.alerts.notify import AppriseDelivery, parse_destinations
     from skyfence.alerts.outbox import OutboxWorker
     from skyfence.alerts.webhook import WebhookDelivery
@@ -178,7 +197,8 @@ def watch_session(
         dedup = FrameDeduplicator()  # one transmission heard by several receivers: decode once
         sources = [open_source(s, speed, dedup=dedup, receiver=receiver) for s in source_texts]
         destinations = parse_destinations(notify)
-        keys = [d.key for d in destinations]
+        brokers = [parse_mqtt_url(url) for url in mqtt]
+        keys = [d.key for d in destinations] + [b.key for b in brokers]  # one outbox row each
         event_store = EventStore(store_path, webhook_urls=tuple(webhooks), notifiers=keys)
         sinks: list[EventSink] = [event_store]
         if out is not None:
@@ -190,6 +210,14 @@ def watch_session(
     deliveries: list[OutboxWorker] = [WebhookDelivery(event_store, url) for url in webhooks]
     for d in destinations:
         deliveries.append(AppriseDelivery(event_store, d, public_url=public_url))
+    published = [MqttOutput(event_store, broker, zones) for broker in brokers]
+    deliveries += [output.delivery for output in published]
+
+    def tick(events: list[Event], *, force: bool = False) -> None:
+        picture.tick(events, force=force)
+        for output in published:
+            output.tick(picture.aircraft, engine.zones.zones, engine.clock_s)
+
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # graceful: pending events are flushed
         signal.signal(sig, lambda *_: stop.set())
@@ -226,7 +254,7 @@ def watch_session(
             with Live(console=console, refresh_per_second=2, transient=False) as view:
 
                 def redraw(events: list[Event]) -> None:
-                    picture.tick(events)
+                    tick(events)
                     view.update(render(picture.aircraft, picture.status, picture.recent))
 
                 result = run_watch(
@@ -244,10 +272,10 @@ def watch_session(
                 sinks,
                 should_stop=stop.is_set,
                 on_events=print_each,
-                on_tick=picture.tick,
+                on_tick=tick,
                 reload_zones=reloader,
             )
-        picture.tick([], force=True)
+        tick([], force=True)
         event_store.flush()
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.by_kind.items())) or "none"
         console.print(
@@ -279,6 +307,8 @@ def watch_session(
             server.stop()
         for delivery in deliveries:
             delivery.close()
+        for output in published:
+            output.close()
         for sink in sinks:
             try:
                 sink.close()

@@ -15,6 +15,17 @@ Durability choices, and why:
   without its deliveries queued, no delivery queued for an alert that was not stored.
 - Inserts are idempotent by event id (`INSERT OR IGNORE`): replaying a recording twice stores,
   and notifies, each event once.
+- Event rows never wait behind the live picture: the writer commits the event rows it took in
+  their own transaction first (FULL), then the rest (picture, interference counts, operations
+  whose callers wait). A transaction of nothing but picture and interference rows commits with
+  `synchronous=NORMAL`, no fsync: on a loaded disk an fsync stalls now and then for a second,
+  and such a stall may only delay a picture that a power cut may lose anyway. The next FULL
+  commit syncs the log up to it.
+- SQLite's automatic checkpoint runs inside the commit that crosses 1,000 pages of log, on the
+  writer's thread: it is off on the writer's connection, and a second connection, in its own
+  thread, runs `PRAGMA wal_checkpoint(PASSIVE)` (which never blocks the writer in WAL mode)
+  every `CHECKPOINT_EVERY_S` after commits. Its failures are logged, never raised: the log
+  keeps what was committed, and the last connection to close checkpoints it.
 - A failed commit drops nothing: its events stay queued and are retried with backoff, and the
   error is raised by the next `write` or `flush` (by every one while the store still fails);
   `close` raises if events could not be written at all, and saves them first, as JSON lines,
@@ -79,6 +90,7 @@ _RETRY_MAX_S = 5.0  # ... and then less and less often (a full disk)
 _SQLITE_MAX_INT = 2**63 - 1
 _LOCKED = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 _MAX_JOBS_PER_COMMIT = 1000  # keeps one transaction, and the readers' WAL, reasonably short
+CHECKPOINT_EVERY_S = 1.0  # the checkpointer copies the log into the file this often, at most
 
 InterferenceRow = tuple[int, str, int, int, int, int]  # hour_s, H3 cell (hex), then the counts
 _INTERFERENCE_COLUMNS = ("hour_s", "cell", "aircraft", "degraded", "spoofed", "claimed")
@@ -152,6 +164,8 @@ class EventStore:
         self._busy_timeout_s = busy_timeout_s
         self._ack_patience_s = ack_patience_s
         self._conn = open_connection(self.path, busy_timeout_s)
+        self._conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's job
+        self._synchronous = "FULL"  # as open_connection set it; NORMAL for picture-only commits
         self._read_uri = self.path.resolve().as_uri() + "?mode=ro"
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._lock = threading.Lock()
@@ -165,6 +179,13 @@ class EventStore:
             target=self._run, name=f"skyfence-store-writer:{self.path.name}", daemon=True
         )
         self._thread.start()
+        self._checkpoint_wake = threading.Event()
+        self._checkpoint_stop = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name=f"skyfence-store-checkpoint:{self.path.name}"
+        )
+        self._checkpointer.daemon = True
+        self._checkpointer.start()
         # The writer is a daemon thread, so a forgotten `close` must not lose queued events.
         atexit.register(self._close_at_exit)
 
@@ -196,6 +217,9 @@ class EventStore:
             self._queue.put(None)
         self._retry_wake.set()
         self._thread.join()
+        self._checkpoint_stop.set()
+        self._checkpoint_wake.set()
+        self._checkpointer.join()
         self._conn.close()
         atexit.unregister(self._close_at_exit)
         if self._unwritten:
@@ -585,6 +609,11 @@ class EventStore:
             jobs = retained + jobs
             if not jobs:
                 continue
+            # event rows first, alone: they never wait behind a picture (or its fsync); if
+            # they fail, everything is tried together, and fails together, as one commit
+            rows = [job for job in jobs if job.rows]
+            if rows and len(rows) < len(jobs) and self._commit(rows):
+                jobs = [job for job in jobs if not job.rows]
             if self._commit(jobs):
                 retained, failures = [], 0
             else:
@@ -614,6 +643,12 @@ class EventStore:
         conn = self._conn
         inserted = ignored = queued = 0
         try:
+            # only the picture and interference counts (nobody waits, no event) skip the fsync
+            durable = any(job.rows or job.future is not None for job in jobs)
+            synchronous = "FULL" if durable else "NORMAL"
+            if synchronous != self._synchronous:
+                conn.execute(f"PRAGMA synchronous = {synchronous}")
+                self._synchronous = synchronous
             conn.execute("BEGIN IMMEDIATE")
             now = time.time()
             for job in jobs:
@@ -655,6 +690,7 @@ class EventStore:
         self.stats.inserted += inserted
         self.stats.ignored += ignored
         self.stats.commits += 1
+        self._checkpoint_wake.set()
         for job in jobs:
             if job.future is not None:
                 job.future.set_result(job.result)
@@ -664,6 +700,27 @@ class EventStore:
             except Exception:  # someone else's bug must not stop the writer
                 log.exception("event store %s: commit listener failed", self.path)
         return True
+
+    def _checkpoint_loop(self) -> None:
+        """Copy the log into the database file after commits, at most every CHECKPOINT_EVERY_S,
+        from this thread's own connection: a PASSIVE checkpoint never blocks the writer."""
+        conn: sqlite3.Connection | None = None
+        try:
+            while not self._checkpoint_stop.is_set():
+                self._checkpoint_wake.wait()
+                if self._checkpoint_stop.is_set():
+                    return
+                self._checkpoint_wake.clear()
+                try:
+                    if conn is None:
+                        conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s)
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as exc:  # a damaged file: the writer reports it
+                    log.warning("event store %s: checkpoint failed: %s", self.path, exc)
+                self._checkpoint_stop.wait(CHECKPOINT_EVERY_S)
+        finally:
+            if conn is not None:
+                conn.close()
 
     def _close_at_exit(self) -> None:
         try:

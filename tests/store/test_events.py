@@ -407,3 +407,79 @@ def test_kill_9_loses_nothing_that_was_flushed(
         store.flush(timeout=10)
         assert store.count() == len(stored | {e.id for e in events})
         assert store.outbox_counts().pending == store.count()
+
+
+def test_event_rows_commit_alone_before_the_picture_queued_with_them(
+    events: list[Event], tmp_path: Path
+) -> None:
+    """The writer's own statements (its SQL trace): event rows taken with a picture commit
+    first, in a transaction of their own with synchronous=FULL; the picture follows with
+    NORMAL (no fsync to wait for), and nothing is lost from either."""
+    path = tmp_path / "events.db"
+    statements: list[str] = []
+    with EventStore(path, busy_timeout_s=60) as store:
+        store._conn.set_trace_callback(statements.append)
+        with raw(path) as other:  # another process holds the write lock: work piles up
+            other.execute("BEGIN IMMEDIATE")
+            store.write_picture(aircraft=[{"icao24": "000001"}])  # taken, waits for the lock
+            time.sleep(0.2)
+            store.write(events[:10])
+            store.write_picture(aircraft=[{"icao24": "000002"}])
+            store.write(events[10:20])
+            other.execute("COMMIT")
+        store.flush()
+        assert {r["id"] for r in store.query(limit=100)} == {e.id for e in events[:20]}
+        assert store.aircraft() == [{"icao24": "000002"}]
+    transactions = _transactions(statements)
+    with_events = [t for t in transactions if any("INTO events" in s for s in t[1])]
+    assert len(with_events) == 1
+    mode, body = with_events[0]
+    assert mode == "FULL" and not any("aircraft" in s for s in body)
+    assert sum("INTO events" in s for s in body) == 20
+    pictures = [t for t in transactions if any("INTO aircraft" in s for s in t[1])]
+    assert len(pictures) == 2 and pictures[0][0] == "NORMAL"  # the second may share the flush's
+    assert transactions.index(with_events[0]) < transactions.index(pictures[1])
+
+
+def test_the_log_is_copied_into_the_file_by_the_checkpointer(
+    events: list[Event], tmp_path: Path
+) -> None:
+    """The writer never checkpoints (it would stall an event's commit): the checkpointer's
+    connection does, so the database file alone, without its log, soon holds the events."""
+    path = tmp_path / "events.db"
+    with EventStore(path) as store:
+        store.write(events)
+        store.flush()
+        copy = tmp_path / "copy.db"
+
+        def copied() -> int:
+            copy.write_bytes(path.read_bytes())  # the file alone: no -wal beside the copy
+            with raw(copy) as conn:
+                try:
+                    return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+                except sqlite3.DatabaseError:
+                    return 0
+
+        deadline = time.monotonic() + 30
+        while copied() < len(events):
+            assert time.monotonic() < deadline, "the log was not checkpointed"
+            time.sleep(0.1)
+        assert path.with_name("events.db-wal").exists()  # the store is still open, in WAL mode
+
+
+def _transactions(statements: list[str]) -> list[tuple[str, list[str]]]:
+    """(synchronous mode, statements) of each transaction in a writer's SQL trace."""
+    found: list[tuple[str, list[str]]] = []
+    mode, body = "FULL", None
+    for statement in statements:
+        text = " ".join(statement.split())
+        if text.startswith("PRAGMA synchronous"):
+            mode = text.rsplit("=", 1)[1].strip()
+        elif text == "BEGIN IMMEDIATE":
+            body = []
+        elif text == "COMMIT" and body is not None:
+            found.append((mode, body))
+            body = None
+        elif body is not None:
+            body.append(text)
+    return found

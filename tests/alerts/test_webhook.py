@@ -161,11 +161,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def check_receipts(receiver: Receiver, events: list[Event], store: EventStore) -> None:
-    """Every event accepted exactly once, as its stored record, with its id as the key; every
-    other request was answered by a failure, so sending it again was right."""
-    accepted = receiver.accepted()
-    assert collections.Counter(accepted) == collections.Counter(e.id for e in events)
+def check_receipts(
+    receiver: Receiver, events: list[Event], store: EventStore, cut: int = 0
+) -> None:
+    """Every event accepted once, as its stored record, with its id as the key; every other
+    request was answered by a failure, so sending it again was right. `cut`: how many workers
+    were closed mid-run; each may have cut a request the endpoint had already answered "ok",
+    which stays pending and is sent again (at-least-once): one more copy at most per close."""
+    accepted = collections.Counter(receiver.accepted())
+    assert set(accepted) == {e.id for e in events}
+    assert sum(accepted.values()) - len(events) <= cut, accepted.most_common(3)
     for receipt in receiver.receipts:
         assert receipt.key == receipt.body["id"]
         assert receipt.content_type == "application/json"
@@ -190,7 +195,8 @@ def test_every_event_is_delivered_through_failures_and_restarts(
             first.close(timeout=10)
         stats = first.stats
         assert stats.failed_attempts == len(faults)  # each fault cost one attempt, no more
-        assert stats.sent == len(receiver.accepted())
+        # the request in flight at `close` may have been answered, yet not marked delivered
+        assert len(receiver.accepted()) - stats.sent in (0, 1)
         assert 0 < stats.pending == len(events) - stats.sent  # stopped half-way
         store.close()
 
@@ -204,7 +210,7 @@ def test_every_event_is_delivered_through_failures_and_restarts(
             second.close(timeout=10)
         assert second.stats.sent + stats.sent == len(events)
         assert second.stats.failed_attempts == 2
-        check_receipts(receiver, events, store)
+        check_receipts(receiver, events, store, cut=1)
         failures = collections.Counter(r.body["id"] for r in receiver.receipts if r.answer != "ok")
         assert sum(failures.values()) == len(faults) + 2
         store.close()

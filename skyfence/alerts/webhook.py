@@ -91,6 +91,8 @@ class WebhookDelivery:
         self._sent = 0
         self._failed = 0
         self._streak = 0  # failures in a row, whichever events: the endpoint's health
+        self._last_error: str | None = None  # of the last attempt, None once one succeeds
+        self._pause_s = 0.0  # the endpoint's pause after the last failure
         self._in_flight: http.client.HTTPConnection | None = None  # for `close` to cut
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -107,6 +109,18 @@ class WebhookDelivery:
         with self._lock:
             sent, failed = self._sent, self._failed
         return DeliveryStats(sent, failed, self.store.outbox_counts(self.url).pending)
+
+    @property
+    def failing(self) -> tuple[str, float] | None:
+        """While the last attempt failed: its error and the pause before the next one. Read
+        without the store, so a watch can look every tick."""
+        with self._lock:
+            return None if self._last_error is None else (self._last_error, self._pause_s)
+
+    @property
+    def failed_attempts(self) -> int:
+        with self._lock:
+            return self._failed
 
     @property
     def running(self) -> bool:
@@ -163,6 +177,7 @@ class WebhookDelivery:
                 with self._lock:
                     self._sent += 1
                     self._streak = 0
+                    self._last_error = None
                 self.store.mark_delivered(delivery.event_id, self.url, time.time())
                 continue
             with self._lock:
@@ -172,7 +187,10 @@ class WebhookDelivery:
             log.info("webhook %s: event %s: %s", self.url, delivery.event_id, error)
             retry_at = time.time() + self._backoff(delivery.attempts + 1)
             self.store.record_failure(delivery.event_id, self.url, error, retry_at)
-            self._stop.wait(self._backoff(streak))
+            pause = self._backoff(streak)
+            with self._lock:
+                self._last_error, self._pause_s = error, pause
+            self._stop.wait(pause)
             return
 
     def _backoff(self, failures: int) -> float:

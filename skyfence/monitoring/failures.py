@@ -75,7 +75,8 @@ def plain(error: str, what: str) -> str:
     if error.startswith(name + ": "):
         error = error[len(name) + 2 :]
     error = _ERRNO.sub("", error)
-    return error[:1].lower() + error[1:] if error[1:2].islower() else error
+    word = error.split(" ", 1)[0]  # "Connection refused", not "ConnectionRefusedError: ..."
+    return error[:1].lower() + error[1:] if word.isalpha() and word[1:].islower() else error
 
 
 def _duration(seconds: float) -> str:

@@ -23,6 +23,7 @@ from skyfence.cli.common import (
     load_or_fail,
     receiver_or_fail,
 )
+from skyfence.cli.operations import MetricsPortOption, Operations, UnhealthyAfterOption
 from skyfence.cli.render import print_each
 from skyfence.engine.events import Event
 from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
@@ -75,6 +76,8 @@ def watch(
     host: HostOption = DEFAULT_HOST,
     port: PortOption = DEFAULT_PORT,
     allowed_host: AllowedHostOption = None,
+    metrics_port: MetricsPortOption = None,
+    unhealthy_after: UnhealthyAfterOption = 60.0,
 ) -> None:
     """Watch live feeds or recordings against zones.
 
@@ -104,6 +107,8 @@ def watch(
         web=(host, port) if web else None,
         allowed_hosts=tuple(allowed_host or ()),
         zone_sources=zones,
+        metrics=(host, metrics_port) if metrics_port is not None else None,
+        unhealthy_after_s=unhealthy_after,
     )
 
 
@@ -122,10 +127,13 @@ def watch_session(
     allowed_hosts: tuple[str, ...] = (),
     zone_sources: list[str] | None = None,
     epilogue: Callable[[EventStore], None] | None = None,
+    metrics: tuple[str, int] | None = None,
+    unhealthy_after_s: float = 60.0,
 ) -> None:
     """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`).
     With `zone_sources`, the zones are reloaded on SIGHUP and when one of the files changes.
-    `epilogue` speaks after the run's summary, before the map is kept up until Ctrl-C."""
+    `epilogue` speaks after the run's summary, before the map is kept up until Ctrl-C.
+    `metrics` is where to serve `/metrics` and `/healthz` without the map."""
     from skyfence.alerts.files import open_sink
     from skyfence.alerts.webhook import WebhookDelivery
     from skyfence.decoding.dedup import FrameDeduplicator
@@ -148,6 +156,16 @@ def watch_session(
     event_store.set_zones([zone_display_feature(z) for z in zones])
     picture = LivePicture(engine, sources, event_store)
     deliveries = [WebhookDelivery(event_store, url) for url in webhooks]
+    ops = Operations(
+        engine,
+        sources,
+        event_store,
+        picture,
+        deliveries,
+        live_view=console.is_terminal,
+        unhealthy_after_s=unhealthy_after_s,
+        served=web is not None or metrics is not None,
+    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # graceful: pending events are flushed
         signal.signal(sig, lambda *_: stop.set())
@@ -166,12 +184,20 @@ def watch_session(
         if web is not None:
             from skyfence.web.server import WebServer, api_token
 
-            server = WebServer(event_store, api_token(), *web, extra_hosts=allowed_hosts)
+            server = WebServer(
+                event_store, api_token(), *web, extra_hosts=allowed_hosts, **ops.web_options()
+            )
             try:
                 server.start()
             except OSError as exc:
                 raise fail(str(exc)) from None
             console.print(f"map and API: {server.url}#token={server.token}")
+        if metrics is not None:
+            try:
+                url = ops.serve(*metrics, allowed_hosts)
+            except OSError as exc:
+                raise fail(str(exc)) from None
+            console.print(f"metrics: {url}metrics, health: {url}healthz")
         console.print(
             f"watching {counted(len(sources), 'source')}; "
             f"events stored in {escape(str(store_path))}"
@@ -185,6 +211,7 @@ def watch_session(
 
                 def redraw(events: list[Event]) -> None:
                     picture.tick(events)
+                    ops.tick(events)
                     view.update(render(picture.aircraft, picture.status, picture.recent))
 
                 result = run_watch(
@@ -194,17 +221,25 @@ def watch_session(
                     should_stop=stop.is_set,
                     on_tick=redraw,
                     reload_zones=reloader,
+                    result=ops.result,
                 )
         else:
+
+            def tick(events: list[Event]) -> None:
+                picture.tick(events)
+                ops.tick(events)
+
             result = run_watch(
                 sources,
                 engine,
                 sinks,
                 should_stop=stop.is_set,
                 on_events=print_each,
-                on_tick=picture.tick,
+                on_tick=tick,
                 reload_zones=reloader,
+                result=ops.result,
             )
+        ops.finish()
         picture.tick([], force=True)
         event_store.flush()
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.by_kind.items())) or "none"
@@ -219,6 +254,7 @@ def watch_session(
             if time.monotonic() > deadline or stop.is_set():
                 console.print("webhook deliveries still pending: sent when watch runs again")
                 break
+            ops.tick()  # a webhook failing at the end is said too
             time.sleep(0.1)
         if epilogue is not None:
             epilogue(event_store)
@@ -230,6 +266,7 @@ def watch_session(
     finally:
         if server is not None:
             server.stop()
+        ops.stop()
         for delivery in deliveries:
             delivery.close()
         for sink in sinks:

@@ -95,6 +95,11 @@ class _WatchCollector:
         reconnects = CounterMetricFamily(
             "skyfence_feed_reconnects", "Connections made after the first.", labels=labels
         )
+        refused = CounterMetricFamily(
+            "skyfence_feed_connect_failures",
+            "Connection attempts (or polls) that failed.",
+            labels=labels,
+        )
         lag = GaugeMetricFamily(
             "skyfence_feed_lag_seconds",
             "How far the newest fix is behind this machine's clock, at the last picture.",
@@ -115,10 +120,11 @@ class _WatchCollector:
             state = feed_state(source)
             if state is not None:
                 connected.add_metric(name, int(state.connected))
+                refused.add_metric(name, state.failed_attempts)
                 behind = lags.get(source.name)
                 if behind is not None:
                     lag.add_metric(name, float(behind))
-        yield from (received, decoded, malformed, duplicates, connected, reconnects, lag)
+        yield from (received, decoded, malformed, duplicates, connected, reconnects, refused, lag)
 
     def _outbox(self) -> Iterator[Metric]:
         labels = ["destination"]

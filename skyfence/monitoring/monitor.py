@@ -17,7 +17,7 @@ from typing import Any
 from skyfence.alerts.destinations import destination_name
 from skyfence.alerts.webhook import WebhookDelivery
 from skyfence.engine.engine import Engine
-from skyfence.monitoring.failures import LOG_EVERY_S, FailureLog
+from skyfence.monitoring.failures import LOG_EVERY_S, FailureLog, plain
 from skyfence.sources.live import FeedStatus
 from skyfence.store.events import EventStore, StoreError
 from skyfence.watching import FeedAdapter, LivePicture, Source, WatchResult
@@ -131,7 +131,7 @@ class WatchMonitor:
                 }
             )
             if down_s >= self.unhealthy_after_s:
-                why = f": {state.error}" if state.error else ""
+                why = f": {plain(state.error, source.name)}" if state.error else ""
                 reasons.append(f"feed {source.name} not connected for {down_s:.0f} s{why}")
         failure: StoreError | None = self.store.failure
         if failure is not None:

@@ -104,3 +104,33 @@ def test_the_unit_s_command_runs_serves_its_health_and_stops_cleanly_on_sigterm(
     assert process.returncode == 0, err
     assert time.monotonic() - stopped < 10
     assert err.startswith("feed beast://127.0.0.1:") and "connection refused" in err
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="the sqlite3 shell is not installed")
+def test_an_online_backup_taken_while_the_store_is_written_is_a_whole_store(
+    tmp_path: Path, samples: Path, paris_zones_path: Path
+) -> None:
+    """docs/deploy.md's backup: `sqlite3 FILE ".backup COPY"` while the writer commits."""
+    from skyfence.engine.engine import Engine
+    from skyfence.schema import StateVectors
+    from skyfence.sources.recordings import read_recording
+    from skyfence.store.events import EventStore
+    from skyfence.zones.geojson import load_zones
+
+    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    events = Engine(load_zones(paris_zones_path)).process(sv)
+    path, copy = tmp_path / "events.sqlite", tmp_path / "backup.sqlite"
+    store = EventStore(path)
+    store.write(events[:500])
+    store.flush()
+    for chunk in range(500, len(events), 100):  # still writing while the copy is taken
+        store.write(events[chunk : chunk + 100])
+    backup = subprocess.run(
+        ["sqlite3", str(path), f".backup {copy}"], capture_output=True, text=True, timeout=60
+    )
+    store.close()
+    assert backup.returncode == 0, backup.stderr
+    with EventStore(copy) as restored:
+        n = restored.count()
+        assert 500 <= n <= len(events)
+        assert {r["id"] for r in restored.query(limit=n)} <= {e.id for e in events}

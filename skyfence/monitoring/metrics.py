@@ -19,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from skyfence.alerts.destinations import destination_name
 from skyfence.monitoring.monitor import WatchMonitor, feed_state
+from skyfence.store.events import StoreError
 from skyfence.watching import FeedAdapter, source_status
 
 # seconds from queueing to on disk: one fsync is milliseconds, a lock held elsewhere seconds
@@ -137,7 +138,11 @@ class _WatchCollector:
             labels=labels,
         )
         now = time.time()
-        for row in self.monitor.store.outbox_health():
+        try:
+            backlog = self.monitor.store.outbox_health()
+        except StoreError:  # the store failing: the other metrics matter all the more
+            backlog = []
+        for row in backlog:
             name = [destination_name(row.url)]
             pending.add_metric(name, row.pending)
             at = row.oldest_pending_at

@@ -141,11 +141,13 @@ def test_metrics_of_a_real_beast_feed_match_the_watch_and_health_follows_the_fee
     by_kind = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
     summary = f"{rows} state vectors, {sum(kinds.values())} events ({by_kind})."
     assert summary in watch.out.read_text(), watch.output()
-    # the lost receiver, then refused connections: a line for each change, none per retry
+    # the lost receiver, then refused connections: a line for each change seen at a tick, none
+    # per retry (the first retry comes at once: a loaded machine may see it refused in the same
+    # tick as the loss, and then only the refusal is a change)
     lost = watch.err.read_text().splitlines()
-    assert len(lost) == 2, watch.output()
-    assert lost[0] == f"feed {uri}: connection closed by the receiver, retrying in 0 s"
-    assert lost[1].startswith(f"feed {uri}: connection refused, retrying in ")
+    assert 1 <= len(lost) <= 2, watch.output()
+    assert lost[-1].startswith(f"feed {uri}: connection refused, retrying in ")
+    assert lost[:-1] in ([], [f"feed {uri}: connection closed by the receiver, retrying in 0 s"])
 
 
 def test_a_refused_feed_and_a_refused_webhook_are_one_line_each_not_a_flood(

@@ -264,12 +264,14 @@ def run_watch(
     on_events: Callable[[list[Event]], None] | None = None,
     on_tick: Callable[[list[Event]], None] | None = None,
     reload_zones: Callable[[], list[Event]] | None = None,
+    result: WatchResult | None = None,
 ) -> WatchResult:
     """Poll the sources until they are all exhausted (recordings) or `should_stop` says so.
     `on_tick` sees every tick's events (often none) after the sinks, to refresh a live view.
     `reload_zones`, called before each tick, may swap the engine's zones (its events, for
-    aircraft inside removed zones, are emitted like any other)."""
-    result = WatchResult()
+    aircraft inside removed zones, are emitted like any other). `result`, if given, is filled
+    as the watch goes (its metrics read it) and returned."""
+    result = WatchResult() if result is None else result
     try:
         while not should_stop():
             live = [s for s in sources if not s.exhausted]

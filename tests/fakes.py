@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,3 +126,73 @@ def squawking(samples: Path, out: Path, stretches: list[range], code: str = "770
         lines[i] = json.dumps(record)
     out.write_text("\n".join(lines) + "\n")
     return [json.loads(lines[i])["timestamp"] for i in changed]
+
+
+AFR_FLIGHT = Path(__file__).parents[1] / "skyfence/samples/af_cdg_tls_2024-07-06.jsonl.gz"
+# 2024-07-06: 1600 s after the recording's first frame the AFR flight to Toulouse flies south at
+# FL186 past 48.40 N 2.14 E; this box's northern edge is crossed about 10 s later
+AFR_CROSSING_ZONE = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"id": "SOUTH-OF-PARIS", "floor": "SFC", "ceiling": "FL450"},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[1.6, 47.9], [2.6, 47.9], [2.6, 48.385], [1.6, 48.385], [1.6, 47.9]]
+                ],
+            },
+        }
+    ],
+}
+
+
+class PacedBeast:
+    """A window of the real AFR flight served as a Beast feed at real speed, a second of frames
+    at a time from the first connection on (frames are stamped with their arrival time: faster
+    would make the aircraft fly faster than it says, and be quarantined). Then the connection
+    stays open, silent, until `close`."""
+
+    def __init__(self, start_s: float = 1600.0, seconds: int = 20) -> None:
+        import gzip
+        import json
+
+        with gzip.open(AFR_FLIGHT) as lines:
+            rows = [json.loads(line) for line in lines]
+        t0 = rows[0]["timestamp"]
+        seconds_of = [[r["frame"] for r in rows if int(r["timestamp"] - t0 - start_s) == i]
+                      for i in range(seconds)]  # fmt: skip
+        self.frames = sum(len(part) for part in seconds_of)
+        self.ticks = [threading.Event() for _ in range(seconds)]
+        script: list[Step] = []
+        for tick, part in zip(self.ticks, seconds_of, strict=True):
+            script += [tick, beast_bytes(part)]
+        self.receiver = Receiver([[*script, HOLD]])
+        self.port = self.receiver.port
+        self._pacer = threading.Thread(target=self._pace, daemon=True)
+        self._pacer.start()
+
+    def _pace(self) -> None:
+        while self.receiver.accepted == 0 and not self.receiver.stop.is_set():
+            time.sleep(0.01)
+        start = time.monotonic()
+        for i, tick in enumerate(self.ticks):
+            delay = start + i - time.monotonic()
+            if self.receiver.stop.wait(max(delay, 0.0)):
+                return
+            tick.set()
+
+    def close(self) -> None:
+        for tick in self.ticks:
+            tick.set()
+        self.receiver.close()
+
+
+def beast_bytes(frames: list[str]) -> bytes:
+    """Mode S frames as Beast messages (no MLAT clock, full signal), 0x1a escaped."""
+    out = bytearray()
+    for frame in frames:
+        body = b"\x00" * 6 + b"\xff" + bytes.fromhex(frame)
+        out += b"\x1a" + (b"3" if len(frame) == 28 else b"2") + body.replace(b"\x1a", b"\x1a\x1a")
+    return bytes(out)

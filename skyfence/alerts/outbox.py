@@ -90,6 +90,8 @@ class OutboxWorker:
         self._messages = 0
         self._failed = 0
         self._streak = 0  # failures in a row, whichever events: the endpoint's health
+        self._last_error: str | None = None  # of the last attempt, None once one succeeds
+        self._pause_s = 0.0  # the endpoint's pause after the last failure
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -109,6 +111,18 @@ class OutboxWorker:
         with self._lock:
             sent, failed, messages = self._sent, self._failed, self._messages
         return DeliveryStats(sent, failed, self.store.outbox_counts(self.key).pending, messages)
+
+    @property
+    def failing(self) -> tuple[str, float] | None:
+        """While the last attempt failed: its error and the pause before the next one. Read
+        without the store, so a watch can look every tick."""
+        with self._lock:
+            return None if self._last_error is None else (self._last_error, self._pause_s)
+
+    @property
+    def failed_attempts(self) -> int:
+        with self._lock:
+            return self._failed
 
     @property
     def running(self) -> bool:
@@ -187,6 +201,7 @@ class OutboxWorker:
                     self._sent += len(ids)
                     self._messages += int(message.send)
                     self._streak = 0
+                    self._last_error = None
                 self.store.mark_delivered(ids, self.key, time.time())
                 continue
             with self._lock:
@@ -197,7 +212,10 @@ class OutboxWorker:
             attempts = max(d.attempts for d in message.deliveries)
             retry_at = time.time() + self._backoff(attempts + 1)
             self.store.record_failure(ids, self.key, error, retry_at)
-            self._stop.wait(self._backoff(streak))
+            pause = self._backoff(streak)
+            with self._lock:
+                self._last_error, self._pause_s = error, pause
+            self._stop.wait(pause)
             return
 
     def _backoff(self, failures: int) -> float:

@@ -25,6 +25,7 @@ from skyfence.cli.common import (
     load_or_fail,
     receiver_or_fail,
 )
+from skyfence.cli.operations import MetricsPortOption, Operations, UnhealthyAfterOption
 from skyfence.cli.render import print_each
 from skyfence.cli.rules import SquawksOption, WatchedOnlyZoneOption, WatchlistOption, rules_or_fail
 from skyfence.engine.events import Event
@@ -93,6 +94,8 @@ def watch(
     watchlist: WatchlistOption = None,
     watched_only_zone: WatchedOnlyZoneOption = None,
     squawks: SquawksOption = True,
+    metrics_port: MetricsPortOption = None,
+    unhealthy_after: UnhealthyAfterOption = 60.0,
 ) -> None:
     """Watch live feeds or recordings against zones.
 
@@ -128,6 +131,8 @@ def watch(
         zone_sources=zones,
         rules=rules_or_fail(watchlist, watched_only_zone, squawks, zone_list, settings),
         mqtt=mqtt or [],
+        metrics=(host, metrics_port) if metrics_port is not None else None,
+        unhealthy_after_s=unhealthy_after,
     )
 
 
@@ -173,13 +178,17 @@ def watch_session(
     notify: Sequence[str] = (),
     public_url: str | None = None,
     mqtt: Sequence[str] = (),
+    metrics: tuple[str, int] | None = None,
+    unhealthy_after_s: float = 60.0,
 ) -> None:
     """Sources, engine, store, webhooks, map and console for one run of `watch` (or `demo`).
     `notify`: Apprise URLs (with skyfence's query options), `public_url`: the map they link to.
     With `zone_sources`, the zones are reloaded on SIGHUP and when one of the files changes.
     `epilogue` speaks after the run's summary, before the map is kept up until Ctrl-C.
     `rules` are the rules beyond areas (skyfence.cli.rules).
-    `mqtt` brokers get the events (through the store's outbox) and the live picture."""
+    `mqtt` brokers get the events (through the store's outbox) and the live picture.
+
+    `metrics` is where to serve `/metrics` and `/healthz` without the map."""
     from skyfence.alerts.files import open_sink
     from skyfence.alerts.mqtt import MqttOutput, parse_mqtt_url
     from skyfence.alerts.notify import AppriseDelivery, parse_destinations
@@ -218,6 +227,16 @@ def watch_session(
         for output in published:
             output.tick(picture.aircraft, engine.zones.zones, engine.clock_s)
 
+    ops = Operations(
+        engine,
+        sources,
+        event_store,
+        picture,
+        deliveries,
+        live_view=console.is_terminal,
+        unhealthy_after_s=unhealthy_after_s,
+        served=web is not None or metrics is not None,
+    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # graceful: pending events are flushed
         signal.signal(sig, lambda *_: stop.set())
@@ -236,12 +255,20 @@ def watch_session(
         if web is not None:
             from skyfence.web.server import WebServer, api_token
 
-            server = WebServer(event_store, api_token(), *web, extra_hosts=allowed_hosts)
+            server = WebServer(
+                event_store, api_token(), *web, extra_hosts=allowed_hosts, **ops.web_options()
+            )
             try:
                 server.start()
             except OSError as exc:
                 raise fail(str(exc)) from None
             console.print(f"map and API: {server.url}#token={server.token}")
+        if metrics is not None:
+            try:
+                url = ops.serve(*metrics, allowed_hosts)
+            except OSError as exc:
+                raise fail(str(exc)) from None
+            console.print(f"metrics: {url}metrics, health: {url}healthz")
         console.print(
             f"watching {counted(len(sources), 'source')}; "
             f"events stored in {escape(str(store_path))}"
@@ -255,6 +282,7 @@ def watch_session(
 
                 def redraw(events: list[Event]) -> None:
                     tick(events)
+                    ops.tick(events)
                     view.update(render(picture.aircraft, picture.status, picture.recent))
 
                 result = run_watch(
@@ -264,17 +292,25 @@ def watch_session(
                     should_stop=stop.is_set,
                     on_tick=redraw,
                     reload_zones=reloader,
+                    result=ops.result,
                 )
         else:
+
+            def each_tick(events: list[Event]) -> None:
+                tick(events)
+                ops.tick(events)
+
             result = run_watch(
                 sources,
                 engine,
                 sinks,
                 should_stop=stop.is_set,
                 on_events=print_each,
-                on_tick=tick,
+                on_tick=each_tick,
                 reload_zones=reloader,
+                result=ops.result,
             )
+        ops.finish()
         tick([], force=True)
         event_store.flush()
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.by_kind.items())) or "none"
@@ -294,6 +330,7 @@ def watch_session(
                 )
                 console.print(f"deliveries still pending ({pending}): sent when watch runs again")
                 break
+            ops.tick()  # a webhook failing at the end is said too
             time.sleep(0.1)
         if epilogue is not None:
             epilogue(event_store)
@@ -305,6 +342,7 @@ def watch_session(
     finally:
         if server is not None:
             server.stop()
+        ops.stop()
         for delivery in deliveries:
             delivery.close()
         for output in published:

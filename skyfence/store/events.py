@@ -76,6 +76,7 @@ __all__ = [
     "Delivery",
     "EventStore",
     "OutboxCounts",
+    "OutboxHealth",
     "StoreError",
     "StoreStats",
 ]
@@ -122,6 +123,17 @@ class OutboxCounts:
     delivered: int
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxHealth:
+    """One destination's backlog: what waits, since when (the oldest waiting event's storing
+    time, UNIX seconds) and the last error of a waiting delivery (None: none failed yet)."""
+
+    url: str
+    pending: int
+    oldest_pending_at: float | None
+    last_error: str | None
+
+
 @dataclass(slots=True)
 class _Job:
     """Work for the writer: event rows to insert, or an operation whose caller waits."""
@@ -131,6 +143,7 @@ class _Job:
     future: Future[Any] | None = None
     result: Any = None
     retry_until: float = -math.inf  # monotonic time until which a locked database is retried
+    queued_at: float = field(default_factory=time.monotonic)  # for the write latency
 
 
 class EventStore:
@@ -175,6 +188,8 @@ class EventStore:
         self._unwritten: list[Row] = []  # event rows no commit took, known once stopped
         self._retry_wake = threading.Event()
         self._listeners: list[Callable[[], None]] = []
+        self._latency_listeners: list[Callable[[float], None]] = []
+        self.last_commit_at: float | None = None  # monotonic time of the last commit
         self._thread = threading.Thread(
             target=self._run, name=f"skyfence-store-writer:{self.path.name}", daemon=True
         )
@@ -510,6 +525,33 @@ class EventStore:
                 pending, delivered = conn.execute(sql + " WHERE url = ?", (url,)).fetchone()
         return OutboxCounts(int(pending), int(delivered))
 
+    def outbox_health(self) -> list[OutboxHealth]:
+        """Per destination with deliveries waiting, and per webhook URL of this store (with
+        nothing waiting): for `/metrics`, `/healthz` and the map's footer."""
+        sql = (
+            "SELECT o.url, count(*), min(e.inserted_at), (SELECT w.last_error FROM outbox w"
+            " WHERE w.url = o.url AND w.delivered_at IS NULL AND w.last_error IS NOT NULL"
+            " ORDER BY w.next_attempt_at DESC LIMIT 1)"
+            " FROM outbox o JOIN events e ON e.id = o.event_id"
+            " WHERE o.delivered_at IS NULL GROUP BY o.url ORDER BY o.url"
+        )
+        with self._reader() as conn:
+            rows = conn.execute(sql).fetchall()
+        found = {r[0]: OutboxHealth(r[0], int(r[1]), r[2], r[3]) for r in rows}
+        idle = [OutboxHealth(u, 0, None, None) for u in self.outbox_keys if u not in found]
+        return [*found.values(), *idle]
+
+    @property
+    def failure(self) -> StoreError | None:
+        """Why commits fail, while they do (None once one succeeds again)."""
+        return self._failure
+
+    def add_latency_listener(self, listener: Callable[[float], None]) -> None:
+        """Call `listener` (in the writer thread: it must not block) after each commit with
+        the seconds its oldest work waited in the queue until it was on disk."""
+        with self._lock:
+            self._latency_listeners.append(listener)
+
     def mark_delivered(self, event_id: str | Sequence[str], url: str, at: float) -> None:
         """Record a successful delivery (of one event, or of several in one message, as a
         storm's summary); returns once committed."""
@@ -615,6 +657,7 @@ class EventStore:
             if rows and len(rows) < len(jobs) and self._commit(rows):
                 jobs = [job for job in jobs if not job.rows]
             if self._commit(jobs):
+                self._committed(jobs)
                 retained, failures = [], 0
             else:
                 retained = [job for job in jobs if job.rows or job.future is not None]
@@ -623,6 +666,16 @@ class EventStore:
         for job in retained:
             if job.future is not None:
                 job.future.set_exception(StoreError(self.path, "the event store was closed"))
+
+    def _committed(self, jobs: list[_Job]) -> None:
+        now = time.monotonic()
+        self.last_commit_at = now
+        waited = now - min(job.queued_at for job in jobs)
+        for listener in self._latency_listeners:
+            try:
+                listener(waited)
+            except Exception:  # someone else's bug must not stop the writer
+                log.exception("event store %s: latency listener failed", self.path)
 
     def _take(self, *, block: bool) -> tuple[list[_Job], bool]:
         jobs: list[_Job] = []

@@ -18,7 +18,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib.metadata import version
@@ -36,6 +36,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from skyfence.alerts.destinations import destination_name
 from skyfence.engine.events import EventKind
 from skyfence.kinds import kinds_table
 from skyfence.reporting import exports
@@ -65,10 +66,14 @@ def create_app(
     *,
     cors_origins: tuple[str, ...] = (),
     allowed_hosts: tuple[str, ...] | None = None,
+    health: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
+    metrics: Callable[[], tuple[bytes, str]] | None = None,
 ) -> FastAPI:
     """The application over an open store. `token` guards every write; requests whose Host
     header is not one of `allowed_hosts` are refused (400) before anything else (None: any
-    host, for an app that is not served on a socket)."""
+    host, for an app that is not served on a socket). A watch serving its map passes its
+    `health` and `metrics` (`skyfence.monitoring`); without them `/healthz` checks the store
+    can be read and `/metrics` does not exist."""
     app = FastAPI(
         title="skyfence",
         version=version("skyfence"),
@@ -227,6 +232,8 @@ def create_app(
     def status() -> dict[str, Any]:
         return _status(store)
 
+    add_operations(app, store, health, metrics)
+
     @app.get("/api/stream", summary="Server-sent events: aircraft, alert and status")
     async def stream(request: Request) -> StreamingResponse:
         return StreamingResponse(
@@ -367,9 +374,68 @@ def _download(text: str, fmt: str, name: str) -> Response:
     )
 
 
+def add_operations(
+    app: FastAPI,
+    store: EventStore,
+    health: Callable[[], tuple[bool, dict[str, Any]]] | None,
+    metrics: Callable[[], tuple[bytes, str]] | None,
+) -> None:
+    """`/healthz` and `/metrics`, on the map's app or alone (`watch --metrics-port`)."""
+
+    @app.get("/healthz", summary="200 when healthy, else 503 with the reasons")
+    def healthz() -> JSONResponse:
+        if health is not None:
+            ok, body = health()
+        else:
+            try:
+                store.count()
+                ok, body = True, {"status": "ok", "reasons": []}
+            except StoreError as exc:
+                ok, body = False, {"status": "unhealthy", "reasons": [f"event store: {exc.reason}"]}
+        return JSONResponse(body, 200 if ok else 503, headers={"Cache-Control": "no-store"})
+
+    if metrics is not None:
+        render = metrics
+
+        @app.get("/metrics", summary="Prometheus metrics of the watch")
+        def prometheus() -> Response:
+            body, content_type = render()
+            return Response(body, media_type=content_type)
+
+
+def operations_app(
+    store: EventStore,
+    health: Callable[[], tuple[bool, dict[str, Any]]],
+    metrics: Callable[[], tuple[bytes, str]],
+    allowed_hosts: tuple[str, ...],
+) -> FastAPI:
+    """Only `/healthz` and `/metrics`: `watch --metrics-port` without the map."""
+    app = FastAPI(title="skyfence operations", docs_url=None, redoc_url=None, openapi_url=None)
+    add_operations(app, store, health, metrics)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts, www_redirect=False)
+    return app
+
+
+def _deliveries(store: EventStore) -> list[dict[str, Any]]:
+    """The outbox per destination, for the footer: the URL's secret left out."""
+    now = time.time()
+    return [
+        {
+            "name": destination_name(row.url),
+            "pending": row.pending,
+            "oldest_pending_s": None
+            if row.oldest_pending_at is None
+            else round(max(0.0, now - row.oldest_pending_at), 1),
+            "last_error": row.last_error,
+        }
+        for row in store.outbox_health()
+    ]
+
+
 def _status(store: EventStore) -> dict[str, Any]:
     return {
         "sources": store.sources(),
+        "deliveries": _deliveries(store),
         "aircraft": len(store.aircraft()),
         "events": store.count(),
         "version": version("skyfence"),

@@ -6,12 +6,15 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from skyfence.errors import ServerError
 from skyfence.store.events import EventStore
-from skyfence.web.app import create_app
+from skyfence.web.app import create_app, operations_app
 from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
 
 LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
@@ -31,22 +34,12 @@ def api_token() -> str:
     return os.environ.get("SKYFENCE_TOKEN") or secrets.token_urlsafe(18)
 
 
-class WebServer:
-    """uvicorn on its own thread, so that a watch and its map share one store and one writer."""
+class ThreadedServer:
+    """uvicorn serving `app`, in the foreground or on its own thread."""
 
-    def __init__(
-        self,
-        store: EventStore,
-        token: str,
-        host: str = DEFAULT_HOST,
-        port: int = DEFAULT_PORT,
-        cors_origins: tuple[str, ...] = (),
-        *,
-        extra_hosts: tuple[str, ...] = (),
-    ) -> None:
-        hosts = allowed_hosts(host, extra_hosts)
+    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
         config = uvicorn.Config(
-            create_app(store, token, cors_origins=cors_origins, allowed_hosts=hosts),
+            app,
             host=host,
             port=port,
             log_level="warning",
@@ -55,7 +48,7 @@ class WebServer:
             timeout_graceful_shutdown=2,
         )
         self.server = uvicorn.Server(config)
-        self.host, self.port, self.token = host, port, token
+        self.host, self.port = host, port
         self._thread: threading.Thread | None = None
 
     @property
@@ -83,3 +76,48 @@ class WebServer:
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=5.0)
+
+
+class WebServer(ThreadedServer):
+    """The map and API on their own thread, so that a watch and its map share one store and one
+    writer. A watch passes its `health` and `metrics` (see `create_app`)."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        token: str,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        cors_origins: tuple[str, ...] = (),
+        *,
+        extra_hosts: tuple[str, ...] = (),
+        health: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
+        metrics: Callable[[], tuple[bytes, str]] | None = None,
+    ) -> None:
+        app = create_app(
+            store,
+            token,
+            cors_origins=cors_origins,
+            allowed_hosts=allowed_hosts(host, extra_hosts),
+            health=health,
+            metrics=metrics,
+        )
+        super().__init__(app, host, port)
+        self.token = token
+
+
+class OperationsServer(ThreadedServer):
+    """Only `/healthz` and `/metrics`, for `watch --metrics-port` (Prometheus without the map)."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        health: Callable[[], tuple[bool, dict[str, Any]]],
+        metrics: Callable[[], tuple[bytes, str]],
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        *,
+        extra_hosts: tuple[str, ...] = (),
+    ) -> None:
+        app = operations_app(store, health, metrics, allowed_hosts(host, extra_hosts))
+        super().__init__(app, host, port)

@@ -848,12 +848,29 @@
         return el("span", { class: "source finished", dataset: { name: s.name }, title: `${s.name} · ${done}` },
           String(s.name).split(/[\\/]/).pop(), el("span", { class: "rate", text: done }));
       }
+      // a feed that is down says why in the footer itself, not only in its tooltip
+      const why = !s.connected && s.last_error ? shortError(s.last_error, s.name) : null;
       return el("span", { class: "source " + (s.connected ? "connected" : "disconnected"), dataset: { name: s.name }, title: tip },
-        String(s.name).split(/[\\/]/).pop(), el("span", { class: "rate", text: rate }));
+        String(s.name).split(/[\\/]/).pop(), el("span", { class: why ? "rate why" : "rate", text: why || rate }));
+    }));
+    // deliveries waiting or failing (webhooks): the URL's secret is never sent, only its host
+    const deliveries = (Array.isArray(st.deliveries) ? st.deliveries : []).filter((d) => d.pending || d.last_error);
+    $("#deliveries").replaceChildren(...deliveries.map((d) => {
+      const age = Number.isFinite(d.oldest_pending_s) ? `oldest ${Math.round(d.oldest_pending_s)} s` : null;
+      const tip = [d.name, `${d.pending} pending`, age, d.last_error || null].filter(Boolean).join(" · ");
+      const text = `${d.pending} pending` + (d.last_error ? ` · ${shortError(d.last_error, "")}` : "");
+      return el("span", { class: "delivery" + (d.last_error ? " failing" : ""), dataset: { name: d.name }, title: tip },
+        String(d.name), el("span", { class: "rate why", text }));
     }));
     if (Number.isFinite(st.aircraft)) $("#aircraft-count").textContent = String(st.aircraft);
     if (Number.isFinite(st.events)) $("#event-count").textContent = String(st.events);
     if (st.version) $("#version").textContent = `v${st.version}`;
+  }
+
+  function shortError(text, name) {
+    let t = String(text);
+    if (name && t.startsWith(name + ": ")) t = t.slice(name.length + 2);
+    return t.replace(/^\[Errno -?\d+\] /, "");
   }
 
   function setStreamState(s) {

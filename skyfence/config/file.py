@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skyfence.config.lines import KeyLines
-from skyfence.config.lines import Path as KeyPath
+from skyfence.config.toml_lines import KeyLines, KeyPath
 from skyfence.errors import InputError
 
 SOURCE_KEY = "source"  # the one key with a table form: [[source]] url = ..., receiver = ...
@@ -81,6 +80,8 @@ def option_keys(command: Any, exclude: tuple[str, ...] = ("config",)) -> dict[st
         longs = [o for o in param.opts if o.startswith("--")]
         if param.param_type_name != "option" or not longs or param.name in exclude:
             continue
+        if not param.expose_value:  # --install-completion and the like: actions, not settings
+            continue
         annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
         kind, listed = _kind(annotation)
         if param.is_flag:
@@ -130,7 +131,7 @@ def parse_watch_config(
     lines = KeyLines(text)
     reader = _Reader(path, lines, os.environ if environ is None else environ)
     defaults, keys = reader.read(data, option_keys(command))
-    return WatchConfig(path, defaults, keys, lines), reader.problems
+    return WatchConfig(path, defaults, keys, lines), reader.listed()
 
 
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
@@ -144,11 +145,15 @@ class _Reader:
         self.base = path.parent
         self.lines = lines
         self.environ = environ
-        self.problems: list[str] = []
+        self.problems: list[tuple[int, str]] = []
 
     def problem(self, where: KeyPath, message: str) -> None:
         line = self.lines.line(where)
-        self.problems.append(f"line {line}: {message}" if line else message)
+        self.problems.append((line or 0, f"line {line}: {message}" if line else message))
+
+    def listed(self) -> list[str]:
+        """In the file's order, as the user reads it."""
+        return [message for _, message in sorted(self.problems, key=lambda p: p[0])]
 
     def read(
         self, data: dict[str, Any], keys: dict[str, OptionKey]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-Path = tuple[str | int, ...]  # ("source", 0, "receiver", "lat"): tables, array indices, keys
+KeyPath = tuple[str | int, ...]  # ("source", 0, "receiver", "lat"): tables, array indices, keys
 
 _PART = r"""[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*'"""
 _DOTTED = rf"(?:{_PART})(?:\s*\.\s*(?:{_PART}))*"
@@ -26,10 +26,10 @@ class KeyLines:
     """Line numbers (from 1) of the keys and table headers of one TOML text."""
 
     def __init__(self, text: str) -> None:
-        self._lines: dict[Path, int] = {}
+        self._lines: dict[KeyPath, int] = {}
         self._text = text.splitlines()
-        tables: dict[Path, int] = {}  # array of tables -> how many seen so far
-        current: Path = ()
+        tables: dict[KeyPath, int] = {}  # array of tables -> how many seen so far
+        current: KeyPath = ()
         in_string: str | None = None  # the quote of a multi-line string being skipped
         for number, line in enumerate(self._text, start=1):
             if in_string is not None:
@@ -45,17 +45,19 @@ class KeyLines:
                     self._lines.setdefault(current[:-1], number)
                 continue
             key = _KEY.match(line)
-            if key:
-                self._lines.setdefault((*current, *_parts(key.group(1))), number)
+            if key:  # `a.b.c = 1` defines a and a.b on this line too
+                parts = _parts(key.group(1))
+                for n in range(1, len(parts) + 1):
+                    self._lines.setdefault((*current, *parts[:n]), number)
             for quote in ('"""', "'''"):
                 if line.count(quote) % 2 == 1:
                     in_string = quote
 
     @staticmethod
-    def _table(names: list[str], array: bool, tables: dict[Path, int]) -> Path:
+    def _table(names: list[str], array: bool, tables: dict[KeyPath, int]) -> KeyPath:
         """The path of a `[table]` or `[[array]]` header, with the index of every array of
         tables it goes through (`[source.receiver]` after two `[[source]]`: source, 1, ...)."""
-        path: Path = ()
+        path: KeyPath = ()
         for i, name in enumerate(names):
             path = (*path, name)
             if array and i == len(names) - 1:
@@ -64,7 +66,7 @@ class KeyLines:
                 path = (*path, tables[path] - 1)
         return path
 
-    def line(self, path: Path) -> int | None:
+    def line(self, path: KeyPath) -> int | None:
         """The line of `path`, or of the nearest key above it; None when nothing matches."""
         for n in range(len(path), 0, -1):
             found = self._lines.get(path[:n])

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from skyfence.config.file import ConfigError, WatchConfig, parse_watch_config
+from skyfence.config.file import ConfigError, WatchConfig, by_line, parse_watch_config
 from skyfence.wording import counted
 
 
@@ -50,8 +50,8 @@ def check_watch_config(path: Path, command: Any) -> CheckedConfig:
         except ValueError as exc:
             problem("webhook", str(exc), i)
     if problems:
-        raise ConfigError(path, problems)
-    given = sorted(k for k in values if k not in ("zones", "source"))
+        raise ConfigError(path, by_line(problems))
+    given = sorted(config.keys[k] for k in values if k not in ("zones", "source"))
     n_zones, n_sources = len(values.get("zones", [])), len(values.get("source", []))
     summary = (
         f"{counted(zones, 'zone')} from "

@@ -35,6 +35,17 @@ FEED_SCHEMES = ("beast://", "avr://", "sbs://")  # the feeds whose URL carries ?
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+def by_line(problems: list[str]) -> list[str]:
+    """Problems in the file's order (`line N: ...`), as the user reads it; those of no line
+    last."""
+
+    def line(problem: str) -> int:
+        found = re.match(r"line (\d+):", problem)
+        return int(found.group(1)) if found else 1 << 30
+
+    return sorted(problems, key=line)
+
+
 class ConfigError(InputError):
     """A config file that cannot be used: every problem found, one per line."""
 
@@ -131,7 +142,7 @@ def parse_watch_config(
     lines = KeyLines(text)
     reader = _Reader(path, lines, os.environ if environ is None else environ)
     defaults, keys = reader.read(data, option_keys(command))
-    return WatchConfig(path, defaults, keys, lines), reader.listed()
+    return WatchConfig(path, defaults, keys, lines), by_line(reader.problems)
 
 
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
@@ -145,15 +156,11 @@ class _Reader:
         self.base = path.parent
         self.lines = lines
         self.environ = environ
-        self.problems: list[tuple[int, str]] = []
+        self.problems: list[str] = []
 
     def problem(self, where: KeyPath, message: str) -> None:
         line = self.lines.line(where)
-        self.problems.append((line or 0, f"line {line}: {message}" if line else message))
-
-    def listed(self) -> list[str]:
-        """In the file's order, as the user reads it."""
-        return [message for _, message in sorted(self.problems, key=lambda p: p[0])]
+        self.problems.append(f"line {line}: {message}" if line else message)
 
     def read(
         self, data: dict[str, Any], keys: dict[str, OptionKey]
@@ -171,7 +178,7 @@ class _Reader:
             value = self.substitute((key,), raw)
             checked: Any
             if key == SOURCE_KEY and option.repeated:
-                checked = self.sources(value)
+                checked = self.sources(value, keys)
             elif key == RECEIVER_KEY and isinstance(value, dict):
                 checked = self.receiver((key,), value)
             else:
@@ -206,7 +213,7 @@ class _Reader:
                 self.problem(where, f"{where[0]}: expected a list, e.g. {where[0]} = [...]")
                 return None
             items = [self.scalar((*where, i), option, v) for i, v in enumerate(value)]
-            return None if any(i is None for i in items) else items
+            return [i for i in items if i is not None]  # the others are problems already
         return self.scalar(where, option, value)
 
     def scalar(self, where: KeyPath, option: OptionKey, value: Any) -> Any:
@@ -246,7 +253,7 @@ class _Reader:
             return entry
         return str(self.base / Path(entry).expanduser())
 
-    def sources(self, value: Any) -> list[str] | None:
+    def sources(self, value: Any, keys: Mapping[str, OptionKey]) -> list[str] | None:
         """`source = ["beast://..."]` or `[[source]]` tables, mixed as wished: each source's
         text as `--source` takes it, a feed's receiver in its URL."""
         where: KeyPath = (SOURCE_KEY,)
@@ -259,17 +266,22 @@ class _Reader:
             if isinstance(item, str):
                 texts.append(self.source_text(here, item, None))
             elif isinstance(item, dict):
-                texts.append(self.source_table(here, item))
+                texts.append(self.source_table(here, item, keys))
             else:
                 self.problem(here, f"{_dotted(here)}: expected a URL, a file or a table")
                 texts.append(None)
-        return None if any(t is None for t in texts) else [t for t in texts if t is not None]
+        return [t for t in texts if t is not None]  # the others are problems already
 
-    def source_table(self, where: KeyPath, table: dict[str, Any]) -> str | None:
+    def source_table(
+        self, where: KeyPath, table: dict[str, Any], keys: Mapping[str, OptionKey]
+    ) -> str | None:
         for key in table:
             if key not in SOURCE_TABLE_KEYS:
                 known = ", ".join(SOURCE_TABLE_KEYS)
-                self.problem((*where, key), f"unknown key {key!r} in a source; known: {known}")
+                # TOML puts every key below [[source]] in that table
+                hint = "; top-level keys go above the first [[source]]" if key in keys else ""
+                message = f"unknown key {key!r} in a source; known: {known}{hint}"
+                self.problem((*where, key), message)
         url = table.get("url")
         if not isinstance(url, str):
             self.problem(where, f'{_dotted(where)}: a source needs url = "..." (a string)')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from importlib.resources import files
@@ -491,11 +492,14 @@ def test_version_and_help_read_well() -> None:
         assert row.rstrip(" │").endswith("."), row  # one whole sentence, not cut
         following = lines[lines.index(row) + 1]
         assert following.startswith("│ ") and following[2] != " ", following  # not continued
-    for command in (("audit",), ("watch",), ("demo",), ("report",), ("zones", "show")):
-        options = skyfence(*command, "--help").stdout
-        options = options[options.index("Options") :]
-        # every option that takes a value names it; a flag shows none
-        assert "<list[" not in options and "<bool>  Serve" not in options, options
+    commands = [(c,) for c in ("audit", "watch", "serve", "demo", "report", "export")]
+    commands += [("interference",), ("zones", "show"), ("zones", "check"), ("zones", "import")]
+    for command in [(), *commands]:
+        text = skyfence(*command, "--help").stdout
+        # every value is named in click's words (PATH, TEXT, FLOAT); a flag, --help included,
+        # shows none: no Python annotation such as <list[Path]>, <str> or <bool>
+        assert not re.search(r"<(list\[|str|int|float|bool|Path)", text), text
+        assert "--help             Show" in text or "--help   " in text, text
     assert "FILE|SET" in skyfence("audit", "--help").stdout
 
 

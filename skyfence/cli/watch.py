@@ -23,6 +23,7 @@ from skyfence.cli.common import (
     load_or_fail,
     receiver_or_fail,
 )
+from skyfence.cli.config import ConfigOption
 from skyfence.cli.render import print_each
 from skyfence.engine.events import Event
 from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
@@ -50,6 +51,7 @@ def watch(
             "http://HOST/data/aircraft.json, or a recording file.",
         ),
     ],
+    config: ConfigOption = None,
     store: Annotated[
         Path | None, typer.Option(help="Event store (SQLite); default in the user data folder.")
     ] = None,

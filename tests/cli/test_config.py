@@ -13,7 +13,8 @@ from pathlib import Path
 SAMPLES = Path(str(files("skyfence") / "samples"))
 FRAMES = SAMPLES / "af_cdg_tls_2024-07-06.jsonl.gz"  # AFR34ZG's Mode S frames, CDG to TLS
 SPOOFED = SAMPLES / "thy9bp_spoofing_2024-09-17.json.gz"
-EXAMPLE = Path(__file__).parents[2] / "docs" / "skyfence.toml"
+ROOT = Path(__file__).parents[2]
+EXAMPLE = ROOT / "docs" / "skyfence.toml"
 
 
 def skyfence(
@@ -25,7 +26,8 @@ def skyfence(
         text=True,
         timeout=600,
         cwd=cwd,
-        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", **(env or {})},
+        # run from another folder: this checkout's skyfence all the same
+        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **(env or {})},
     )
 
 
@@ -129,7 +131,8 @@ def test_config_check_lists_every_problem_and_watch_starts_nothing(tmp_path: Pat
         "source, store, webhook, out, speed, receiver, lookahead, lost-contact, web, host, "
         "port, allowed-host",
         "  line 3: webhook[0]: environment variable SKYFENCE_TEST_UNSET is not set",
-        "  line 6: invalid feed URI 'beast://radar.local:99999': Port out of range 0-65535",
+        "  line 5: invalid feed URI 'beast://radar.local:99999?receiver=43.6,1.4': Port out of "
+        "range 0-65535",
         "  line 7: unknown key 'height' in a receiver; known: lat, lon, height_m",
     ]
 

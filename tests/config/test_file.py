@@ -208,3 +208,12 @@ def test_a_file_that_is_not_toml_names_its_line(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.toml"
     [problem] = problems(missing)
     assert problem.startswith("cannot read it: ") and "nowhere.toml" in problem
+
+
+def test_a_top_level_key_written_below_a_source_table_is_pointed_out(tmp_path: Path) -> None:
+    """TOML puts every key below `[[source]]` in that table: the commonest slip."""
+    path = write(tmp_path, '[[source]]\nurl = "beast://a"\n\nstore = "events.sqlite"\n')
+    assert problems(path) == [
+        "line 4: unknown key 'store' in a source; known: url, receiver; top-level keys go "
+        "above the first [[source]]"
+    ]

@@ -27,6 +27,7 @@ def check_watch_config(path: Path, command: Any) -> CheckedConfig:
 
     def problem(name: str, message: str, index: int | None = None) -> None:
         line = config.line(name, index)
+        message = config.redact(message)
         problems.append(f"line {line}: {message}" if line else message)
 
     zones = _zones(values.get("zones", []), lambda m: problem("zones", m))

@@ -32,6 +32,7 @@ SOURCE_TABLE_KEYS = ("url", "receiver")
 RECEIVER_KEY = "receiver"  # also a table: receiver = {lat = ..., lon = ..., height_m = ...}
 RECEIVER_KEYS = ("lat", "lon", "height_m")
 FEED_SCHEMES = ("beast://", "avr://", "sbs://")  # the feeds whose URL carries ?receiver=
+MIN_SECRET_CHARS = 4  # shorter values (a port, a flag) are written back in messages as they are
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -74,6 +75,14 @@ class WatchConfig:
     defaults: dict[str, Any]  # parameter name -> value, for the command's `default_map`
     keys: dict[str, str] = field(default_factory=dict)  # parameter name -> its key in the file
     key_lines: KeyLines = field(default_factory=lambda: KeyLines(""))
+    secrets: dict[str, str] = field(default_factory=dict)  # a variable's value -> "${NAME}"
+
+    def redact(self, text: str) -> str:
+        """`text` with every value taken from the environment written back as `${NAME}`: a
+        message about a URL does not print the token in it."""
+        for value in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(value, self.secrets[value])
+        return text
 
     def line(self, name: str, index: int | None = None) -> int | None:
         """The line of a parameter's key in the file (of its `index`th item for a list)."""
@@ -142,7 +151,8 @@ def parse_watch_config(
     lines = KeyLines(text)
     reader = _Reader(path, lines, os.environ if environ is None else environ)
     defaults, keys = reader.read(data, option_keys(command))
-    return WatchConfig(path, defaults, keys, lines), by_line(reader.problems)
+    config = WatchConfig(path, defaults, keys, lines, reader.secrets)
+    return config, by_line([config.redact(p) for p in reader.problems])
 
 
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
@@ -156,6 +166,7 @@ class _Reader:
         self.base = path.parent
         self.lines = lines
         self.environ = environ
+        self.secrets: dict[str, str] = {}
         self.problems: list[str] = []
 
     def problem(self, where: KeyPath, message: str) -> None:
@@ -197,7 +208,10 @@ class _Reader:
                 if name not in self.environ:
                     self.problem(where, f"{_dotted(where)}: environment variable {name} is not set")
                     return ""
-                return self.environ[name]
+                value = self.environ[name]
+                if len(value) >= MIN_SECRET_CHARS:
+                    self.secrets[value] = match.group(0)
+                return value
 
             return _ENV.sub(variable, value)
         if isinstance(value, list):

@@ -80,3 +80,23 @@ def test_the_documented_example_is_valid_and_has_every_key_of_watch(
     for key in option_keys(watch_command()):  # set or shown commented out, with its meaning
         if key != "source":
             assert re.search(rf"^(# )?{re.escape(key)} = ", text, re.MULTILINE), key
+
+
+def test_a_problem_shows_the_variable_not_the_secret_it_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOOK_TOKEN", "t0k3n-s3cret")
+    monkeypatch.setenv("HOOK_PORT", "99999")
+    path = write(
+        tmp_path,
+        'zones = ["demo"]\nwebhook = ["ftp://hooks.example.org/x?token=${HOOK_TOKEN}"]\n'
+        'source = ["beast://radar.local:${HOOK_PORT}"]\n',
+    )
+    with pytest.raises(ConfigError) as raised:
+        check_watch_config(path, watch_command())
+    assert raised.value.problems == [
+        "line 2: webhook URL 'ftp://hooks.example.org/x?token=${HOOK_TOKEN}': expected "
+        "http(s)://HOST[:PORT]/PATH",
+        "line 3: invalid feed URI 'beast://radar.local:${HOOK_PORT}': Port out of range 0-65535",
+    ]
+    assert "s3cret" not in str(raised.value)

@@ -102,13 +102,25 @@ def option_keys(command: Any, exclude: tuple[str, ...] = ("config",)) -> dict[st
             continue
         if not param.expose_value:  # --install-completion and the like: actions, not settings
             continue
-        annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
-        kind, listed = _kind(annotation)
+        descriptor = getattr(param, "type_descriptor", None)  # typer >= 0.29's own params
+        if descriptor is not None:
+            kind, listed = _kind(descriptor.annotation)
+        else:  # click's, as typer built them before
+            kind, listed = _CLICK_TYPES.get(getattr(param.type, "name", "")), False
         if param.is_flag:
             kind = bool
         key = max(longs, key=len)[2:]
         keys[key] = OptionKey(key, param.name, kind, bool(param.multiple or listed))
     return keys
+
+
+_CLICK_TYPES: dict[str, type] = {
+    "integer": int,
+    "float": float,
+    "text": str,
+    "boolean": bool,
+    "path": Path,
+}
 
 
 def _kind(annotation: Any) -> tuple[type | None, bool]:

@@ -217,3 +217,26 @@ def test_a_top_level_key_written_below_a_source_table_is_pointed_out(tmp_path: P
         "line 4: unknown key 'store' in a source; known: url, receiver; top-level keys go "
         "above the first [[source]]"
     ]
+
+
+def test_a_plain_click_command_has_its_keys_and_types_too() -> None:
+    """typer before 0.29 built click's own options: their types are read the same."""
+    import click
+
+    @click.command()
+    @click.option("--port", type=int, default=8787)
+    @click.option("--lost-contact", type=float, default=60.0)
+    @click.option("--store", type=click.Path())
+    @click.option("--zones", "-z", multiple=True)
+    @click.option("--web/--no-web", default=False)
+    def watch(**_: object) -> None:
+        pass
+
+    keys = option_keys(watch)
+    assert {k: (o.kind, o.repeated) for k, o in keys.items()} == {
+        "port": (int, False),
+        "lost-contact": (float, False),
+        "store": (Path, False),
+        "zones": (str, True),
+        "web": (bool, False),
+    }

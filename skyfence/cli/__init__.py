@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from skyfence.cli import audit, demo, interference, records, serve, watch, zonesets
+from skyfence.cli import audit, config, demo, interference, records, serve, watch, zonesets
 from skyfence.cli.common import console
 
 ABOUT = (
@@ -63,6 +63,8 @@ zones_app = typer.Typer(
     help="List, show, check and import zone sets.", no_args_is_help=True, cls=_Group
 )
 app.add_typer(zones_app, name="zones")
+config_app = typer.Typer(help="Check the config file of watch.", no_args_is_help=True, cls=_Group)
+app.add_typer(config_app, name="config")
 
 # the commands: one module each, one line here
 app.command(cls=_Command)(audit.audit)
@@ -77,6 +79,7 @@ zones_app.command("show", cls=_Command)(zonesets.zones_show)
 zones_app.command("check", cls=_Command)(zonesets.zones_check)
 zones_app.command("import", cls=_Command)(zonesets.zones_import)
 zones_app.command("import-openair", hidden=True, cls=_Command)(zonesets.zones_import_openair)
+config_app.command("check", cls=_Command)(config.config_check)
 
 
 def _print_version(value: bool) -> None:

@@ -25,6 +25,7 @@ from skyfence.cli.common import (
     load_or_fail,
     receiver_or_fail,
 )
+from skyfence.cli.config import ConfigOption
 from skyfence.cli.operations import MetricsPortOption, Operations, UnhealthyAfterOption
 from skyfence.cli.render import print_each
 from skyfence.cli.rules import SquawksOption, WatchedOnlyZoneOption, WatchlistOption, rules_or_fail
@@ -55,6 +56,7 @@ def watch(
             "http://HOST/data/aircraft.json, or a recording file.",
         ),
     ],
+    config: ConfigOption = None,
     store: Annotated[
         Path | None, typer.Option(help="Event store (SQLite); default in the user data folder.")
     ] = None,

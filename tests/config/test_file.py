@@ -132,8 +132,7 @@ colour = "blue"
     found = problems(path)
     assert found == [
         "line 2: unknown key 'lost_contact' (did you mean 'lost-contact'?); known: "
-        "zones, source, store, webhook, out, speed, receiver, lookahead, lost-contact, web, "
-        "host, port, allowed-host",
+        + ", ".join(option_keys(watch_command())),
         "line 6: unknown key 'altitude' in a receiver; known: lat, lon, height_m",
         "line 7: unknown key 'colour' in a source; known: url, receiver",
     ]

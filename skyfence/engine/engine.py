@@ -337,7 +337,7 @@ class Engine:
         interesting[w.group_id[changed]] = True
         # the time of each group's last change of state (NaN: none in this batch)
         changed_group = w.group_id[changed]
-        last_of_group = np.append(changed_group[1:] != changed_group[:-1], True)
+        last_of_group = np.append(changed_group[1:] != changed_group[:-1], True)[: len(changed)]
         last_change = np.full(len(group_end), np.nan)
         last_change[changed_group[last_of_group]] = t_row[changed[last_of_group]]
         addresses = fx.icao24[pt.fix[group_end]].tolist()

@@ -79,12 +79,17 @@ def run_audit(
 
 
 def time_window(sv: StateVectors, since_s: float | None, until_s: float | None) -> StateVectors:
-    """The rows observed in [since_s, until_s); None leaves that side open."""
+    """The rows whose fix falls in [since_s, until_s); None leaves that side open.
+
+    By the fix's own time where the source gives one (OpenSky's `lastposupdate`), as events
+    are stamped: a row sampled at 13:00:01 carrying a position fixed at 12:59:56 would
+    otherwise report an event at 12:59:56 under `--since 13:00`."""
     if since_s is None and until_s is None:
         return sv
+    t_s = sv.fix_time_s()
     keep = np.ones(len(sv), bool)
     if since_s is not None:
-        keep &= sv.t_s >= since_s
+        keep &= t_s >= since_s
     if until_s is not None:
-        keep &= sv.t_s < until_s
+        keep &= t_s < until_s
     return sv.take(keep)

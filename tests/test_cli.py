@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from importlib.resources import files
@@ -491,11 +492,14 @@ def test_version_and_help_read_well() -> None:
         assert row.rstrip(" │").endswith("."), row  # one whole sentence, not cut
         following = lines[lines.index(row) + 1]
         assert following.startswith("│ ") and following[2] != " ", following  # not continued
-    for command in (("audit",), ("watch",), ("demo",), ("report",), ("zones", "show")):
-        options = skyfence(*command, "--help").stdout
-        options = options[options.index("Options") :]
-        # every option that takes a value names it; a flag shows none
-        assert "<list[" not in options and "<bool>  Serve" not in options, options
+    commands = [(c,) for c in ("audit", "watch", "serve", "demo", "report", "export")]
+    commands += [("interference",), ("zones", "show"), ("zones", "check"), ("zones", "import")]
+    for command in [(), *commands]:
+        text = skyfence(*command, "--help").stdout
+        # every value is named in click's words (PATH, TEXT, FLOAT); a flag, --help included,
+        # shows none: no Python annotation such as <list[Path]>, <str> or <bool>
+        assert not re.search(r"<(list\[|str|int|float|bool|Path)", text), text
+        assert "--help             Show" in text or "--help   " in text, text
     assert "FILE|SET" in skyfence("audit", "--help").stdout
 
 
@@ -538,3 +542,31 @@ def test_since_reports_no_event_before_it(tmp_path: Path) -> None:
     spark = ("--engine", "spark", "-o", tmp_path)
     run = skyfence("audit", "-z", "demo", frames, *spark, "--until", since)
     assert run.returncode == 2 and "--until: not applied with --engine spark" in run.stderr
+
+
+def test_since_and_until_hold_for_positions_older_than_their_sample(
+    samples: Path, paris_zones_path: Path, tmp_path: Path
+) -> None:
+    """OpenSky rows carry the time of their position (`lastposupdate`), here 5 s before the
+    sample as in its history: quickstart's real traffic written that way reported entries at
+    12:59:56 under `--since 13:00`; every event now falls inside [--since, --until)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from scale.opensky_files import opensky_table
+
+    from skyfence.schema import StateVectors
+    from skyfence.sources.recordings import read_recording
+
+    sv = StateVectors.concat(list(read_recording(samples / "collections" / "quickstart.json.gz")))
+    table = opensky_table(sv)
+    column = table.column_names.index("lastposupdate")
+    table = table.set_column(column, "lastposupdate", pa.array(sv.t_s - 5.0))
+    path = tmp_path / "states.parquet"
+    pq.write_table(table, path)
+    out = tmp_path / "events.jsonl"
+    since, until = "2021-10-07T13:00:00.000Z", "2021-10-07T13:30:00.000Z"
+    window = ("--since", since, "--until", until)
+    run = skyfence("audit", "-z", paris_zones_path, path, *window, "-o", out, "--show", "0")
+    assert run.returncode == 0, run.stderr
+    times = [json.loads(line)["time"] for line in out.read_text().splitlines()]
+    assert len(times) > 100 and min(times) >= since and max(times) < until

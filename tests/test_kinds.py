@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-import skyfence.cli
+import skyfence.cli.render
 from skyfence.alerts.console import render
 from skyfence.engine.events import EVENT_KINDS, Event, EventKind
 from skyfence.kinds import KINDS, kinds_table
@@ -62,9 +62,9 @@ def test_audit_and_watch_print_a_kind_in_the_same_colour(
     with watch.capture() as shown:
         watch.print(render([], [], [event]))
     audit = _terminal()
-    monkeypatch.setattr(skyfence.cli, "console", audit)
+    monkeypatch.setattr(skyfence.cli.render, "console", audit)
     with audit.capture() as printed:
-        skyfence.cli._print_event(event)
+        skyfence.cli.render.print_event(event)
     codes = _colour_code(audit, kind)
     assert f"\x1b[{codes}m" in shown.get()
     assert f"\x1b[{codes}m" in printed.get()

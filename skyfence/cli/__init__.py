@@ -1,0 +1,104 @@
+"""The `skyfence` command: wiring only; the work is done by the modules it calls.
+
+One module per command (or group), and this table of them: adding a command is one module and
+one line below. Every command imports what it needs when it runs: `skyfence --help` and
+`zones list` must not pay for numpy, pyarrow, the web server, matplotlib or Spark
+(tests/test_cli_startup.py).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+
+from skyfence.cli import audit, demo, interference, records, serve, watch, zonesets
+from skyfence.cli.common import console
+
+ABOUT = (
+    "skyfence: watch restricted airspace in ADS-B traffic; explain and record every "
+    "incursion. It never guides an interception."
+)
+
+
+# typer 0.29 labels each value with its Python annotation (`<list[Path]>`, `<str>`, and `<bool>`
+# after `--help`); a parameter without a metavar of its own gets the word click would print
+WORDS = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "Path": "PATH", "bool": ""}
+
+
+def _word(param: Any, ctx: Any) -> str:
+    label = str(param.display_type(ctx)).strip("<>").removeprefix("list[").removesuffix("]")
+    return WORDS.get(label, label.upper())
+
+
+def _shown(word: str) -> Any:
+    """The type column of an argument: typer's `display_type_rich` ignores the metavar there."""
+    return lambda ctx: word
+
+
+def _plain(params: list[Any], ctx: Any) -> list[Any]:
+    for param in params:
+        if isinstance(param, TyperArgument) and param.metavar is None:
+            word = _word(param, ctx)
+            param.metavar = (param.name or "value").upper()
+            param.display_type_rich = _shown(word)  # type: ignore[method-assign]
+        elif isinstance(param, TyperOption) and param.metavar is None:
+            param.metavar = "" if param.is_flag else _word(param, ctx)  # a flag takes no value
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain(super().get_params(ctx), ctx)
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain(super().get_params(ctx), ctx)
+
+
+app = typer.Typer(help=ABOUT, no_args_is_help=True, add_completion=False, cls=_Group)
+zones_app = typer.Typer(
+    help="List, show, check and import zone sets.", no_args_is_help=True, cls=_Group
+)
+app.add_typer(zones_app, name="zones")
+
+# the commands: one module each, one line here
+app.command(cls=_Command)(audit.audit)
+app.command(cls=_Command)(watch.watch)
+app.command(cls=_Command)(serve.serve)
+app.command(cls=_Command)(demo.demo)
+app.command(cls=_Command)(records.report)
+app.command(cls=_Command)(records.export)
+app.command(cls=_Command)(interference.interference)
+zones_app.command("list", cls=_Command)(zonesets.zones_list)
+zones_app.command("show", cls=_Command)(zonesets.zones_show)
+zones_app.command("check", cls=_Command)(zonesets.zones_check)
+zones_app.command("import", cls=_Command)(zonesets.zones_import)
+zones_app.command("import-openair", hidden=True, cls=_Command)(zonesets.zones_import_openair)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        import skyfence
+
+        console.print(f"skyfence {skyfence.__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            metavar="",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """skyfence: watch restricted airspace in ADS-B traffic; explain and record every
+    incursion. It never guides an interception."""

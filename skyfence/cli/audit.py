@@ -1,0 +1,260 @@
+"""`skyfence audit`: recordings, a folder of hourly files, or Spark, against zones."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from skyfence.cli.common import (
+    ZonesOption,
+    console,
+    errors,
+    fail,
+    load_or_fail,
+    receiver_or_fail,
+    time_or_fail,
+)
+from skyfence.cli.render import print_events, print_summary
+from skyfence.engine.events import Event
+from skyfence.wording import counted
+
+if TYPE_CHECKING:
+    from skyfence.alerts.files import EventSink
+    from skyfence.auditing import AuditResult
+    from skyfence.engine.engine import Engine
+    from skyfence.settings import EngineSettings
+    from skyfence.sources.receiver import Receiver
+    from skyfence.zones.model import Zone
+
+
+def audit(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="Recordings (format found from content)."),
+    ],
+    zones: ZonesOption,
+    out: Annotated[
+        list[Path] | None,
+        typer.Option("--out", "-o", metavar="FILE", help="Event file: .jsonl, .csv or .parquet."),
+    ] = None,
+    file_format: Annotated[
+        str | None,
+        typer.Option("--format", help="Force the input format (see docs/reference/recordings.md)."),
+    ] = None,
+    lookahead: Annotated[
+        float | None, typer.Option(help="Look-ahead in seconds for every zone (default: per zone).")
+    ] = None,
+    lost_contact: Annotated[float, typer.Option(help="Seconds without a position.")] = 60.0,
+    since: Annotated[
+        str | None, typer.Option(help="Only state vectors from this UTC time.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only state vectors before this UTC time.")
+    ] = None,
+    show: Annotated[int, typer.Option(help="Print at most this many events.")] = 50,
+    receiver: Annotated[
+        str | None,
+        typer.Option(
+            help="Receiver position LAT,LON[,HEIGHT_M] of a recording one receiver made: "
+            "decodes surface and lone positions; positions beyond its radio horizon are "
+            "quarantined."
+        ),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(help="UTC time of the first frame of Beast/AVR files (default: mtime)."),
+    ] = None,
+    engine_name: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="local, or spark: OpenSky-layout Parquet files or folders, events to -o DIR.",
+        ),
+    ] = "local",
+    master: Annotated[
+        str, typer.Option(help="Spark master (with --engine spark), e.g. spark://host:7077.")
+    ] = "local[*]",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Processes for a folder of hourly Parquet files (OpenSky); each reads in a "
+            "thread beside its engine, so the default is one per two cores.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Audit recorded traffic against zones.
+
+    Every event, with a summary per zone and kind.
+    """
+    from skyfence.alerts.files import open_sink
+    from skyfence.engine.engine import Engine
+    from skyfence.settings import EngineSettings
+    from skyfence.sources.recordings import RecordingError
+
+    if lookahead is not None and lookahead < 0:
+        raise fail("--lookahead must be >= 0")
+    settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
+    per_file = {"--since": since, "--until": until, "--format": file_format}
+    per_file |= {"--receiver": receiver, "--start": start}
+    given = [name for name, value in per_file.items() if value is not None]
+    if given and (engine_name == "spark" or (len(inputs) == 1 and inputs[0].is_dir())):
+        # refused, not ignored: a --since that is not applied reports events before it
+        where = "with --engine spark" if engine_name == "spark" else "on a folder"
+        raise fail(f"{', '.join(given)}: not applied {where}; audit the files themselves")
+    if engine_name == "spark":
+        if not out or len(out) != 1:
+            raise fail("--engine spark writes its events to one folder: give -o DIR")
+        _audit_on_spark(inputs, load_or_fail(zones), settings, out[0], master)
+        return
+    if engine_name != "local":
+        raise fail(f"--engine {engine_name!r}: use local or spark")
+    if len(inputs) == 1 and inputs[0].is_dir():
+        _audit_dataset(inputs[0], load_or_fail(zones), settings, out or [], workers, show)
+        return
+    engine = Engine(load_or_fail(zones), settings)
+    since_s, until_s = time_or_fail(since, "--since"), time_or_fail(until, "--until")
+    if since_s is not None and until_s is not None and since_s >= until_s:
+        raise fail("--since must be before --until")
+    if show < 0:
+        raise fail("--show must be >= 0")
+    antenna = receiver_or_fail(receiver) if receiver is not None else None
+    start_s = time_or_fail(start, "--start")
+    for path in inputs:
+        if not path.is_file():
+            raise fail(f"{path}: no such file")
+    sinks: list[EventSink] = []
+    try:
+        sinks = [open_sink(p) for p in out or []]
+    except (ValueError, OSError) as exc:
+        raise fail(str(exc)) from None
+    shown: list[Event] = []
+    try:
+        result = _audit_with_progress(
+            inputs, engine, sinks, file_format, since_s, until_s, shown, show, antenna, start_s
+        )
+    except (RecordingError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        for sink in sinks:
+            sink.close()
+    print_events(shown, result.events)
+    print_summary(result)
+    for p in out or []:
+        console.print(f"events written to [bold]{p}[/]")
+
+
+def _audit_dataset(
+    root: Path, zones: list[Zone], settings: EngineSettings, out: list[Path],
+    workers: int | None, show: int,
+) -> None:  # fmt: skip
+    from skyfence.alerts.files import open_sink
+    from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
+
+    workers = DEFAULT_WORKERS if workers is None else workers
+    if workers < 1:
+        raise fail("--workers must be >= 1")
+    try:
+        sinks = [open_sink(p) for p in out]
+    except (ValueError, OSError) as exc:
+        raise fail(str(exc)) from None
+    try:
+        with console.status(f"auditing {escape(str(root))} with {workers} worker(s)"):
+            result = audit_dataset(root, zones, settings, workers)
+        for sink in sinks:
+            sink.write(result.events)
+    except (ValueError, OSError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        for sink in sinks:
+            sink.close()
+    print_events(result.events[:show], len(result.events))
+    kinds = Counter(e.kind for e in result.events)
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+    console.print(
+        f"{counted(result.rows, 'state vector')} in {counted(result.files, 'file')}, "
+        f"{counted(len(result.events), 'event')} "
+        f"({counts}); peak memory {result.peak_rss_mb:,.0f} MB per worker."
+    )
+    for p in out:
+        console.print(f"events written to [bold]{p}[/]")
+
+
+def _audit_on_spark(
+    inputs: list[Path], zones: list[Zone], settings: EngineSettings, out: Path, master: str
+) -> None:
+    try:
+        from skyfence.scale.spark import run_spark_audit, spark_session
+    except ImportError:
+        raise fail("--engine spark needs pyspark: pip install 'skyfence[spark]'") from None
+    for path in inputs:
+        if not path.exists():
+            raise fail(f"{path}: no such file or folder")
+    spark = spark_session(master)
+    try:
+        result = run_spark_audit(spark, [str(p) for p in inputs], zones, settings, out)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        spark.stop()
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(result.by_kind.items())) or "none"
+    console.print(
+        f"{counted(result.events, 'event')} ({counts}) in {result.seconds:,.1f} s on {master}, "
+        f"{counted(result.partitions, 'partition')}; written to [bold]{escape(str(out))}[/]"
+    )
+
+
+def _audit_with_progress(
+    inputs: list[Path],
+    engine: Engine,
+    sinks: list[EventSink],
+    file_format: str | None,
+    since_s: float | None,
+    until_s: float | None,
+    shown: list[Event],
+    show: int,
+    receiver: Receiver | None,
+    start_s: float | None,
+) -> AuditResult:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from skyfence.auditing import run_audit
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[rows]:,} state vectors"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=errors, transient=True) as progress:
+        task = progress.add_task("auditing", total=len(inputs), rows=0)
+        done: set[Path] = set()
+        rows = 0
+
+        def on_batch(path: Path, n: int) -> None:
+            nonlocal rows
+            rows += n
+            done.add(path)
+            progress.update(task, completed=len(done) - 1, rows=rows, description=path.name)
+
+        def on_events(events: list[Event]) -> None:
+            shown.extend(events[: max(0, show - len(shown))])
+
+        result = run_audit(
+            inputs,
+            engine,
+            sinks,
+            file_format,
+            since_s,
+            until_s,
+            receiver=receiver,
+            start_s=start_s,
+            on_batch=on_batch,
+            on_events=on_events,
+        )
+        progress.update(task, completed=len(inputs))
+    return result

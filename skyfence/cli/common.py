@@ -1,0 +1,135 @@
+"""What every command shares: the consoles, errors that end the command, the options that
+mean the same everywhere, and where the event store is."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from platformdirs import user_data_dir
+from rich.console import Console
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from skyfence.sources.receiver import Receiver
+    from skyfence.store.events import EventStore
+    from skyfence.zones.model import Zone
+
+# long lines stay whole (they are grepped and copied), and tables are not cut at 80 columns
+# when the output goes to a file or a pipe
+WIDTH = None if sys.stdout.isatty() else 200
+console = Console(soft_wrap=True, width=WIDTH)
+errors = Console(stderr=True, soft_wrap=True, width=WIDTH)
+
+ZonesOption = Annotated[
+    list[str],
+    typer.Option(
+        "--zones",
+        "-z",
+        metavar="FILE|SET",
+        help="Zone file (GeoJSON, OpenAir, NOTAM, FAA TFR, ED-269, ED-318, AIXM) or bundled "
+        "set name, e.g. ukraine.",
+    ),
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    return typer.Exit(code)
+
+
+def load_or_fail(sources: list[str]) -> list[Zone]:
+    from skyfence.zones.load import load_zone_sources
+    from skyfence.zones.model import ZoneError
+
+    skipped: list[str] = []
+    try:
+        zones = load_zone_sources(sources, skipped)
+    except ZoneError as exc:
+        raise fail(str(exc)) from None
+    if skipped:  # other NOTAMs, FIRs...: not zones, and not errors either
+        errors.print(f"{len(skipped)} item(s) skipped as not zones:", highlight=False)
+        for line in skipped:
+            errors.print(f"  {escape(line)}", highlight=False)
+    return zones
+
+
+def receiver_or_fail(text: str) -> Receiver:
+    from skyfence.sources.receiver import parse_receiver
+
+    try:
+        return parse_receiver(text)
+    except ValueError as exc:
+        raise fail(f"--{exc}") from None
+
+
+def time_or_fail(text: str | None, name: str) -> float | None:
+    if text is None:
+        return None
+    from skyfence.zones.geojson import parse_time
+
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise fail(f"{name}: {exc}") from None
+
+
+# a flag takes no value: an empty metavar, not `<bool>`, in the help
+WebOption = Annotated[
+    bool, typer.Option("--web/--no-web", metavar="", help="Serve the live map and API.")
+]
+HostOption = Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")]
+PortOption = Annotated[int, typer.Option(help="Port of the web server.")]
+AllowedHostOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allowed-host",
+        metavar="HOST",
+        help="Also answer requests for this host name (besides localhost and the bound address);"
+        " others are refused (DNS rebinding).",
+    ),
+]
+
+
+def default_store() -> Path:
+    """Where `watch` writes and `serve`, `report` and `export` read when not told otherwise."""
+    return Path(user_data_dir("skyfence")) / "events.sqlite"
+
+
+def demo_store() -> Path:
+    """The demo's own store, so that trying the demo never mixes with a real watch's events."""
+    return Path(user_data_dir("skyfence")) / "demo.sqlite"
+
+
+StoreOption = Annotated[
+    Path | None, typer.Option(help="Event store (SQLite); default in the user data folder.")
+]
+
+
+def existing_store(store: Path | None) -> Path:
+    """The store to read, or an error that says which file was looked for and where the demo's
+    events are (the demo writes demo.sqlite, not the default events.sqlite)."""
+    path = store or default_store()
+    if path.exists():
+        return path
+    message = f"no event store at {path}"
+    if store is None:
+        message += " (the default; watch writes there)"
+    demo = demo_store()
+    if demo.exists() and path != demo:
+        message += f"; the demo's events are in {demo}: give --store {demo}"
+    else:
+        message += "; run `skyfence demo` or `skyfence watch` first"
+    raise fail(message)
+
+
+def open_store(store: Path | None) -> EventStore:
+    from skyfence.store.events import EventStore
+
+    path = existing_store(store)
+    try:
+        return EventStore(path)
+    except (ValueError, OSError) as exc:
+        raise fail(str(exc)) from None

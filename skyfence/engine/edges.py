@@ -174,7 +174,7 @@ class EdgeCells:
         per = hi - lo
         seg, col, row = np.repeat(seg, per), np.repeat(col, per), np.repeat(row, per)
         seg_col, seg_row = np.repeat(seg_col, per), np.repeat(seg_row, per)
-        at = np.repeat(lo - np.concatenate([[0], np.cumsum(per)[:-1]]), per) + np.arange(len(seg))
+        at = np.repeat(lo - (np.cumsum(per) - per), per) + np.arange(len(seg))
         edge = self.edge[at]
         once = col == np.maximum(seg_col, self.col[at])
         once &= row == np.maximum(seg_row, self.row[at])
@@ -222,7 +222,7 @@ def _expand(
     n_row = np.maximum(r_hi - r_lo + 1, 0)
     count = n_col * n_row
     rep = np.repeat(np.arange(len(item)), count)
-    j = np.arange(len(rep)) - np.repeat(np.concatenate([[0], np.cumsum(count)[:-1]]), count)
+    j = np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count)
     width = n_col[rep]
     col = c_lo[rep] + j % np.maximum(width, 1)
     row = r_lo[rep] + j // np.maximum(width, 1)

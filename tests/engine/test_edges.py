@@ -96,3 +96,14 @@ def test_pairs_and_crossings_match_shapely_on_ukraine_firs(samples: Path) -> Non
 def test_pairs_and_crossings_match_shapely_on_boxes_and_circles(samples: Path) -> None:
     shapes = [z.geometry for z in load_zones(DATA / "paris_zones.geojson")]
     _check(samples, shapes, (0.0, 0.0))
+
+
+def test_no_zones_and_no_segments() -> None:
+    """An engine with no zones (the interference map's) still builds its index."""
+    index = EdgeIndex.build([])
+    nothing = np.zeros(0)
+    first, second = index.crossings(np.zeros(0, np.int32), nothing, nothing, nothing, nothing)
+    assert len(first) == len(second) == 0
+    paris = EdgeIndex.build([z.geometry for z in load_zones(DATA / "paris_zones.geojson")])
+    seg, edge = paris.cells.pairs(np.zeros(0, np.int32), nothing, nothing, nothing, nothing)
+    assert len(seg) == len(edge) == 0

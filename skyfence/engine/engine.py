@@ -96,7 +96,7 @@ class Engine:
             return []
         t_fix = sv.fix_time_s()
         if not _sorted(sv.icao24, t_fix):
-            order = np.lexsort((sv.t_s, t_fix, sv.icao24))
+            order = engine_order(sv, t_fix)
             sv, t_fix = sv.take(order), t_fix[order]
             beyond_horizon = None if beyond_horizon is None else beyond_horizon[order]
         later = _after_long_silence(sv.icao24, t_fix, self.settings.forget_after_s)
@@ -397,6 +397,22 @@ def _after_long_silence(
     for i in np.flatnonzero(gap)[first_gap_of_group]:  # once per such aircraft
         after[i : np.searchsorted(group, group[i], side="right")] = True
     return after
+
+
+def engine_order(
+    sv: StateVectors, t_fix: npt.NDArray[np.float64] | None = None
+) -> npt.NDArray[np.intp]:
+    """The order `process` puts a batch in: by aircraft, fix time, then time of report."""
+    t_fix = sv.fix_time_s() if t_fix is None else t_fix
+    return np.lexsort((sv.t_s, t_fix, sv.icao24))
+
+
+def in_engine_order(sv: StateVectors) -> StateVectors:
+    """The batch as `process` would reorder it, so that a reading thread can do that work
+    beside the engine (`process` then finds it in order and moves nothing)."""
+    if _sorted(sv.icao24, sv.fix_time_s()):
+        return sv
+    return sv.take(engine_order(sv))
 
 
 def _sorted(icao24: npt.NDArray[np.uint32], t: npt.NDArray[np.float64]) -> bool:

@@ -157,7 +157,7 @@ def fix_events(
     points: npt.NDArray[np.float64],
     details: list[dict[str, Any]],
 ) -> list[Event]:
-    """`fix_event` for many: the aircraft of fix k[i], zone z[i], at points[i] (t_s, lat, lon,
+    """Events of many fixes: the aircraft of fix k[i], zone z[i], at points[i] (t_s, lat, lon,
     alt_ft), each column gathered once."""
     ids = [zone.id for zone in zs.zones]
     return [
@@ -333,23 +333,6 @@ def zone_details(zs: ZoneSet, z: int) -> dict[str, Any]:
     return {"zone_name": zone.name, "band": zone.band_text(), "severity": zone.severity}
 
 
-def fix_event(
-    zs: ZoneSet, kind: EventKind, z: int, fx: Fixes, k: int, point: Point4, details: dict[str, Any]
-) -> Event:
-    return Event(
-        kind,
-        zs.zones[z].id,
-        icao24_hex(int(fx.icao24[k])),
-        str(fx.callsign[k]),
-        str(fx.country[k]),
-        point.t_s,
-        point.lat,
-        point.lon,
-        point.alt_ft,
-        details,
-    )
-
-
 def lost_event(
     zs: ZoneSet,
     settings: EngineSettings,
@@ -398,10 +381,6 @@ def withdrawn_event(
         last.alt_ft,
         details,
     )
-
-
-def _fix_json(fx: Fixes, k: int) -> dict[str, Any]:
-    return _fix_jsons(fx, np.array([k]))[0]
 
 
 def _fix_jsons(fx: Fixes, k: npt.NDArray[np.int64]) -> list[dict[str, Any]]:

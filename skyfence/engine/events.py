@@ -8,9 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from skyfence.kinds import EVENT_KINDS as EVENT_KINDS  # the kinds' table lives there
 from skyfence.kinds import EventKind as EventKind
 
@@ -44,13 +41,6 @@ def iso_time(t_s: float) -> str:
     """UTC to the millisecond, rounded as the Parquet output rounds it."""
     moment = EPOCH + timedelta(milliseconds=round(t_s * 1000))
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def iso_times(t_s: npt.NDArray[np.float64]) -> list[str]:
-    """`iso_time` of many instants in one numpy pass (the same strings: the same rounding to
-    the millisecond, half to even)."""
-    ms = np.rint(np.asarray(t_s, np.float64) * 1000).astype(np.int64).astype("datetime64[ms]")
-    return [f"{text}Z" for text in np.datetime_as_string(ms, unit="ms").tolist()]
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +11,7 @@ import numpy as np
 
 from skyfence.alerts.files import EventSink
 from skyfence.audit_options import AuditOptions
-from skyfence.engine.engine import Engine, EngineStats
+from skyfence.engine.engine import Engine, EngineStats, in_engine_order
 from skyfence.engine.events import Event
 from skyfence.schema import StateVectors
 from skyfence.sources.ahead import read_ahead
@@ -65,12 +65,11 @@ def run_audit(
             path, options.format, batch_rows, reference=reference, start_s=options.start_s
         )
         result.formats[str(path)] = batches.format
-        for batch in read_ahead(iter(batches)):
-            batch = time_window(batch, options.since_s, options.until_s)
+        for batch, aircraft in read_ahead(_prepared(batches, options.since_s, options.until_s)):
             if len(batch):
                 result.first_s = min(result.first_s, float(np.nanmin(batch.t_s)))
                 result.last_s = max(result.last_s, float(np.nanmax(batch.t_s)))
-                result.aircraft.update(np.unique(batch.icao24).tolist())
+                result.aircraft.update(aircraft)
             emit(engine.process(batch, beyond_horizon(batch, receiver) if receiver else None))
             if on_batch is not None:
                 on_batch(path, len(batch))
@@ -79,6 +78,17 @@ def run_audit(
     emit(engine.finish())
     result.stats = engine.stats
     return result
+
+
+def _prepared(
+    batches: Iterable[StateVectors], since_s: float | None, until_s: float | None
+) -> Iterator[tuple[StateVectors, list[int]]]:
+    """Each batch in its time window, in the engine's order, with its aircraft: run in the
+    reading thread, this sorting and gathering overlaps the engine instead of preceding it."""
+    for batch in batches:
+        batch = in_engine_order(time_window(batch, since_s, until_s))
+        starts = np.flatnonzero(np.append(True, batch.icao24[1:] != batch.icao24[:-1]))
+        yield batch, batch.icao24[starts[starts < len(batch)]].tolist()
 
 
 def time_window(sv: StateVectors, since_s: float | None, until_s: float | None) -> StateVectors:

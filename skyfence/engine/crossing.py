@@ -55,23 +55,52 @@ def crossings(
     n = len(zone)
     if n == 0:
         return []
-    z = np.array(zone, np.int32)
     pa, pb = np.array(a, np.float64).reshape(n, 4), np.array(b, np.float64).reshape(n, 4)
-    fractions = {
-        "lateral": _lateral(zs, z, pa, pb, entering),
-        "vertical": _vertical(zs, z, pa, pb, entering),
-        "activation": np.array(
-            [_activation(zs, int(zi), ai, bi, entering) for zi, ai, bi in zip(z, a, b, strict=True)]
-        ),
-    }
-    out = []
-    for i in range(n):
-        known = {k: float(f[i]) for k, f in fractions.items() if np.isfinite(f[i])}
-        if not known:
-            out.append((b[i], "lateral"))
-            continue
-        cause = (max if entering else min)(known, key=lambda k: known[k])
-        out.append((a[i].toward(b[i], known[cause]), cause))
+    points, causes = crossing_points(zs, np.array(zone, np.int32), pa, pb, entering)
+    return [(Point4(*p), c) for p, c in zip(points.tolist(), causes, strict=True)]
+
+
+CAUSES = ("lateral", "vertical", "activation")
+
+
+def crossing_points(
+    zs: ZoneSet, z: npt.NDArray[np.int32], pa: F64, pb: F64, entering: bool
+) -> tuple[F64, list[str]]:
+    """`crossings` on arrays: rows of (t_s, lat, lon, alt_ft) in, the crossing rows and their
+    causes out, with no Python object per segment (a dense audit has tens of thousands)."""
+    n = len(z)
+    if n == 0:
+        return np.zeros((0, 4)), []
+    fractions = np.column_stack(
+        [
+            _lateral(zs, z, pa, pb, entering),
+            _vertical(zs, z, pa, pb, entering),
+            _activations(zs, z, pa[:, 0], pb[:, 0], entering),
+        ]
+    )
+    known = np.isfinite(fractions)
+    # the latest condition to hold places an entry, the first to fail an exit; ties go to the
+    # first cause in CAUSES order, as max/min over them in that order would
+    if entering:
+        cause = np.argmax(np.where(known, fractions, -np.inf), axis=1)
+    else:
+        cause = np.argmin(np.where(known, fractions, np.inf), axis=1)
+    f = fractions[np.arange(n), cause]
+    none = ~known.any(axis=1)  # nothing placed it: the crossing is at b, called lateral
+    cause[none] = 0
+    points = toward(pa, pb, np.where(none, 1.0, f))
+    points[none] = pb[none]
+    return points, [CAUSES[c] for c in cause.tolist()]
+
+
+def toward(pa: F64, pb: F64, f: F64) -> F64:
+    """Point4.toward on rows: the same arithmetic, so the same numbers to the bit."""
+    ff = f[:, None]
+    with np.errstate(invalid="ignore"):
+        both = np.isfinite(pa) & np.isfinite(pb)
+        out = np.where(both, pa + (pb - pa) * ff, np.where(ff >= 1, pb, pa))
+        lon = pa[:, 2] + wrap_lon(pb[:, 2] - pa[:, 2]) * f
+        out[:, 2] = np.where(np.isfinite(lon), wrap_lon(lon), out[:, 2])
     return out
 
 
@@ -107,12 +136,17 @@ def _vertical(zs: ZoneSet, z: npt.NDArray[np.int32], pa: F64, pb: F64, entering:
     return np.where(whole, np.nan, f)
 
 
-def _activation(zs: ZoneSet, zone: int, a: Point4, b: Point4, entering: bool) -> float:
-    spec = zs.zones[zone]
-    if not spec.active or b.t_s <= a.t_s:
-        return math.nan
-    edges = [start if entering else end for start, end in spec.active]
-    between = [e for e in edges if a.t_s < e <= b.t_s]
-    if not between:
-        return math.nan
-    return (min(between) - a.t_s) / (b.t_s - a.t_s)
+def _activations(zs: ZoneSet, z: npt.NDArray[np.int32], t_a: F64, t_b: F64, entering: bool) -> F64:
+    """The fraction of each segment at which its zone's first period starts (entering) or
+    ends (leaving) within it, NaN when none does. A loop per zone with periods, not per row."""
+    out = np.full(len(z), np.nan)
+    for zone, rows in by_zone(z, np.flatnonzero(zs.period_count[z] > 0)):
+        spec = zs.zones[zone]
+        edges = np.array([start if entering else end for start, end in spec.active], np.float64)
+        a, b = t_a[rows, None], t_b[rows, None]
+        between = (a < edges) & (edges <= b)
+        first = np.where(between, edges, np.inf).min(axis=1)
+        ok = np.isfinite(first) & (t_b[rows] > t_a[rows])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[rows] = np.where(ok, (first - t_a[rows]) / (t_b[rows] - t_a[rows]), np.nan)
+    return out

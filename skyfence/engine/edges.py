@@ -1,9 +1,11 @@
 """Where straight segments cross zone boundaries, for many segments at once.
 
-Every zone boundary is cut into its edges, indexed once in an STRtree. A batch of segments
-(look-ahead paths, or the step between two fixes) is matched against the edges whose boxes it
-meets, and the crossing parameters are solved with numpy: no shapely overlay per segment, which
-costs tens of microseconds against a 1,000-vertex FIR boundary.
+Every zone boundary is cut into its edges, and each zone's edges are binned once into a small
+uniform grid over the zone's box (about four edges a cell). A batch of segments (look-ahead
+paths, or the step between two fixes) is matched, in numpy, against the edges of its own zone
+whose boxes meet its box, through the cells both cover; the crossing parameters are then solved
+with numpy. No geometry object per segment: building a shapely line string for each of tens of
+thousands of look-ahead paths cost more than the whole search.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from skyfence.arrays import F64
+from skyfence.arrays import F64, I64
+
+EDGES_PER_CELL = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +29,7 @@ class EdgeIndex:
     dx: F64
     dy: F64
     zone: npt.NDArray[np.int32]
-    tree: shapely.STRtree
+    cells: EdgeCells
 
     @classmethod
     def build(cls, shapes: tuple[BaseGeometry, ...] | list[BaseGeometry]) -> EdgeIndex:
@@ -39,17 +43,16 @@ class EdgeIndex:
                 zones.append(np.full(len(coords), i, np.int32))
         if not xs:
             empty = np.zeros(0)
-            return cls(empty, empty, empty, empty, np.zeros(0, np.int32), shapely.STRtree([]))
+            z = np.zeros(0, np.int32)
+            return cls(empty, empty, empty, empty, z, EdgeCells.build(len(shapes), z, *[empty] * 4))
         x, y, z = np.concatenate(xs), np.concatenate(ys), np.concatenate(zones)
         # an edge joins a vertex to the next one of the same ring: drop the ring-to-ring joins
         ring_end = np.cumsum([len(a) for a in xs]) - 1
         keep = np.ones(len(x) - 1, bool)
         keep[ring_end[:-1]] = False
         x0, y0, x1, y1, zone = x[:-1][keep], y[:-1][keep], x[1:][keep], y[1:][keep], z[:-1][keep]
-        lines = shapely.linestrings(
-            np.stack([np.column_stack([x0, y0]), np.column_stack([x1, y1])], axis=1)
-        )
-        return cls(x0, y0, x1 - x0, y1 - y0, zone, shapely.STRtree(lines))
+        cells = EdgeCells.build(len(shapes), zone, x0, y0, x1, y1)
+        return cls(x0, y0, x1 - x0, y1 - y0, zone, cells)
 
     def crossings(
         self, zone: npt.NDArray[np.int32], x0: F64, y0: F64, x1: F64, y1: F64
@@ -60,12 +63,7 @@ class EdgeIndex:
         first, second = np.full(n, np.inf), np.full(n, np.inf)
         if n == 0 or len(self.zone) == 0:
             return first, second
-        segments = shapely.linestrings(
-            np.stack([np.column_stack([x0, y0]), np.column_stack([x1, y1])], axis=1)
-        )
-        seg, edge = self.tree.query(segments)
-        own = self.zone[edge] == zone[seg]
-        seg, edge = seg[own], edge[own]
+        seg, edge = self.cells.pairs(zone, x0, y0, x1, y1)
         rx, ry = (x1 - x0)[seg], (y1 - y0)[seg]
         sx, sy = self.dx[edge], self.dy[edge]
         qx, qy = self.x0[edge] - x0[seg], self.y0[edge] - y0[seg]
@@ -84,3 +82,148 @@ class EdgeIndex:
         has_second = np.append(starts[1:], len(seg)) - starts > 1
         second[seg[starts[has_second]]] = t[starts[has_second] + 1]
         return first, second
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeCells:
+    """Each zone's edges binned into a g x g grid over the box of its edges (g per zone).
+
+    `pairs` gives exactly the (segment, edge) pairs of the same zone whose boxes meet (what an
+    R-tree query of the segments' boxes gives), each once: a pair is taken in the lowest cell
+    both boxes cover, in x and in y."""
+
+    side: I64  # g of each zone (0: no edges)
+    x_min: F64  # the box of each zone's edges
+    y_min: F64
+    x_max: F64
+    y_max: F64
+    cell_w: F64
+    cell_h: F64
+    first_cell: I64  # of each zone, in the flattened cells of every zone
+    start: I64  # entries of cell c: start[c]:start[c + 1]
+    edge: I64  # per entry: the edge ...
+    col: I64  # ... and the lowest cell its box covers, column and row
+    row: I64
+    box: F64  # per edge: x_lo, y_lo, x_hi, y_hi
+
+    @classmethod
+    def build(
+        cls, n_zones: int, zone: npt.NDArray[np.int32], x0: F64, y0: F64, x1: F64, y1: F64
+    ) -> EdgeCells:
+        box = np.column_stack(
+            [np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)]
+        )
+        count = np.bincount(zone, minlength=n_zones)
+        side = np.where(count > 0, np.ceil(np.sqrt(count / EDGES_PER_CELL)), 0).astype(np.int64)
+        side = np.where(count > 0, np.maximum(side, 1), 0)
+        x_min, y_min = np.full(n_zones, np.inf), np.full(n_zones, np.inf)
+        x_max, y_max = np.full(n_zones, -np.inf), np.full(n_zones, -np.inf)
+        np.minimum.at(x_min, zone, box[:, 0])
+        np.minimum.at(y_min, zone, box[:, 1])
+        np.maximum.at(x_max, zone, box[:, 2])
+        np.maximum.at(y_max, zone, box[:, 3])
+        with np.errstate(invalid="ignore"):
+            cell_w = np.where(count > 0, (x_max - x_min) / np.maximum(side, 1), 1.0)
+            cell_h = np.where(count > 0, (y_max - y_min) / np.maximum(side, 1), 1.0)
+        cell_w = np.where(cell_w > 0, cell_w, 1.0)  # a zone of one vertical (or level) edge
+        cell_h = np.where(cell_h > 0, cell_h, 1.0)
+        first_cell = np.concatenate([[0], np.cumsum(side * side)]).astype(np.int64)
+        frame = (side, x_min, y_min, x_max, y_max, cell_w, cell_h)
+        z = zone.astype(np.int64)
+        edge, col, row, col_lo, row_lo = _expand(np.arange(len(z)), *_cell_range(frame, z, box))
+        cell = first_cell[z[edge]] + row * side[z[edge]] + col
+        order = np.argsort(cell, kind="stable")
+        start = np.searchsorted(cell[order], np.arange(first_cell[-1] + 1)).astype(np.int64)
+        return cls(
+            side,
+            x_min,
+            y_min,
+            x_max,
+            y_max,
+            cell_w,
+            cell_h,
+            first_cell,
+            start,
+            edge[order],
+            col_lo[order],
+            row_lo[order],
+            box,
+        )
+
+    def pairs(
+        self, zone: npt.NDArray[np.int32], x0: F64, y0: F64, x1: F64, y1: F64
+    ) -> tuple[I64, I64]:
+        """(segment, edge) pairs of the same zone whose boxes meet."""
+        z = zone.astype(np.int64)
+        box = np.column_stack(
+            [np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)]
+        )
+        frame = (
+            self.side,
+            self.x_min,
+            self.y_min,
+            self.x_max,
+            self.y_max,
+            self.cell_w,
+            self.cell_h,
+        )
+        seg, col, row, seg_col, seg_row = _expand(np.arange(len(z)), *_cell_range(frame, z, box))
+        zs = z[seg]
+        cell = self.first_cell[zs] + row * self.side[zs] + col
+        lo, hi = self.start[cell], self.start[cell + 1]
+        per = hi - lo
+        seg, col, row = np.repeat(seg, per), np.repeat(col, per), np.repeat(row, per)
+        seg_col, seg_row = np.repeat(seg_col, per), np.repeat(seg_row, per)
+        at = np.repeat(lo - (np.cumsum(per) - per), per) + np.arange(len(seg))
+        edge = self.edge[at]
+        once = col == np.maximum(seg_col, self.col[at])
+        once &= row == np.maximum(seg_row, self.row[at])
+        eb, sb = self.box[edge], box[seg]
+        meet = (eb[:, 0] <= sb[:, 2]) & (eb[:, 2] >= sb[:, 0])
+        meet &= (eb[:, 1] <= sb[:, 3]) & (eb[:, 3] >= sb[:, 1])
+        keep = once & meet
+        return seg[keep], edge[keep]
+
+
+def _cell_range(
+    frame: tuple[I64, F64, F64, F64, F64, F64, F64], z: I64, box: F64
+) -> tuple[I64, I64, I64, I64]:
+    """The columns and rows of zone z's grid that each box (x_lo, y_lo, x_hi, y_hi) covers,
+    clipped to the grid (an edge on the box's far side falls in the last cell); none
+    (hi < lo) when it misses the grid's box."""
+    side, x_min, y_min, x_max, y_max, cell_w, cell_h = frame
+    g = side[z] - 1
+    x0, y0 = x_min[z], y_min[z]
+    with np.errstate(invalid="ignore"):
+        # NaN fails every comparison, so a box with one misses
+        hit = (box[:, 2] >= x0) & (box[:, 0] <= x_max[z])
+        hit &= (box[:, 3] >= y0) & (box[:, 1] <= y_max[z])
+        hit &= (box[:, 0] <= box[:, 2]) & (box[:, 1] <= box[:, 3]) & (g >= 0)
+    columns = np.where(hit[:, None], box[:, [0, 2]], x0[:, None])
+    rows = np.where(hit[:, None], box[:, [1, 3]], y0[:, None])
+    c = np.clip(np.floor((columns - x0[:, None]) / cell_w[z][:, None]), 0, g[:, None])
+    r = np.clip(np.floor((rows - y0[:, None]) / cell_h[z][:, None]), 0, g[:, None])
+    c, r = c.astype(np.int64), r.astype(np.int64)
+    lo, none = np.zeros(len(z), np.int64), np.full(len(z), -1, np.int64)
+    return (
+        np.where(hit, c[:, 0], lo),
+        np.where(hit, r[:, 0], lo),
+        np.where(hit, c[:, 1], none),
+        np.where(hit, r[:, 1], none),
+    )
+
+
+def _expand(
+    item: I64, c_lo: I64, r_lo: I64, c_hi: I64, r_hi: I64
+) -> tuple[I64, I64, I64, I64, I64]:
+    """One row per (item, covered cell): item, column, row, and the item's lowest column and
+    row."""
+    n_col = np.maximum(c_hi - c_lo + 1, 0)
+    n_row = np.maximum(r_hi - r_lo + 1, 0)
+    count = n_col * n_row
+    rep = np.repeat(np.arange(len(item)), count)
+    j = np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count)
+    width = n_col[rep]
+    col = c_lo[rep] + j % np.maximum(width, 1)
+    row = r_lo[rep] + j // np.maximum(width, 1)
+    return item[rep], col, row, c_lo[rep], r_lo[rep]

@@ -18,16 +18,18 @@ import numpy as np
 import numpy.typing as npt
 
 from skyfence.engine.containment import Fixes, evaluate
+from skyfence.engine.crossing import Point4
 from skyfence.engine.events import Event
 from skyfence.engine.prediction import predict
 from skyfence.engine.reports import (
+    fix_points,
     lost_event,
     suspect_events,
     transition_events,
     warning_events,
     withdrawn_event,
 )
-from skyfence.engine.transitions import TrustedFix, Walk, ZoneTrack, point_of, walk, with_exit_rows
+from skyfence.engine.transitions import TrustedFix, Walk, ZoneTrack, walk, with_exit_rows
 from skyfence.engine.zoneset import ZoneSet
 from skyfence.schema import StateVectors, take_rows
 from skyfence.settings import EngineSettings
@@ -108,7 +110,7 @@ class Engine:
             return []
         t_fix = sv.fix_time_s()
         if not _sorted(sv.icao24, t_fix):
-            order = np.lexsort((sv.t_s, t_fix, sv.icao24))
+            order = engine_order(sv, t_fix)
             sv, t_fix = sv.take(order), t_fix[order]
             beyond_horizon = None if beyond_horizon is None else beyond_horizon[order]
         later = _after_long_silence(sv.icao24, t_fix, self.settings.forget_after_s)
@@ -224,14 +226,18 @@ class Engine:
 
     def _lost_contacts(self, clock_s: float, keys: Iterable[tuple[int, int]]) -> list[Event]:
         timeout = self.settings.lost_contact_s
-        events = []
+        lost = []
         for address, zone in keys:
             track = self.tracks[(address, zone)]
             last = self.last_trusted.get(address)
             if track.inside and not track.lost and last and last.t_s + timeout <= clock_s:
                 track.lost = True
-                events.append(lost_event(self.zones, self.settings, address, zone, last))
-        return events
+                lost.append((address, zone, last))
+        countries = country_of(np.array([a for a, _, _ in lost], np.uint32)).tolist()
+        return [
+            lost_event(self.zones, self.settings, address, zone, last, country)
+            for (address, zone, last), country in zip(lost, countries, strict=True)
+        ]
 
     def _forget(self, addresses: list[int]) -> list[Event]:
         """Drop aircraft unheard for long: they start afresh if they come back. Contact lost
@@ -243,9 +249,8 @@ class Engine:
         for key in self.tracks:
             if key[0] in keys:
                 keys[key[0]].append(key)
-        events = []
+        events = self._lost_contacts(math.inf, [key for tracks in keys.values() for key in tracks])
         for address, tracks in keys.items():
-            events += self._lost_contacts(math.inf, tracks)
             self.integrity.pop(address, None)
             self.last_trusted.pop(address, None)
             self.callsigns.pop(address, None)
@@ -291,22 +296,26 @@ class Engine:
         """Prepend each aircraft's last trusted fix from earlier batches as a virtual row."""
         v: list[TrustedFix] = []
         known: list[int] = []
-        for a in np.unique(fx.icao24):  # once per aircraft
-            last = self.last_trusted.get(int(a))
+        for a in np.unique(fx.icao24).tolist():  # once per aircraft
+            last = self.last_trusted.get(a)
             if last is not None:
                 v.append(last)
-                known.append(int(a))
+                known.append(a)
         if not v:
             return fx
         addresses = np.array(known, dtype=np.uint32)
+        numbers = np.array(
+            [(c.t_s, c.lat, c.lon, c.alt_ft, c.gs_kt, c.track_deg, c.vrate_fpm) for c in v],
+            np.float64,
+        )
         merged = Fixes(
-            np.concatenate([[c.t_s for c in v], fx.t_s]),
-            np.concatenate([[c.lat for c in v], fx.lat]),
-            np.concatenate([[c.lon for c in v], fx.lon]),
-            np.concatenate([[c.alt_ft for c in v], fx.alt_ft]),
-            np.concatenate([[c.gs_kt for c in v], fx.gs_kt]),
-            np.concatenate([[c.track_deg for c in v], fx.track_deg]),
-            np.concatenate([[c.vrate_fpm for c in v], fx.vrate_fpm]),
+            np.concatenate([numbers[:, 0], fx.t_s]),
+            np.concatenate([numbers[:, 1], fx.lat]),
+            np.concatenate([numbers[:, 2], fx.lon]),
+            np.concatenate([numbers[:, 3], fx.alt_ft]),
+            np.concatenate([numbers[:, 4], fx.gs_kt]),
+            np.concatenate([numbers[:, 5], fx.track_deg]),
+            np.concatenate([numbers[:, 6], fx.vrate_fpm]),
             np.concatenate([addresses, fx.icao24]),
             np.concatenate([np.array([c.callsign for c in v], fx.callsign.dtype), fx.callsign]),
             np.concatenate([country_of(addresses).astype("U2"), fx.country]),
@@ -316,50 +325,70 @@ class Engine:
         return Fixes(*(getattr(merged, name)[order] for name in Fixes.__slots__))
 
     def _carry(self, fx: Fixes, w: Walk) -> None:
-        """Remember, per aircraft and per (aircraft, zone), what the next batch needs."""
+        """Remember, per aircraft and per (aircraft, zone), what the next batch needs. The
+        values are gathered in numpy for every group at once; Python only stores them."""
         n = len(fx)
         ends = np.flatnonzero(np.append(fx.icao24[1:] != fx.icao24[:-1], True))
-        for k in ends:  # once per aircraft
-            self.last_trusted[int(fx.icao24[k])] = TrustedFix(
-                float(fx.t_s[k]),
-                float(fx.lat[k]),
-                float(fx.lon[k]),
-                float(fx.alt_ft[k]),
-                float(fx.gs_kt[k]),
-                float(fx.track_deg[k]),
-                float(fx.vrate_fpm[k]),
-                str(fx.callsign[k]),
-            )
+        for address, *values in zip(  # once per aircraft
+            fx.icao24[ends].tolist(),
+            fx.t_s[ends].tolist(),
+            fx.lat[ends].tolist(),
+            fx.lon[ends].tolist(),
+            fx.alt_ft[ends].tolist(),
+            fx.gs_kt[ends].tolist(),
+            fx.track_deg[ends].tolist(),
+            fx.vrate_fpm[ends].tolist(),
+            fx.callsign[ends].tolist(),
+            strict=True,
+        ):
+            self.last_trusted[address] = TrustedFix(*values)
         pt = w.pairs
         if len(pt.fix) == 0:
             return
         t_row = fx.t_s[pt.fix]
         changed = np.flatnonzero(w.state != w.prev_state)
         group_end = np.append(np.flatnonzero(w.group_start)[1:] - 1, len(pt.fix) - 1)
-        interesting = np.zeros(int(w.group_id[-1]) + 1 if len(pt.fix) else 0, bool)
+        interesting = np.zeros(len(group_end), bool)
         interesting[w.group_id[w.state == 1]] = True
         interesting[w.group_id[changed]] = True
-        for e in group_end:
-            key = (int(fx.icao24[pt.fix[e]]), int(pt.zone[e]))
-            if not interesting[w.group_id[e]] and key not in self.tracks:
-                continue
+        # the time of each group's last change of state (NaN: none in this batch)
+        changed_group = w.group_id[changed]
+        last_of_group = np.append(changed_group[1:] != changed_group[:-1], True)[: len(changed)]
+        last_change = np.full(len(group_end), np.nan)
+        last_change[changed_group[last_of_group]] = t_row[changed[last_of_group]]
+        addresses = fx.icao24[pt.fix[group_end]].tolist()
+        zones = pt.zone[group_end].tolist()
+        keep = interesting.copy()
+        for g in np.flatnonzero(~interesting).tolist():  # groups with nothing new
+            keep[g] = (addresses[g], zones[g]) in self.tracks
+        e = group_end[keep]
+        li = w.last_in_row[e]
+        last_in = pt.fix[np.maximum(li, 0)]
+        after = np.minimum(last_in + 1, n - 1)
+        after_same = (last_in + 1 < n) & (fx.icao24[after] == fx.icao24[last_in])
+        for g, inside, has_in, in_point, has_after, after_point, real, change, t_end in zip(
+            np.flatnonzero(keep).tolist(),
+            (w.state[e] == 1).tolist(),
+            (li >= 0).tolist(),
+            fix_points(fx, last_in).tolist(),
+            after_same.tolist(),
+            fix_points(fx, after).tolist(),
+            (~fx.virtual[pt.fix[e]]).tolist(),
+            last_change[keep].tolist(),
+            t_row[e].tolist(),
+            strict=True,
+        ):
+            key = (addresses[g], zones[g])
             track = self.tracks.setdefault(key, ZoneTrack())
-            track.inside = bool(w.state[e] == 1)
-            li = int(w.last_in_row[e])
-            if li >= 0:
-                last_in = int(pt.fix[li])
-                track.last_in = point_of(fx, last_in)
-                same = last_in + 1 < n and fx.icao24[last_in + 1] == fx.icao24[last_in]
-                track.after_in = point_of(fx, last_in + 1) if same else None
-            if not fx.virtual[pt.fix[e]]:
+            track.inside = inside
+            if has_in:
+                track.last_in = Point4(*in_point)
+                track.after_in = Point4(*after_point) if has_after else None
+            if real:
                 track.lost = False
-            group_changes = changed[w.group_id[changed] == w.group_id[e]]
-            if len(group_changes):
-                track.last_change_s = float(t_row[group_changes[-1]])
-            if (
-                not track.inside
-                and t_row[e] - max(track.last_change_s, track.last_warning_s) > 3600
-            ):
+            if change == change:  # not NaN: the state changed in this batch
+                track.last_change_s = change
+            if not inside and t_end - max(track.last_change_s, track.last_warning_s) > 3600:
                 del self.tracks[key]
 
     # -- records --------------------------------------------------------------------------
@@ -386,6 +415,22 @@ def _after_long_silence(
     for i in np.flatnonzero(gap)[first_gap_of_group]:  # once per such aircraft
         after[i : np.searchsorted(group, group[i], side="right")] = True
     return after
+
+
+def engine_order(
+    sv: StateVectors, t_fix: npt.NDArray[np.float64] | None = None
+) -> npt.NDArray[np.intp]:
+    """The order `process` puts a batch in: by aircraft, fix time, then time of report."""
+    t_fix = sv.fix_time_s() if t_fix is None else t_fix
+    return np.lexsort((sv.t_s, t_fix, sv.icao24))
+
+
+def in_engine_order(sv: StateVectors) -> StateVectors:
+    """The batch as `process` would reorder it, so that a reading thread can do that work
+    beside the engine (`process` then finds it in order and moves nothing)."""
+    if _sorted(sv.icao24, sv.fix_time_s()):
+        return sv
+    return sv.take(engine_order(sv))
 
 
 def _sorted(icao24: npt.NDArray[np.uint32], t: npt.NDArray[np.float64]) -> bool:

@@ -32,6 +32,8 @@ def event_id(kind: str, zone_id: str, icao24: str, t_s: float) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
+_KIND_RANK = {kind: rank for rank, kind in enumerate(EVENT_KINDS)}  # sort_key's, per event
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -62,7 +64,7 @@ class Event:
         return event_id(self.kind, self.zone_id, self.icao24, self.t_s)
 
     def sort_key(self) -> tuple[float, str, str, int]:
-        return (self.t_s, self.icao24, self.zone_id, EVENT_KINDS.index(self.kind))
+        return (self.t_s, self.icao24, self.zone_id, _KIND_RANK[self.kind])
 
     def to_dict(self) -> dict[str, Any]:
         alt = self.altitude_ft

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyfence.engine.containment import Fixes, lateral_zones
-from skyfence.engine.crossing import Point4, crossings
+from skyfence.engine.crossing import Point4, crossing_points
 from skyfence.engine.events import Event, EventKind, iso_time
 from skyfence.engine.prediction import Predictions
 from skyfence.engine.transitions import TrustedFix, Walk, ZoneTrack, point_of
@@ -32,82 +32,106 @@ def transition_events(
     w: Walk,
     tracks: dict[tuple[int, int], ZoneTrack],
 ) -> list[Event]:
-    """Entries, exits (with their crossing instants) and lost contacts along the walk."""
+    """Entries, exits (with their crossing instants) and lost contacts along the walk.
+
+    Built column-wise: the crossings of a whole batch in one vectorised pass, the records from
+    columns gathered once (a dense audit has an event per 24 state vectors)."""
     pt = w.pairs
-    events: list[Event] = []
     rows = np.arange(len(pt.fix))
     entry_rows = (w.state == 1) & (w.prev_state == 0)
     exit_rows = (w.state == 0) & (w.prev_state == 1)
-    entered_at: dict[int, float] = {}
-    latest_entry: dict[tuple[int, int], float] = {}
+    zone_info = _ZoneDetails(zs)
+
     entries = np.flatnonzero(entry_rows)
     k_in, z_in = pt.fix[entries], pt.zone[entries]
     first_seen = (k_in == 0) | (fx.icao24[np.maximum(k_in - 1, 0)] != fx.icao24[k_in])
-    crossed = iter(
-        crossings(
-            zs,
-            [int(z) for z in z_in[~first_seen]],
-            [point_of(fx, int(k) - 1) for k in k_in[~first_seen]],
-            [point_of(fx, int(k)) for k in k_in[~first_seen]],
-            True,
+    crossed = np.flatnonzero(~first_seen)
+    points = fix_points(fx, k_in)
+    causes: list[str] = ["first_seen_inside"] * len(k_in)
+    segments: list[list[dict[str, Any]]] = []
+    if len(crossed):
+        k = k_in[crossed]
+        points[crossed], crossed_causes = crossing_points(
+            zs, z_in[crossed].astype(np.int32), fix_points(fx, k - 1), points[crossed], True
         )
-    )
-    for r, k, z, seen in zip(entries, k_in.tolist(), z_in.tolist(), first_seen, strict=True):
-        point, cause = (point_of(fx, k), "first_seen_inside") if seen else next(crossed)
-        entered_at[int(r)] = point.t_s
-        latest_entry[(int(fx.icao24[k]), z)] = point.t_s
-        details: dict[str, Any] = {"crossing": cause, **zone_details(zs, z)}
+        for i, cause in zip(crossed.tolist(), crossed_causes, strict=True):
+            causes[i] = cause
+        ends = _fix_jsons(fx, np.concatenate([k - 1, k]))
+        segments = [list(pair) for pair in zip(ends[: len(k)], ends[len(k) :], strict=True)]
+    entry_details: list[dict[str, Any]] = []
+    crossing_segments = iter(segments)
+    for z, seen, cause in zip(z_in.tolist(), first_seen.tolist(), causes, strict=True):
+        details: dict[str, Any] = {"crossing": cause, **zone_info[z]}
         if not seen:
-            details["segment"] = [_fix_json(fx, k - 1), _fix_json(fx, k)]
-        events.append(fix_event(zs, "entry", z, fx, k, point, details))
+            details["segment"] = next(crossing_segments)
+        entry_details.append(details)
+    entry_events = fix_events(zs, "entry", fx, k_in, z_in, points, entry_details)
+    entry_t = points[:, 0].tolist()
+    entered_at = dict(zip(entries.tolist(), entry_t, strict=True))
+    # the latest entry of each (aircraft, zone): for the exit's time inside, batches later
+    latest_entry = dict(
+        zip(zip(fx.icao24[k_in].tolist(), z_in.tolist(), strict=True), entry_t, strict=True)
+    )
 
     last_entry = np.maximum.accumulate(np.where(entry_rows | w.group_start, rows, 0))
     exits = np.flatnonzero(exit_rows)
-    exit_tracks = [tracks.get((int(fx.icao24[pt.fix[r]]), int(pt.zone[r]))) for r in exits]
-    segments = [exit_segment(fx, w, int(r), t) for r, t in zip(exits, exit_tracks, strict=True)]
-    crossed = iter(
-        crossings(
-            zs,
-            [int(pt.zone[r]) for r in exits],
-            [s[0] for s in segments],
-            [s[1] for s in segments],
-            False,
-        )
-    )
-    for r, track in zip(exits, exit_tracks, strict=True):
-        k, z = int(pt.fix[r]), int(pt.zone[r])
-        point, cause = next(crossed)
-        entered = entered_at.get(int(last_entry[r]), track.entered_s if track else math.nan)
-        details = {"crossing": cause, **zone_details(zs, z)}
+    k_out, z_out = pt.fix[exits], pt.zone[exits]
+    keys = zip(fx.icao24[k_out].tolist(), z_out.tolist(), strict=True)
+    exit_tracks = [tracks.get(key) for key in keys]
+    li = w.last_in_row[exits]
+    k_last_in = pt.fix[np.maximum(li, 0)]
+    pa = fix_points(fx, k_last_in)
+    pb = fix_points(fx, np.minimum(k_last_in + 1, max(len(fx) - 1, 0)))
+    for i in np.flatnonzero(li < 0).tolist():  # its last fix inside came in an earlier batch
+        pa[i], pb[i] = exit_segment(fx, w, int(exits[i]), exit_tracks[i])
+    points, exit_causes = crossing_points(zs, z_out.astype(np.int32), pa, pb, False)
+    exit_details = []
+    for z, track, cause, last, t in zip(
+        z_out.tolist(),
+        exit_tracks,
+        exit_causes,
+        last_entry[exits].tolist(),
+        points[:, 0].tolist(),
+        strict=True,
+    ):
+        entered = entered_at.get(last, track.entered_s if track else math.nan)
+        details = {"crossing": cause, **zone_info[z]}
         if math.isfinite(entered):
-            details["time_inside_s"] = round(point.t_s - entered, 1)
-        events.append(fix_event(zs, "exit", z, fx, k, point, details))
+            details["time_inside_s"] = round(t - entered, 1)
+        exit_details.append(details)
+    events = entry_events + fix_events(zs, "exit", fx, k_out, z_out, points, exit_details)
 
     same_group_next = np.zeros(len(rows), bool)
     same_group_next[:-1] = ~w.group_start[1:]
     gap = np.zeros(len(rows))
     gap[:-1] = fx.t_s[pt.fix[1:]] - fx.t_s[pt.fix[:-1]]
-    lost_rows = (w.state == 1) & same_group_next & (gap > settings.lost_contact_s)
-    for r in np.flatnonzero(lost_rows):
-        k, z = int(pt.fix[r]), int(pt.zone[r])
-        address = int(fx.icao24[k])
+    lost_rows = np.flatnonzero((w.state == 1) & same_group_next & (gap > settings.lost_contact_s))
+    k_lost = pt.fix[lost_rows]
+    for z, address, virtual, country, t_s, lat, lon, alt_ft, callsign in zip(
+        pt.zone[lost_rows].tolist(),
+        fx.icao24[k_lost].tolist(),
+        fx.virtual[k_lost].tolist(),
+        fx.country[k_lost].tolist(),
+        fx.t_s[k_lost].tolist(),
+        fx.lat[k_lost].tolist(),
+        fx.lon[k_lost].tolist(),
+        fx.alt_ft[k_lost].tolist(),
+        fx.callsign[k_lost].tolist(),
+        strict=True,
+    ):
         track = tracks.get((address, z))
-        if fx.virtual[k] and track is not None and track.lost:
+        if virtual and track is not None and track.lost:
             continue  # already reported by the clock
-        last = TrustedFix(
-            float(fx.t_s[k]),
-            float(fx.lat[k]),
-            float(fx.lon[k]),
-            float(fx.alt_ft[k]),
-            0.0,
-            0.0,
-            0.0,
-            str(fx.callsign[k]),
-        )
-        events.append(lost_event(zs, settings, address, z, last))
+        last = TrustedFix(t_s, lat, lon, alt_ft, 0.0, 0.0, 0.0, callsign)
+        events.append(lost_event(zs, settings, address, z, last, country))
     for key, t in latest_entry.items():  # for the exit's time inside, batches later
         tracks.setdefault(key, ZoneTrack()).entered_s = t
     return events
+
+
+def fix_points(fx: Fixes, k: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """Rows (t_s, lat, lon, alt_ft) of fixes k: `point_of` for many at once."""
+    return np.column_stack([fx.t_s[k], fx.lat[k], fx.lon[k], fx.alt_ft[k]])
 
 
 def exit_segment(fx: Fixes, w: Walk, r: int, track: ZoneTrack | None) -> tuple[Point4, Point4]:
@@ -122,6 +146,44 @@ def exit_segment(fx: Fixes, w: Walk, r: int, track: ZoneTrack | None) -> tuple[P
         return track.last_in, after
     k = int(w.pairs.fix[r])
     return point_of(fx, k), point_of(fx, k)
+
+
+def fix_events(
+    zs: ZoneSet,
+    kind: EventKind,
+    fx: Fixes,
+    k: npt.NDArray[np.int64],
+    z: npt.NDArray[np.int32],
+    points: npt.NDArray[np.float64],
+    details: list[dict[str, Any]],
+) -> list[Event]:
+    """Events of many fixes: the aircraft of fix k[i], zone z[i], at points[i] (t_s, lat, lon,
+    alt_ft), each column gathered once."""
+    ids = [zone.id for zone in zs.zones]
+    return [
+        Event(kind, ids[zone], f"{address:06x}", callsign, country, t_s, lat, lon, alt, d)
+        for zone, address, callsign, country, (t_s, lat, lon, alt), d in zip(
+            z.tolist(),
+            fx.icao24[k].tolist(),
+            fx.callsign[k].tolist(),
+            fx.country[k].tolist(),
+            points.tolist(),
+            details,
+            strict=True,
+        )
+    ]
+
+
+class _ZoneDetails(dict[int, dict[str, Any]]):
+    """zone_details(zs, z), computed once per zone met in a batch (callers copy it)."""
+
+    def __init__(self, zs: ZoneSet) -> None:
+        super().__init__()
+        self.zs = zs
+
+    def __missing__(self, z: int) -> dict[str, Any]:
+        found = self[z] = zone_details(self.zs, z)
+        return found
 
 
 def warning_events(
@@ -152,8 +214,9 @@ def warning_events(
     group = np.cumsum(start) - 1
     carried_change = np.full(len(first), -math.inf)
     carried_warning = np.full(len(first), -math.inf)
-    for g, r in enumerate(first):  # once per (aircraft, zone)
-        track = tracks.get((int(fx.icao24[fix[r]]), int(zone[r])))
+    keys = zip(fx.icao24[fix[first]].tolist(), zone[first].tolist(), strict=True)
+    for g, key in enumerate(keys):  # once per (aircraft, zone)
+        track = tracks.get(key)
         if track is not None:
             carried_change[g], carried_warning[g] = track.last_change_s, track.last_warning_s
     base = np.where(is_pred, carried_change[group], t)
@@ -166,30 +229,39 @@ def warning_events(
     fresh = (t - before > lookahead) | (last_change > before)
     emit = np.flatnonzero(is_pred & fresh)
 
-    events = []
-    for r in emit:  # one per approach
-        i = int(order[r]) - len(changes)  # its place among the predictions
-        k, z = int(pred.fix[i]), int(pred.zone[i])
-        point = Point4(
-            float(pred.t_entry_s[i]),
-            float(pred.lat[i]),
-            float(pred.lon[i]),
-            float(pred.alt_ft[i]),
-        )
-        details = {
-            "predicted_time": iso_time(point.t_s),
-            "seconds_to_entry": round(point.t_s - float(fx.t_s[k]), 1),
-            "predicted_lat": round(point.lat, 6),
-            "predicted_lon": round(point.lon, 6),
-            "lookahead_s": float(zs.lookahead_s[z]),
-            **zone_details(zs, z),
+    i = order[emit] - len(changes)  # their places among the predictions
+    k, z = pred.fix[i], pred.zone[i]
+    zone_info = _ZoneDetails(zs)
+    details = [
+        {
+            "predicted_time": when,
+            "seconds_to_entry": round(t_entry - t_fix, 1),
+            "predicted_lat": round(lat, 6),
+            "predicted_lon": round(lon, 6),
+            "lookahead_s": lookahead_s,
+            **zone_info[zone],
         }
-        events.append(fix_event(zs, "predicted_entry", z, fx, k, point_of(fx, k), details))
+        for when, t_entry, t_fix, lat, lon, lookahead_s, zone in zip(
+            iso_times(pred.t_entry_s[i]),
+            pred.t_entry_s[i].tolist(),
+            fx.t_s[k].tolist(),
+            pred.lat[i].tolist(),
+            pred.lon[i].tolist(),
+            zs.lookahead_s[z].astype(np.float64).tolist(),
+            z.tolist(),
+            strict=True,
+        )
+    ]
+    events = fix_events(zs, "predicted_entry", fx, k, z, fix_points(fx, k), details)
     last_pred = np.full(len(first), -1)
     np.maximum.at(last_pred, group[is_pred], rows[is_pred])
-    for r in last_pred[last_pred >= 0]:  # remembered so the next batch does not warn again
-        key_of = (int(fx.icao24[fix[r]]), int(zone[r]))
-        tracks.setdefault(key_of, ZoneTrack()).last_warning_s = float(t[r])
+    last = last_pred[last_pred >= 0]
+    for key_of, t_warning in zip(  # remembered so the next batch does not warn again
+        zip(fx.icao24[fix[last]].tolist(), zone[last].tolist(), strict=True),
+        t[last].tolist(),
+        strict=True,
+    ):
+        tracks.setdefault(key_of, ZoneTrack()).last_warning_s = t_warning
     return events
 
 
@@ -261,29 +333,20 @@ def zone_details(zs: ZoneSet, z: int) -> dict[str, Any]:
     return {"zone_name": zone.name, "band": zone.band_text(), "severity": zone.severity}
 
 
-def fix_event(
-    zs: ZoneSet, kind: EventKind, z: int, fx: Fixes, k: int, point: Point4, details: dict[str, Any]
-) -> Event:
-    return Event(
-        kind,
-        zs.zones[z].id,
-        icao24_hex(int(fx.icao24[k])),
-        str(fx.callsign[k]),
-        str(fx.country[k]),
-        point.t_s,
-        point.lat,
-        point.lon,
-        point.alt_ft,
-        details,
-    )
-
-
 def lost_event(
-    zs: ZoneSet, settings: EngineSettings, address: int, z: int, last: TrustedFix
+    zs: ZoneSet,
+    settings: EngineSettings,
+    address: int,
+    z: int,
+    last: TrustedFix,
+    country: str | None = None,
 ) -> Event:
+    """`country` is the address's (looked up here when not given: a look-up per event is
+    most of the cost of a dense audit's lost contacts)."""
     timeout = settings.lost_contact_s
     details = {"last_seen": iso_time(last.t_s), "timeout_s": timeout, **zone_details(zs, z)}
-    country = str(country_of(np.array([address], np.uint32))[0])
+    if country is None:
+        country = str(country_of(np.array([address], np.uint32))[0])
     return Event(
         "lost_contact",
         zs.zones[z].id,
@@ -320,11 +383,27 @@ def withdrawn_event(
     )
 
 
-def _fix_json(fx: Fixes, k: int) -> dict[str, Any]:
-    alt = float(fx.alt_ft[k])
-    return {
-        "time": iso_time(float(fx.t_s[k])),
-        "lat": round(float(fx.lat[k]), 6),
-        "lon": round(float(fx.lon[k]), 6),
-        "altitude_ft": round(alt) if math.isfinite(alt) else None,
-    }
+def _fix_jsons(fx: Fixes, k: npt.NDArray[np.int64]) -> list[dict[str, Any]]:
+    """The fixes k as an event's details show them."""
+    return [
+        {
+            "time": when,
+            "lat": round(lat, 6),
+            "lon": round(lon, 6),
+            "altitude_ft": round(alt) if math.isfinite(alt) else None,
+        }
+        for when, lat, lon, alt in zip(
+            iso_times(fx.t_s[k]),
+            fx.lat[k].tolist(),
+            fx.lon[k].tolist(),
+            fx.alt_ft[k].tolist(),
+            strict=True,
+        )
+    ]
+
+
+def iso_times(t_s: npt.NDArray[np.float64]) -> list[str]:
+    """`events.iso_time` of many instants in one numpy pass (the same strings: the same rounding to
+    the millisecond, half to even)."""
+    ms = np.rint(np.asarray(t_s, np.float64) * 1000).astype(np.int64).astype("datetime64[ms]")
+    return [f"{text}Z" for text in np.datetime_as_string(ms, unit="ms").tolist()]

@@ -30,7 +30,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from skyfence.engine.engine import Engine
+from skyfence.engine.engine import Engine, in_engine_order
 from skyfence.engine.events import Event
 from skyfence.errors import InputError
 from skyfence.schema import StateVectors
@@ -104,7 +104,8 @@ def _run_bucket(
     engine = Engine(zones, settings)
     events: list[Event] = []
     rows = 0
-    for batch in read_ahead(_batches(files, bucket, buckets)):
+    # sorted in the reading thread, beside the engine (which would sort each batch itself)
+    for batch in read_ahead(map(in_engine_order, _batches(files, bucket, buckets))):
         rows += len(batch)
         events += engine.process(batch)
     clock = engine.clock_s

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skyfence.engine.engine import Engine
+from skyfence.engine.engine import Engine, in_engine_order
 from skyfence.engine.events import Event
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
@@ -182,3 +182,20 @@ def test_duplicated_shuffled_and_late_deliveries(samples: Path, paris_zones_path
     got_kinds = Counter((e.kind, e.zone_id, e.icao24) for e in events if e.kind != "lost_contact")
     assert sum((clean_kinds - got_kinds).values()) <= 0.05 * sum(clean_kinds.values())
     assert engine.stats.rows == len(sv) - late[parts[-1]].sum()
+
+
+def test_batches_put_in_engine_order_beforehand_give_the_same_events(
+    samples: Path, paris_zones_path: Path
+) -> None:
+    """What the audit's reading thread does (`in_engine_order`) is what `process` would do:
+    the same events from the batches as read (in time order) and from the batches reordered."""
+    zones = load_zones(paris_zones_path)
+    sv = read_all(samples / "collections/quickstart.json.gz")
+    sv = sv.take(np.argsort(sv.t_s, kind="stable"))
+    parts = [sv.take(np.arange(i, min(i + 50_000, len(sv)))) for i in range(0, len(sv), 50_000)]
+    ordered = [in_engine_order(p) for p in parts]
+    assert all(not np.array_equal(o.icao24, p.icao24) for o, p in zip(ordered, parts, strict=True))
+    assert all(np.all(np.diff(o.icao24.astype(np.int64)) >= 0) for o in ordered)
+    as_read = run(Engine(zones), parts)
+    assert len(as_read) > 50
+    assert [e.to_dict() for e in as_read] == [e.to_dict() for e in run(Engine(zones), ordered)]

@@ -33,10 +33,12 @@ from skyfence.decoding.classify import (
     SURFACE_POSITION,
     Replies,
     classify,
+    hex_rows,
     is_position,
 )
+from skyfence.decoding.fast import decode_rows
 from skyfence.decoding.integrity import nic_from_typecode
-from skyfence.decoding.messages import decode_batch, decode_position
+from skyfence.decoding.messages import decode_position
 from skyfence.schema import StateVectors
 
 F64 = npt.NDArray[np.float64]
@@ -96,7 +98,7 @@ class _Rows:
     nacp: F64
     callsign: OBJ
     squawk: OBJ
-    frame: OBJ
+    frame: npt.NDArray[Any]  # hex, "" on rows carried from an earlier batch
 
     def take(self, index: npt.NDArray[Any]) -> _Rows:
         return _Rows(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
@@ -178,7 +180,8 @@ class FrameDecoder:
         sel = np.flatnonzero(usable & (c.kind > 0))
         sel = sel[np.argsort(t[sel], kind="stable")]
         kind, tc = c.kind[sel], c.tc[sel]
-        m = decode_batch(c.frames[sel].tolist(), t[sel].tolist(), kind, self.reference)
+        selected = c.rows[sel]
+        m = decode_rows(selected, t[sel], kind, self.reference)
         stats.rejected += int((~m.ok).sum())
 
         gnss = (tc >= 20) & (tc <= 22)
@@ -202,7 +205,7 @@ class FrameDecoder:
             nacp=m.nacp,
             callsign=m.callsign,
             squawk=m.squawk,
-            frame=c.frames[sel],
+            frame=hex_rows(selected),
         )
         # Replies have no CRC of their own: the address is recovered from the parity, so a
         # corrupted reply yields a random address. Only trust addresses heard in ADS-B.

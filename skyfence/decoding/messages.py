@@ -74,7 +74,7 @@ class Messages:
     squawk: OBJ
 
 
-def _is_rust_panic(exc: BaseException) -> bool:
+def is_rust_panic(exc: BaseException) -> bool:
     return type(exc).__name__ == "PanicException"
 
 
@@ -82,14 +82,14 @@ def _decode_all(frames: list[str], t: list[float], reference: tuple[float, float
     try:
         return rs1090.decode(frames, t, reference=reference)
     except BaseException as exc:  # a Rust panic is a BaseException, not an Exception
-        if not _is_rust_panic(exc):
+        if not is_rust_panic(exc):
             raise
     out: list[Any] = []
     for frame, ts in zip(frames, t, strict=True):
         try:
             out.extend(rs1090.decode([frame], [ts]))
         except BaseException as exc:
-            if not _is_rust_panic(exc):
+            if not is_rust_panic(exc):
                 raise
     return out
 
@@ -169,7 +169,7 @@ def decode_position(frame: str, reference: tuple[float, float]) -> tuple[float, 
     try:
         m: Any = rs1090.decode(frame, reference=reference)
     except BaseException as exc:
-        if not _is_rust_panic(exc):
+        if not is_rust_panic(exc):
             raise
         return None
     lat, lon = m.get("latitude"), m.get("longitude")

@@ -163,10 +163,33 @@ def decode_positions(
 
     ref_lat = np.full(n, np.nan if reference is None else reference[0])
     ref_lon = np.full(n, np.nan if reference is None else reference[1])
-    s_ref_lat, s_ref_lon = local(lat_cpr, lon_cpr, odd, ref_lat, ref_lon, surface)
+    s_ref_lat, s_ref_lon = np.full(n, np.nan), np.full(n, np.nan)
+    if reference is not None and surface.any():
+        s_ref_lat[surface], s_ref_lon[surface] = local(
+            lat_cpr[surface],
+            lon_cpr[surface],
+            odd[surface],
+            ref_lat[surface],
+            ref_lon[surface],
+            surface[surface],
+        )
     first_cache: dict[int, tuple[float, float]] = {}
 
+    # The first guess: global positions, and every other message decoded locally against the
+    # last global position before it (or the receiver). Local decoding gives the same answer
+    # for any reference near the aircraft, so this is the answer almost everywhere, and the
+    # rounds only have to confirm it (a chain of surface messages would otherwise settle one
+    # message a round).
     lat, lon = g_lat.copy(), g_lon.copy()
+    guess = np.flatnonzero(~np.isfinite(g_lat))
+    if guess.shape[0]:
+        last = before(np.isfinite(g_lat))[guess]
+        found = last >= 0
+        r_lat = np.where(found, g_lat[np.maximum(last, 0)], ref_lat[guess])
+        r_lon = np.where(found, g_lon[np.maximum(last, 0)], ref_lon[guess])
+        lat[guess], lon[guess] = local(
+            lat_cpr[guess], lon_cpr[guess], odd[guess], r_lat, r_lon, surface[guess]
+        )
     accepted = np.isfinite(lat)
     with np.errstate(all="ignore"):
         for _ in range(MAX_ROUNDS):
@@ -176,12 +199,21 @@ def decode_positions(
             p_lat = np.where(has, lat[p], np.nan)
             p_lon = np.where(has, lon[p], np.nan)
             dt = np.where(has, t - t[p], np.nan)
-            l_lat, l_lon = local(lat_cpr, lon_cpr, odd, p_lat, p_lon, surface)
+            l_lat, l_lon = np.full(n, np.nan), np.full(n, np.nan)
+            need = has & (surface | ~np.isfinite(g_lat))
+            if need.any():
+                l_lat[need], l_lon[need] = local(
+                    lat_cpr[need], lon_cpr[need], odd[need], p_lat[need], p_lon[need], surface[need]
+                )
             # airborne: global, else local against the last accepted position if recent
             use_local = air & ~np.isfinite(g_lat) & has & (dt < LOCAL_MAX_S)
             n_lat = np.where(use_local, l_lat, g_lat)
             n_lon = np.where(use_local, l_lon, g_lon)
-            dist = haversine_km(n_lat, n_lon, p_lat, p_lon)
+            dist = np.full(n, np.nan)
+            near_ok = has & np.isfinite(n_lat)
+            dist[near_ok] = haversine_km(
+                n_lat[near_ok], n_lon[near_ok], p_lat[near_ok], p_lon[near_ok]
+            )
             speed = dist / (dt / 3600.0)
             too_fast = has & (dt < 1800.0) & (dt > 0.0) & (speed > 1200.0)
             too_far = has & (dist > 500.0) & (dt < 30.0)
@@ -191,19 +223,26 @@ def decode_positions(
             near[near] = haversine_km(p_lat[near], p_lon[near], l_lat[near], l_lon[near]) < 1.0
             s_lat = np.where(near, l_lat, np.where(has, s_ref_lat, np.nan))
             s_lon = np.where(near, l_lon, np.where(has, s_ref_lon, np.nan))
-            alone = np.flatnonzero(surface & ~has & np.isfinite(s_ref_lat))
+            # Only the first of an aircraft's surface messages with no position before it is
+            # asked about (rs1090 compares it with every airport it knows); if it is refused,
+            # the next one is asked about in the next round.
+            waiting = np.flatnonzero(surface & ~has & np.isfinite(s_ref_lat))
+            alone = waiting[np.unique(group_first[waiting], return_index=True)[1]]
             todo = [int(r) for r in alone.tolist() if int(r) not in first_cache]
             if todo:
                 got_lat, got_lon = first_surface(np.asarray(todo, np.int64))
                 for r, a, b in zip(todo, got_lat.tolist(), got_lon.tolist(), strict=True):
                     first_cache[r] = (a, b)
+            s_lat[surface & ~has] = np.nan
+            s_lon[surface & ~has] = np.nan
             for r in alone.tolist():
                 s_lat[r], s_lon[r] = first_cache[r]
             new_lat = np.where(surface, s_lat, np.where(keep, n_lat, np.nan))
             new_lon = np.where(surface, s_lon, np.where(keep, n_lon, np.nan))
             new_accepted = np.isfinite(new_lat)
             settled = (
-                np.array_equal(new_accepted, accepted)
+                all(int(r) in first_cache for r in waiting.tolist())
+                and np.array_equal(new_accepted, accepted)
                 and np.array_equal(new_lat[new_accepted], lat[new_accepted])
                 and np.array_equal(new_lon[new_accepted], lon[new_accepted])
             )

@@ -41,6 +41,7 @@ from skyfence.decoding.tables import (
     crc24,
     id13_squawk,
     surface_movement,
+    with_parity,
 )
 
 F64 = npt.NDArray[np.float64]
@@ -188,20 +189,28 @@ def _positions(
     first, _ = group_bounds(out.icao24[at][order])
 
     def first_surface(where: I64) -> tuple[F64, F64]:
-        """rs1090's own answer for a surface message of an aircraft with no position yet."""
+        """rs1090's own answer for surface messages of aircraft with no position yet (it
+        keeps those only near an airport of its database): one batch call, each frame under
+        its own address (parity recomputed) so that rs1090 decodes each with a fresh state."""
         lat = np.full(where.shape[0], np.nan)
         lon = np.full(where.shape[0], np.nan)
-        for k, r in enumerate(at[order][where].tolist()):
-            try:
-                got: Any = rs1090.decode(
-                    [hex_rows(b[r : r + 1])[0]], [float(t[r])], reference=reference
-                )
-            except BaseException as exc:  # a Rust panic is a BaseException
-                if not is_rust_panic(exc):
-                    raise
-                continue
-            if got and got[0].get("latitude") is not None:
-                lat[k], lon[k] = got[0]["latitude"], got[0]["longitude"]
+        if reference is None:
+            return lat, lon
+        src = at[order][where]
+        alone = b[src].copy()
+        k = np.arange(where.shape[0], dtype=np.uint32)
+        alone[:, 1], alone[:, 2], alone[:, 3] = k >> 16, (k >> 8) & 0xFF, k & 0xFF
+        frames = hex_rows(with_parity(alone, 14)).tolist()
+        try:
+            got: Any = rs1090.decode(frames, t[src].tolist(), reference=reference)
+        except BaseException as exc:  # a Rust panic is a BaseException
+            if not is_rust_panic(exc):
+                raise
+            got = []
+        for m in got:
+            if m.get("latitude") is not None:
+                i = int(m["icao24"], 16)
+                lat[i], lon[i] = m["latitude"], m["longitude"]
         return lat, lon
 
     got = decode_positions(

@@ -158,7 +158,12 @@ class GroundVelocities:
         known = at < self._keys.shape[0]
         known[known] = self._keys[at[known]] == key[known]
         if not known.all():
-            self._learn(np.unique(key[~known]))
+            new = np.unique(key[~known])
+            if self._keys.shape[0] + new.shape[0] > self.max_pairs:  # rare: start afresh
+                self._keys = np.zeros(0, np.uint32)
+                self._gs, self._track = np.zeros(0), np.zeros(0)
+                new = np.unique(key)
+            self._learn(new)
             at = np.searchsorted(self._keys, key)
         return self._gs[at], self._track[at]
 
@@ -167,10 +172,6 @@ class GroundVelocities:
         gs, track = (_floats(c) for c in _ask(_extended(me), "groundspeed", "track"))
         keys = np.concatenate([self._keys, new])
         order = np.argsort(keys, kind="stable")
-        if keys.shape[0] > self.max_pairs:  # forget all but the new ones: rare, and correct
-            keys, order = new, np.arange(new.shape[0])
-            self._gs, self._track = gs, track
-        else:
-            self._gs = np.concatenate([self._gs, gs])[order]
-            self._track = np.concatenate([self._track, track])[order]
+        self._gs = np.concatenate([self._gs, gs])[order]
+        self._track = np.concatenate([self._track, track])[order]
         self._keys = keys[order]

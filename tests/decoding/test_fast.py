@@ -12,6 +12,7 @@ far), which is the sequential part of its algorithm.
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 from pathlib import Path
 
@@ -19,8 +20,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from skyfence.decoding.classify import classify
+from skyfence.decoding.classify import classify, hex_rows
 from skyfence.decoding.fast import decode_rows
+from skyfence.decoding.frames import FrameDecoder
 from skyfence.decoding.messages import Messages, decode_batch
 from skyfence.decoding.tables import GroundVelocities, crc24, with_parity
 from skyfence.sources.beast import BeastParser
@@ -65,7 +67,7 @@ def readdressed(frames: STR, delta: int) -> STR:
         for i, shift in enumerate((16, 8, 0)):
             rows[which, size - 3 + i] ^= (delta >> shift) & 0xFF
     keep = es | (c.valid & np.isin(df, (4, 5, 20, 21)))
-    return np.where(keep, c.frames, "").astype("U28")
+    return np.where(keep, hex_rows(rows), "").astype("U28")
 
 
 def recordings(samples: Path) -> dict[str, tuple[F64, STR]]:
@@ -141,3 +143,32 @@ def test_ground_velocities_stay_right_when_the_cache_is_full() -> None:
         assert np.array_equal(gs_small, gs_big, equal_nan=True)
         assert np.array_equal(track_small, track_big, equal_nan=True)
     assert np.isfinite(gs_big).all()
+
+
+def test_a_batch_touches_only_its_own_aircraft(samples: Path) -> None:
+    """Batches join only the carried state of their own aircraft: two aircraft decoded
+    together, batch by batch, give each the state vectors it gets decoded alone in the same
+    time slices."""
+    t, frames = flight(samples)
+    other = readdressed(frames, 0x5A5A5)
+    both_t = np.concatenate([t, t + 97.0])
+    both = np.concatenate([frames, other])
+    order = np.argsort(both_t, kind="stable")
+    both_t, both = both_t[order], both[order]
+    edges = np.linspace(both_t[0], both_t[-1] + 1, 40)
+
+    def by_slices(tt: F64, ff: STR) -> dict[int, list[tuple[float, float, float]]]:
+        decoder = FrameDecoder(CDG, replies="all")
+        out: dict[int, list[tuple[float, float, float]]] = {}
+        for lo, hi in itertools.pairwise(edges):
+            part = (tt >= lo) & (tt < hi)
+            sv = decoder.decode(tt[part], ff[part])
+            for a, b, c, d in zip(sv.icao24, sv.t_s, sv.lat_deg, sv.alt_baro_ft, strict=True):
+                out.setdefault(int(a), []).append((float(b), float(c), float(d)))
+        return out
+
+    together = by_slices(both_t, both)
+    alone = by_slices(t, frames) | by_slices(t + 97.0, other)
+    assert together.keys() == alone.keys() and len(together) == 2
+    for address, rows in together.items():
+        assert np.array_equal(np.array(rows), np.array(alone[address]), equal_nan=True)

@@ -45,7 +45,9 @@ _KIND_BY_TC[31] = STATUS
 # DF18 control field values that carry ADS-B-format messages: ADS-B from non-transponder
 # devices (0, 1), fine TIS-B (2) and ADS-R rebroadcasts (6). Coarse TIS-B and management
 # messages use other layouts.
-_DF18_CF = np.array([0, 1, 2, 6])
+_DF18_CF = np.zeros(8, bool)
+_DF18_CF[[0, 1, 2, 6]] = True
+_IS_POSITION = np.zeros(256, bool)  # by kind (int8, read as uint8)
 
 _HEX = np.full(128, -1, np.int16)
 _HEX[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
@@ -115,7 +117,7 @@ def classify(frames: npt.ArrayLike, *, replies: Replies = "all") -> Classified:
     long_df = df >= 16
     valid &= ~(long_df & (length == 14))
     byte[~long_df, 7:] = 0
-    adsb = valid & ((df == 17) | ((df == 18) & np.isin(byte[:, 0] & 7, _DF18_CF)))
+    adsb = valid & ((df == 17) | ((df == 18) & _DF18_CF[byte[:, 0] & 7]))
     kind = np.where(adsb, _KIND_BY_TC[tc], 0).astype(np.int8)
     if replies != "none":
         kind[df == 4] = ALTITUDE
@@ -145,5 +147,8 @@ _HEX_PAIRS = (
 )
 
 
+_IS_POSITION[[AIR_POSITION, SURFACE_POSITION]] = True
+
+
 def is_position(kind: npt.NDArray[Any]) -> BOOL:
-    return np.isin(kind, (AIR_POSITION, SURFACE_POSITION))
+    return np.asarray(_IS_POSITION[np.asarray(kind).astype(np.uint8)], bool)

@@ -82,8 +82,10 @@ def decode_rows(
     long_rows = np.flatnonzero(df >= 16)
     short_rows = np.flatnonzero(df < 16)
     crc = np.zeros(n, np.uint32)
-    crc[long_rows] = crc24(b[long_rows], 14)
-    crc[short_rows] = crc24(b[short_rows], 7)
+    if long_rows.shape[0]:
+        crc[long_rows] = crc24(b[long_rows], 14)
+    if short_rows.shape[0]:
+        crc[short_rows] = crc24(b[short_rows], 7)
     icao[reply] = crc[reply]
     adsb_icao = (_u32(b[:, 1]) << 16) | (_u32(b[:, 2]) << 8) | _u32(b[:, 3])
     icao[es] = adsb_icao[es]

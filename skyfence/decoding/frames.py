@@ -103,12 +103,12 @@ class _Rows:
     frame: npt.NDArray[Any]  # hex, "" on rows carried from an earlier batch
 
     def take(self, index: npt.NDArray[Any]) -> _Rows:
-        return _Rows(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return _Rows(**{name: getattr(self, name)[index] for name in _ROW_FIELDS})
 
     @staticmethod
     def concat(parts: list[_Rows]) -> _Rows:
         return _Rows(
-            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(_Rows)}
+            **{name: np.concatenate([getattr(p, name) for p in parts]) for name in _ROW_FIELDS}
         )
 
     @staticmethod
@@ -121,6 +121,9 @@ class _Rows:
                 for f in fields(_Rows)
             }
         )
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(_Rows))
 
 
 class FrameDecoder:

@@ -126,6 +126,15 @@ def decode_rows(
     if not settled:
         fast &= ~position
         ok[position] = False
+    # what rs1090 would have dropped carries nothing, as in `decode_batch`
+    dropped = fast & ~out.ok
+    for name in Messages.__slots__:
+        column = getattr(out, name)
+        if column.dtype.kind == "f":
+            column[dropped] = np.nan
+        elif column.dtype == object:
+            column[dropped] = None
+    out.icao24[dropped] = 0
     _slow(rows, t, kind, ~fast, reference, out)
     return out
 
@@ -133,9 +142,13 @@ def decode_rows(
 def _replies(b: U8, df: npt.NDArray[Any], kind: I8, reply: BOOL, out: Messages) -> None:
     code = ((b[:, 2].astype(np.int64) & 0x1F) << 8) | b[:, 3]
     alt = reply & (kind == ALTITUDE) & ((df == 4) | (df == 20))
-    out.altitude[alt] = ac13_altitude()[code[alt]]
+    altitude, alt_ok = ac13_altitude()
+    out.altitude[alt] = altitude[code[alt]]
+    out.ok[alt] &= alt_ok[code[alt]]
     sq = reply & (kind == SQUAWK) & ((df == 5) | (df == 21))
-    out.squawk[sq] = id13_squawk()[code[sq]]
+    squawk, sq_ok = id13_squawk()
+    out.squawk[sq] = squawk[code[sq]]
+    out.ok[sq] &= sq_ok[code[sq]]
 
 
 def _velocities(b: U8, rows: BOOL, out: Messages) -> None:
@@ -173,16 +186,25 @@ def _positions(
     code12 = (p[:, 5] << 4) | (p[:, 6] >> 4)
     baro = air & (ptc <= 18)
     alt = np.full(at.shape[0], np.nan)
-    alt[baro] = ac12_altitude(11)[code12[baro]]
+    accepted = np.ones(at.shape[0], bool)
     gnss = air & (ptc >= 20)
-    alt[gnss] = ac12_altitude(20)[code12[gnss]]
-    out.altitude[at] = alt
-    out.nic_b[at] = np.where(baro, (p[:, 4] & 1).astype(np.float64), np.nan)
-    speed, track = surface_movement()
+    for which, table in ((baro, ac12_altitude(11)), (gnss, ac12_altitude(20))):
+        alt[which] = table[0][code12[which]]
+        accepted[which] = table[1][code12[which]]
+    speed, speed_ok, track, track_ok = surface_movement()
     movement = ((p[:, 4] & 7) << 4) | (p[:, 5] >> 4)
     heading = ((p[:, 5] & 15) << 4) | (p[:, 6] >> 4)
-    out.gs[at[surface]] = speed[movement[surface]]
-    out.track[at[surface]] = track[heading[surface]]
+    accepted[surface] = speed_ok[movement[surface]] & track_ok[heading[surface]]
+    # a frame rs1090 refuses is not a position message at all: it takes no part in the pairing
+    out.ok[at[~accepted]] = False
+    at, p, ptc, alt = at[accepted], p[accepted], ptc[accepted], alt[accepted]
+    surface, air, baro = surface[accepted], air[accepted], baro[accepted]
+    if at.shape[0] == 0:
+        return True
+    out.altitude[at] = alt
+    out.nic_b[at] = np.where(baro, (p[:, 4] & 1).astype(np.float64), np.nan)
+    out.gs[at[surface]] = speed[movement[accepted][surface]]
+    out.track[at[surface]] = track[heading[accepted][surface]]
 
     odd = ((p[:, 6] >> 2) & 1).astype(bool)
     lat_cpr = (((p[:, 6] & 3) << 15) | (p[:, 7] << 7) | (p[:, 8] >> 1)).astype(np.float64)

@@ -1,4 +1,4 @@
-"""The one place that calls rs1090, and turns its per-message dicts into columns.
+"""rs1090's batch call for the messages `fast` leaves to it, its dicts turned into columns.
 
 rs1090's batch call pairs even/odd CPR positions using the timestamps it is given, but it
 silently drops frames it rejects (bad CRC), so its output is re-aligned with the input here

@@ -26,6 +26,7 @@ U8 = npt.NDArray[np.uint8]
 U32 = npt.NDArray[np.uint32]
 F64 = npt.NDArray[np.float64]
 OBJ = npt.NDArray[np.object_]
+BOOL = npt.NDArray[np.bool_]
 
 GENERATOR = 0xFFF409  # x^24 + ... : the Mode S CRC-24 polynomial without its top bit
 
@@ -68,18 +69,20 @@ def with_parity(rows: U8, size: int) -> U8:
     return out
 
 
-def _ask(rows: U8, *keys: str) -> list[OBJ]:
-    """rs1090's value of each key for each frame (None where it gives none or drops the
-    frame), from one batch call. Timestamps are the row numbers, to align its output."""
+def _ask(rows: U8, *keys: str) -> tuple[BOOL, list[OBJ]]:
+    """Whether rs1090 accepts each frame (it drops a frame with an invalid field, such as an
+    altitude code no altimeter sends), and its value of each key (None where it gives none),
+    from one batch call. Timestamps are the row numbers, to align its output."""
     frames = [row.tobytes().hex() for row in rows]
     out = rs1090.decode(frames, [float(i) for i in range(len(frames))])
-    columns: list[OBJ] = []
-    for key in keys:
-        col = np.full(len(frames), None, dtype=object)
-        for m in out:
-            col[int(m["timestamp"])] = m.get(key)
-        columns.append(col)
-    return columns
+    accepted = np.zeros(len(frames), bool)
+    columns: list[OBJ] = [np.full(len(frames), None, dtype=object) for _ in keys]
+    for m in out:
+        at = int(m["timestamp"])
+        accepted[at] = True
+        for col, key in zip(columns, keys, strict=True):
+            col[at] = m.get(key)
+    return accepted, columns
 
 
 def _floats(values: OBJ) -> F64:
@@ -97,15 +100,18 @@ def _short_replies(df: int) -> U8:
 
 
 @cache
-def ac13_altitude() -> F64:
-    """Altitude (ft) of each 13-bit AC code of DF4/20."""
-    return _floats(_ask(_short_replies(4), "altitude")[0])
+def ac13_altitude() -> tuple[F64, BOOL]:
+    """Altitude (ft) of each 13-bit AC code of DF4/20, and whether rs1090 accepts the code."""
+    accepted, (altitude,) = _ask(_short_replies(4), "altitude")
+    return _floats(altitude), accepted
 
 
 @cache
-def id13_squawk() -> OBJ:
-    """Squawk ("7700") of each 13-bit identity code of DF5/21; None where rs1090 gives none."""
-    return _ask(_short_replies(5), "squawk")[0]
+def id13_squawk() -> tuple[OBJ, BOOL]:
+    """Squawk ("7700") of each 13-bit identity code of DF5/21 (None where rs1090 gives none),
+    and whether rs1090 accepts the code."""
+    accepted, (squawk,) = _ask(_short_replies(5), "squawk")
+    return squawk, accepted
 
 
 def _extended(me: list[int]) -> U8:
@@ -120,20 +126,25 @@ def _extended(me: list[int]) -> U8:
 
 
 @cache
-def ac12_altitude(tc: int) -> F64:
+def ac12_altitude(tc: int) -> tuple[F64, BOOL]:
     """Altitude (ft) of each 12-bit altitude code (ME bits 9-20) of an airborne position of
-    type code `tc` (9-18: barometric; 20-22: GNSS height)."""
-    rows = _extended([tc << 51 | code << 36 for code in range(4096)])
-    return _floats(_ask(rows, "altitude")[0])
+    type code `tc` (9-18: barometric; 20-22: GNSS height), and whether rs1090 accepts it."""
+    accepted, (altitude,) = _ask(
+        _extended([tc << 51 | code << 36 for code in range(4096)]), "altitude"
+    )
+    return _floats(altitude), accepted
 
 
 @cache
-def surface_movement() -> tuple[F64, F64]:
-    """Ground speed (kt) of each 7-bit movement code (ME bits 6-12), and track (deg) of each
-    8-bit track status + track field (ME bits 13-20), of a surface position."""
-    speed = _ask(_extended([7 << 51 | code << 44 for code in range(128)]), "groundspeed")[0]
-    track = _ask(_extended([7 << 51 | field << 36 for field in range(256)]), "track")[0]
-    return _floats(speed), _floats(track)
+def surface_movement() -> tuple[F64, BOOL, F64, BOOL]:
+    """Ground speed (kt) of each 7-bit movement code (ME bits 6-12) and track (deg) of each
+    8-bit track status + track field (ME bits 13-20) of a surface position, each with whether
+    rs1090 accepts the value."""
+    speed_ok, (speed,) = _ask(
+        _extended([7 << 51 | code << 44 for code in range(128)]), "groundspeed"
+    )
+    track_ok, (track,) = _ask(_extended([7 << 51 | field << 36 for field in range(256)]), "track")
+    return _floats(speed), speed_ok, _floats(track), track_ok
 
 
 class GroundVelocities:
@@ -169,7 +180,8 @@ class GroundVelocities:
 
     def _learn(self, new: U32) -> None:
         me = [19 << 51 | 1 << 48 | int(k) << 21 for k in new.tolist()]
-        gs, track = (_floats(c) for c in _ask(_extended(me), "groundspeed", "track"))
+        accepted, columns = _ask(_extended(me), "groundspeed", "track")
+        gs, track = (np.where(accepted, _floats(c), np.nan) for c in columns)
         keys = np.concatenate([self._keys, new])
         order = np.argsort(keys, kind="stable")
         self._gs = np.concatenate([self._gs, gs])[order]

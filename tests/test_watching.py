@@ -13,6 +13,7 @@ from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.schema import StateVectors
+from skyfence.sources.beast import encode_beast
 from skyfence.sources.receiver import Receiver
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore
@@ -273,11 +274,10 @@ def test_watch_stores_the_interference_picture_audit_draws(tmp_path: Path) -> No
 
 def beast_bytes(frames: list[str]) -> bytes:
     """Mode S frames as Beast messages (no MLAT clock, full signal), 0x1a escaped."""
-    out = bytearray()
-    for frame in frames:
-        body = b"\x00" * 6 + b"\xff" + bytes.fromhex(frame)
-        out += b"\x1a" + (b"3" if len(frame) == 28 else b"2") + body.replace(b"\x1a", b"\x1a\x1a")
-    return bytes(out)
+    data, _ = encode_beast(
+        np.array(frames), np.zeros(len(frames), np.uint64), np.full(len(frames), 0xFF, np.uint8)
+    )
+    return data
 
 
 def watch_two_parts(zones: Path, far: Receiver | None) -> tuple[list[int], float]:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from skyfence.arrays import BOOL, I8, OBJ
+from skyfence.arrays import BOOL, I8, STR, U8
 from skyfence.errors import InputError
 
 Replies = Literal["all", "short", "none"]
@@ -43,7 +43,9 @@ _KIND_BY_TC[31] = STATUS
 # DF18 control field values that carry ADS-B-format messages: ADS-B from non-transponder
 # devices (0, 1), fine TIS-B (2) and ADS-R rebroadcasts (6). Coarse TIS-B and management
 # messages use other layouts.
-_DF18_CF = np.array([0, 1, 2, 6])
+_DF18_CF = np.zeros(8, bool)
+_DF18_CF[[0, 1, 2, 6]] = True
+_IS_POSITION = np.zeros(256, bool)  # by kind (int8, read as uint8)
 
 _HEX = np.full(128, -1, np.int16)
 _HEX[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
@@ -53,12 +55,29 @@ _HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16)
 
 @dataclass(frozen=True, slots=True)
 class Classified:
-    """Per input frame: whether it is well formed, its message kind (0 = not needed) and TC."""
+    """Per input frame: whether it is well formed, its message kind (0 = not needed), TC, and
+    its bytes (short frames, and padded short replies, zero past byte 7)."""
 
-    frames: OBJ  # lower-case hex, "" where malformed
+    rows: U8
     valid: BOOL
     kind: I8
     tc: I8
+
+    @property
+    def frames(self) -> STR:
+        """Lower-case hex of the valid frames (14 or 28 digits), "" where malformed."""
+        out = hex_rows(self.rows)
+        out[~self.valid] = ""
+        return out
+
+
+def _text(frames: npt.ArrayLike) -> STR:
+    """The frames as a fixed-width string array, cut at 29 characters so that one huge
+    garbage value cannot blow up the array (29 is too long, so it stays invalid)."""
+    if isinstance(frames, np.ndarray) and frames.dtype.kind == "U" and frames.dtype.itemsize <= 116:
+        return frames
+    text = np.asarray(frames, dtype=object)
+    return np.array([f[:29] if isinstance(f, str) else "" for f in text.tolist()], dtype="U29")
 
 
 def classify(frames: npt.ArrayLike, *, replies: Replies = "all") -> Classified:
@@ -71,31 +90,32 @@ def classify(frames: npt.ArrayLike, *, replies: Replies = "all") -> Classified:
     """
     if replies not in ("all", "short", "none"):
         raise InputError(f"replies must be 'all', 'short' or 'none', not {replies!r}")
-    text = np.asarray(frames, dtype=object)
-    n = text.shape[0]
-    # Cut at 29 characters so one huge garbage value cannot blow up the fixed-width array.
-    as_str = np.array([f[:29] if isinstance(f, str) else "" for f in text.tolist()], dtype="U29")
-    length = np.char.str_len(as_str)
+    as_str = _text(frames)
+    n = as_str.shape[0]
+    length = np.strings.str_len(as_str)
     sized = (length == 14) | (length == 28)
-    codes = np.zeros((n, 28), np.uint32)
-    if sized.any():
-        fixed = as_str[sized].astype("U28")
-        codes[sized] = fixed.view(np.uint32).reshape(-1, 28)
+    if as_str.dtype.itemsize == 28 * 4 and sized.all():
+        codes = as_str.view(np.uint32).reshape(n, 28)
+    else:
+        codes = np.zeros((n, 28), np.uint32)
+        if sized.any():
+            fixed = as_str[sized].astype("U28")
+            codes[sized] = fixed.view(np.uint32).reshape(-1, 28)
     nibbles = _HEX[np.minimum(codes, 127)]
     nibbles[codes > 127] = -1
     within = np.arange(28)[None, :] < length[:, None]
     valid = sized & ~((nibbles < 0) & within).any(axis=1)
 
-    nib = np.where(within & valid[:, None], nibbles, 0).astype(np.int64)
-    byte = nib[:, 0::2] * 16 + nib[:, 1::2]
+    nib = np.where(within & valid[:, None], nibbles, 0).astype(np.uint8)
+    byte = (nib[:, 0::2] << 4) | nib[:, 1::2]
     df = byte[:, 0] >> 3
     tc = (byte[:, 4] >> 3).astype(np.int8)
     # DF 0-15 are 56-bit replies, DF 16-24 112-bit. Some receivers pad short replies to 28
     # digits: the padding is cut so the parity (which carries the address) is read correctly.
     long_df = df >= 16
     valid &= ~(long_df & (length == 14))
-    padded = valid & ~long_df & (length == 28)
-    adsb = valid & ((df == 17) | ((df == 18) & np.isin(byte[:, 0] & 7, _DF18_CF)))
+    byte[~long_df, 7:] = 0
+    adsb = valid & ((df == 17) | ((df == 18) & _DF18_CF[byte[:, 0] & 7]))
     kind = np.where(adsb, _KIND_BY_TC[tc], 0).astype(np.int8)
     if replies != "none":
         kind[df == 4] = ALTITUDE
@@ -104,12 +124,29 @@ def classify(frames: npt.ArrayLike, *, replies: Replies = "all") -> Classified:
         kind[df == 20] = ALTITUDE
         kind[df == 21] = SQUAWK
     kind[~valid] = 0
-    lowered = np.char.lower(as_str)
-    lowered[padded] = lowered[padded].astype("U14")
-    out = lowered.astype(object)
-    out[~valid] = ""
-    return Classified(out, valid, kind, np.where(adsb, tc, -1).astype(np.int8))
+    byte[~valid] = 0
+    return Classified(
+        np.asarray(byte, np.uint8), valid, kind, np.where(adsb, tc, -1).astype(np.int8)
+    )
+
+
+def hex_rows(rows: U8) -> STR:
+    """Lower-case hex of byte rows ((n, 14)): 28 digits, or 14 for a short DF (< 16)."""
+    digits = _HEX_PAIRS[rows].view(np.uint32).reshape(rows.shape[0], 28)
+    digits[rows[:, 0] < 16 << 3, 14:] = 0  # numpy strings are NUL-padded: a 14-digit string
+    return digits.view("U28").ravel()
+
+
+_HEX_PAIRS = (
+    np.frombuffer(b"0123456789abcdef", np.uint8)
+    .astype(np.uint32)[np.stack((np.arange(256) >> 4, np.arange(256) & 15), axis=1)]
+    .view(np.uint64)
+    .ravel()
+)
+
+
+_IS_POSITION[[AIR_POSITION, SURFACE_POSITION]] = True
 
 
 def is_position(kind: npt.NDArray[Any]) -> BOOL:
-    return np.isin(kind, (AIR_POSITION, SURFACE_POSITION))
+    return np.asarray(_IS_POSITION[np.asarray(kind).astype(np.uint8)], bool)

@@ -5,7 +5,9 @@ The steps, and why each exists:
 1. `classify` keeps only the frames that feed a state vector (positions, velocity,
    identification, operational status, surveillance altitude/squawk replies) and drops malformed
    hex, so rs1090 does less work and never sees a frame that would abort its batch call.
-2. rs1090 decodes the batch in time order, pairing even/odd CPR positions with the timestamps.
+2. The batch is decoded in time order, pairing even/odd CPR positions with the timestamps, as
+   rs1090's batch call does: the frequent messages from their bytes with rs1090's own tables
+   and algorithm (`fast`, proven identical on the real recordings), the rare ones by rs1090.
 3. Positions it could not pair (about 1% of airborne ones, plus surface positions, which need a
    reference) are resolved one by one against a reference: the aircraft's own position heard
    shortly before (or after) it, else the receiver position. Stale references are refused: a
@@ -34,9 +36,11 @@ from skyfence.decoding.classify import (
     SURFACE_POSITION,
     Replies,
     classify,
+    hex_rows,
     is_position,
 )
-from skyfence.decoding.messages import decode_batch, decode_position
+from skyfence.decoding.fast import decode_rows
+from skyfence.decoding.messages import decode_position
 from skyfence.decoding.nic import nic_from_typecode
 from skyfence.errors import InputError
 from skyfence.schema import StateVectors
@@ -92,15 +96,15 @@ class _Rows:
     nacp: F64
     callsign: OBJ
     squawk: OBJ
-    frame: OBJ
+    frame: npt.NDArray[Any]  # hex, "" on rows carried from an earlier batch
 
     def take(self, index: npt.NDArray[Any]) -> _Rows:
-        return _Rows(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return _Rows(**{name: getattr(self, name)[index] for name in _ROW_FIELDS})
 
     @staticmethod
     def concat(parts: list[_Rows]) -> _Rows:
         return _Rows(
-            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(_Rows)}
+            **{name: np.concatenate([getattr(p, name) for p in parts]) for name in _ROW_FIELDS}
         )
 
     @staticmethod
@@ -115,6 +119,9 @@ class _Rows:
         )
 
 
+_ROW_FIELDS = tuple(f.name for f in fields(_Rows))
+
+
 class FrameDecoder:
     """Stateful decoder: call `decode` on consecutive batches of one recording or feed.
 
@@ -122,9 +129,10 @@ class FrameDecoder:
     positions heard before any other of the same aircraft; without it those stay unresolved.
     `replies` chooses which surveillance replies update altitude and squawk (see `classify`).
     The default, "short" (DF4/5), gives the same positions and altitudes as "all" (positions
-    come from ADS-B, which carries its own altitude) 2.6 times faster on the real CDG-Toulouse
-    flight: DF20/21 are a third of the frames and their Comm-B payload costs most of rs1090's
-    time. "all" also takes squawks from DF21, for aircraft that only EHS radars interrogate.
+    come from ADS-B, which carries its own altitude); "all" also takes squawks from DF21, for
+    aircraft that only EHS radars interrogate. Both now cost about the same: the replies'
+    altitude and identity are read from their 13-bit fields, not by rs1090 (whose Comm-B
+    decoding of every DF20/21 made "all" 2.6 times slower).
     Carried-forward values expire after `max_age_s` (kinematics) and `identity_max_age_s`
     (callsign, squawk, NACp, NIC).
     """
@@ -152,12 +160,18 @@ class FrameDecoder:
         """
         started = time.perf_counter()
         rows = self._messages(np.asarray(timestamps, dtype=np.float64), frames)
-        work = _Rows.concat([self._carry, rows])
+        # Only the carried rows of the aircraft in this batch take part, so that a batch costs
+        # O(its frames), not O(aircraft tracked); the others wait untouched (but age).
+        joins = np.isin(self._carry.icao, rows.icao)
+        waiting = self._carry.take(~joins)
+        work = _Rows.concat([self._carry.take(joins), rows])
         work = work.take(np.lexsort((~work.carry, work.t, work.icao)))
         first, last = group_bounds(work.icao)
         self._resolve(work, first, last)
         out = self._assemble(work, first)
-        self._carry = self._keep(work)
+        newest = max(np.max(work.t, initial=-np.inf), np.max(waiting.t, initial=-np.inf))
+        waiting = waiting.take(waiting.t >= newest - self._horizon)
+        self._carry = _Rows.concat([waiting, self._keep(work, newest)])
         self.stats.seconds += time.perf_counter() - started
         return out
 
@@ -174,7 +188,8 @@ class FrameDecoder:
         sel = np.flatnonzero(usable & (c.kind > 0))
         sel = sel[np.argsort(t[sel], kind="stable")]
         kind, tc = c.kind[sel], c.tc[sel]
-        m = decode_batch(c.frames[sel].tolist(), t[sel].tolist(), kind, self.reference)
+        selected = c.rows[sel]
+        m = decode_rows(selected, t[sel], kind, self.reference)
         stats.rejected += int((~m.ok).sum())
 
         gnss = (tc >= 20) & (tc <= 22)
@@ -198,7 +213,7 @@ class FrameDecoder:
             nacp=m.nacp,
             callsign=m.callsign,
             squawk=m.squawk,
-            frame=c.frames[sel],
+            frame=hex_rows(selected),
         )
         # Replies have no CRC of their own: the address is recovered from the parity, so a
         # corrupted reply yields a random address. Only trust addresses heard in ADS-B.
@@ -287,7 +302,11 @@ class FrameDecoder:
         self.position_frames = w.frame[rows]
         return StateVectors.build(len(rows), **{k: v[rows] for k, v in columns.items()})
 
-    def _keep(self, w: _Rows) -> _Rows:
+    @property
+    def _horizon(self) -> float:
+        return max(self.identity_max_age_s, AIR_REFERENCE_MAX_AGE_S, self.max_age_s)
+
+    def _keep(self, w: _Rows, newest: float) -> _Rows:
         """The last message of each kind per aircraft, for the next batch; old ones dropped."""
         if len(w.t) == 0:
             return w
@@ -295,9 +314,8 @@ class FrameDecoder:
         icao, kind = w.icao[order], w.kind[order]
         is_last = np.ones(order.shape[0], bool)
         is_last[:-1] = (icao[1:] != icao[:-1]) | (kind[1:] != kind[:-1])
-        horizon = max(self.identity_max_age_s, AIR_REFERENCE_MAX_AGE_S, self.max_age_s)
         kept = order[is_last]
-        kept = kept[w.t[kept] >= np.max(w.t) - horizon]
+        kept = kept[w.t[kept] >= newest - self._horizon]
         out = w.take(kept)
         out.carry[:] = True
         out.frame[:] = ""

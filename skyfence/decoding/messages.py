@@ -1,4 +1,4 @@
-"""The one place that calls rs1090, and turns its per-message dicts into columns.
+"""rs1090's batch call for the messages `fast` leaves to it, its dicts turned into columns.
 
 rs1090's batch call pairs even/odd CPR positions using the timestamps it is given, but it
 silently drops frames it rejects (bad CRC), so its output is re-aligned with the input here
@@ -70,7 +70,7 @@ class Messages:
     squawk: OBJ
 
 
-def _is_rust_panic(exc: BaseException) -> bool:
+def is_rust_panic(exc: BaseException) -> bool:
     return type(exc).__name__ == "PanicException"
 
 
@@ -78,14 +78,14 @@ def _decode_all(frames: list[str], t: list[float], reference: tuple[float, float
     try:
         return rs1090.decode(frames, t, reference=reference)
     except BaseException as exc:  # a Rust panic is a BaseException, not an Exception
-        if not _is_rust_panic(exc):
+        if not is_rust_panic(exc):
             raise
     out: list[Any] = []
     for frame, ts in zip(frames, t, strict=True):
         try:
             out.extend(rs1090.decode([frame], [ts]))
         except BaseException as exc:
-            if not _is_rust_panic(exc):
+            if not is_rust_panic(exc):
                 raise
     return out
 
@@ -165,7 +165,7 @@ def decode_position(frame: str, reference: tuple[float, float]) -> tuple[float, 
     try:
         m: Any = rs1090.decode(frame, reference=reference)
     except BaseException as exc:
-        if not _is_rust_panic(exc):
+        if not is_rust_panic(exc):
             raise
         return None
     lat, lon = m.get("latitude"), m.get("longitude")

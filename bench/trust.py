@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.workload import samples
+from skyfence.arrays import F64
 from skyfence.engine import prediction
 from skyfence.engine.engine import Engine
 from skyfence.schema import StateVectors
@@ -52,7 +53,6 @@ SAMPLINGS = (1.0, 5.0, 10.0, 60.0)
 PARIS = (48.8566, 2.3522)  # lat, lon
 RECEIVER = Receiver(*PARIS, 100.0)  # the receiver of the scenarios, a roof in Paris
 SEED = 11
-F64 = npt.NDArray[np.float64]
 
 
 def clean(name: str) -> StateVectors:

@@ -18,16 +18,12 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.live.workload import Workload, beast_stream, fleet, fleet_size
+from skyfence.arrays import F64, STR, U32
 from skyfence.decoding.classify import classify
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.store.events import EventStore
 from skyfence.watching import FeedAdapter, run_watch
-
-F64 = npt.NDArray[np.float64]
-U32 = npt.NDArray[np.uint32]
-STR = npt.NDArray[np.str_]
-
 
 # -- latency: a Beast server, the watch pipeline, the store ------------------------------------
 

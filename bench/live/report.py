@@ -11,14 +11,11 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from bench.live.latency import Latency
 from bench.live.throughput import E2E, BatchCost, Throughput
 from bench.live.workload import ROOT
-
-F64 = npt.NDArray[np.float64]
-
+from skyfence.arrays import F64
 
 # -- report -------------------------------------------------------------------------------------
 

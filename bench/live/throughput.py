@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 import rs1090
 
 from bench.live.baselines import pymodes_loop, pymodes_pipe
@@ -26,15 +25,13 @@ from bench.live.workload import (
     frame_mix,
 )
 from bench.workload import best_of
+from skyfence.arrays import F64, STR
 from skyfence.decoding.classify import Replies, classify
 from skyfence.decoding.frames import FrameDecoder
 from skyfence.engine.engine import Engine
 from skyfence.engine.zoneset import ZoneSet
 from skyfence.schema import StateVectors
 from skyfence.sources.beast import MODE_AC, BeastParser
-
-F64 = npt.NDArray[np.float64]
-STR = npt.NDArray[np.str_]
 
 
 @dataclass

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.workload import samples
+from skyfence.arrays import F64, I64, STR, U8, U32
 from skyfence.decoding.classify import classify
 from skyfence.decoding.frames import FrameDecoder
 from skyfence.engine.zoneset import ZoneSet
@@ -19,12 +20,6 @@ from skyfence.settings import EngineSettings
 from skyfence.sources.beast import MODE_AC, BeastParser, encode_beast
 from skyfence.zones.geojson import load_zones, zones_from_geojson
 from skyfence.zones.model import Zone
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
-U32 = npt.NDArray[np.uint32]
-STR = npt.NDArray[np.str_]
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "RESULTS.md"

@@ -9,7 +9,10 @@ destinations on one host apart.
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import urlsplit
+from collections.abc import Sequence
+from urllib.parse import SplitResult, urlsplit
+
+from skyfence.errors import InputError
 
 
 def destination_name(url: str) -> str:
@@ -26,3 +29,19 @@ def destination_name(url: str) -> str:
     host = f"[{host}]" if ":" in host else host
     where = f"{host}:{port}" if port is not None else host
     return f"{parts.scheme}://{where}/…{digest}" if parts.scheme else f"…{digest}"
+
+
+def url_parts(url: str, schemes: Sequence[str], what: str, shape: str) -> SplitResult:
+    """The parts of a destination URL with one of `schemes`, a host and a port from 1 to 65535,
+    or an InputError naming `what` and the `shape` expected: checked when `watch` starts, since
+    a bad URL found at the first event would never deliver anything."""
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise InputError(f"{what} {url!r}: expected {shape}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise InputError(f"{what} {url!r}: the port is not a number from 1 to 65535")
+    return parts

@@ -28,10 +28,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
+from skyfence.alerts.destinations import url_parts
 from skyfence.alerts.outbox import CLOSE_TIMEOUT_S, DeliveryStats, Message, OutboxWorker
 from skyfence.engine.events import iso_time
+from skyfence.errors import InputError
 from skyfence.store.events import Delivery, EventStore
 
 if TYPE_CHECKING:
@@ -90,33 +92,26 @@ class MqttTarget:
 
 
 def parse_mqtt_url(url: str) -> MqttTarget:
-    """The target, or a ValueError saying what is wrong: checked when `watch` starts."""
-    parts = urlsplit(url)
-    if parts.scheme not in SCHEMES or not parts.hostname:
-        raise ValueError(f"MQTT URL {url!r}: expected mqtt://[USER:PASS@]HOST[:PORT][/PREFIX]")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"MQTT URL {url!r}: the port is not a number from 1 to 65535") from None
-    if port == 0:
-        raise ValueError(f"MQTT URL {url!r}: the port is not a number from 1 to 65535")
+    """The target, or an InputError saying what is wrong: checked when `watch` starts."""
+    parts = url_parts(url, SCHEMES, "MQTT URL", "mqtt://[USER:PASS@]HOST[:PORT][/PREFIX]")
+    port = parts.port
     if "#" in url:  # urlsplit would take it for a fragment and drop it from the prefix
-        raise ValueError(
+        raise InputError(
             f"MQTT URL {url!r}: '#' is an MQTT wildcard, not allowed in the topic prefix"
             " (in a password, write it %23)"
         )
     if parts.query:
-        raise ValueError(f"MQTT URL {url!r}: no ?query is understood")
+        raise InputError(f"MQTT URL {url!r}: no ?query is understood")
     prefix = unquote(parts.path).strip("/") or DEFAULT_PREFIX
     levels = prefix.split("/")
     if any(not level or _UNSAFE_SEGMENT.search(level) for level in levels):
-        raise ValueError(
+        raise InputError(
             f"MQTT URL {url!r}: the topic prefix {prefix!r} must be levels separated by single"
             " '/', without '+', '#' or control characters"
         )
     tls = parts.scheme == "mqtts"
     return MqttTarget(
-        host=parts.hostname,
+        host=parts.hostname or "",  # url_parts refused a URL without one
         port=port or (8883 if tls else 1883),
         tls=tls,
         prefix=prefix,

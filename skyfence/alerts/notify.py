@@ -28,6 +28,7 @@ from urllib.parse import unquote
 
 from skyfence.alerts.message import Text, event_message, summary_message
 from skyfence.alerts.outbox import Message, OutboxWorker
+from skyfence.errors import InputError
 from skyfence.kinds import EVENT_KINDS, KINDS, KindSeverity
 from skyfence.store.events import Delivery, EventStore
 
@@ -74,7 +75,7 @@ def parse_destination(text: str) -> Destination:
     base, _, query = text.partition("?")
     scheme = base.partition("://")[0]
     if "://" not in base or not scheme:
-        raise ValueError(f"--notify {_shown(text)}: expected an Apprise URL, SERVICE://...")
+        raise InputError(f"--notify {_shown(text)}: expected an Apprise URL, SERVICE://...")
     kept: list[str] = []
     options: dict[str, str] = {}
     for part in query.split("&") if query else []:
@@ -84,29 +85,29 @@ def parse_destination(text: str) -> Destination:
             continue
         name = name.lower()
         if name in options:
-            raise ValueError(f"--notify {scheme}://...: {name} is given twice")
+            raise InputError(f"--notify {scheme}://...: {name} is given twice")
         options[name] = value
     known = {"zones", "kinds", "severity", "per-minute"}
     for name in options:
         if name.removeprefix(OPTION_PREFIX) not in known:
             allowed = ", ".join(OPTION_PREFIX + k for k in sorted(known))
-            raise ValueError(f"--notify {scheme}://...: unknown option {name} (known: {allowed})")
+            raise InputError(f"--notify {scheme}://...: unknown option {name} (known: {allowed})")
     zones = _listed(options.get("skyfence-zones"))
     kinds = _listed(options.get("skyfence-kinds"), upper=False)
     if kinds is not None and (unknown := sorted(kinds - set(EVENT_KINDS))):
-        raise ValueError(
+        raise InputError(
             f"--notify {scheme}://...: skyfence-kinds: unknown kind {', '.join(unknown)}"
             f" (kinds: {', '.join(EVENT_KINDS)})"
         )
     severity = options.get("skyfence-severity", "info").lower()
     if severity not in SEVERITIES:
-        raise ValueError(
+        raise InputError(
             f"--notify {scheme}://...: skyfence-severity={severity}: expected one of"
             f" {', '.join(SEVERITIES)}"
         )
     rate = options.get("skyfence-per-minute", str(DEFAULT_PER_MINUTE))
     if not rate.isdigit() or int(rate) < 1:
-        raise ValueError(
+        raise InputError(
             f"--notify {scheme}://...: skyfence-per-minute={rate}: expected a whole number >= 1"
         )
     url = base + ("?" + "&".join(kept) if kept else "")
@@ -120,7 +121,7 @@ def parse_destinations(texts: Sequence[str]) -> list[Destination]:
     seen: set[str] = set()
     for d in destinations:
         if d.key in seen:
-            raise ValueError(f"--notify {d.scheme}://...: the same destination is given twice")
+            raise InputError(f"--notify {d.scheme}://...: the same destination is given twice")
         seen.add(d.key)
         _apprise(d)  # refused now, not at the first event
     return destinations
@@ -152,12 +153,12 @@ class AppriseDelivery(OutboxWorker):
         window_s: float = WINDOW_S,
     ) -> None:
         if destination.key not in store.notifiers:
-            raise ValueError(
+            raise InputError(
                 f"--notify {destination.scheme}://...: not one of the store's notifiers:"
                 " its events are never queued for it"
             )
         if timeout_s <= 0:
-            raise ValueError("timeout_s must be > 0")
+            raise InputError("timeout_s must be > 0")
         self._apprise = _apprise(destination)
         name = str(next(iter(self._apprise)).url(privacy=True))  # type: ignore[no-untyped-call]
         super().__init__(
@@ -239,7 +240,7 @@ def _apprise(destination: Destination) -> apprise.Apprise:
 
     notifier = apprise.Apprise()
     if not notifier.add(destination.url):
-        raise ValueError(
+        raise InputError(
             f"--notify {destination.scheme}://...: Apprise cannot use this URL (an unknown"
             " service, or a part it requires is missing or malformed; see"
             " https://github.com/caronc/apprise/wiki)"

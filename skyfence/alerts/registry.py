@@ -12,6 +12,8 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+from skyfence.errors import InputError
+
 OUTPUTS: dict[str, str] = {
     ".jsonl": "skyfence.alerts.files:JsonlSink",
     ".csv": "skyfence.alerts.files:CsvSink",
@@ -32,7 +34,7 @@ def output_for(target: str) -> str:
         return OUTPUTS.get(scheme.lower() + "://", NOTIFIER)
     suffix = Path(target).suffix.lower()
     if suffix not in FILE_FORMATS:
-        raise ValueError(
+        raise InputError(
             f"{target}: unknown event file type {suffix!r} (use {', '.join(FILE_FORMATS)})"
         )
     return OUTPUTS[suffix]

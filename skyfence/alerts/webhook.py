@@ -20,8 +20,9 @@ import json
 import random
 import socket
 import threading
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult
 
+from skyfence.alerts.destinations import url_parts
 from skyfence.alerts.outbox import CLOSE_TIMEOUT_S, DeliveryStats, Message, OutboxWorker
 from skyfence.errors import InputError
 from skyfence.store.events import EventStore
@@ -135,18 +136,8 @@ class WebhookDelivery(OutboxWorker):
 
 
 def check_webhook_url(url: str) -> SplitResult:
-    """The URL's parts, or a ValueError saying what is wrong with it: checked when `watch`
-    starts, since a bad URL found at the first event would never deliver anything."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"webhook URL {url!r}: expected http(s)://HOST[:PORT]/PATH")
-    try:
-        port = parts.port
-    except ValueError:
-        raise InputError(f"webhook URL {url!r}: the port is not a number from 1 to 65535") from None
-    if port == 0:
-        raise InputError(f"webhook URL {url!r}: the port is not a number from 1 to 65535")
-    return parts
+    """The URL's parts, or an InputError saying what is wrong with it."""
+    return url_parts(url, ("http", "https"), "webhook URL", "http(s)://HOST[:PORT]/PATH")
 
 
 def _cut(conn: http.client.HTTPConnection) -> None:

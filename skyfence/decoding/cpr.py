@@ -24,13 +24,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import numpy.typing as npt
 
+from skyfence.arrays import BOOL, F64, I64
 from skyfence.decoding.carry import ffill_index
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-BOOL = npt.NDArray[np.bool_]
 
 CPR_MAX = 131_072.0
 D_LAT_EVEN = 360.0 / 60.0

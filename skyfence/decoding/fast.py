@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import rs1090
 
+from skyfence.arrays import BOOL, F64, I8, I64, U8, U32
 from skyfence.decoding.carry import group_bounds
 from skyfence.decoding.classify import (
     AIR_POSITION,
@@ -43,13 +44,6 @@ from skyfence.decoding.tables import (
     surface_movement,
     with_parity,
 )
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-I8 = npt.NDArray[np.int8]
-U8 = npt.NDArray[np.uint8]
-U32 = npt.NDArray[np.uint32]
-BOOL = npt.NDArray[np.bool_]
 
 _GROUND = GroundVelocities()
 _REPLY_DF = np.zeros(32, bool)

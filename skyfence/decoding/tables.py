@@ -19,14 +19,9 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-import numpy.typing as npt
 import rs1090
 
-U8 = npt.NDArray[np.uint8]
-U32 = npt.NDArray[np.uint32]
-F64 = npt.NDArray[np.float64]
-OBJ = npt.NDArray[np.object_]
-BOOL = npt.NDArray[np.bool_]
+from skyfence.arrays import BOOL, F64, OBJ, U8, U32
 
 GENERATOR = 0xFFF409  # x^24 + ... : the Mode S CRC-24 polynomial without its top bit
 

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyfence.engine.events import Event
+from skyfence.errors import InputError
 from skyfence.schema import StateVectors, icao24_hex
 from skyfence.zones.countries import country_of
 
@@ -40,7 +41,7 @@ COLUMNS = (
 _ADDRESS = re.compile(r"[0-9a-fA-F]{6}")
 
 
-class WatchListError(ValueError):
+class WatchListError(InputError):
     """A watch list that cannot be read; the message names the file and line."""
 
 

@@ -10,6 +10,11 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
+import typer.main
+
+from skyfence.cli import app
+from skyfence.config.file import option_keys
+
 SAMPLES = Path(str(files("skyfence") / "samples"))
 FRAMES = SAMPLES / "af_cdg_tls_2024-07-06.jsonl.gz"  # AFR34ZG's Mode S frames, CDG to TLS
 SPOOFED = SAMPLES / "thy9bp_spoofing_2024-09-17.json.gz"
@@ -127,9 +132,8 @@ def test_config_check_lists_every_problem_and_watch_starts_nothing(tmp_path: Pat
         f"error: {config}: 5 problem(s):",
         f"  line 1: {missing}: cannot read zone file: No such file or directory (and it is not "
         "a bundled zone set: demo, ukraine)",
-        "  line 2: unknown key 'lost_contact' (did you mean 'lost-contact'?); known: zones, "
-        "source, store, webhook, out, speed, receiver, lookahead, lost-contact, web, host, "
-        "port, allowed-host",
+        "  line 2: unknown key 'lost_contact' (did you mean 'lost-contact'?); known: "
+        + ", ".join(option_keys(typer.main.get_command(app).commands["watch"])),  # type: ignore[attr-defined]
         "  line 3: webhook[0]: environment variable SKYFENCE_TEST_UNSET is not set",
         "  line 5: invalid feed URI 'beast://radar.local:99999?receiver=43.6,1.4': Port out of "
         "range 0-65535",

@@ -410,8 +410,12 @@ class EventStore:
         return [_versioned(text, version) for text, version in rows]
 
     def zone_ids(self) -> list[str]:
-        """Every zone id this store knows: watched now, once watched, or named by an event."""
-        sql = "SELECT id FROM zone_versions UNION SELECT zone_id FROM events ORDER BY 1"
+        """Every zone id this store knows: watched now, once watched, or named by an event (a
+        rule's event, an emergency squawk, names none: its zone id is empty)."""
+        sql = (
+            "SELECT id FROM zone_versions UNION SELECT zone_id FROM events WHERE zone_id != ''"
+            " ORDER BY 1"
+        )
         with self._reader() as conn:
             return [zone_id for (zone_id,) in conn.execute(sql).fetchall()]
 

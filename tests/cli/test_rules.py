@@ -68,6 +68,11 @@ def test_watch_and_audit_raise_the_rules_events_alike(
     report = skyfence("report", emergency, "--store", store, "-o", page)
     assert report.returncode == 0, report.stderr
     assert "<title>skyfence: emergency squawk: AFR34ZG</title>" in page.read_text()
+    # a rule's event names no zone: the store's zones are the watched ones, no empty id
+    from skyfence.store.events import EventStore
+
+    with EventStore(store) as opened:
+        assert "" not in opened.zone_ids() and "CDG-10NM" in opened.zone_ids()
     quiet = skyfence("audit", recording, "-o", tmp_path / "quiet.jsonl", "--no-squawks", *rules)
     assert (
         quiet.returncode == 0 and "emergency_squawk" not in (tmp_path / "quiet.jsonl").read_text()

@@ -444,6 +444,7 @@ class LivePicture:
         clock = self.engine.clock_s
         prune = math.isfinite(clock) and clock - self._pruned_at >= 3600.0
         if self.store is not None:
+            self.store.check()  # once a second: a store that fails stops the watch
             self.store.write_picture(self.aircraft, self._positions, self.status)
             if force or prune or now - self._interference_written >= INTERFERENCE_EVERY_S:
                 self.store.write_interference(self.interference.take_changed().rows())

@@ -217,6 +217,13 @@ class EventStore:
                 self._queue.put(_Job(rows=rows))
             self._check()
 
+    def check(self) -> None:
+        """Raise `StoreError` while commits fail, as `write` does: a watch with no new event to
+        write learns it all the same, instead of running on beside a store that takes nothing
+        (its last events waiting in the queue)."""
+        with self._lock:
+            self._check()
+
     def flush(self, timeout: float | None = None) -> None:
         """Return once everything written before is committed (on disk); raise `StoreError` if a
         commit failed, `TimeoutError` after `timeout` seconds."""

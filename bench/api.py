@@ -64,7 +64,7 @@ def main() -> None:
         run = CliRunner().invoke(app, ["demo", "--no-web", "--store", str(path)])
         assert run.exit_code == 0, run.output
         with EventStore(path) as store:
-            event_id = store.query(EventFilter(kind="suspect_position"))[0]["id"]
+            event_id = store.query(EventFilter(kind="suspect_position"))[0].id
         port = free_port()
         base = f"http://127.0.0.1:{port}/"
         server = subprocess.Popen(

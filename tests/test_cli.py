@@ -41,7 +41,7 @@ def test_demo_replays_real_frames_and_quarantines_the_spoofed_flight(tmp_path: P
         events = store.query(limit=100)
         picture = store.aircraft()
         thy = store.positions("4baac6", 0, 2e9)
-    seen = [(e["callsign"], e["kind"], e["zone_id"]) for e in events]
+    seen = [(e.callsign, e.kind, e.zone_id) for e in events]
     assert seen == [
         ("AFR34ZG", "predicted_entry", "DEMO-TRA-CENTRE"),
         ("AFR34ZG", "entry", "DEMO-TRA-CENTRE"),
@@ -57,7 +57,7 @@ def test_demo_replays_real_frames_and_quarantines_the_spoofed_flight(tmp_path: P
     run_audit(
         [frames], Engine(load_zones("demo") + load_zones("ukraine")), [], on_events=audited.extend
     )
-    assert [e.id for e in audited] == [e["id"] for e in events[:6]]
+    assert [e.id for e in audited] == [e.id for e in events[:6]]
     # the spoofed fixes are kept as evidence, every one of them, and never trusted
     quarantined = [p for p in thy if not p["trusted"]]
     assert len(quarantined) == 741  # the first: the last real position re-sent, frozen
@@ -75,7 +75,7 @@ def test_demo_replays_real_frames_and_quarantines_the_spoofed_flight(tmp_path: P
     assert f"skyfence quarantined {len(quarantined):,} fixes ({len(spoofed):,} " in said
     assert "reports a suspect position and no entry" in said
     # what to run next, with this store and a real event of it: it works as printed
-    entry_id = next(e["id"] for e in events if e["kind"] == "entry")
+    entry_id = next(e.id for e in events if e.kind == "entry")
     assert f"skyfence report {entry_id} --store {store_path}" in run.stdout
     page = tmp_path / "entry.html"
     run = skyfence("report", entry_id, "--store", store_path, "-o", page)
@@ -100,7 +100,7 @@ def test_a_missing_store_is_named_and_the_demo_store_pointed_to(
 
 def test_reports_and_exports_from_the_store(demo_store_path: Path, tmp_path: Path) -> None:
     with EventStore(demo_store_path) as store:
-        exit_id = store.query(EventFilter(kind="exit"))[0]["id"]
+        exit_id = store.query(EventFilter(kind="exit"))[0].id
     page = tmp_path / "incident.html"
     run = skyfence("report", exit_id, "--store", demo_store_path, "-o", page)
     assert run.returncode == 0, run.stderr
@@ -453,7 +453,7 @@ def test_a_hostile_callsign_reaches_no_output_raw(tmp_path: Path) -> None:
     assert not {"\x1b", "\x00", "\x07"} & set(run.stdout + run.stderr)
     with EventStore(store_path) as store:
         (event,) = store.query(EventFilter(kind="suspect_position"))
-        assert codecs.decode(event["callsign"], "unicode_escape") == HOSTILE  # the evidence
+        assert codecs.decode(event.callsign, "unicode_escape") == HOSTILE  # the evidence
         api = TestClient(create_app(store, "token"))
         api_kml = api.get("/api/export/events", params={"format": "kml"}).text
         api_csv = api.get("/api/export/events", params={"format": "csv"}).text
@@ -467,7 +467,7 @@ def test_a_hostile_callsign_reaches_no_output_raw(tmp_path: Path) -> None:
     track = tmp_path / "t.kml"
     run = skyfence("export", "track", "--icao24", "4baac6", "-o", track, "--store", store_path)
     assert run.returncode == 0 and ET.parse(track).getroot() is not None
-    for args in ([event["id"]], ["--since", "2024-09-17"]):
+    for args in ([event.id], ["--since", "2024-09-17"]):
         page = tmp_path / "report.html"
         run = skyfence("report", *args, "--store", store_path, "-o", page)
         assert run.returncode == 0, run.stderr

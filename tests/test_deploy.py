@@ -133,4 +133,4 @@ def test_an_online_backup_taken_while_the_store_is_written_is_a_whole_store(
     with EventStore(copy) as restored:
         n = restored.count()
         assert 500 <= n <= len(events)
-        assert {r["id"] for r in restored.query(limit=n)} <= {e.id for e in events}
+        assert {r.id for r in restored.query(limit=n)} <= {e.id for e in events}

@@ -272,7 +272,7 @@ def check_deliveries(path: Path, hook: Webhook) -> None:
     assert not pending_ids(path)
     store = EventStore(path)
     try:
-        records = {event_id: store.get(event_id) for event_id in ids}
+        records = {r.id: r.to_json() for r in store.query(limit=len(ids))}
     finally:
         store.close()
     for key, body in hook.accepted:

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from skyfence.kinds import KINDS, EventKind, KindSeverity
+from skyfence.kinds import KINDS, KindSeverity
+from skyfence.store.records import StoredEvent
 from skyfence.text import escape_controls, plain_ascii
 from skyfence.wording import counted
 
@@ -27,15 +28,14 @@ class Text:
 
 
 def event_message(
-    event: Mapping[str, Any], zone: Mapping[str, Any] | None = None, public_url: str | None = None
+    event: StoredEvent, zone: Mapping[str, Any] | None = None, public_url: str | None = None
 ) -> Text:
-    """The message for one stored event record; `zone` (the zone's properties) names the zone
+    """The message for one stored event; `zone` (the zone's properties) names the zone
     when the event does not, `public_url` (the map's address) adds a link to the event."""
-    kind: EventKind = event["kind"]
-    info = KINDS[kind]
-    details: Mapping[str, Any] = event.get("details") or {}
+    info = KINDS[event.kind]
+    details = event.details
     zone = zone or {}
-    zone_id = escape_controls(str(event["zone_id"]))
+    zone_id = escape_controls(event.zone_id)
     zone_name = escape_controls(str(details.get("zone_name") or zone.get("name") or ""))
     band = escape_controls(str(details.get("band") or zone.get("band") or ""))
     who = _who(event)
@@ -43,34 +43,34 @@ def event_message(
     lines = [
         f"{info.label.capitalize()} ({info.severity}): {zone_id}"
         + (f" ({zone_name})" if zone_name else ""),
-        f"Aircraft: {who}, ICAO {plain_ascii(str(event['icao24']))}"
-        + (f", {plain_ascii(str(event['country']))}" if event.get("country") else ""),
-        f"Time: {event['time']}",
+        f"Aircraft: {who}, ICAO {plain_ascii(event.icao24)}"
+        + (f", {plain_ascii(event.country)}" if event.country else ""),
+        f"Time: {event.time_iso}",
         f"Position: {_position(event)}" + (f", zone band {band}" if band else ""),
         f"Why: {_reason(event)}",
-        f"Integrity: {integrity(event)}",
+        f"Integrity: {integrity(event.kind, details)}",
     ]
     if public_url:
-        lines.append(f"Map: {event_link(public_url, str(event['id']))}")
-    lines.append(f"Event {event['id']}")
+        lines.append(f"Map: {event_link(public_url, event.id)}")
+    lines.append(f"Event {event.id}")
     return Text(title, "\n".join(lines), info.severity)
 
 
-def summary_message(events: Sequence[Mapping[str, Any]], public_url: str | None = None) -> Text:
+def summary_message(events: Sequence[StoredEvent], public_url: str | None = None) -> Text:
     """One message for a storm: how many of each kind in each zone, then the first events."""
-    groups = Counter((KINDS[e["kind"]].label, escape_controls(str(e["zone_id"]))) for e in events)
+    groups = Counter((KINDS[e.kind].label, escape_controls(e.zone_id)) for e in events)
     counts = ", ".join(f"{n} {label} {zone}" for (label, zone), n in groups.most_common())
     head = f"{counted(len(events), 'more event')}: {counts}"
     lines = [head, ""]
     for e in events[:SUMMARY_LINES]:
-        label = KINDS[e["kind"]].label
-        lines.append(f"{e['time']} {label} {escape_controls(str(e['zone_id']))} {_who(e)}")
+        label = KINDS[e.kind].label
+        lines.append(f"{e.time_iso} {label} {escape_controls(e.zone_id)} {_who(e)}")
     if len(events) > SUMMARY_LINES:
         lines.append(f"... and {len(events) - SUMMARY_LINES:,} more in the event store")
     if public_url:
         lines.append(f"Map: {public_url}")
     order: list[KindSeverity] = ["info", "warning", "critical"]
-    severity = max((KINDS[e["kind"]].severity for e in events), key=order.index)
+    severity = max((KINDS[e.kind].severity for e in events), key=order.index)
     return Text(f"skyfence: {counted(len(events), 'more event')}", "\n".join(lines), severity)
 
 
@@ -78,11 +78,11 @@ def event_link(public_url: str, event_id: str) -> str:
     return f"{public_url.rstrip('/')}/#event={event_id}"
 
 
-def why(event: Mapping[str, Any]) -> str:
-    """The event's reason in a few words, from its details (the console prints it too), and
-    the watch-list row its aircraft matched."""
-    reason = _kind_reason(event)
-    listed = (event.get("details") or {}).get("watchlist")
+def why(kind: str, details: Mapping[str, Any]) -> str:
+    """An event's reason in a few words, from its kind and details (the console prints it for
+    live events too), and the watch-list row its aircraft matched."""
+    reason = _kind_reason(kind, details)
+    listed = details.get("watchlist")
     if isinstance(listed, Mapping):
         words = [listed.get(k, "") for k in ("registration", "operator", "type")]
         words += list(listed.get("tags", []))
@@ -91,9 +91,7 @@ def why(event: Mapping[str, Any]) -> str:
     return reason
 
 
-def _kind_reason(event: Mapping[str, Any]) -> str:
-    d: Mapping[str, Any] = event.get("details") or {}
-    kind = event["kind"]
+def _kind_reason(kind: str, d: Mapping[str, Any]) -> str:
     if kind == "suspect_position":
         claimed = ", ".join(str(z) for z in d.get("claimed_zones", [])) or "no zone"
         if d.get("reason") == "low_integrity":
@@ -114,28 +112,28 @@ def _kind_reason(event: Mapping[str, Any]) -> str:
     return ""
 
 
-def integrity(event: Mapping[str, Any]) -> str:
+def integrity(kind: str, details: Mapping[str, Any]) -> str:
     """Whether the position was believed: only a suspect position's was not."""
-    if event["kind"] == "suspect_position":
-        reason = (event.get("details") or {}).get("reason")
+    if kind == "suspect_position":
+        reason = details.get("reason")
         return escape_controls(f"NOT believed: quarantined as {reason}; not an entry")
     return "trusted position (passed the integrity checks)"
 
 
-def _reason(event: Mapping[str, Any]) -> str:
-    reason = escape_controls(why(event)) or KINDS[event["kind"]].explanation
-    if event["kind"] not in ("entry", "exit"):
+def _reason(event: StoredEvent) -> str:
+    reason = escape_controls(why(event.kind, event.details)) or KINDS[event.kind].explanation
+    if event.kind not in ("entry", "exit"):
         return reason
     crossing, comma, inside = reason.partition(",")  # "lateral, 349.7 s inside"
     return f"{crossing} crossing{comma}{inside}"
 
 
-def _who(event: Mapping[str, Any]) -> str:
-    callsign = plain_ascii(str(event.get("callsign") or "").strip())
-    return callsign or plain_ascii(str(event["icao24"]))
+def _who(event: StoredEvent) -> str:
+    callsign = plain_ascii(event.callsign.strip())
+    return callsign or plain_ascii(event.icao24)
 
 
-def _position(event: Mapping[str, Any]) -> str:
-    lat, lon, alt = float(event["lat"]), float(event["lon"]), event.get("altitude_ft")
+def _position(event: StoredEvent) -> str:
+    lat, lon, alt = event.lat, event.lon, event.altitude_ft
     where = f"{abs(lat):.4f} {'N' if lat >= 0 else 'S'}, {abs(lon):.4f} {'E' if lon >= 0 else 'W'}"
     return where + (", altitude unknown" if alt is None else f", {alt:,} ft")

@@ -35,6 +35,7 @@ from skyfence.alerts.outbox import CLOSE_TIMEOUT_S, DeliveryStats, Message, Outb
 from skyfence.engine.events import iso_time
 from skyfence.errors import InputError
 from skyfence.store.events import Delivery, EventStore
+from skyfence.store.records import StoredEvent
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
@@ -80,8 +81,8 @@ class MqttTarget:
     def inside_topic(self, zone_id: str) -> str:
         return f"{self.prefix}/zones/{topic_segment(zone_id)}/inside"
 
-    def event_topic(self, record: dict[str, Any]) -> str:
-        zone, kind = topic_segment(str(record["zone_id"])), topic_segment(str(record["kind"]))
+    def event_topic(self, event: StoredEvent) -> str:
+        zone, kind = topic_segment(event.zone_id), topic_segment(event.kind)
         return f"{self.prefix}/events/{zone}/{kind}"
 
     def discovery_topic(self, zone_id: str) -> str:
@@ -230,7 +231,7 @@ class MqttPublisher:
         went wrong (not connected, no PUBACK within `timeout_s`, aborted)."""
         if not self._connected.is_set():  # paho would queue it in memory: the outbox does that
             return f"not connected to {self.target.host}:{self.target.port}: {self._last_error}"
-        payload = json.dumps(delivery.event, ensure_ascii=False, allow_nan=False)
+        payload = json.dumps(delivery.event.to_json(), ensure_ascii=False, allow_nan=False)
         info = self._client.publish(self.target.event_topic(delivery.event), payload, qos=1)
         if info.rc != 0:
             return f"publish refused: {_error_text(info.rc)}"

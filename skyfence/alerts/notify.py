@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from skyfence.alerts.message import Text, event_message, summary_message
@@ -31,6 +31,7 @@ from skyfence.alerts.outbox import Message, OutboxWorker
 from skyfence.errors import InputError
 from skyfence.kinds import EVENT_KINDS, KINDS, KindSeverity
 from skyfence.store.events import Delivery, EventStore
+from skyfence.store.records import StoredEvent
 
 if TYPE_CHECKING:
     import apprise
@@ -60,12 +61,12 @@ class Destination:
     def scheme(self) -> str:
         return self.url.partition("://")[0]
 
-    def wants(self, event: dict[str, Any]) -> bool:
-        if self.zones is not None and str(event["zone_id"]).upper() not in self.zones:
+    def wants(self, event: StoredEvent) -> bool:
+        if self.zones is not None and event.zone_id.upper() not in self.zones:
             return False
-        if self.kinds is not None and event["kind"] not in self.kinds:
+        if self.kinds is not None and event.kind not in self.kinds:
             return False
-        rank = SEVERITIES.index(KINDS[event["kind"]].severity)
+        rank = SEVERITIES.index(KINDS[event.kind].severity)
         return rank >= SEVERITIES.index(self.severity)
 
 
@@ -225,7 +226,7 @@ class AppriseDelivery(OutboxWorker):
             return summary_message([d.event for d in message.deliveries], self.public_url)
         (delivery,) = message.deliveries
         zone = None
-        if not delivery.event.get("details", {}).get("zone_name"):
+        if not delivery.event.details.get("zone_name"):
             feature = self.store.event_zone(delivery.event_id)
             zone = feature["properties"] if feature else None
         return event_message(delivery.event, zone, self.public_url)

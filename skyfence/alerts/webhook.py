@@ -93,7 +93,7 @@ class WebhookDelivery(OutboxWorker):
     def send(self, message: Message) -> str | None:
         """POST one event record; None on a 2xx answer, else what went wrong."""
         (delivery,) = message.deliveries
-        body = json.dumps(delivery.event, ensure_ascii=False).encode()
+        body = json.dumps(delivery.event.to_json(), ensure_ascii=False).encode()
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": delivery.event_id,

@@ -43,7 +43,6 @@ def report(
     """
     from skyfence.reporting.daily import summary_report
     from skyfence.reporting.incident import html_to_pdf, incident_report
-    from skyfence.zones.geojson import parse_time
 
     with open_store(store) as event_store:
         if event_id is not None:
@@ -56,7 +55,7 @@ def report(
             last = event_store.query(limit=1, newest_first=True)
             end = time_or_fail(until, "--until")
             if end is None:
-                end = parse_time(last[0]["time"]) + 1 if last else time.time()
+                end = last[0].t_s + 1 if last else time.time()
             start = time_or_fail(since, "--since")
             start = end - 86_400 if start is None else start
             page = summary_report(event_store, start, end)
@@ -99,15 +98,14 @@ def export(
             zone = None if zone is None else _zone_id(event_store, zone)
             which = EventFilter(start, end, zone, kind, address)
             total = event_store.count(which)
-            records = event_store.query(which, limit=max(total, 1))
-            records = event_store.with_zone_versions(records)
-            name = "skyfence events"
-            zones = exports.event_zones(event_store, records) if fmt == "kml" else []
+            events = event_store.query(which, limit=max(total, 1))
+            zones = exports.event_zones(event_store, events) if fmt == "kml" else []
+            text = exports.render_events(fmt, events, "skyfence events", zones)
+            noun = counted(len(events), "event")
         else:
             if address is None:
                 raise fail("export track needs --icao24")
             records = event_store.positions(address, start or 0.0, end or 4e9, limit=10**7)
-            name = f"track of {address}"
             zones = []
             if fmt == "kml" and records:
                 span = EventFilter(
@@ -115,9 +113,9 @@ def export(
                 )
                 around = event_store.query(span, limit=1000)
                 zones = exports.event_zones(event_store, around)
-    out.write_text(exports.render(what, fmt, records, name, zones), encoding="utf-8")
-    n = len(records)
-    noun = counted(n, "event") if what == "events" else counted(n, "fix", "fixes")
+            text = exports.render_track(fmt, records, f"track of {address}", zones)
+            noun = counted(len(records), "fix", "fixes")
+    out.write_text(text, encoding="utf-8")
     console.print(f"{noun} written to {out}")
 
 

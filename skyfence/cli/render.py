@@ -53,7 +53,7 @@ def print_event(e: Event) -> None:
 def why(e: Event) -> str:
     from skyfence.alerts.message import why
 
-    return why(e.to_dict())
+    return why(e.kind, e.details)
 
 
 def print_summary(result: AuditResult) -> None:
@@ -96,7 +96,7 @@ def print_next_steps(event_store: EventStore, store_path: Path) -> None:
 
     store = shlex.quote(str(store_path))
     entries = event_store.query(EventFilter(kind="entry"), limit=1)
-    example = entries[0]["id"] if entries else "EVENT_ID"
+    example = entries[0].id if entries else "EVENT_ID"
     console.print(
         "\nnext:\n"
         f"  skyfence report {example} --store {store}    # incident report of an entry\n"

@@ -20,7 +20,7 @@ MAX_LISTED = 2000
 def summary_report(store: EventStore, since: float, until: float) -> str:
     total = store.count(EventFilter(since, until))
     records = store.query(EventFilter(since, until), limit=max(total, 1))
-    per_zone: Counter[tuple[str, str]] = Counter((r["zone_id"], r["kind"]) for r in records)
+    per_zone: Counter[tuple[str, str]] = Counter((r.zone_id, r.kind) for r in records)
     zones = sorted({z for z, _ in per_zone})
     head = "<tr><th>zone</th>" + "".join(f"<th>{k}</th>" for k in EVENT_KINDS) + "</tr>"
     body = "".join(
@@ -29,14 +29,14 @@ def summary_report(store: EventStore, since: float, until: float) -> str:
         + "</tr>"
         for z in zones
     )
-    aircraft = Counter((r["icao24"], r["callsign"], r["country"]) for r in records)
+    aircraft = Counter((r.icao24, r.callsign, r.country) for r in records)
     planes = "".join(
         f"<tr><td>{a}</td><td>{html_text(c or '-')}</td><td>{country or '?'}</td><td>{n}</td></tr>"
         for (a, c, country), n in aircraft.most_common()
     )
     listed = "".join(
-        f"<tr><td>{r['time']}</td><td>{r['kind']}</td><td>{html_text(r['zone_id'])}</td>"
-        f"<td>{html_text(r['callsign'] or '-')} {r['icao24']}</td><td>{r['id']}</td></tr>"
+        f"<tr><td>{r.time_iso}</td><td>{r.kind}</td><td>{html_text(r.zone_id)}</td>"
+        f"<td>{html_text(r.callsign or '-')} {r.icao24}</td><td>{r.id}</td></tr>"
         for r in records[:MAX_LISTED]
     )
     period = f"{iso_time(since)} to {iso_time(until)}"

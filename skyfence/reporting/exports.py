@@ -1,7 +1,8 @@
 """Events and tracks as GeoJSON, KML (Google Earth) and CSV: the formats other tools open.
 
 Every function takes the records the store gives (`EventStore.query`, `EventStore.positions`),
-so the CLI and the API export exactly what they show.
+so the CLI and the API export exactly what they show; an event's properties are its
+`StoredEvent.to_json` with the zone version it refers to.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from skyfence.reporting.colours import (
     ZONE_COLOUR,
 )
 from skyfence.store.events import EventStore
+from skyfence.store.records import StoredEvent
 from skyfence.text import csv_cell, escape_controls
 
 FT_TO_M = 0.3048
@@ -41,10 +43,14 @@ def export_format(path: Path) -> str:
     return fmt
 
 
-def events_geojson(records: Sequence[Record]) -> dict[str, Any]:
+def events_geojson(events: Sequence[StoredEvent]) -> dict[str, Any]:
     return _collection(
-        [_point(r["lon"], r["lat"], r, r["altitude_ft"], feature_id=r["id"]) for r in records]
+        [_point(e.lon, e.lat, _properties(e), e.altitude_ft, feature_id=e.id) for e in events]
     )
+
+
+def _properties(event: StoredEvent) -> Record:
+    return event.to_json(zone_version=True)
 
 
 def track_geojson(positions: Sequence[Record]) -> dict[str, Any]:
@@ -75,11 +81,11 @@ def track_geojson(positions: Sequence[Record]) -> dict[str, Any]:
     return _collection(features)
 
 
-def events_csv(records: Sequence[Record]) -> str:
+def events_csv(events: Sequence[StoredEvent]) -> str:
     columns = ["id", "kind", "zone_id", "zone_version", "icao24", "callsign", "country", "time"]
     columns += ["lat", "lon"]
     columns += ["altitude_ft", "details"]
-    rows = [{**r, "details": json.dumps(r["details"], sort_keys=True)} for r in records]
+    rows = [{**_properties(e), "details": json.dumps(e.details, sort_keys=True)} for e in events]
     return _csv(columns, rows)
 
 
@@ -88,33 +94,33 @@ def track_csv(positions: Sequence[Record]) -> str:
     return _csv([*columns, "trusted", "reason"], positions)
 
 
-def event_zones(store: EventStore, records: Sequence[Record]) -> list[Record]:
+def event_zones(store: EventStore, events: Sequence[StoredEvent]) -> list[Record]:
     """The zones the events are about, each as it was then (once per zone version)."""
-    found: dict[tuple[str, Any], Record] = {}
-    for r in records:
-        if (r["zone_id"], r.get("zone_version")) not in found:
-            zone = store.event_zone(r["id"])
+    found: dict[tuple[str, int | None], Record] = {}
+    for e in events:
+        if (e.zone_id, e.zone_version) not in found:
+            zone = store.event_zone(e.id)
             if zone is not None:
-                found[(r["zone_id"], r.get("zone_version"))] = zone
+                found[(e.zone_id, e.zone_version)] = zone
     return list(found.values())
 
 
 def events_kml(
-    records: Sequence[Record], name: str = "skyfence events", zones: Sequence[Record] = ()
+    events: Sequence[StoredEvent], name: str = "skyfence events", zones: Sequence[Record] = ()
 ) -> str:
     document = _document(name, zones)
-    for r in records:
+    for e in events:
         placemark = ET.SubElement(document, "Placemark")
         ET.SubElement(placemark, "styleUrl").text = "#event"
-        ET.SubElement(placemark, "name").text = f"{r['kind']} {r['callsign'] or r['icao24']}"
+        ET.SubElement(placemark, "name").text = f"{e.kind} {e.callsign or e.icao24}"
         ET.SubElement(placemark, "description").text = (
-            f"{r['time']}: {r['kind']} of {r['callsign'] or '-'} ({r['icao24']}, "
-            f"{r['country'] or '?'}) in zone {r['zone_id']}"
-            + (f" (version {r['zone_version']})" if r.get("zone_version") is not None else "")
+            f"{e.time_iso}: {e.kind} of {e.callsign or '-'} ({e.icao24}, "
+            f"{e.country or '?'}) in zone {e.zone_id}"
+            + (f" (version {e.zone_version})" if e.zone_version is not None else "")
         )
         when = ET.SubElement(placemark, "TimeStamp")
-        ET.SubElement(when, "when").text = r["time"]
-        _kml_point(placemark, r["lon"], r["lat"], r["altitude_ft"])
+        ET.SubElement(when, "when").text = e.time_iso
+        _kml_point(placemark, e.lon, e.lat, e.altitude_ft)
     return _kml(document)
 
 
@@ -145,25 +151,38 @@ def track_kml(positions: Sequence[Record], name: str, zones: Sequence[Record] = 
     return _kml(document)
 
 
-def render(
-    kind: str,
+def render_events(
     fmt: str,
-    records: Sequence[Record],
-    name: str = "skyfence",
+    events: Sequence[StoredEvent],
+    name: str = "skyfence events",
     zones: Sequence[Record] = (),
 ) -> str:
-    """`kind` is "events" or "track"; the text of the export. KML also draws `zones` (GeoJSON
-    features, as `event_zones` gives them): Google Earth shows the story, not bare points."""
+    """The text of an events export. KML also draws `zones` (GeoJSON features, as
+    `event_zones` gives them): Google Earth shows the story, not bare points."""
     if fmt == "geojson":
-        document = events_geojson(records) if kind == "events" else track_geojson(records)
-        return json.dumps(document, allow_nan=False)
+        return json.dumps(events_geojson(events), allow_nan=False)
     if fmt == "kml":
-        if kind == "events":
-            return events_kml(records, name, zones)
-        return track_kml(records, name, zones)
+        return events_kml(events, name, zones)
     if fmt == "csv":
-        return events_csv(records) if kind == "events" else track_csv(records)
-    raise InputError(f"unknown export format {fmt!r} (use {', '.join(FORMATS)})")
+        return events_csv(events)
+    raise _unknown(fmt)
+
+
+def render_track(
+    fmt: str, positions: Sequence[Record], name: str = "skyfence", zones: Sequence[Record] = ()
+) -> str:
+    """The text of a track export (`EventStore.positions`); KML draws `zones` as above."""
+    if fmt == "geojson":
+        return json.dumps(track_geojson(positions), allow_nan=False)
+    if fmt == "kml":
+        return track_kml(positions, name, zones)
+    if fmt == "csv":
+        return track_csv(positions)
+    raise _unknown(fmt)
+
+
+def _unknown(fmt: str) -> InputError:
+    return InputError(f"unknown export format {fmt!r} (use {', '.join(FORMATS)})")
 
 
 def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -26,6 +26,7 @@ from shapely.geometry.base import BaseGeometry
 
 from skyfence.kinds import KINDS
 from skyfence.reporting.colours import QUARANTINED_COLOUR, TRUSTED_COLOUR, ZONE_COLOUR
+from skyfence.store.records import StoredEvent
 from skyfence.zones.frame import continuous, near, to_frame, wrap_lon
 
 LAND, SEA, BORDER = "#eeeae2", "#d7e6f2", "#a09a8f"
@@ -54,23 +55,23 @@ def countries() -> tuple[BaseGeometry, ...]:
 def track_map(
     track: Sequence[Record],
     zone: Record | None,
-    events: Sequence[Record],
+    events: Sequence[StoredEvent],
     width_px: int = 900,
     height_px: int = 700,
 ) -> bytes:
     """The track against the zone, events marked; PNG bytes. Drawn in a longitude frame
     centred on the event (or the track), so a scene across ±180 is drawn in one piece."""
-    lons = [p["lon"] for p in track] + [e["lon"] for e in events]
+    lons = [p["lon"] for p in track] + [e.lon for e in events]
     centre = float(lons[0]) if lons else 0.0
     if events:
-        centre = float(events[0]["lon"])
+        centre = float(events[0].lon)
 
     def lon(x: float) -> float:
         return float(to_frame(np.float64(x), centre))
 
     geometry = near(continuous(shape(zone["geometry"])), centre) if zone else None
     lons = [lon(x) for x in lons]
-    lats = [p["lat"] for p in track] + [e["lat"] for e in events]
+    lats = [p["lat"] for p in track] + [e.lat for e in events]
     west, south, east, north = _extent(lons, lats, geometry, width_px / height_px)
     fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100)
     FigureCanvasAgg(fig)
@@ -97,10 +98,10 @@ def track_map(
             s=10, color=QUARANTINED_COLOUR, label="quarantined fixes", zorder=4,
         )  # fmt: skip
     for e in events:
-        marker, colour = EVENT_STYLE[e["kind"]]
+        marker, colour = EVENT_STYLE[e.kind]
         ax.scatter(
-            [lon(e["lon"])], [e["lat"]], marker=marker, s=140, color=colour,
-            edgecolors="black", linewidths=0.8, label=e["kind"].replace("_", " "), zorder=5,
+            [lon(e.lon)], [e.lat], marker=marker, s=140, color=colour,
+            edgecolors="black", linewidths=0.8, label=e.kind.replace("_", " "), zorder=5,
         )  # fmt: skip
     ax.set_xlim(west, east)
     if west < -180 or east > 180:  # longitudes labelled as they are, not as drawn
@@ -119,7 +120,7 @@ def track_map(
 def altitude_profile(
     track: Sequence[Record],
     zone: Record | None,
-    events: Sequence[Record],
+    events: Sequence[StoredEvent],
     width_px: int = 900,
     height_px: int = 350,
 ) -> bytes:
@@ -146,9 +147,8 @@ def altitude_profile(
                 s=4, color=colour, label=f"{label} fixes",
             )  # fmt: skip
     for e in events:
-        _, colour = EVENT_STYLE[e["kind"]]
-        moment = _when(datetime.fromisoformat(e["time"]).timestamp())
-        ax.axvline(moment, color=colour, linestyle="--", linewidth=1.2, label=e["kind"])
+        _, colour = EVENT_STYLE[e.kind]
+        ax.axvline(_when(e.t_s), color=colour, linestyle="--", linewidth=1.2, label=e.kind)
     ax.set_ylim(0, top)
     ax.set_ylabel("pressure altitude (ft)")
     ax.xaxis.set_major_formatter(_time_axis("%H:%M", tz=UTC))
@@ -175,7 +175,7 @@ def time_bin(since: float, until: float) -> tuple[str, int]:
 
 
 def events_per_hour(
-    records: Sequence[Record],
+    records: Sequence[StoredEvent],
     since: float,
     until: float,
     width_px: int = 900,
@@ -187,13 +187,13 @@ def events_per_hour(
     fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    slots = np.array([datetime.fromisoformat(r["time"]).timestamp() // seconds for r in records])
+    slots = np.array([r.t_s // seconds for r in records])
     if len(slots):
         bins = np.arange(slots.min(), slots.max() + 2)
         bottom = np.zeros(len(bins) - 1)
         days = seconds / 86_400  # slots to date numbers
         for kind, (_, colour) in EVENT_STYLE.items():
-            counts, _ = np.histogram(slots[[r["kind"] == kind for r in records]], bins)
+            counts, _ = np.histogram(slots[[r.kind == kind for r in records]], bins)
             busy = counts > 0  # a bar per busy slot only: a year of empty ones takes minutes
             if busy.any():
                 ax.bar(

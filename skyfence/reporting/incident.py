@@ -21,6 +21,7 @@ from skyfence.reporting.figures import altitude_profile, track_map
 from skyfence.reporting.windows import window_s
 from skyfence.store.errors import EventNotFoundError
 from skyfence.store.events import EventStore
+from skyfence.store.records import StoredEvent
 from skyfence.store.rows import EventFilter
 from skyfence.text import html_text
 from skyfence.wording import counted
@@ -34,15 +35,15 @@ Record = dict[str, Any]
 
 
 def incident_report(store: EventStore, event_id: str) -> str:
-    event = store.get(event_id, acknowledged=True)
+    event = store.get(event_id)
     if event is None:
-        raise EventNotFoundError(f"no event {event_id!r} in {store.path}")
-    t = _seconds(event["time"])
-    around = window_s(event["kind"])
-    track = store.positions(event["icao24"], t - around, t + around)
+        raise EventNotFoundError(event_id, store.path)
+    t = event.t_s
+    around = window_s(event.kind)
+    track = store.positions(event.icao24, t - around, t + around)
     zone = store.event_zone(event_id)  # as it was at the event, not as watched now
     related = _related(store, event)
-    shown = [e for e in related if abs(_seconds(e["time"]) - t) <= around] or [event]
+    shown = [e for e in related if abs(e.t_s - t) <= around] or [event]
     visit = next((v for v in visits(related) if event_id in v.ids), None)
     crossings = [e for e in (visit.entry, visit.end) if e] if visit else []
     figures = ""
@@ -53,16 +54,16 @@ def incident_report(store: EventStore, event_id: str) -> str:
     else:
         figures = "<p class=note>No logged fixes for this aircraft around the event (the store \
 was written by an audit, or its track log was pruned): no map or profile.</p>"
-    callsign = event["callsign"] or "(no callsign)"
-    title = f"{event['kind'].replace('_', ' ')}: {callsign}"
-    title += f" in {event['zone_id']}" if event["zone_id"] else ""  # the rules name no zone
+    callsign = event.callsign or "(no callsign)"
+    title = f"{event.kind.replace('_', ' ')}: {callsign}"
+    title += f" in {event.zone_id}" if event.zone_id else ""  # the rules name no zone
     return _PAGE.format(
         style=PAGE_STYLE,
         title=html_text(title),
         summary=_summary(event, zone, visit, track, around),
         figures=figures,
-        evidence=_evidence(track, [t, *(_seconds(e["time"]) for e in crossings)]),
-        details=_table([(k, _text(v)) for k, v in sorted(event["details"].items())]),
+        evidence=_evidence(track, [t, *(e.t_s for e in crossings)]),
+        details=_table([(k, _text(v)) for k, v in sorted(event.details.items())]),
         footer=html_text(
             f"skyfence {version('skyfence')}, report generated "
             f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC from {store.path}. "
@@ -89,10 +90,10 @@ def html_to_pdf(html_path: Path, pdf_path: Path) -> None:
         raise ToolError(f"{command[0]} could not print {html_path}: {run.stderr.strip()[-300:]}")
 
 
-def _related(store: EventStore, event: Record) -> list[Record]:
+def _related(store: EventStore, event: StoredEvent) -> list[StoredEvent]:
     """The events of the same aircraft in the same zone, a day either side, in time order."""
-    t = _seconds(event["time"])
-    day = EventFilter(t - 86_400, t + 86_400, event["zone_id"], icao24=event["icao24"])
+    t = event.t_s
+    day = EventFilter(t - 86_400, t + 86_400, event.zone_id, icao24=event.icao24)
     return store.query(day, limit=1000)
 
 
@@ -100,24 +101,24 @@ class Visit(NamedTuple):
     """One stay of an aircraft in a zone, with the first warning of it: whichever of its events
     a report is asked about (the warning, the entry, the exit), it tells the same story."""
 
-    warning: Record | None
-    entry: Record | None
-    end: Record | None  # the exit, or the contact lost inside
+    warning: StoredEvent | None
+    entry: StoredEvent | None
+    end: StoredEvent | None  # the exit, or the contact lost inside
     ids: frozenset[str]
 
 
-def visits(related: list[Record]) -> list[Visit]:
+def visits(related: list[StoredEvent]) -> list[Visit]:
     """The events of one aircraft in one zone (time order), cut into visits at each end."""
     found: list[Visit] = []
     warning = entry = None
     ids: set[str] = set()
     for e in related:
-        ids.add(e["id"])
-        if e["kind"] == "predicted_entry" and warning is None and entry is None:
+        ids.add(e.id)
+        if e.kind == "predicted_entry" and warning is None and entry is None:
             warning = e
-        elif e["kind"] == "entry" and entry is None:
+        elif e.kind == "entry" and entry is None:
             entry = e
-        elif e["kind"] in _ENDS:
+        elif e.kind in _ENDS:
             found.append(Visit(warning, entry, e if entry else None, frozenset(ids)))
             warning = entry = None
             ids = set()
@@ -127,14 +128,18 @@ def visits(related: list[Record]) -> list[Visit]:
 
 
 def _summary(
-    event: Record, zone: Record | None, visit: Visit | None, track: list[Record], around: float
+    event: StoredEvent,
+    zone: Record | None,
+    visit: Visit | None,
+    track: list[Record],
+    around: float,
 ) -> str:
-    country = event["country"]
+    country = event.country
     rows = [
-        ("aircraft", f"{event['callsign'] or '-'} · ICAO 24-bit address {event['icao24']}"),
+        ("aircraft", f"{event.callsign or '-'} · ICAO 24-bit address {event.icao24}"),
         ("state of registry", f"{country_name(country)} ({country})" if country else "unknown"),
-        ("event", f"{event['kind']} at {event['time']}"),
-        ("position", f"{event['lat']:.4f}, {event['lon']:.4f}, " + _altitude(event["altitude_ft"])),
+        ("event", f"{event.kind} at {event.time_iso}"),
+        ("position", f"{event.lat:.4f}, {event.lon:.4f}, " + _altitude(event.altitude_ft)),
     ]
     if zone is not None:
         props = zone["properties"]
@@ -142,20 +147,20 @@ def _summary(
         label = props["id"] if version is None else f"{props['id']} (version {version})"
         rows.append(("zone", f"{label}: {props['name']}, {props['band']}"))
     else:
-        rows.append(("zone", event["zone_id"] or "none: a rule beyond areas"))
+        rows.append(("zone", event.zone_id or "none: a rule beyond areas"))
     if visit is not None and visit.entry is not None:
         entry, end, warning = visit.entry, visit.end, visit.warning
-        entered = _seconds(entry["time"])
-        rows.append(("entry", f"{entry['time']} ({entry['details'].get('crossing', '')})"))
+        entered = entry.t_s
+        rows.append(("entry", f"{entry.time_iso} ({entry.details.get('crossing', '')})"))
         if end is not None:
-            rows.append((end["kind"].replace("_", " "), end["time"]))
-            rows.append(("time inside", f"{_seconds(end['time']) - entered:,.1f} s"))
+            rows.append((end.kind.replace("_", " "), end.time_iso))
+            rows.append(("time inside", f"{end.t_s - entered:,.1f} s"))
         if warning is not None:
-            lead = entered - _seconds(warning["time"])
-            rows.append(("warning lead time", f"{lead:,.1f} s (first warned {warning['time']})"))
+            lead = entered - warning.t_s
+            rows.append(("warning lead time", f"{lead:,.1f} s (first warned {warning.time_iso})"))
         else:
             rows.append(("warning lead time", "no warning before the entry"))
-    elif visit is not None and event["kind"] == "predicted_entry":
+    elif visit is not None and event.kind == "predicted_entry":
         rows.append(("entry", "none followed this warning"))
     trusted = sum(p["trusted"] for p in track)
     reasons = Counter(p["reason"] for p in track if not p["trusted"])
@@ -164,8 +169,8 @@ def _summary(
     if reasons:
         verdict += " (" + ", ".join(f"{n} {r}" for r, n in reasons.most_common()) + ")"
     rows.append(("integrity", verdict))
-    ack = event.get("acknowledged")
-    rows.append(("acknowledged", f"by {ack['by']} at {ack['at']}: {ack['note']}" if ack else "no"))
+    ack = event.acknowledgement
+    rows.append(("acknowledged", f"by {ack.by} at {ack.at_iso}: {ack.note}" if ack else "no"))
     return _table(rows)
 
 
@@ -255,10 +260,6 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return "; ".join(_text(v) for v in value) or "none"
     return str(value)
-
-
-def _seconds(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 PAGE_STYLE = """<style>

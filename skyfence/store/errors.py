@@ -21,4 +21,14 @@ class StoreError(SkyfenceError, OSError):
 
 
 class EventNotFoundError(SkyfenceError, LookupError):
-    """No event with this id in the store (a `LookupError`, as a missing key is)."""
+    """No event with this id in the store (a `LookupError`, as a missing key is). `reason`
+    names the event alone: the web API answers with it, and must not show the store's path."""
+
+    def __init__(self, event_id: str, path: str | Path | None = None) -> None:
+        self.event_id = event_id
+        self.path = None if path is None else Path(path)
+        self.reason = f"no event {event_id!r}"
+        super().__init__(self.reason if path is None else f"{self.reason} in {path}")
+
+    def __reduce__(self) -> tuple[type[EventNotFoundError], tuple[str, Path | None]]:
+        return EventNotFoundError, (self.event_id, self.path)

@@ -55,17 +55,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from skyfence.engine.events import EVENT_COLUMNS, Event, iso_time
+from skyfence.engine.events import Event, iso_time
 from skyfence.errors import InputError
-from skyfence.store.errors import StoreError
+from skyfence.store.errors import EventNotFoundError, StoreError
+from skyfence.store.records import SELECT_STORED, STORED_COLUMNS, WITH_ACKNOWLEDGEMENT, StoredEvent
 from skyfence.store.rows import (
     INSERT_EVENT,
-    SELECT_EVENT,
     EventFilter,
     PositionRow,
     Row,
-    event_record,
     event_row,
+    stored_event,
 )
 from skyfence.store.tables import APPLICATION_ID, SCHEMA_VERSION, open_connection
 from skyfence.wording import counted
@@ -109,12 +109,12 @@ class StoreStats:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One pending webhook delivery: the event record to POST and how often it was tried."""
+    """One pending webhook delivery: the event to POST and how often it was tried."""
 
     event_id: str
     url: str
     attempts: int
-    event: dict[str, Any]
+    event: StoredEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,8 +255,8 @@ class EventStore:
         rescue = self.path.with_name(self.path.name + ".unwritten.jsonl")
         try:
             with rescue.open("a", encoding="utf-8") as f:
-                for row in self._unwritten:  # without time_s, the one column not in a record
-                    record = event_record((*row[:7], *row[8:]))
+                for row in self._unwritten:
+                    record = stored_event(row).to_json()
                     f.write(json.dumps(record, ensure_ascii=False) + "\n")
         except OSError as exc:
             return f"they could not be saved to {rescue} either: {exc.strerror or exc}"
@@ -274,15 +274,11 @@ class EventStore:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def get(self, event_id: str, *, acknowledged: bool = False) -> dict[str, Any] | None:
-        """The stored event record (as `Event.to_dict()`), or None. With `acknowledged`, the
-        record also carries its acknowledgement (None while nobody has acknowledged it)."""
+    def get(self, event_id: str) -> StoredEvent | None:
+        """The stored event, with its acknowledgement, or None."""
         with self._reader() as conn:
-            row = conn.execute(SELECT_EVENT + " WHERE id = ?", (event_id,)).fetchone()
-            if row is None:
-                return None
-            record = event_record(row)
-            return _acknowledged(conn, [record])[0] if acknowledged else record
+            row = conn.execute(SELECT_STORED + " WHERE e.id = ?", (event_id,)).fetchone()
+        return None if row is None else StoredEvent.from_row(row)
 
     def query(
         self,
@@ -291,28 +287,26 @@ class EventStore:
         offset: int = 0,
         *,
         newest_first: bool = False,
-        acknowledged: bool = False,
-    ) -> list[dict[str, Any]]:
+    ) -> list[StoredEvent]:
         """Events matching `which` (all without), in time order (then id, so pages never
-        overlap); with `acknowledged`, each with its acknowledgement as `get` gives it."""
+        overlap), each with its acknowledgement."""
         if not (0 <= limit <= _SQLITE_MAX_INT and 0 <= offset <= _SQLITE_MAX_INT):
             raise InputError(f"limit and offset must be between 0 and {_SQLITE_MAX_INT}")
         where, params = (which or EventFilter()).where()
         order = "DESC" if newest_first else "ASC"
-        sql = f"{SELECT_EVENT}{where} ORDER BY time_s {order}, id {order} LIMIT ? OFFSET ?"
+        sql = f"{SELECT_STORED}{where} ORDER BY time_s {order}, id {order} LIMIT ? OFFSET ?"
         with self._reader() as conn:
             rows = conn.execute(sql, [*params, limit, offset]).fetchall()
-            records = [event_record(row) for row in rows]
-            return _acknowledged(conn, records) if acknowledged else records
+        return [StoredEvent.from_row(row) for row in rows]
 
-    def events_after(self, rowid: int, limit: int = 500) -> tuple[list[dict[str, Any]], int]:
+    def events_after(self, rowid: int, limit: int = 500) -> tuple[list[StoredEvent], int]:
         """Events stored after the one with `rowid`, in storage order, and the last rowid: how
         a live stream follows the store without missing or repeating an event."""
-        sql = f"SELECT rowid, {', '.join(EVENT_COLUMNS)} FROM events WHERE rowid > ?"
+        sql = f"{SELECT_STORED} WHERE e.rowid > ? ORDER BY e.rowid LIMIT ?"
         with self._reader() as conn:
-            rows = conn.execute(sql + " ORDER BY rowid LIMIT ?", (rowid, limit)).fetchall()
-        last = int(rows[-1][0]) if rows else rowid
-        return [event_record(row[1:]) for row in rows], last
+            rows = conn.execute(sql, (rowid, limit)).fetchall()
+        events = [StoredEvent.from_row(row) for row in rows]
+        return events, (events[-1].rowid or rowid) if events else rowid
 
     def last_rowid(self) -> int:
         with self._reader() as conn:
@@ -439,19 +433,6 @@ class EventStore:
             row = conn.execute(sql, (event_id,)).fetchone()
         return None if row is None or row[0] is None else _versioned(row[0], row[1])
 
-    def with_zone_versions(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Event records (copies) with the `zone_version` each refers to, for exports (None:
-        stored before any zone set was recorded)."""
-        found: dict[str, int | None] = {}
-        ids = [r["id"] for r in records]
-        with self._reader() as conn:
-            for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
-                chunk = ids[start : start + 500]
-                marks = ", ".join("?" * len(chunk))
-                sql = f"SELECT id, zone_version FROM events WHERE id IN ({marks})"
-                found.update(conn.execute(sql, chunk).fetchall())
-        return [{**r, "zone_version": found.get(r["id"])} for r in records]
-
     def sources(self) -> list[dict[str, Any]]:
         with self._reader() as conn:
             rows = conn.execute("SELECT record FROM sources ORDER BY name").fetchall()
@@ -470,9 +451,9 @@ class EventStore:
             rows = conn.execute(sql, (icao24, since, until, limit)).fetchall()
         return [_position_record(row) for row in rows]
 
-    def acknowledge(self, event_id: str, by: str, note: str = "") -> dict[str, Any]:
-        """Mark an event seen by someone; the first acknowledgement stands. Raises KeyError
-        for an unknown event."""
+    def acknowledge(self, event_id: str, by: str, note: str = "") -> StoredEvent:
+        """Mark an event seen by someone; the first acknowledgement stands. Raises
+        `EventNotFoundError` for an unknown event."""
         sql = "INSERT OR IGNORE INTO acknowledgements VALUES (?, ?, ?, ?)"
 
         def op(conn: sqlite3.Connection) -> bool:
@@ -482,8 +463,8 @@ class EventStore:
             return True
 
         if not self._submit(op, retry_s=self._ack_patience_s):
-            raise KeyError(event_id)
-        record = self.get(event_id, acknowledged=True)
+            raise EventNotFoundError(event_id, self.path)
+        record = self.get(event_id)
         assert record is not None  # events are never deleted
         return record
 
@@ -510,15 +491,14 @@ class EventStore:
     def due_deliveries(self, url: str, now: float, limit: int = 100) -> list[Delivery]:
         """Undelivered events for `url` whose next attempt is due, the longest-waiting first."""
         sql = (
-            "SELECT o.event_id, o.url, o.attempts, "
-            + ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
-            + " FROM outbox o JOIN events e ON e.id = o.event_id"
+            f"SELECT o.event_id, o.url, o.attempts, {', '.join(STORED_COLUMNS)}"
+            f" FROM outbox o JOIN events e ON e.id = o.event_id {WITH_ACKNOWLEDGEMENT}"
             " WHERE o.url = ? AND o.delivered_at IS NULL AND o.next_attempt_at <= ?"
             " ORDER BY o.next_attempt_at, e.time_s, e.id LIMIT ?"
         )
         with self._reader() as conn:
             rows = conn.execute(sql, (url, now, limit)).fetchall()
-        return [Delivery(r[0], r[1], r[2], event_record(r[3:])) for r in rows]
+        return [Delivery(r[0], r[1], r[2], StoredEvent.from_row(r[3:])) for r in rows]
 
     def next_delivery_at(self, url: str) -> float | None:
         """When the next undelivered event for `url` is due (None: nothing pending)."""
@@ -823,18 +803,3 @@ def _versioned(text: str, version: int | None) -> dict[str, Any]:
     feature: dict[str, Any] = json.loads(text)
     feature["properties"]["zone_version"] = version
     return feature
-
-
-def _acknowledged(conn: sqlite3.Connection, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The records, each with its acknowledgement (None when nobody has acknowledged it)."""
-    acks: dict[str, dict[str, Any]] = {}
-    ids = [r["id"] for r in records]
-    for start in range(0, len(ids), 500):  # SQLite caps the number of parameters
-        chunk = ids[start : start + 500]
-        sql = "SELECT event_id, at, by, note FROM acknowledgements WHERE event_id IN "
-        sql += "(" + ", ".join("?" * len(chunk)) + ")"
-        for event_id, at, by, note in conn.execute(sql, chunk):
-            acks[event_id] = {"at": iso_time(at), "by": by, "note": note}
-    for record in records:
-        record["acknowledged"] = acks.get(record["id"])
-    return records

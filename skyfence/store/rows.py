@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from skyfence.engine.events import EVENT_COLUMNS, Event
+from skyfence.engine.events import Event
 from skyfence.errors import InputError
+from skyfence.store.records import StoredEvent
 
 Row = tuple[Any, ...]
 # one fix of the track log the live picture hands the store (`AirPicture._take` builds them)
@@ -25,7 +25,6 @@ INSERT_EVENT = (
     " lat, lon, altitude_ft, details, inserted_at, zone_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
     " ?7, ?8, ?9, ?10, ?11, ?12, ?13, (SELECT version FROM zones WHERE id = ?3))"
 )
-SELECT_EVENT = "SELECT " + ", ".join(EVENT_COLUMNS) + " FROM events"  # rows for `event_record`
 
 
 def event_row(event: Event) -> Row:
@@ -68,11 +67,10 @@ def _scalar(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def event_record(row: Sequence[Any]) -> dict[str, Any]:
-    """The event record (as `Event.to_dict()`) of a row of `EVENT_COLUMNS`."""
-    record = dict(zip(EVENT_COLUMNS, row, strict=True))
-    record["details"] = json.loads(record["details"])
-    return record
+def stored_event(row: Row) -> StoredEvent:
+    """The record an `event_row` is read back as (without a rowid, zone version or
+    acknowledgement: those are the table's)."""
+    return StoredEvent.from_row((None, *row[:6], *row[7:], None, None, None, None))
 
 
 def _when(value: When) -> float:

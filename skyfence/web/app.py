@@ -41,7 +41,9 @@ from skyfence.engine.events import EventKind
 from skyfence.kinds import kinds_table
 from skyfence.reporting import exports
 from skyfence.reporting.windows import window_s
+from skyfence.store.errors import EventNotFoundError
 from skyfence.store.events import EventStore, StoreError
+from skyfence.store.records import StoredEvent
 from skyfence.store.rows import EventFilter
 
 STATIC = Path(str(files("skyfence") / "web" / "static"))
@@ -51,6 +53,7 @@ INTERFERENCE_HOUR_S = 3600
 INTERFERENCE_DEFAULT_S = 24 * 3600.0
 INTERFERENCE_MAX_S = 7 * 86_400.0
 MAX_OFFSET = 1_000_000_000  # far beyond any store, far below SQLite's 64-bit integers
+MAX_EVENT_ID = 64  # a longer id names no event: answered without reading the store
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -123,14 +126,10 @@ def create_app(
     ) -> Response:
         since_utc, until_utc = _aware(since), _aware(until)
         icao = icao24.lower() if icao24 else None
-        items = store.query(
-            EventFilter(since_utc, until_utc, zone_id=zone, kind=kind, icao24=icao),
-            limit,
-            offset,
-            newest_first=True,
-            acknowledged=True,
-        )
-        total = store.count(EventFilter(since_utc, until_utc, zone_id=zone, kind=kind, icao24=icao))
+        which = EventFilter(since_utc, until_utc, zone_id=zone, kind=kind, icao24=icao)
+        page = store.query(which, limit, offset, newest_first=True)
+        items = [e.to_json(acknowledged=True) for e in page]
+        total = store.count(which)
         return _json({"total": total, "limit": limit, "offset": offset, "items": items})
 
     @app.get(
@@ -139,13 +138,13 @@ def create_app(
         response_class=JSONBytes,
     )
     def event(event_id: str) -> Response:
-        record = _event_or_404(store, event_id)
-        t = datetime.fromisoformat(record["time"]).timestamp()
-        around = window_s(record["kind"])  # the same track as the event's report
-        track = store.positions(record["icao24"], t - around, t + around)
+        stored = _event_or_404(store, event_id)
+        around = window_s(stored.kind)  # the same track as the event's report
+        track = store.positions(stored.icao24, stored.t_s - around, stored.t_s + around)
         zone = store.event_zone(event_id)  # the version in force at the event
         if zone is not None:
             zone = _with_activity([zone], time.time())[0]
+        record = stored.to_json(acknowledged=True)
         return _json({"event": record, "track": track, "track_around_s": around, "zone": zone})
 
     @app.post(
@@ -154,8 +153,12 @@ def create_app(
         dependencies=[Depends(writer)],
     )
     def acknowledge(event_id: str, body: Acknowledgement) -> dict[str, Any]:
-        _event_or_404(store, event_id)
-        return store.acknowledge(event_id, body.by, body.note)
+        if len(event_id) > MAX_EVENT_ID:
+            raise HTTPException(404, "no such event")
+        try:
+            return store.acknowledge(event_id, body.by, body.note).to_json(acknowledged=True)
+        except EventNotFoundError as exc:  # its reason names the event, not the store's file
+            raise HTTPException(404, exc.reason) from None
 
     @app.get("/api/export/events", summary="Events as GeoJSON, KML or CSV (same filters)")
     def export_events(
@@ -171,9 +174,8 @@ def create_app(
         records = store.query(
             EventFilter(_aware(since), _aware(until), zone_id=zone, kind=kind, icao24=icao), limit
         )
-        records = store.with_zone_versions(records)
         zones = exports.event_zones(store, records) if format == "kml" else []
-        return _download(exports.render("events", format, records, "skyfence events", zones),
+        return _download(exports.render_events(format, records, "skyfence events", zones),
                          format, "events")  # fmt: skip
 
     @app.get("/api/export/track/{icao24}", summary="One aircraft's logged track")
@@ -196,7 +198,7 @@ def create_app(
         if format == "kml":
             around = store.query(EventFilter(start_s, end_s, icao24=address), limit=1000)
             zones = exports.event_zones(store, around)
-        text = exports.render("track", format, positions, f"track of {address}", zones)
+        text = exports.render_track(format, positions, f"track of {address}", zones)
         return _download(text, format, f"track-{address}")
 
     @app.get(
@@ -454,17 +456,16 @@ async def _stream(store: EventStore, request: Request) -> AsyncIterator[str]:
             last_picture = picture
             yield f"event: aircraft\ndata: {picture}\n\n"
         new, last_rowid = await asyncio.to_thread(store.events_after, last_rowid)
-        for record in new:
-            record["acknowledged"] = None
-            yield f"event: alert\ndata: {json.dumps(record)}\n\n"
+        for stored in new:
+            yield f"event: alert\ndata: {json.dumps(stored.to_json(acknowledged=True))}\n\n"
         if tick % 5 == 0:
             yield f"event: status\ndata: {json.dumps(await asyncio.to_thread(_status, store))}\n\n"
         tick += 1
         await asyncio.sleep(STREAM_PERIOD_S)
 
 
-def _event_or_404(store: EventStore, event_id: str) -> dict[str, Any]:
-    record = store.get(event_id, acknowledged=True) if len(event_id) <= 64 else None
+def _event_or_404(store: EventStore, event_id: str) -> StoredEvent:
+    record = store.get(event_id) if len(event_id) <= MAX_EVENT_ID else None
     if record is None:
         raise HTTPException(404, "no such event")
     return record

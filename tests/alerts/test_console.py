@@ -17,8 +17,7 @@ def test_the_view_shows_feeds_aircraft_and_recent_alerts(demo_store_path: Path) 
         aircraft, sources = store.aircraft(), store.sources()
         records = store.query(limit=10)
     recent = [
-        Event(r["kind"], r["zone_id"], r["icao24"], r["callsign"], r["country"], 0.0, 0, 0, None)
-        for r in records
+        Event(r.kind, r.zone_id, r.icao24, r.callsign, r.country, 0.0, 0, 0, None) for r in records
     ]
     console = Console(record=True, width=140)
     console.print(render(aircraft, sources, recent))
@@ -39,7 +38,7 @@ def test_control_characters_and_markup_from_the_air_are_shown_not_obeyed(
         aircraft = [{**a, "callsign": "\x1b[2J[red]X"} for a in store.aircraft()]
         records = store.query(limit=3)
     recent = [
-        Event(r["kind"], "Z\x1b[1A", r["icao24"], "\x1b[2K\x07", r["country"], 0.0, 0, 0, None)
+        Event(r.kind, "Z\x1b[1A", r.icao24, "\x1b[2K\x07", r.country, 0.0, 0, 0, None)
         for r in records
     ]
     console = Console(record=True, width=140, force_terminal=True)

@@ -14,6 +14,7 @@ from skyfence.engine.events import Event
 from skyfence.kinds import KINDS
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
+from skyfence.store.rows import event_row, stored_event
 from skyfence.text import escape_controls, plain_ascii
 from skyfence.zones.geojson import load_zones, zone_display_feature
 
@@ -41,14 +42,14 @@ def test_a_spoofed_position_says_it_is_not_believed(spoofed: list[Event]) -> Non
     assert suspect and not [e for e in spoofed if e.kind == "entry"]
     zones = {z.id: zone_display_feature(z)["properties"] for z in load_zones("ukraine")}
     for event in suspect:
-        record = event.to_dict()
+        record = stored_event(event_row(event))
         text = event_message(record, zones[event.zone_id])
         reason = event.details["reason"]
         assert text.title == f"Suspect position: THY9BP - {event.zone_id}"
         assert text.severity == KINDS["suspect_position"].severity
         assert f"({zones[event.zone_id]['name']})" in text.body  # named by the zone
         assert f"Integrity: NOT believed: quarantined as {reason}; not an entry" in text.body
-        assert f"Why: {why(record)}" in text.body
+        assert f"Why: {why(record.kind, record.details)}" in text.body
         assert f"the position claims {', '.join(event.details['claimed_zones'])}" in text.body
         assert "Map:" not in text.body  # no public URL given
 
@@ -56,7 +57,7 @@ def test_a_spoofed_position_says_it_is_not_believed(spoofed: list[Event]) -> Non
 def test_a_hostile_callsign_stays_text(afr: list[Event]) -> None:
     hostile = "\x1b[2J[tap](https://evil.example)\u202e<b>"
     event = dataclasses.replace(afr[1], callsign=hostile)
-    text = event_message(event.to_dict(), public_url="https://skyfence.example")
+    text = event_message(stored_event(event_row(event)), public_url="https://skyfence.example")
     shown = plain_ascii(hostile)
     assert shown in text.title and shown in text.body
     assert "\x1b" not in text.body + text.title and "\u202e" not in text.body + text.title
@@ -64,7 +65,7 @@ def test_a_hostile_callsign_stays_text(afr: list[Event]) -> None:
 
 
 def test_a_summary_counts_every_event_by_kind_and_zone(afr: list[Event]) -> None:
-    records = [e.to_dict() for e in afr]
+    records = [stored_event(event_row(e)) for e in afr]
     text = summary_message(records, "https://skyfence.example")
     head = text.body.split("\n")[0]
     assert head.startswith(f"{len(afr)} more events: ")

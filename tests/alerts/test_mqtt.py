@@ -41,6 +41,7 @@ from skyfence.engine.events import Event
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore
+from skyfence.store.rows import event_row, stored_event
 from skyfence.watching import LivePicture, ReplaySource, run_watch
 from skyfence.zones.geojson import load_zones
 
@@ -221,8 +222,8 @@ def test_watch_refuses_a_bad_mqtt_url_at_start(tmp_path: Path) -> None:
 
 def test_zone_ids_cannot_leave_their_topic_level() -> None:
     target = parse_mqtt_url("mqtt://localhost")
-    record = {"zone_id": "EG/R+157#", "kind": "entry"}
-    assert target.event_topic(record) == "skyfence/events/EG_R_157_/entry"
+    event = Event("entry", "EG/R+157#", "4baac6", "THY9BP", "TR", 1726565064.7, 49.6, 23.9, None)
+    assert target.event_topic(stored_event(event_row(event))) == "skyfence/events/EG_R_157_/entry"
     assert target.inside_topic("a/b") == "skyfence/zones/a_b/inside"
     assert topic_segment("") == "_" and topic_segment("line\nbreak") == "line_break"
     assert target.discovery_topic("EG R/157") == "homeassistant/sensor/skyfence_EG_R_157/config"
@@ -245,7 +246,7 @@ def test_every_event_is_published_once_the_broker_is_back(
                 broker.start()
                 wait_for(lambda: delivery.stats.pending == 0, 60, "every delivery")
                 wait_for(lambda: len(subscriber.received()) >= len(events), 20, "every message")
-                stored = {e.id: store.get(e.id) for e in events}
+                stored = {r.id: r.to_json() for r in store.query(limit=len(events))}
     got = subscriber.received()
     assert {m.json()["id"] for m in got} == set(stored)
     for message in got:
@@ -282,7 +283,8 @@ def test_a_watch_killed_before_the_broker_answered_delivers_on_the_next_run(
     record = message.json()
     assert message.topic == "test/sky/events/UKLV/suspect_position"
     with EventStore(store) as events:
-        assert events.get(record["id"]) == record
+        stored = events.get(record["id"])
+        assert stored is not None and stored.to_json() == record
     state = retained(broker.port)
     assert state["test/sky/status"].payload == b"offline"  # said goodbye at the end
     zones = load_zones("ukraine")

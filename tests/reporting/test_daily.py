@@ -37,14 +37,14 @@ def test_a_summary_counts_events_per_zone_and_kind(store: EventStore) -> None:
     page = summary_report(store, JULY_6, SEPTEMBER_18)
     assert f"{len(records)} events" in page and "THY9BP" in page
     table = page.split("<h2>Per zone and kind</h2>")[1].split("</table>")[0]
-    counts = Counter((r["zone_id"], r["kind"]) for r in records)
+    counts = Counter((r.zone_id, r.kind) for r in records)
     for zone in {z for z, _ in counts}:
         row = re.search(rf"<tr><th>{zone}</th>(.*?)</tr>", table)
         assert row is not None, zone
         cells = re.findall(r"<td>(\d*)</td>", row.group(1))
         assert cells == [str(counts[(zone, k)] or "") for k in EVENT_KINDS]
     for record in records:
-        assert record["id"] in page and record["time"] in page
+        assert record.id in page and record.time_iso in page
     (chart,) = images(page)
     assert chart.shape[:2] == (350, 900)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 import json
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from shapely.geometry import shape
 
-from skyfence.reporting.exports import event_zones, export_format, render
+from skyfence.reporting.exports import event_zones, export_format, render_events, render_track
 from skyfence.store.events import EventStore
 
 KML = "{http://www.opengis.net/kml/2.2}"
@@ -25,20 +26,24 @@ def store(demo_store_path: Path) -> EventStore:
 
 def test_events_in_every_format(store: EventStore) -> None:
     records = store.query(limit=100)
-    geo = json.loads(render("events", "geojson", records))
-    assert [f["id"] for f in geo["features"]] == [r["id"] for r in records]
+    geo = json.loads(render_events("geojson", records))
+    assert [f["id"] for f in geo["features"]] == [r.id for r in records]
+    assert [f["properties"] for f in geo["features"]] == [
+        r.to_json(zone_version=True) for r in records
+    ]
     assert all(shape(f["geometry"]).is_valid for f in geo["features"])
-    kml = ET.fromstring(render("events", "kml", records))
+    kml = ET.fromstring(render_events("kml", records))
     assert len(kml.findall(f".//{KML}Placemark")) == len(records) == 7
-    rows = list(csv.DictReader(io.StringIO(render("events", "csv", records))))
-    assert [r["id"] for r in rows] == [r["id"] for r in records]
-    assert json.loads(rows[0]["details"]) == records[0]["details"]
+    rows = list(csv.DictReader(io.StringIO(render_events("csv", records))))
+    assert [r["id"] for r in rows] == [r.id for r in records]
+    assert [r["time"] for r in rows] == [r.time_iso for r in records]
+    assert json.loads(rows[0]["details"]) == records[0].details
 
 
 def test_a_track_keeps_quarantined_fixes_off_the_flown_line(store: EventStore) -> None:
     positions = store.positions("4baac6", 0, 2e9)
     quarantined = sum(not p["trusted"] for p in positions)
-    geo = json.loads(render("track", "geojson", positions))
+    geo = json.loads(render_track("geojson", positions))
     line, *points = geo["features"]
     assert line["geometry"]["type"] == "LineString"
     assert len(line["geometry"]["coordinates"]) == len(positions) - quarantined
@@ -50,7 +55,7 @@ def test_a_track_keeps_quarantined_fixes_off_the_flown_line(store: EventStore) -
         "impossible_jump",
         "frozen_position",
     }
-    kml = ET.fromstring(render("track", "kml", positions, "THY9BP"))
+    kml = ET.fromstring(render_track("kml", positions, "THY9BP"))
     coordinates = kml.find(f".//{KML}LineString/{KML}coordinates")
     assert coordinates is not None and coordinates.text is not None
     lon, lat, alt_m = map(float, coordinates.text.split()[0].split(","))
@@ -59,18 +64,16 @@ def test_a_track_keeps_quarantined_fixes_off_the_flown_line(store: EventStore) -
         round(line["geometry"]["coordinates"][0][1], 4),
     )
     assert alt_m == pytest.approx(line["geometry"]["coordinates"][0][2], abs=0.1)
-    assert len(list(csv.DictReader(io.StringIO(render("track", "csv", positions))))) == len(
-        positions
-    )
+    assert len(list(csv.DictReader(io.StringIO(render_track("csv", positions))))) == len(positions)
 
 
 def test_kml_carries_the_zones_and_the_track_styled(store: EventStore) -> None:
     """Opened in Google Earth, the export tells the story: each zone the events are about (as it
     was then, with its band), the flown line and the quarantined fixes in their own colours."""
-    records = store.with_zone_versions(store.query(limit=100))
+    records = store.query(limit=100)
     zones = event_zones(store, records)
-    assert {z["properties"]["id"] for z in zones} == {r["zone_id"] for r in records}
-    kml = ET.fromstring(render("events", "kml", records, "events", zones))
+    assert {z["properties"]["id"] for z in zones} == {r.zone_id for r in records}
+    kml = ET.fromstring(render_events("kml", records, "events", zones))
     styles = {s.get("id") for s in kml.iter(f"{KML}Style")}
     assert styles == {"zone", "trusted", "quarantined", "event"}
     zone_marks = [p for p in kml.iter(f"{KML}Placemark") if p.findtext(f"{KML}styleUrl") == "#zone"]
@@ -90,7 +93,7 @@ def test_kml_carries_the_zones_and_the_track_styled(store: EventStore) -> None:
     events = [p for p in kml.iter(f"{KML}Placemark") if p.findtext(f"{KML}styleUrl") == "#event"]
     assert len(events) == len(records)
 
-    track = ET.fromstring(render("track", "kml", store.positions("4baac6", 0, 2e9), "t", zones))
+    track = ET.fromstring(render_track("kml", store.positions("4baac6", 0, 2e9), "t", zones))
     urls = [p.findtext(f"{KML}styleUrl") for p in track.iter(f"{KML}Placemark")]
     assert urls.count("#trusted") == 1 and urls.count("#quarantined") == 741
     assert urls.count("#zone") == len(zones)
@@ -114,7 +117,7 @@ def test_a_track_across_the_antimeridian_is_cut_there(store: EventStore) -> None
     positions = [p for p in store.positions("4baac6", 0, 2e9) if p["trusted"]]
     middle = positions[len(positions) // 2]["lon"]
     moved = [{**p, "lon": (p["lon"] - middle + 360) % 360 - 180} for p in positions]
-    geo = json.loads(render("track", "geojson", moved))
+    geo = json.loads(render_track("geojson", moved))
     line = geo["features"][0]["geometry"]
     assert line["type"] == "MultiLineString"
     pieces = line["coordinates"]
@@ -126,7 +129,7 @@ def test_a_track_across_the_antimeridian_is_cut_there(store: EventStore) -> None
         assert abs(before[-1][0]) == abs(after[0][0]) == 180
         assert before[-1][1:] == after[0][1:]
     assert sum(len(p) for p in pieces) == len(moved) + 2 * (len(pieces) - 1)
-    kml = ET.fromstring(render("track", "kml", moved, "THY9BP"))
+    kml = ET.fromstring(render_track("kml", moved, "THY9BP"))
     lines = kml.findall(f".//{KML}MultiGeometry/{KML}LineString")
     assert len(lines) == len(pieces)
 
@@ -137,14 +140,14 @@ RAW = "=\x1b[2J\x00\u202e"  # as a store written before sources escaped callsign
 def test_raw_control_characters_and_formulas_are_escaped_in_every_export(
     store: EventStore,
 ) -> None:
-    records = [{**r, "callsign": RAW} for r in store.query(limit=100)]
-    kml = ET.fromstring(render("events", "kml", records))  # valid XML
+    records = [dataclasses.replace(r, callsign=RAW) for r in store.query(limit=100)]
+    kml = ET.fromstring(render_events("kml", records))  # valid XML
     names = {n.text for n in kml.iter(f"{KML}name")}
     assert "entry =\\x1b[2J\\x00\\u202e" in names
-    rows = list(csv.DictReader(io.StringIO(render("events", "csv", records))))
+    rows = list(csv.DictReader(io.StringIO(render_events("csv", records))))
     assert {r["callsign"] for r in rows} == {"'=\\x1b[2J\\x00\\u202e"}
-    (first, *_) = json.loads(render("events", "geojson", records))["features"]
+    (first, *_) = json.loads(render_events("geojson", records))["features"]
     assert first["properties"]["callsign"] == RAW  # JSON escapes it by itself, and keeps it whole
     track = [{**p, "callsign": RAW, "reason": "\x1b[1A"} for p in store.positions("4baac6", 0, 2e9)]
-    ET.fromstring(render("track", "kml", track, "track"))
-    assert "'=" in render("track", "csv", track)
+    ET.fromstring(render_track("kml", track, "track"))
+    assert "'=" in render_track("csv", track)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import re
 import shutil
 import sqlite3
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +32,6 @@ def pixels_of(image: np.ndarray, colour: str) -> int:
     return int((np.abs(image[..., :3] - rgb).max(axis=-1) < 0.02).sum())
 
 
-def seconds(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
 @pytest.fixture(scope="module")
 def store(demo_store_path: Path) -> EventStore:
     return EventStore(demo_store_path)
@@ -43,15 +39,15 @@ def store(demo_store_path: Path) -> EventStore:
 
 def test_an_entry_report_tells_the_whole_story(store: EventStore) -> None:
     events = store.query(EventFilter(icao24="393322", zone_id="DEMO-TRA-CENTRE"))
-    warning, entry, exit_ = (next(e for e in events if e["kind"] == k) for k in
+    warning, entry, exit_ = (next(e for e in events if e.kind == k) for k in
                              ("predicted_entry", "entry", "exit"))  # fmt: skip
-    page = incident_report(store, entry["id"])
+    page = incident_report(store, entry.id)
     assert "AFR34ZG" in page and "393322" in page and "France (FR)" in page
     assert "Illustrative temporary reserved area over central France" in page
-    assert entry["time"] in page and exit_["time"] in page
-    inside = seconds(exit_["time"]) - seconds(entry["time"])
-    lead = seconds(entry["time"]) - seconds(warning["time"])
-    assert f"{inside:,.1f} s" in page and f"{lead:,.1f} s (first warned {warning['time']})" in page
+    assert entry.time_iso in page and exit_.time_iso in page
+    inside = exit_.t_s - entry.t_s
+    lead = entry.t_s - warning.t_s
+    assert f"{inside:,.1f} s" in page and f"{lead:,.1f} s (first warned {warning.time_iso})" in page
     assert "never guides an interception" in page
     track_map, profile = images(page)
     assert track_map.shape[0] <= 700 and track_map.shape[1] <= 900  # cropped to the drawing
@@ -63,8 +59,8 @@ def test_an_entry_report_tells_the_whole_story(store: EventStore) -> None:
 
 def test_a_suspect_report_shows_the_quarantined_evidence(store: EventStore) -> None:
     (suspect,) = store.query(EventFilter(kind="suspect_position"))
-    page = incident_report(store, suspect["id"])
-    t = seconds(suspect["time"])
+    page = incident_report(store, suspect.id)
+    t = suspect.t_s
     hour = store.positions("4baac6", t - 3600, t + 3600)  # the trusted path it departs from too
     trusted = sum(p["trusted"] for p in hour)
     assert trusted > 0 and len(hour) - trusted == 741  # every quarantined fix, as README counts
@@ -79,15 +75,15 @@ def test_a_suspect_report_shows_the_quarantined_evidence(store: EventStore) -> N
 def test_reports_read_as_prose_and_fold_the_evidence(store: EventStore) -> None:
     """No Python reprs in any report of the demo's events; the fixes folded under a summary."""
     for event in store.query(limit=100):
-        page = incident_report(store, event["id"])
+        page = incident_report(store, event.id)
         for repr_mark in ("[{", "None", "['", "{'"):
-            assert repr_mark not in page, (event["kind"], repr_mark)
+            assert repr_mark not in page, (event.kind, repr_mark)
         assert page.count("<details>") == 1 and "<table class=verdicts>" in page
     (suspect,) = store.query(EventFilter(kind="suspect_position"))
-    page = incident_report(store, suspect["id"])
+    page = incident_report(store, suspect.id)
     assert "<th>claimed_zones</th><td>UKLV</td>" in page
     assert "<th>nic</th><td>not reported</td>" in page
-    t = seconds(suspect["time"])
+    t = suspect.t_s
     hour = store.positions("4baac6", t - 3600, t + 3600)
     spoofed = [p for p in hour if p["reason"] == "outside_flight_envelope"]
     summary = page.split("<table class=verdicts>")[1].split("</table>")[0]
@@ -95,8 +91,8 @@ def test_reports_read_as_prose_and_fold_the_evidence(store: EventStore) -> None:
     assert "quarantined: outside_flight_envelope" in summary and row in summary
     assert f"<td class=ok>trusted</td><td>{sum(p['trusted'] for p in hour):,}</td>" in summary
     entry = store.query(EventFilter(kind="entry"), limit=1)[0]
-    a = entry["details"]["segment"][0]
-    assert f"time {a['time']}, lat {a['lat']}" in incident_report(store, entry["id"])
+    a = entry.details["segment"][0]
+    assert f"time {a['time']}, lat {a['lat']}" in incident_report(store, entry.id)
 
 
 def test_unknown_events_are_named(store: EventStore) -> None:
@@ -109,20 +105,20 @@ def test_unknown_events_are_named(store: EventStore) -> None:
 def test_every_event_of_a_visit_tells_the_same_story(
     store: EventStore, zone_id: str, kind: str
 ) -> None:
-    events = {e["kind"]: e for e in store.query(EventFilter(icao24="393322", zone_id=zone_id))}
+    events = {e.kind: e for e in store.query(EventFilter(icao24="393322", zone_id=zone_id))}
     warning, entry, exit_ = events["predicted_entry"], events["entry"], events["exit"]
-    page = incident_report(store, events[kind]["id"])
-    assert f"<th>entry</th><td>{entry['time']} (" in page
-    assert f"<th>exit</th><td>{exit_['time']}</td>" in page
-    inside = seconds(exit_["time"]) - seconds(entry["time"])
+    page = incident_report(store, events[kind].id)
+    assert f"<th>entry</th><td>{entry.time_iso} (" in page
+    assert f"<th>exit</th><td>{exit_.time_iso}</td>" in page
+    inside = exit_.t_s - entry.t_s
     assert f"<th>time inside</th><td>{inside:,.1f} s</td>" in page
-    lead = seconds(entry["time"]) - seconds(warning["time"])
+    lead = entry.t_s - warning.t_s
     assert f"<th>warning lead time</th><td>{lead:,.1f} s (" in page
 
 
 def test_a_long_track_is_thinned_but_keeps_its_evidence(store: EventStore) -> None:
     (suspect,) = store.query(EventFilter(kind="suspect_position"))
-    t = seconds(suspect["time"])
+    t = suspect.t_s
     track = store.positions("4baac6", 0, 2e9)  # the whole recording: 1,677 fixes
     rows = thin(track, [t])
     assert len(rows) < len(track)
@@ -134,7 +130,7 @@ def test_a_long_track_is_thinned_but_keeps_its_evidence(store: EventStore) -> No
 
 def test_a_window_of_quarantined_fixes_is_listed_whole(store: EventStore) -> None:
     (suspect,) = store.query(EventFilter(kind="suspect_position"))
-    t = seconds(suspect["time"])
+    t = suspect.t_s
     spoofed = store.positions("4baac6", t - 900, t + 900)  # the stretch of spoofed fixes alone
     assert len(spoofed) > MAX_ROWS and not any(p["trusted"] for p in spoofed)
     assert thin(spoofed, [t]) == spoofed
@@ -150,18 +146,18 @@ def test_a_store_without_tracks_still_explains_the_event(
         target.execute("DELETE FROM positions")
     with EventStore(copy) as audit:
         entry = audit.query(EventFilter(kind="entry"))[0]
-        audit.acknowledge(entry["id"], "duty officer", "seen, ATC informed")
-        page = incident_report(audit, entry["id"])
+        audit.acknowledge(entry.id, "duty officer", "seen, ATC informed")
+        page = incident_report(audit, entry.id)
     assert "No logged fixes for this aircraft around the event" in page
     assert "base64," not in page
     assert "by duty officer at " in page and "seen, ATC informed" in page
-    assert entry["time"] in page and "AFR34ZG" in page
+    assert entry.time_iso in page and "AFR34ZG" in page
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
 def test_a_report_prints_to_pdf(store: EventStore, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
-    page.write_text(incident_report(store, store.query(EventFilter(kind="exit"))[0]["id"]))
+    page.write_text(incident_report(store, store.query(EventFilter(kind="exit"))[0].id))
     html_to_pdf(page, tmp_path / "report.pdf")
     assert (tmp_path / "report.pdf").read_bytes()[:5] == b"%PDF-"
 
@@ -170,11 +166,11 @@ def test_a_scene_across_the_antimeridian_is_drawn_in_one_piece(store: EventStore
     """A real entry, its track and its zone moved so the event lies on ±180: the map shows the
     same track at the same scale (as many track pixels), not a line across the whole world."""
     entry = store.query(EventFilter(kind="entry"), limit=1)[0]
-    t = seconds(entry["time"])
-    track = store.positions(entry["icao24"], t - 900, t + 900)
-    zone = store.event_zone(entry["id"])
+    t = entry.t_s
+    track = store.positions(entry.icao24, t - 900, t + 900)
+    zone = store.event_zone(entry.id)
     assert zone is not None and len(track) > 20
-    dlon = 179.99 - entry["lon"]
+    dlon = 179.99 - entry.lon
 
     def moved(lon: float) -> float:
         return (lon + dlon + 180) % 360 - 180
@@ -183,7 +179,7 @@ def test_a_scene_across_the_antimeridian_is_drawn_in_one_piece(store: EventStore
     assert geometry.geom_type == "MultiPolygon"  # the zone itself straddles the line
     moved_zone = {**zone, "geometry": mapping(geometry)}
     moved_track = [{**p, "lon": moved(p["lon"])} for p in track]
-    moved_entry = {**entry, "lon": moved(entry["lon"])}
+    moved_entry = dataclasses.replace(entry, lon=moved(entry.lon))
     assert max(p["lon"] for p in moved_track) - min(p["lon"] for p in moved_track) > 300
     here = imread(io.BytesIO(track_map(track, zone, [entry])))
     there = imread(io.BytesIO(track_map(moved_track, moved_zone, [moved_entry])))

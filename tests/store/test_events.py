@@ -29,6 +29,7 @@ from skyfence.engine.events import Event
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
 from skyfence.store.events import SCHEMA_VERSION, EventStore, OutboxCounts, StoreError
+from skyfence.store.records import StoredEvent
 from skyfence.store.rows import EventFilter
 from skyfence.zones.geojson import load_zones
 
@@ -48,6 +49,12 @@ def events(samples: Path, paris_zones_path: Path) -> list[Event]:
 def raw(path: Path) -> Iterator[sqlite3.Connection]:
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
         yield conn
+
+
+def stored_json(store: EventStore, event_id: str) -> dict[str, Any] | None:
+    """The record the store gives back, as every output writes it."""
+    stored = store.get(event_id)
+    return None if stored is None else stored.to_json()
 
 
 def ordered(records: list[dict[str, Any]]) -> list[str]:
@@ -71,7 +78,7 @@ def test_each_event_is_stored_once_however_often_it_is_written(
         assert store.count() == n
         assert (store.stats.inserted, store.stats.ignored) == (n, 2 * n)
         assert store.outbox_counts() == OutboxCounts(pending=n, delivered=0)  # notified once
-        assert all(store.get(e.id) == e.to_dict() for e in events)  # the one event record
+        assert all(stored_json(store, e.id) == e.to_dict() for e in events)  # the one record
         assert store.get("0" * 20) is None
     with EventStore(path, [HOOK]) as store:  # and again after a restart
         store.write(events)
@@ -116,7 +123,7 @@ def test_query_filters_and_pages(events: list[Event], tmp_path: Path) -> None:
         store.write(events)
         store.flush(timeout=10)
         everything = store.query(limit=len(events) + 1)
-        assert [r["id"] for r in everything] == ordered(records)
+        assert [r.id for r in everything] == ordered(records)
         assert store.query(limit=len(events), newest_first=True) == everything[::-1]
 
         zone = max({r["zone_id"] for r in records}, key=[r["zone_id"] for r in records].count)
@@ -145,10 +152,10 @@ def test_query_filters_and_pages(events: list[Event], tmp_path: Path) -> None:
         for filters, expected in cases:
             assert expected or filters["kind"] == "no_such_kind", filters
             got = store.query(EventFilter(**filters), limit=10_000)
-            assert [r["id"] for r in got] == ordered(expected), filters
+            assert [r.id for r in got] == ordered(expected), filters
             assert store.count(EventFilter(**filters)) == len(expected), filters
 
-        pages: list[dict[str, Any]] = []
+        pages: list[StoredEvent] = []
         for offset in range(0, len(events) + 100, 100):
             pages += store.query(EventFilter(zone_id=zone), limit=100, offset=offset)
         assert pages == store.query(EventFilter(zone_id=zone), limit=10_000)
@@ -326,7 +333,7 @@ def test_an_acknowledgement_waits_out_a_lock_held_longer_than_the_busy_timeout(
     with EventStore(path, busy_timeout_s=0.05) as store:
         holder.start()
         held.wait(10)
-        record = store.acknowledge(events[3].id, "duty analyst", "seen")
+        record = store.acknowledge(events[3].id, "duty analyst", "seen").to_json(acknowledged=True)
         holder.join()
         assert record["acknowledged"]["by"] == "duty analyst"
         assert store.stats.failed_commits >= 1  # it was locked, and retried
@@ -428,7 +435,7 @@ def test_event_rows_commit_alone_before_the_picture_queued_with_them(
             store.write(events[10:20])
             other.execute("COMMIT")
         store.flush()
-        assert {r["id"] for r in store.query(limit=100)} == {e.id for e in events[:20]}
+        assert {r.id for r in store.query(limit=100)} == {e.id for e in events[:20]}
         assert store.aircraft() == [{"icao24": "000002"}]
     transactions = _transactions(statements)
     with_events = [t for t in transactions if any("INTO events" in s for s in t[1])]

@@ -16,10 +16,11 @@ from fastapi.testclient import TestClient
 
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
-from skyfence.reporting.exports import render
+from skyfence.reporting.exports import render_events
 from skyfence.reporting.incident import incident_report
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
+from skyfence.store.errors import EventNotFoundError
 from skyfence.store.events import EventStore
 from skyfence.store.rows import EventFilter, event_row
 from skyfence.store.tables import MIGRATIONS, SCHEMA_VERSION
@@ -32,8 +33,8 @@ def test_a_demo_store_holds_the_picture_tracks_and_zones(demo_store_path: Path) 
     with EventStore(demo_store_path) as store:
         zones = {z["properties"]["id"]: z for z in store.zones()}
         entry = store.query(EventFilter(kind="entry", zone_id="DEMO-TRA-CENTRE"))[0]
-        t = entry["time"]
-        track = store.positions(entry["icao24"], 0, 2e9)
+        t = entry.time_iso
+        track = store.positions(entry.icao24, 0, 2e9)
         sources = store.sources()
     assert set(zones) >= {"DEMO-TRA-CENTRE", "UKLV", "ZNPP-30KM"}
     assert zones["DEMO-TRA-CENTRE"]["properties"]["floor_ft"] == 20000
@@ -52,14 +53,22 @@ def test_acknowledging_needs_a_known_event_and_the_first_one_stands(tmp_path: Pa
     with EventStore(tmp_path / "s.sqlite") as store:
         store.write([event])
         store.flush()
-        assert store.get(event.id, acknowledged=True)["acknowledged"] is None  # type: ignore[index]
+        before = store.get(event.id)
+        assert before is not None and before.acknowledgement is None
         first = store.acknowledge(event.id, "ops", "called the ANSP")
         again = store.acknowledge(event.id, "someone else", "later")
-        assert first["acknowledged"]["by"] == "ops" and again == first
-        assert store.get(event.id) == event.to_dict()  # the event record itself is unchanged
-        with pytest.raises(KeyError):
+        assert first.acknowledgement is not None and first.acknowledgement.by == "ops"
+        assert again == first
+        assert first.to_json() == before.to_json() == event.to_dict()  # the record is unchanged
+        assert first.to_json(acknowledged=True)["acknowledged"] == {
+            "at": first.acknowledgement.at_iso,
+            "by": "ops",
+            "note": "called the ANSP",
+        }
+        with pytest.raises(EventNotFoundError, match=f"no event '{'0' * 20}' in {store.path}"):
             store.acknowledge("0" * 20, "ops")
-        assert store.query(acknowledged=True)[0]["acknowledged"]["note"] == "called the ANSP"
+        (stored,) = store.query()
+        assert stored.acknowledgement == first.acknowledgement
 
 
 def test_old_tracks_are_pruned_except_around_events(tmp_path: Path) -> None:
@@ -146,13 +155,12 @@ def test_old_events_keep_the_zone_version_they_were_found_with(
             "PARIS-20KM"
         ] == 2
         assert "NORTH-BOX" not in {z["properties"]["id"] for z in store.zones()}
-        assert store.get(old.id) == old.to_dict()  # the event record itself is unchanged
-        records = store.with_zone_versions(
-            store.query(EventFilter(zone_id="PARIS-20KM"), limit=10_000)
-        )
-        versions = {r["id"]: r["zone_version"] for r in records}
+        stored = store.get(old.id)
+        assert stored is not None and stored.to_json() == old.to_dict()  # the record is unchanged
+        records = store.query(EventFilter(zone_id="PARIS-20KM"), limit=10_000)
+        versions = {r.id: r.zone_version for r in records}
         assert versions[old.id] == 1 and versions[new.id] == 2
-        rows = list(csv.DictReader(io.StringIO(render("events", "csv", records))))
+        rows = list(csv.DictReader(io.StringIO(render_events("csv", records))))
         assert {r["id"]: r["zone_version"] for r in rows}[old.id] == "1"
         page = incident_report(store, old.id)
         assert "PARIS-20KM (version 1): Paris 20 km circle, SFC to FL100" in page
@@ -175,7 +183,8 @@ def test_a_version_2_store_keeps_its_zones_and_events_when_migrated(tmp_path: Pa
         feature = {"type": "Feature", "properties": {"id": "Z", "band": "SFC to FL100"}}
         conn.execute("INSERT INTO zones VALUES ('Z', ?)", (json.dumps(feature),))
     with EventStore(path) as store:
-        assert store.get(event.id) == event.to_dict()
+        stored = store.get(event.id)
+        assert stored is not None and stored.to_json() == event.to_dict()
         zone = store.event_zone(event.id)
         assert zone is not None and zone["properties"] == {
             "id": "Z",

@@ -1,0 +1,138 @@
+"""A stored event as the store hands it back: typed, its time already a UTC datetime.
+
+Readers (the API, webhooks, MQTT, notifications, reports, exports, the CLI) used to index
+dicts by string and each re-parse the ISO time; one record read once from its SQLite row, with
+one `to_json` for every output, keeps them from drifting apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from skyfence.engine.events import EPOCH, EventKind, iso_time
+
+# the row `StoredEvent.from_row` reads: events `e` LEFT JOIN acknowledgements `a`
+STORED_COLUMNS = (
+    "e.rowid",
+    "e.id",
+    "e.kind",
+    "e.zone_id",
+    "e.icao24",
+    "e.callsign",
+    "e.country",
+    "e.time_s",
+    "e.lat",
+    "e.lon",
+    "e.altitude_ft",
+    "e.details",
+    "e.zone_version",
+    "a.at",
+    "a.by",
+    "a.note",
+)
+WITH_ACKNOWLEDGEMENT = "LEFT JOIN acknowledgements a ON a.event_id = e.id"
+SELECT_STORED = f"SELECT {', '.join(STORED_COLUMNS)} FROM events e {WITH_ACKNOWLEDGEMENT}"
+
+
+def utc(t_s: float) -> datetime:
+    """UNIX seconds as an aware UTC datetime, to the millisecond the ISO text shows."""
+    return EPOCH + timedelta(milliseconds=round(t_s * 1000))
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """Who saw an event, when (`at_s`, UNIX seconds) and what they wrote."""
+
+    at_s: float
+    by: str
+    note: str
+
+    @property
+    def at(self) -> datetime:
+        return utc(self.at_s)
+
+    @property
+    def at_iso(self) -> str:
+        return iso_time(self.at_s)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": self.at_iso, "by": self.by, "note": self.note}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One row of the events table. `time` and `t_s` are the same moment (UTC, to the
+    millisecond); `zone_version` is the zone's version in force when it was stored (None: stored
+    before zones were recorded); `acknowledgement` is None while nobody acknowledged it;
+    `rowid` orders events by storage (None for a record not read from the table)."""
+
+    id: str
+    kind: EventKind
+    zone_id: str
+    icao24: str
+    callsign: str
+    country: str
+    time: datetime
+    t_s: float
+    lat: float
+    lon: float
+    altitude_ft: int | None
+    details: dict[str, Any]
+    zone_version: int | None = None
+    acknowledgement: Acknowledgement | None = None
+    rowid: int | None = None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> StoredEvent:
+        """The record of one row of `SELECT_STORED` (in `STORED_COLUMNS` order)."""
+        rowid, event_id, kind, zone_id, icao24, callsign, country, t_s, *rest = row
+        lat, lon, altitude_ft, details, zone_version, at, by, note = rest
+        return cls(
+            id=event_id,
+            kind=kind,
+            zone_id=zone_id,
+            icao24=icao24,
+            callsign=callsign,
+            country=country,
+            time=utc(t_s),
+            t_s=float(t_s),
+            lat=lat,
+            lon=lon,
+            altitude_ft=altitude_ft,
+            details=json.loads(details),
+            zone_version=zone_version,
+            acknowledgement=None if at is None else Acknowledgement(float(at), by, note),
+            rowid=rowid,
+        )
+
+    @property
+    def time_iso(self) -> str:
+        """The time as every output writes it: `2024-07-06T09:30:00.123Z`."""
+        return iso_time(self.t_s)
+
+    def to_json(self, *, acknowledged: bool = False, zone_version: bool = False) -> dict[str, Any]:
+        """The JSON object every output emits: `Event.to_dict()`'s keys and values; the API's
+        carries `acknowledged` (None or its acknowledgement), the exports' `zone_version`."""
+        record: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "zone_id": self.zone_id,
+            "icao24": self.icao24,
+            "callsign": self.callsign,
+            "country": self.country,
+            "time": self.time_iso,
+            "lat": self.lat,
+            "lon": self.lon,
+            "altitude_ft": self.altitude_ft,
+            "details": self.details,
+        }
+        if acknowledged:
+            ack = self.acknowledgement
+            record["acknowledged"] = None if ack is None else ack.to_json()
+        if zone_version:
+            record["zone_version"] = self.zone_version
+        return record

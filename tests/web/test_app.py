@@ -130,6 +130,20 @@ def test_acknowledging_needs_the_token(client: TestClient) -> None:
     assert client.get(f"/api/events/{event_id}").json()["event"]["acknowledged"]["note"] == "seen"
 
 
+def test_acknowledging_an_unknown_event_is_a_404_naming_the_event_not_the_store(
+    client: TestClient, tmp_path: Path
+) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    unknown = "0" * 20
+    answer = client.post(f"/api/events/{unknown}/ack", json={"note": "x"}, headers=headers)
+    assert answer.status_code == 404
+    assert answer.json() == {"detail": f"no event '{unknown}'"}
+    assert str(tmp_path) not in answer.text  # the store's path stays on the server
+    too_long = client.post(f"/api/events/{'0' * 65}/ack", json={"note": "x"}, headers=headers)
+    assert too_long.status_code == 404
+    assert client.get("/api/events").json()["items"][0]["acknowledged"] is None
+
+
 def test_oversized_and_hostile_requests_are_refused(client: TestClient) -> None:
     event_id = client.get("/api/events").json()["items"][0]["id"]
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}

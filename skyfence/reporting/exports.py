@@ -12,7 +12,7 @@ import io
 import itertools
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -159,30 +159,40 @@ def render_events(
 ) -> str:
     """The text of an events export. KML also draws `zones` (GeoJSON features, as
     `event_zones` gives them): Google Earth shows the story, not bare points."""
-    if fmt == "geojson":
-        return json.dumps(events_geojson(events), allow_nan=False)
-    if fmt == "kml":
-        return events_kml(events, name, zones)
-    if fmt == "csv":
-        return events_csv(events)
-    raise _unknown(fmt)
+    return _render(
+        fmt,
+        lambda: events_geojson(events),
+        lambda: events_kml(events, name, zones),
+        lambda: events_csv(events),
+    )
 
 
 def render_track(
     fmt: str, positions: Sequence[Record], name: str = "skyfence", zones: Sequence[Record] = ()
 ) -> str:
     """The text of a track export (`EventStore.positions`); KML draws `zones` as above."""
+    return _render(
+        fmt,
+        lambda: track_geojson(positions),
+        lambda: track_kml(positions, name, zones),
+        lambda: track_csv(positions),
+    )
+
+
+def _render(
+    fmt: str,
+    geojson: Callable[[], dict[str, Any]],
+    kml: Callable[[], str],
+    csv_text: Callable[[], str],
+) -> str:
+    """The export in `fmt`, only that one drawn."""
     if fmt == "geojson":
-        return json.dumps(track_geojson(positions), allow_nan=False)
+        return json.dumps(geojson(), allow_nan=False)
     if fmt == "kml":
-        return track_kml(positions, name, zones)
+        return kml()
     if fmt == "csv":
-        return track_csv(positions)
-    raise _unknown(fmt)
-
-
-def _unknown(fmt: str) -> InputError:
-    return InputError(f"unknown export format {fmt!r} (use {', '.join(FORMATS)})")
+        return csv_text()
+    raise InputError(f"unknown export format {fmt!r} (use {', '.join(FORMATS)})")
 
 
 def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from skyfence.engine.events import EPOCH, EventKind, iso_time
+from skyfence.engine.events import EPOCH, EVENT_COLUMNS, EventKind, iso_time
 
 # the row `StoredEvent.from_row` reads: events `e` LEFT JOIN acknowledgements `a`
 STORED_COLUMNS = (
@@ -91,23 +91,10 @@ class StoredEvent:
         """The record of one row of `SELECT_STORED` (in `STORED_COLUMNS` order)."""
         rowid, event_id, kind, zone_id, icao24, callsign, country, t_s, *rest = row
         lat, lon, altitude_ft, details, zone_version, at, by, note = rest
-        return cls(
-            id=event_id,
-            kind=kind,
-            zone_id=zone_id,
-            icao24=icao24,
-            callsign=callsign,
-            country=country,
-            time=utc(t_s),
-            t_s=float(t_s),
-            lat=lat,
-            lon=lon,
-            altitude_ft=altitude_ft,
-            details=json.loads(details),
-            zone_version=zone_version,
-            acknowledgement=None if at is None else Acknowledgement(float(at), by, note),
-            rowid=rowid,
-        )
+        ack = None if at is None else Acknowledgement(float(at), by, note)
+        who = (event_id, kind, zone_id, icao24, callsign, country)
+        where = (lat, lon, altitude_ft, json.loads(details))
+        return cls(*who, utc(t_s), float(t_s), *where, zone_version, ack, rowid)
 
     @property
     def time_iso(self) -> str:
@@ -117,19 +104,8 @@ class StoredEvent:
     def to_json(self, *, acknowledged: bool = False, zone_version: bool = False) -> dict[str, Any]:
         """The JSON object every output emits: `Event.to_dict()`'s keys and values; the API's
         carries `acknowledged` (None or its acknowledgement), the exports' `zone_version`."""
-        record: dict[str, Any] = {
-            "id": self.id,
-            "kind": self.kind,
-            "zone_id": self.zone_id,
-            "icao24": self.icao24,
-            "callsign": self.callsign,
-            "country": self.country,
-            "time": self.time_iso,
-            "lat": self.lat,
-            "lon": self.lon,
-            "altitude_ft": self.altitude_ft,
-            "details": self.details,
-        }
+        record = {column: getattr(self, column) for column in EVENT_COLUMNS}
+        record["time"] = self.time_iso  # in its place: the keys keep the columns' order
         if acknowledged:
             ack = self.acknowledgement
             record["acknowledged"] = None if ack is None else ack.to_json()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import pickle
 import shutil
 import sqlite3
@@ -13,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from skyfence.engine.events import EVENT_COLUMNS, Event
+from skyfence.engine.events import EVENT_COLUMNS
 from skyfence.errors import SkyfenceError
 from skyfence.store.errors import EventNotFoundError
 from skyfence.store.events import EventStore
-from skyfence.store.rows import EventFilter, event_row, stored_event
+from skyfence.store.rows import EventFilter
 
 
 @pytest.fixture()
@@ -74,18 +73,6 @@ def test_an_acknowledgement_rides_with_the_record_and_only_the_api_shows_it(
         }
         assert suspect.to_json(acknowledged=True)["acknowledged"] is None
         assert store.get(suspect.id) == acked == store.query(EventFilter(kind=suspect.kind))[0]
-
-
-def test_an_event_written_is_read_back_as_the_record_its_row_gives(tmp_path: Path) -> None:
-    event = Event("entry", "Z", "4baac6", "THY9BP", "TR", 1726565064.7004, 49.6, 23.9, 38000.4)
-    with EventStore(tmp_path / "s.sqlite") as store:
-        store.write([event])
-        store.flush()
-        stored = store.get(event.id)
-    assert stored is not None
-    assert stored_event(event_row(event)) == dataclasses.replace(stored, rowid=None)
-    assert json.dumps(stored.to_json()) == json.dumps(event.to_dict())  # byte for byte
-    assert stored.altitude_ft == 38000 and stored.time_iso == "2024-09-17T09:24:24.700Z"
 
 
 def test_an_unknown_event_is_a_lookup_error_naming_it(tmp_path: Path) -> None:

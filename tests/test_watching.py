@@ -268,8 +268,8 @@ def test_watch_stores_the_interference_picture_audit_draws(tmp_path: Path) -> No
         picture.tick([], force=True)
         store.flush()
         stored = store.interference(0, 4e9)
-    assert [tuple(r.values()) for r in stored] == audited.counts().rows()
-    assert sum(r["claimed"] for r in stored) >= 1 and sum(r["spoofed"] for r in stored) == 1
+    assert stored == audited.counts().rows()
+    assert sum(r.claimed for r in stored) >= 1 and sum(r.spoofed for r in stored) == 1
 
 
 def beast_bytes(frames: list[str]) -> bytes:

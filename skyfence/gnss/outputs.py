@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ import numpy as np
 from skyfence.engine.events import iso_time
 from skyfence.gnss.aggregate import CellCounts, jamming_level
 from skyfence.gnss.cells import cell_centre, cell_outline, cell_text
+from skyfence.store.records import InterferenceCount
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -41,20 +43,12 @@ def records(counts: CellCounts) -> list[dict[str, Any]]:
     return out
 
 
-def from_rows(rows: list[dict[str, Any]]) -> CellCounts:
+def from_rows(rows: Sequence[InterferenceCount]) -> CellCounts:
     """Counts as the event store returns them (cells as hexadecimal text)."""
-
-    def column(name: str) -> np.ndarray[Any, np.dtype[np.int64]]:
-        return np.array([r[name] for r in rows], np.int64)
-
-    return CellCounts(
-        column("hour_s"),
-        np.array([int(r["cell"], 16) for r in rows], np.uint64),
-        column("aircraft"),
-        column("degraded"),
-        column("spoofed"),
-        column("claimed"),
-    )
+    counts = [(r.hour_s, r.aircraft, r.degraded, r.spoofed, r.claimed) for r in rows]
+    hour_s, aircraft, degraded, spoofed, claimed = np.array(counts, np.int64).reshape(-1, 5).T
+    cells = np.array([int(r.cell, 16) for r in rows], np.uint64)
+    return CellCounts(hour_s, cells, aircraft, degraded, spoofed, claimed)
 
 
 def feature_collection(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -58,7 +58,13 @@ from urllib.parse import urlsplit
 from skyfence.engine.events import Event, iso_time
 from skyfence.errors import InputError
 from skyfence.store.errors import EventNotFoundError, StoreError
-from skyfence.store.records import SELECT_STORED, STORED_COLUMNS, WITH_ACKNOWLEDGEMENT, StoredEvent
+from skyfence.store.records import (
+    SELECT_STORED,
+    STORED_COLUMNS,
+    WITH_ACKNOWLEDGEMENT,
+    InterferenceCount,
+    StoredEvent,
+)
 from skyfence.store.rows import (
     INSERT_EVENT,
     EventFilter,
@@ -93,8 +99,7 @@ _LOCKED = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 _MAX_JOBS_PER_COMMIT = 1000  # keeps one transaction, and the readers' WAL, reasonably short
 CHECKPOINT_EVERY_S = 1.0  # the checkpointer copies the log into the file this often, at most
 
-InterferenceRow = tuple[int, str, int, int, int, int]  # hour_s, H3 cell (hex), then the counts
-_INTERFERENCE_COLUMNS = ("hour_s", "cell", "aircraft", "degraded", "spoofed", "claimed")
+InterferenceRow = tuple[int, str, int, int, int, int]  # as `InterferenceCount` reads it back
 
 
 @dataclass(slots=True)
@@ -347,7 +352,7 @@ class EventStore:
 
         self._enqueue(op)
 
-    def interference(self, since_s: float, until_s: float) -> list[dict[str, Any]]:
+    def interference(self, since_s: float, until_s: float) -> list[InterferenceCount]:
         """The counts of the hours starting in [since_s, until_s), by hour then cell."""
         sql = (
             "SELECT hour_s, cell, aircraft, degraded, spoofed, claimed FROM interference"
@@ -355,7 +360,7 @@ class EventStore:
         )
         with self._reader() as conn:
             rows = conn.execute(sql, (since_s, until_s)).fetchall()
-        return [dict(zip(_INTERFERENCE_COLUMNS, row, strict=True)) for row in rows]
+        return [InterferenceCount(*row) for row in rows]
 
     def interference_hours(self) -> tuple[int, int] | None:
         """The first and last hour stored (unix seconds), or None."""

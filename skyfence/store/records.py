@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from skyfence.engine.events import EPOCH, EVENT_COLUMNS, EventKind, iso_time
 
@@ -41,6 +41,18 @@ SELECT_STORED = f"SELECT {', '.join(STORED_COLUMNS)} FROM events e {WITH_ACKNOWL
 def utc(t_s: float) -> datetime:
     """UNIX seconds as an aware UTC datetime, to the millisecond the ISO text shows."""
     return EPOCH + timedelta(milliseconds=round(t_s * 1000))
+
+
+class InterferenceCount(NamedTuple):
+    """Distinct aircraft of one hour (`hour_s`, its start in UNIX seconds) in one H3 cell
+    (hexadecimal text): seen, with degraded integrity, spoofed, and claimed by a spoofed fix."""
+
+    hour_s: int
+    cell: str
+    aircraft: int
+    degraded: int
+    spoofed: int
+    claimed: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from skyfence.store.events import EventStore
+from skyfence.store.records import InterferenceCount
 
 CELL = "841e76dffffffff"
 
@@ -17,7 +18,6 @@ def test_counts_replace_per_hour_and_cell_and_read_by_window(tmp_path: Path) -> 
         store.flush()
         assert store.interference_hours() == (3600, 7200)
         assert store.interference(0, 7200) == [
-            {"hour_s": 3600, "cell": CELL, "aircraft": 5, "degraded": 1, "spoofed": 1,
-             "claimed": 0},
-        ]  # fmt: skip
-        assert [r["hour_s"] for r in store.interference(0, 1e10)] == [3600, 7200]
+            InterferenceCount(hour_s=3600, cell=CELL, aircraft=5, degraded=1, spoofed=1, claimed=0)
+        ]
+        assert [r.hour_s for r in store.interference(0, 1e10)] == [3600, 7200]

@@ -300,7 +300,8 @@ def test_watch_replays_stores_and_delivers(samples: Path, tmp_path: Path) -> Non
     from skyfence.store.events import EventStore
 
     with EventStore(store) as reopened:
-        assert reopened.get(key) == event
+        stored = reopened.get(key)
+        assert stored is not None and stored.to_json() == event  # the body POSTed
 
 
 CDG_NOTAM = """(T0001/21 NOTAMN

@@ -58,7 +58,8 @@ def test_replay_through_watch_equals_audit(
     try:
         assert reopened.count() == len(audited.events)
         first = in_order[0]
-        assert reopened.get(first.id) == first.to_dict()
+        stored = reopened.get(first.id)
+        assert stored is not None and stored.to_json() == first.to_dict()
     finally:
         reopened.close()
 

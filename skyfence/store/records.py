@@ -24,6 +24,7 @@ STORED_COLUMNS = (
     "e.icao24",
     "e.callsign",
     "e.country",
+    "e.time",
     "e.time_s",
     "e.lat",
     "e.lon",
@@ -77,10 +78,12 @@ class Acknowledgement:
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """One row of the events table. `time` and `t_s` are the same moment (UTC, to the
-    millisecond); `zone_version` is the zone's version in force when it was stored (None: stored
-    before zones were recorded); `acknowledgement` is None while nobody acknowledged it;
-    `rowid` orders events by storage (None for a record not read from the table)."""
+    """One row of the events table. `time`, `t_s` and `time_iso` are the same moment (UTC, to
+    the millisecond; `time_iso` is the text the writer stored, which outputs write as it is,
+    never formatted again); `zone_version` is the zone's version in force when it was stored
+    (None: stored before zones were recorded); `acknowledgement` is None while nobody
+    acknowledged it; `rowid` orders events by storage (None for a record not read from the
+    table)."""
 
     id: str
     kind: EventKind
@@ -90,6 +93,7 @@ class StoredEvent:
     country: str
     time: datetime
     t_s: float
+    time_iso: str  # 2024-07-06T09:30:00.123Z
     lat: float
     lon: float
     altitude_ft: int | None
@@ -101,17 +105,12 @@ class StoredEvent:
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> StoredEvent:
         """The record of one row of `SELECT_STORED` (in `STORED_COLUMNS` order)."""
-        rowid, event_id, kind, zone_id, icao24, callsign, country, t_s, *rest = row
+        rowid, event_id, kind, zone_id, icao24, callsign, country, text, t_s, *rest = row
         lat, lon, altitude_ft, details, zone_version, at, by, note = rest
         ack = None if at is None else Acknowledgement(float(at), by, note)
         who = (event_id, kind, zone_id, icao24, callsign, country)
         where = (lat, lon, altitude_ft, json.loads(details))
-        return cls(*who, utc(t_s), float(t_s), *where, zone_version, ack, rowid)
-
-    @property
-    def time_iso(self) -> str:
-        """The time as every output writes it: `2024-07-06T09:30:00.123Z`."""
-        return iso_time(self.t_s)
+        return cls(*who, utc(t_s), float(t_s), text, *where, zone_version, ack, rowid)
 
     def to_json(self, *, acknowledged: bool = False, zone_version: bool = False) -> dict[str, Any]:
         """The JSON object every output emits: `Event.to_dict()`'s keys and values; the API's

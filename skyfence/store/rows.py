@@ -70,7 +70,7 @@ def _scalar(value: Any) -> Any:
 def stored_event(row: Row) -> StoredEvent:
     """The record an `event_row` is read back as (without a rowid, zone version or
     acknowledgement: those are the table's)."""
-    return StoredEvent.from_row((None, *row[:6], *row[7:], None, None, None, None))
+    return StoredEvent.from_row((None, *row, None, None, None, None))
 
 
 def _when(value: When) -> float:

@@ -37,7 +37,9 @@ def test_each_record_carries_its_time_once_as_a_utc_datetime_and_unix_seconds(
     for record in stored:
         assert record.time.tzinfo == UTC
         assert record.time.timestamp() == pytest.approx(record.t_s, abs=5e-4)
-        assert record.time_iso == written[record.id]  # the text the writer stored, to the ms
+        assert record.time_iso == written[record.id]  # the text the writer stored, as it is
+        shown = record.time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        assert shown == record.time_iso  # the datetime is the same moment, to the ms
         assert list(record.to_json()) == list(EVENT_COLUMNS)
         assert record.to_json()["time"] == written[record.id]
         assert isinstance(record.details, dict)

@@ -152,10 +152,14 @@ def run_spark_audit(
 def by_session(frame: Any, partitions: int, forget_after_s: float) -> Any:
     """`frame` in `partitions` partitions by aircraft and session, each sorted by time, with a
     `session` column: the number of silences longer than `forget_after_s` before the row."""
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    # a new schema: `frame.schema` is cached, and `add` would change the frame's own
+    schema = StructType([*frame.schema.fields, StructField("session", LongType())])
     marked = (
         frame.repartition(partitions, "icao24")
         .sortWithinPartitions("icao24", "time")
-        .mapInArrow(_session_marker(forget_after_s), frame.schema.add("session", "long"))
+        .mapInArrow(_session_marker(forget_after_s), schema)
     )
     return marked.repartition(partitions, "icao24", "session").sortWithinPartitions(
         "icao24", "session", "time"

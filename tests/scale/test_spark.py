@@ -109,6 +109,23 @@ def test_spark_equals_the_local_engine_across_file_boundaries(
         assert np.isclose(row["lat"], want_row["lat"]) and np.isclose(row["lon"], want_row["lon"])
 
 
+def test_sessions_of_one_dataframe_twice_leave_its_schema_alone(
+    spark: object, samples: Path, tmp_path: Path
+) -> None:
+    """`by_session` used to add its column to the frame's cached schema: the frame then
+    claimed a `session` column it does not have, and a second audit of it failed."""
+    from skyfence.scale.spark import by_session
+
+    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    few = np.isin(sv.icao24, np.unique(sv.icao24)[:10])
+    write_hourly(sv.take(np.flatnonzero(few)), tmp_path / "history")
+    history = spark.read.parquet(str(tmp_path / "history"))  # type: ignore[attr-defined]
+    columns = list(history.columns)
+    counts = [by_session(history, 2, 3600.0).count() for _ in range(2)]
+    assert history.columns == columns and "session" not in columns
+    assert counts == [few.sum()] * 2
+
+
 def test_audit_engine_spark_from_the_command_line(
     spark: object, samples: Path, paris_zones_path: Path, tmp_path: Path
 ) -> None:

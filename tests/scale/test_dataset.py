@@ -25,14 +25,23 @@ def test_workers_give_the_events_of_one_engine(
     assert dataset_files(tmp_path / "history") == files  # time order
     zones = load_zones(paris_zones_path) + load_zones("ukraine")
     local: list[Event] = []
-    run_audit(files, Engine(zones, EngineSettings()), [], on_events=local.extend)
+    audited = run_audit(files, Engine(zones, EngineSettings()), [], on_events=local.extend)
     want = [e.to_dict() for e in sorted(local, key=Event.sort_key)]
     assert len(want) > 100 and any(e["kind"] == "lost_contact" for e in want)
     for workers in (1, 2):
-        result = audit_dataset(tmp_path / "history", zones, EngineSettings(), workers=workers)
-        assert [e.to_dict() for e in result.events] == want, workers
-        assert result.rows == len(sv) and result.files == len(files)
-        assert 0 < result.peak_rss_mb < 4096
+        found: list[Event] = []
+        result = audit_dataset(tmp_path / "history", zones, workers=workers, on_events=found.extend)
+        assert [e.to_dict() for e in found] == want, workers
+        assert result.rows == len(sv) and result.inputs == len(files)
+        assert result.peak_rss_mb is not None and 0 < result.peak_rss_mb < 4096
+        # the one result type, filled as the single engine fills it
+        assert (result.aircraft, result.first_s, result.last_s) == (
+            audited.aircraft, audited.first_s, audited.last_s
+        )  # fmt: skip
+        assert (result.fixes, result.trusted, result.suspect) == (
+            audited.fixes, audited.trusted, audited.suspect
+        )  # fmt: skip
+        assert result.counts == audited.counts and result.events == len(want)
 
 
 def test_audit_of_a_folder_from_the_command_line(
@@ -71,4 +80,4 @@ def test_a_bad_file_stops_every_worker_with_its_name(
     zones = load_zones(paris_zones_path)
     for workers in (1, 2):
         with pytest.raises(ValueError, match=rf"{bad.name}: missing OpenSky columns \['icao24'\]"):
-            audit_dataset(tmp_path / "history", zones, EngineSettings(), workers=workers)
+            audit_dataset(tmp_path / "history", zones, workers=workers)

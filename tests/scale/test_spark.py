@@ -54,16 +54,24 @@ def test_spark_equals_the_local_engine_across_file_boundaries(
     zones = load_zones(paris_zones_path) + load_zones("ukraine")
     settings = EngineSettings()
     local: list[Event] = []
-    run_audit(files, Engine(zones, settings), [], on_events=local.extend)
+    audited = run_audit(files, Engine(zones, settings), [], on_events=local.extend)
 
     result = run_spark_audit(
-        spark, [str(tmp_path / "history")], zones, settings, tmp_path / "events", partitions=3
+        spark, [str(tmp_path / "history")], zones, None, tmp_path / "events", partitions=3
     )
     table = pq.read_table(tmp_path / "events")
     got = sorted(zip(table["id"].to_pylist(), table["kind"].to_pylist(), strict=True))
     want = sorted((e.id, e.kind) for e in local)
     assert got == want
     assert result.events == len(local) > 100
+    # the one result type, filled as the single engine fills it
+    assert result.counts == audited.counts and result.inputs == len(files)
+    assert (result.rows, result.fixes, result.trusted, result.suspect) == (
+        audited.rows, audited.fixes, audited.trusted, audited.suspect
+    )  # fmt: skip
+    assert (result.aircraft, result.first_s, result.last_s) == (
+        audited.aircraft, audited.first_s, audited.last_s
+    )  # fmt: skip
     kinds = {k for _, k in want}
     assert {"entry", "exit", "predicted_entry", "lost_contact"} <= kinds
     # tracks really did cross files while inside a zone: an entry in one file, its exit in another

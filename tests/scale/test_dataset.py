@@ -81,3 +81,28 @@ def test_a_bad_file_stops_every_worker_with_its_name(
     for workers in (1, 2):
         with pytest.raises(ValueError, match=rf"{bad.name}: missing OpenSky columns \['icao24'\]"):
             audit_dataset(tmp_path / "history", zones, workers=workers)
+
+
+def test_malformed_rows_are_said_per_file_whatever_the_workers(
+    samples: Path, paris_zones_path: Path, tmp_path: Path
+) -> None:
+    """Each worker skips the malformed rows of its own aircraft: merged, the count per file is
+    the file's, as one engine reading it would say."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    files = write_hourly(sv, tmp_path / "history", hour_s=600.0)
+    bad = files[3]
+    table = pq.read_table(bad)
+    lat = table.column("lat").to_numpy().copy()
+    lat[[0, len(lat) // 2, -1]] = 200.0  # three rows, of different aircraft
+    pq.write_table(table.set_column(table.schema.get_field_index("lat"), "lat", pa.array(lat)), bad)
+    zones = load_zones(paris_zones_path)
+    one = run_audit([bad], Engine(zones, EngineSettings()), [])
+    assert one.skipped[str(bad)][0] == 3
+    for workers in (1, 2):
+        result = audit_dataset(tmp_path / "history", zones, workers=workers)
+        assert list(result.skipped) == [str(bad)], workers
+        n, problems = result.skipped[str(bad)]
+        assert n == 3 and len(problems) >= 1 and all(str(bad) in p for p in problems)

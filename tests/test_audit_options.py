@@ -44,12 +44,12 @@ def test_every_path_checks_the_options_it_is_given(tmp_path: Path) -> None:
 
     zones = load_zones("ukraine")
     since = AuditOptions(since_s=1.0)
-    with pytest.raises(InputError, match="^since: not applied on a folder"):
+    with pytest.raises(InputError, match=r"^since: not applied on a folder"):
         audit_dataset(tmp_path, zones, since)
-    with pytest.raises(InputError, match="^since: not applied with --engine spark"):
+    with pytest.raises(InputError, match=r"^since: not applied with --engine spark"):
         run_spark_audit(None, [str(tmp_path)], zones, since, tmp_path / "events")
     table = TableReading("OpenSky table", iter([]))
-    with pytest.raises(InputError, match="^format, start: not applied to a table"):
+    with pytest.raises(InputError, match=r"^format, start: not applied to a table"):
         audit_table("table", table, Engine(zones), [], AuditOptions(format="sbs", start_s=0.0))
-    with pytest.raises(InputError, match="^since must be before until"):
+    with pytest.raises(InputError, match=r"^since must be before until"):
         run_audit([THY9BP], Engine(zones), [], AuditOptions(since_s=2.0, until_s=1.0))

@@ -84,7 +84,7 @@ class AuditResult:
     skipped: dict[str, tuple[int, list[str]]] = field(default_factory=dict)  # per input
     peak_rss_mb: float | None = None  # the largest worker's, where workers are processes
     seconds: float = 0.0
-    ran_on: str = "this process"  # what ran the engines: workers, a Spark master
+    ran_on: str = "one engine"  # what ran the engines: worker processes, a Spark master
 
     @property
     def events(self) -> int:

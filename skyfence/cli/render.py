@@ -83,7 +83,7 @@ def print_summary(result: AuditResult) -> None:
     )
     memory = "" if result.peak_rss_mb is None else f"; peak memory {result.peak_rss_mb:,.0f} MB"
     each = " per worker" if memory and result.path == "folder" else ""
-    console.print(f"{result.seconds:,.1f} s on {escape(result.ran_on)}{memory}{each}.")
+    console.print(f"{result.seconds:,.1f} s, {escape(result.ran_on)}{memory}{each}.")
     for path, (n, problems) in result.skipped.items():
         console.print(f"[yellow]{escape(path)}: {n:,} malformed rows skipped[/]", highlight=False)
         for problem in problems:

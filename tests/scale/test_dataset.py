@@ -62,6 +62,17 @@ def test_audit_of_a_folder_from_the_command_line(
     assert run.returncode == 0, run.stderr
     events = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(events) > 100 and "peak memory" in run.stdout and "(first 3 of" in run.stdout
+    # the summary of the same files audited one by one: the same words, the same numbers
+    from typer.testing import CliRunner
+
+    from skyfence.cli import app
+
+    files = [str(p) for p in dataset_files(tmp_path / "history")]
+    each = CliRunner().invoke(app, ["audit", *files, "-z", str(paris_zones_path), "--show", "0"])
+    assert each.exit_code == 0, each.output
+    said = [line for line in run.stdout.splitlines() if " state vectors of " in line]
+    assert len(said) == 1 and f"in {len(files)} files: " in said[0] and " events (" in said[0]
+    assert said[0] in each.output.splitlines()
 
 
 def test_a_bad_file_stops_every_worker_with_its_name(

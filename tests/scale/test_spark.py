@@ -149,6 +149,7 @@ def test_audit_engine_spark_from_the_command_line(
     run = CliRunner().invoke(app, [*args, "--master", "local[2]", "-o", str(out)])
     assert run.exit_code == 0, run.output
     assert "events (" in run.output and "local[2]" in run.output
+    assert " state vectors of " in run.output  # the summary a local audit prints
     assert pq.read_table(out).num_rows > 100
     refused = CliRunner().invoke(app, [*args])
     assert refused.exit_code == 2 and "give -o DIR" in refused.output

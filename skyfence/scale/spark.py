@@ -246,7 +246,9 @@ def _partition_runner(features: str, settings: EngineSettings) -> Any:
 
 
 def _share_text(share: AuditResult) -> str:
-    """A partition's share of the audit, carried to the driver in its clock row."""
+    """A partition's share of the audit, carried to the driver in its clock row: its numbers
+    and its aircraft by address (an aircraft's sessions may run on several partitions, so the
+    driver counts the union)."""
     return json.dumps(
         {
             "rows": share.rows,

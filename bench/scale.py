@@ -26,7 +26,6 @@ from bench.__main__ import bbox_floor, engine_rate, kernel_rate
 from bench.workload import workload
 from skyfence.scale.dataset import audit_dataset
 from skyfence.schema import StateVectors, icao24_hex
-from skyfence.settings import EngineSettings
 from skyfence.sources.columns import FPM_PER_MS, FT_PER_M, KT_PER_MS
 
 
@@ -108,12 +107,12 @@ def datasets(repeats: list[int], spark: bool) -> None:
             rates = {}
             for workers in (1, 2):
                 started = time.perf_counter()
-                result = audit_dataset(root, w.zones, EngineSettings(), workers)
+                result = audit_dataset(root, w.zones, workers=workers)
                 seconds = time.perf_counter() - started
                 rates[workers] = result.rows / seconds
                 print(
                     f"| {result.rows:,} | {files} | {workers} | {seconds:.1f} | "
-                    f"{rates[workers]:,.0f} | {result.peak_rss_mb:,.0f} |"
+                    f"{rates[workers]:,.0f} | {result.peak_rss_mb or 0:,.0f} |"
                 )
             if spark:
                 from skyfence.scale.spark import run_spark_audit, spark_session
@@ -122,9 +121,7 @@ def datasets(repeats: list[int], spark: bool) -> None:
                 runs = []
                 for _ in range(2):  # the first pays for the JVM and Python workers
                     started = time.perf_counter()
-                    run_spark_audit(
-                        session, [str(root)], w.zones, EngineSettings(), Path(tmp) / "ev"
-                    )
+                    run_spark_audit(session, [str(root)], w.zones, None, Path(tmp) / "ev")
                     runs.append(time.perf_counter() - started)
                 session.stop()
                 spark_rows.append((len(w.sv), runs[0], runs[1], max(rates.values())))

@@ -48,6 +48,7 @@ def main() -> None:
 
     from pyspark.sql.types import LongType, StructField, StructType
 
+    from skyfence.audit_options import AuditOptions
     from skyfence.scale.spark import (
         COLUMNS,
         SPARK_DDL,
@@ -133,7 +134,10 @@ def main() -> None:
 
         out = root / "events"
         whole = timed(
-            lambda: run_spark_audit(spark, [str(root / "hourly")], zones, settings, out), 1
+            lambda: run_spark_audit(
+                spark, [str(root / "hourly")], zones, AuditOptions(settings), out
+            ),
+            1,
         )
         print(f"\n- whole `run_spark_audit` (warm session, events written): {whole:.2f} s")
         print("\n```")

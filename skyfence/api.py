@@ -25,7 +25,7 @@ from platformdirs import user_data_dir
 
 from skyfence.alerts.files import EventSink, events_table
 from skyfence.audit_options import AuditOptions
-from skyfence.auditing import run_audit, time_window
+from skyfence.auditing import TableReading, audit_table, run_audit
 from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
@@ -39,7 +39,6 @@ from skyfence.sources.base import ReadStats, RecordingError
 from skyfence.sources.receiver import Receiver, parse_receiver
 from skyfence.store.errors import StoreError
 from skyfence.store.events import EventStore
-from skyfence.tracking.horizon import beyond_horizon
 from skyfence.watching import LivePicture, Source, open_source, run_watch
 from skyfence.zones import geojson
 from skyfence.zones.load import load_zone_source
@@ -161,36 +160,26 @@ def audit(
         _seconds(start, "start"),
     )
     zone_list = _zones(zones)
-    with _as_skyfence_errors():
+    collected = _Collect()
+    with _as_skyfence_errors():  # each path checks the options it is given
         table = _table(data)
         if table is not None:
-            options.check("table")
-            engine = Engine(zone_list, settings)
             stats = ReadStats()
             where, batches = _state_vectors(table, stats)
-            events = []
-            antenna = options.receiver
-            for batch in batches:
-                batch = time_window(batch, options.since_s, options.until_s)
-                events += engine.process(batch, beyond_horizon(batch, antenna) if antenna else None)
-            events += engine.finish()
-            if stats.rows_skipped:
-                _warn_skipped(where, stats.rows_skipped, stats.problems)
-            return events_table(events)
-        paths = _paths(data)
-        if len(paths) == 1 and paths[0].is_dir():
-            options.check("folder")
-            if workers < 1:
-                raise InputError("workers must be >= 1")
-            return events_table(audit_dataset(paths[0], zone_list, settings, workers).events)
-        options.check("files")
-        for path in paths:
-            if not path.is_file():
-                raise RecordingError(path, "no such file")
-        collected = _Collect()
-        result = run_audit(
-            paths, Engine(zone_list, settings), [collected], options, batch_rows=BATCH_ROWS
-        )
+            reading = TableReading(where, batches, stats)
+            engine = Engine(zone_list, settings)
+            result = audit_table(where, reading, engine, [collected], options)
+        else:
+            paths = _paths(data)
+            if len(paths) == 1 and paths[0].is_dir():
+                result = audit_dataset(paths[0], zone_list, options, [collected], workers)
+            else:
+                options.check("files")  # before a missing file is looked for
+                for path in paths:
+                    if not path.is_file():
+                        raise RecordingError(path, "no such file")
+                engine = Engine(zone_list, settings)
+                result = run_audit(paths, engine, [collected], options, batch_rows=BATCH_ROWS)
     for where, (n, problems) in result.skipped.items():
         _warn_skipped(where, n, problems)
     return events_table(collected.events)

@@ -5,7 +5,9 @@ folder of hourly OpenSky Parquet files by worker processes (`scale.dataset`), Op
 Spark (`scale.spark`), or a table handed to `skyfence.api.audit`. Not every option means
 something on every path (a folder's workers read whole files, Spark partitions by aircraft), and
 an option a path would not apply is refused, with one message for the CLI and the API, never
-dropped: a `--since` that is not applied reports events from before it.
+dropped: a `--since` that is not applied reports events from before it. Each path's own
+function (`run_audit`, `audit_table`, `audit_dataset`, `run_spark_audit`) checks the options it
+is given, so no caller can skip the check; what they found is one `audit_result.AuditResult`.
 """
 
 from __future__ import annotations

@@ -2,39 +2,53 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from skyfence.alerts.files import EventSink
 from skyfence.audit_options import AuditOptions
-from skyfence.engine.engine import Engine, EngineStats, in_engine_order
+from skyfence.audit_result import AuditResult, deliver
+from skyfence.engine.engine import Engine, in_engine_order
 from skyfence.engine.events import Event
 from skyfence.schema import StateVectors
 from skyfence.sources.ahead import read_ahead
+from skyfence.sources.base import ReadStats
 from skyfence.sources.recordings import read_recording
 from skyfence.tracking.horizon import beyond_horizon
 
+Name = TypeVar("Name", Path, str)
+
+
+class Reading(Protocol):
+    """Batches of one input, with its format and what reading it skipped."""
+
+    format: str
+    stats: ReadStats
+
+    def __iter__(self) -> Iterator[StateVectors]: ...
+
 
 @dataclass
-class AuditResult:
-    per_zone_kind: Counter[tuple[str, str]] = field(default_factory=Counter)
-    stats: EngineStats = field(default_factory=EngineStats)
-    events: int = 0
-    skipped: dict[str, tuple[int, list[str]]] = field(default_factory=dict)  # per input
-    formats: dict[str, str] = field(default_factory=dict)
-    first_s: float = float("inf")  # time span of what was audited
-    last_s: float = float("-inf")
-    aircraft: set[int] = field(default_factory=set)
+class TableReading:
+    """A table already in memory, converted batch by batch as a file's reader would."""
+
+    format: str  # what the table is, e.g. "OpenSky table"
+    batches: Iterator[StateVectors]
+    stats: ReadStats = field(default_factory=ReadStats)
+
+    def __iter__(self) -> Iterator[StateVectors]:
+        return self.batches
 
 
 def run_audit(
     inputs: Iterable[Path],
     engine: Engine,
-    sinks: list[EventSink],
+    sinks: Sequence[EventSink],
     options: AuditOptions | None = None,
     *,
     batch_rows: int = 200_000,
@@ -47,41 +61,58 @@ def run_audit(
     that did not check them gets the same refusals."""
     options = AuditOptions() if options is None else options
     options.check("files")
+    reference = options.receiver.reference if options.receiver is not None else None
+    readings = (
+        (path, read_recording(path, options.format, batch_rows, reference=reference,
+                              start_s=options.start_s))
+        for path in inputs
+    )  # fmt: skip
+    return _run(readings, engine, sinks, options, AuditResult("files"), on_batch, on_events)
+
+
+def audit_table(
+    name: str,
+    reading: Reading,
+    engine: Engine,
+    sinks: Sequence[EventSink],
+    options: AuditOptions | None = None,
+) -> AuditResult:
+    """A table in memory through the engine, as `run_audit` does a file (a table has no format
+    to force nor receiver clock: those options are refused)."""
+    options = AuditOptions() if options is None else options
+    options.check("table")
+    return _run([(name, reading)], engine, sinks, options, AuditResult("table"), None, None)
+
+
+def _run(
+    readings: Iterable[tuple[Name, Reading]],
+    engine: Engine,
+    sinks: Sequence[EventSink],
+    options: AuditOptions,
+    result: AuditResult,
+    on_batch: Callable[[Name, int], None] | None,
+    on_events: Callable[[list[Event]], None] | None,
+) -> AuditResult:
+    started = time.perf_counter()
     receiver = options.receiver
-    result = AuditResult()
-
-    def emit(events: list[Event]) -> None:
-        for event in events:
-            result.per_zone_kind[(event.zone_id, event.kind)] += 1
-        result.events += len(events)
-        for sink in sinks:
-            sink.write(events)
-        if on_events is not None:
-            on_events(events)
-
-    for path in inputs:
-        reference = receiver.reference if receiver is not None else None
-        batches = read_recording(
-            path, options.format, batch_rows, reference=reference, start_s=options.start_s
-        )
-        result.formats[str(path)] = batches.format
-        for batch, aircraft in read_ahead(_prepared(batches, options.since_s, options.until_s)):
-            if len(batch):
-                result.first_s = min(result.first_s, float(np.nanmin(batch.t_s)))
-                result.last_s = max(result.last_s, float(np.nanmax(batch.t_s)))
-                result.aircraft.update(aircraft)
-            emit(engine.process(batch, beyond_horizon(batch, receiver) if receiver else None))
+    for name, batches in readings:
+        result.inputs += 1
+        result.formats[str(name)] = batches.format
+        for batch, aircraft in read_ahead(prepared(batches, options.since_s, options.until_s)):
+            result.saw(batch, aircraft)
+            events = engine.process(batch, beyond_horizon(batch, receiver) if receiver else None)
+            deliver(events, result.counts, sinks, on_events)
             if on_batch is not None:
-                on_batch(path, len(batch))
-        if batches.stats.rows_skipped:
-            result.skipped[str(path)] = (batches.stats.rows_skipped, batches.stats.problems)
-    emit(engine.finish())
-    result.stats = engine.stats
+                on_batch(name, len(batch))
+        result.skip(str(name), batches.stats)
+    deliver(engine.finish(), result.counts, sinks, on_events)
+    result.took(engine.stats)
+    result.seconds = time.perf_counter() - started
     return result
 
 
-def _prepared(
-    batches: Iterable[StateVectors], since_s: float | None, until_s: float | None
+def prepared(
+    batches: Iterable[StateVectors], since_s: float | None = None, until_s: float | None = None
 ) -> Iterator[tuple[StateVectors, list[int]]]:
     """Each batch in its time window, in the engine's order, with its aircraft: run in the
     reading thread, this sorting and gathering overlaps the engine instead of preceding it."""

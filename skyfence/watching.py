@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from skyfence.alerts.files import EventSink
+from skyfence.audit_result import EventCounts, deliver
 from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event, iso_time
@@ -233,9 +234,16 @@ MAX_FUTURE_S = 30.0  # a live fix stamped further ahead of this machine's clock 
 class WatchResult:
     ticks: int = 0
     rows: int = 0
-    events: int = 0
-    by_kind: dict[str, int] = field(default_factory=dict)
+    counts: EventCounts = field(default_factory=EventCounts)  # as an audit counts them
     future: dict[str, int] = field(default_factory=dict)  # live rows refused, per source
+
+    @property
+    def events(self) -> int:
+        return self.counts.total
+
+    @property
+    def by_kind(self) -> dict[str, int]:
+        return self.counts.by_kind
 
 
 def drop_future(
@@ -286,11 +294,11 @@ def run_watch(
             events += engine.advance_clock(engine.clock_s)
             result.ticks += 1
             result.rows += len(batch)
-            _emit(events, sinks, result, on_events)
+            deliver(events, result.counts, sinks, on_events)
             if on_tick is not None:
                 on_tick(events)
         events = engine.finish()
-        _emit(events, sinks, result, on_events)
+        deliver(events, result.counts, sinks, on_events)
         if on_tick is not None:
             on_tick(events)
     finally:
@@ -338,23 +346,6 @@ def _unheard_copies(dedup: FrameDeduplicator, batch: StateVectors, beyond: Any) 
     left = waiting & ~np.isin(marks.icao24, batch.icao24)
     left &= marks.t_s > float(batch.t_s.max()) - STALE_POSITION_S
     dedup.unheard = marks.take(np.flatnonzero(left))
-
-
-def _emit(
-    events: list[Event],
-    sinks: list[EventSink],
-    result: WatchResult,
-    on_events: Callable[[list[Event]], None] | None,
-) -> None:
-    if not events:
-        return
-    for event in events:
-        result.by_kind[event.kind] = result.by_kind.get(event.kind, 0) + 1
-    result.events += len(events)
-    for sink in sinks:
-        sink.write(events)
-    if on_events is not None:
-        on_events(events)
 
 
 def source_status(source: Source) -> dict[str, Any]:

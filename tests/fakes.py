@@ -10,6 +10,7 @@ import time
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 HOLD = "hold"  # end of a script: keep the connection open (silent) until the server stops
 CLOSE = "close"  # hang up at once (the script's end does too)
@@ -196,3 +197,10 @@ def beast_bytes(frames: list[str]) -> bytes:
         body = b"\x00" * 6 + b"\xff" + bytes.fromhex(frame)
         out += b"\x1a" + (b"3" if len(frame) == 28 else b"2") + body.replace(b"\x1a", b"\x1a\x1a")
     return bytes(out)
+
+
+def audited(result: Any) -> dict[str, Any]:
+    """What every path of an audit must find alike on the same data (an `AuditResult`'s
+    numbers, without how long it took nor what ran it)."""
+    names = ("counts", "rows", "fixes", "trusted", "suspect", "aircraft", "first_s", "last_s")
+    return {name: getattr(result, name) for name in names}

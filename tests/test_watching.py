@@ -41,12 +41,13 @@ def test_replay_through_watch_equals_audit(
     zones = load_zones(paris_zones_path) + load_zones("ukraine")
     recording = samples / "collections/quickstart.json.gz"
     audited = ListSink()
-    run_audit([recording], Engine(zones), [audited])
+    audit = run_audit([recording], Engine(zones), [audited])
 
     watched = ListSink()
     store = EventStore(tmp_path / "events.sqlite")
     result = run_watch([ReplaySource(recording)], Engine(zones), [watched, store])
     store.close()
+    assert result.counts == audit.counts and result.events == audit.events  # one tally
 
     assert result.ticks > 10_000  # one-second micro-batches, as a live feed delivers them
     assert len(audited.events) > 1_000

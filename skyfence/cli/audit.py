@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,14 +21,12 @@ from skyfence.cli.common import (
 from skyfence.cli.render import print_events, print_summary
 from skyfence.cli.rules import SquawksOption, WatchedOnlyZoneOption, WatchlistOption, rules_or_fail
 from skyfence.engine.events import Event
-from skyfence.wording import counted
 
 if TYPE_CHECKING:
     from skyfence.alerts.files import EventSink
     from skyfence.audit_options import AuditOptions
-    from skyfence.auditing import AuditResult
+    from skyfence.audit_result import AuditResult
     from skyfence.engine.engine import Engine
-    from skyfence.settings import EngineSettings
     from skyfence.zones.model import Zone
 
 
@@ -98,6 +96,7 @@ def audit(
     from skyfence.alerts.files import open_sink
     from skyfence.audit_options import AuditOptions, AuditPath
     from skyfence.engine.engine import Engine
+    from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
     from skyfence.settings import EngineSettings
     from skyfence.sources.recordings import RecordingError
 
@@ -117,36 +116,47 @@ def audit(
     )
     folder = len(inputs) == 1 and inputs[0].is_dir()
     path: AuditPath = "spark" if engine_name == "spark" else "folder" if folder else "files"
-    try:
+    try:  # here too, with the CLI's spelling, before zones are loaded or Spark is started
         options.check(path, "--")
     except ValueError as exc:
         raise fail(str(exc)) from None
     if engine_name == "spark":
         if not out or len(out) != 1:
             raise fail("--engine spark writes its events to one folder: give -o DIR")
-        _audit_on_spark(inputs, load_or_fail(zones), settings, out[0], master)
+        print_summary(_audit_on_spark(inputs, load_or_fail(zones), options, out[0], master))
+        console.print(f"events written to [bold]{escape(str(out[0]))}[/]")
         return
     if engine_name != "local":
         raise fail(f"--engine {engine_name!r}: use local or spark")
-    if folder:
-        _audit_dataset(inputs[0], load_or_fail(zones), settings, out or [], workers, show)
-        return
     zone_list = load_or_fail(zones)
-    rules = rules_or_fail(watchlist, watched_only_zone, squawks, zone_list, settings)
-    engine = Engine(zone_list, settings, rules=rules)
     if show < 0:
         raise fail("--show must be >= 0")
-    for path_in in inputs:
-        if not path_in.is_file():
-            raise fail(f"{path_in}: no such file")
+    workers = DEFAULT_WORKERS if workers is None else workers
+    if workers < 1:
+        raise fail("--workers must be >= 1")
+    engine = None
+    if not folder:
+        rules = rules_or_fail(watchlist, watched_only_zone, squawks, zone_list, settings)
+        engine = Engine(zone_list, settings, rules=rules)
+        for path_in in inputs:
+            if not path_in.is_file():
+                raise fail(f"{path_in}: no such file")
     sinks: list[EventSink] = []
     try:
         sinks = [open_sink(p) for p in out or []]
     except (ValueError, OSError) as exc:
         raise fail(str(exc)) from None
     shown: list[Event] = []
+
+    def show_first(events: list[Event]) -> None:
+        shown.extend(events[: max(0, show - len(shown))])
+
     try:
-        result = _audit_with_progress(inputs, engine, sinks, options, shown, show)
+        if engine is None:
+            with console.status(f"auditing {escape(str(inputs[0]))} with {workers} worker(s)"):
+                result = audit_dataset(inputs[0], zone_list, options, sinks, workers, show_first)
+        else:
+            result = _audit_with_progress(inputs, engine, sinks, options, show_first)
     except (RecordingError, ValueError, OSError) as exc:
         raise fail(str(exc)) from None
     finally:
@@ -155,48 +165,12 @@ def audit(
     print_events(shown, result.events)
     print_summary(result)
     for p in out or []:
-        console.print(f"events written to [bold]{p}[/]")
-
-
-def _audit_dataset(
-    root: Path, zones: list[Zone], settings: EngineSettings, out: list[Path],
-    workers: int | None, show: int,
-) -> None:  # fmt: skip
-    from skyfence.alerts.files import open_sink
-    from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
-
-    workers = DEFAULT_WORKERS if workers is None else workers
-    if workers < 1:
-        raise fail("--workers must be >= 1")
-    try:
-        sinks = [open_sink(p) for p in out]
-    except (ValueError, OSError) as exc:
-        raise fail(str(exc)) from None
-    try:
-        with console.status(f"auditing {escape(str(root))} with {workers} worker(s)"):
-            result = audit_dataset(root, zones, settings, workers)
-        for sink in sinks:
-            sink.write(result.events)
-    except (ValueError, OSError) as exc:
-        raise fail(str(exc)) from None
-    finally:
-        for sink in sinks:
-            sink.close()
-    print_events(result.events[:show], len(result.events))
-    kinds = Counter(e.kind for e in result.events)
-    counts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
-    console.print(
-        f"{counted(result.rows, 'state vector')} in {counted(result.files, 'file')}, "
-        f"{counted(len(result.events), 'event')} "
-        f"({counts}); peak memory {result.peak_rss_mb:,.0f} MB per worker."
-    )
-    for p in out:
-        console.print(f"events written to [bold]{p}[/]")
+        console.print(f"events written to [bold]{escape(str(p))}[/]")
 
 
 def _audit_on_spark(
-    inputs: list[Path], zones: list[Zone], settings: EngineSettings, out: Path, master: str
-) -> None:
+    inputs: list[Path], zones: list[Zone], options: AuditOptions, out: Path, master: str
+) -> AuditResult:
     try:
         from skyfence.scale.spark import run_spark_audit, spark_session
     except ImportError:
@@ -206,16 +180,11 @@ def _audit_on_spark(
             raise fail(f"{path}: no such file or folder")
     spark = spark_session(master)
     try:
-        result = run_spark_audit(spark, [str(p) for p in inputs], zones, settings, out)
+        return run_spark_audit(spark, [str(p) for p in inputs], zones, options, out)
     except ValueError as exc:
         raise fail(str(exc)) from None
     finally:
         spark.stop()
-    counts = ", ".join(f"{n} {k}" for k, n in sorted(result.by_kind.items())) or "none"
-    console.print(
-        f"{counted(result.events, 'event')} ({counts}) in {result.seconds:,.1f} s on {master}, "
-        f"{counted(result.partitions, 'partition')}; written to [bold]{escape(str(out))}[/]"
-    )
 
 
 def _audit_with_progress(
@@ -223,8 +192,7 @@ def _audit_with_progress(
     engine: Engine,
     sinks: list[EventSink],
     options: AuditOptions,
-    shown: list[Event],
-    show: int,
+    on_events: Callable[[list[Event]], None],
 ) -> AuditResult:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -246,9 +214,6 @@ def _audit_with_progress(
             rows += n
             done.add(path)
             progress.update(task, completed=len(done) - 1, rows=rows, description=path.name)
-
-        def on_events(events: list[Event]) -> None:
-            shown.extend(events[: max(0, show - len(shown))])
 
         result = run_audit(
             inputs,

@@ -16,7 +16,7 @@ from skyfence.store.rows import EventFilter
 from skyfence.wording import counted
 
 if TYPE_CHECKING:
-    from skyfence.auditing import AuditResult
+    from skyfence.audit_result import AuditResult
     from skyfence.store.events import EventStore
 
 
@@ -56,10 +56,16 @@ def why(e: Event) -> str:
     return why(e.kind, e.details)
 
 
+def kinds_text(by_kind: dict[str, int]) -> str:
+    """Events per kind, as the summaries of audit and watch say them."""
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(by_kind.items())) or "none"
+
+
 def print_summary(result: AuditResult) -> None:
+    """What an audit read and found, the same lines whichever path ran it (files, a folder's
+    workers, Spark)."""
     from rich.table import Table
 
-    s = result.stats
     for path, fmt in result.formats.items():
         console.print(f"read {escape(path)} as {fmt}", highlight=False)
     span = (
@@ -68,24 +74,30 @@ def print_summary(result: AuditResult) -> None:
         else ""
     )
     console.print(
-        f"{counted(s.rows, 'state vector')} of {len(result.aircraft):,} aircraft{span}: "
-        f"{counted(s.fixes, 'position fix', 'position fixes')}, {s.trusted:,} trusted, "
-        f"[cyan]{s.suspect:,} quarantined[/] as suspect; {counted(result.events, 'event')}.",
+        f"{counted(result.rows, 'state vector')} of {len(result.aircraft):,} aircraft{span} "
+        f"in {counted(result.inputs, 'file')}: "
+        f"{counted(result.fixes, 'position fix', 'position fixes')}, {result.trusted:,} trusted, "
+        f"[cyan]{result.suspect:,} quarantined[/] as suspect; "
+        f"{counted(result.events, 'event')} ({kinds_text(result.counts.by_kind)}).",
         highlight=False,
     )
+    memory = "" if result.peak_rss_mb is None else f"; peak memory {result.peak_rss_mb:,.0f} MB"
+    each = " per worker" if memory and result.path == "folder" else ""
+    console.print(f"{result.seconds:,.1f} s, {escape(result.ran_on)}{memory}{each}.")
     for path, (n, problems) in result.skipped.items():
         console.print(f"[yellow]{escape(path)}: {n:,} malformed rows skipped[/]", highlight=False)
         for problem in problems:
             console.print(f"  [yellow]{escape(problem)}[/]", highlight=False)
-    if not result.per_zone_kind:
+    per_zone_kind = result.counts.per_zone_kind
+    if not per_zone_kind:
         console.print("No events.")
         return
     table = Table(title="Events per zone and kind")
     table.add_column("zone")
     for kind in EVENT_KINDS:
         table.add_column(kind, justify="right")
-    for zone in sorted({z for z, _ in result.per_zone_kind}):
-        counts = [str(result.per_zone_kind.get((zone, k), "")) for k in EVENT_KINDS]
+    for zone in sorted({z for z, _ in per_zone_kind}):
+        counts = [str(per_zone_kind.get((zone, k), "")) for k in EVENT_KINDS]
         table.add_row(zone or "(no zone: rules)", *counts)
     console.print(table)
 

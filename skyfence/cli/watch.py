@@ -27,7 +27,7 @@ from skyfence.cli.common import (
 )
 from skyfence.cli.config import ConfigOption
 from skyfence.cli.operations import MetricsPortOption, Operations, UnhealthyAfterOption
-from skyfence.cli.render import print_each
+from skyfence.cli.render import kinds_text, print_each
 from skyfence.cli.rules import SquawksOption, WatchedOnlyZoneOption, WatchlistOption, rules_or_fail
 from skyfence.engine.events import Event
 from skyfence.web.defaults import DEFAULT_HOST, DEFAULT_PORT
@@ -315,9 +315,9 @@ def watch_session(
         ops.finish()
         tick([], force=True)
         event_store.flush()
-        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result.by_kind.items())) or "none"
         console.print(
-            f"{counted(result.rows, 'state vector')}, {counted(result.events, 'event')} ({counts})."
+            f"{counted(result.rows, 'state vector')}, {counted(result.events, 'event')} "
+            f"({kinds_text(result.by_kind)})."
         )
         for name, n in result.future.items():
             refused = counted(n, "fix", "fixes")

@@ -23,14 +23,19 @@ import math
 import multiprocessing
 import os
 import resource
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from skyfence.engine.engine import Engine, in_engine_order
+from skyfence.audit_options import AuditOptions
+from skyfence.audit_result import AuditResult, deliver
+from skyfence.auditing import prepared
+from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.errors import InputError
 from skyfence.schema import StateVectors
@@ -41,6 +46,9 @@ from skyfence.sources.columns import icao24_of
 from skyfence.sources.opensky import COLUMNS, REQUIRED, to_state_vectors
 from skyfence.zones.geojson import zones_from_geojson, zones_to_geojson
 from skyfence.zones.model import Zone
+
+if TYPE_CHECKING:
+    from skyfence.alerts.files import EventSink
 
 BATCH_ROWS = 500_000  # read from Parquet at a time
 DEFAULT_WORKERS = max(1, (os.cpu_count() or 2) // 2)  # each keeps two cores busy
@@ -53,16 +61,7 @@ class WorkerResult:
     events: list[Event]
     candidates: list[Event]  # lost contacts still to come when this worker's data ended
     clock_s: float
-    rows: int
-    peak_rss_mb: float
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetResult:
-    events: list[Event]
-    rows: int
-    files: int
-    peak_rss_mb: float  # the largest of the workers'
+    audited: AuditResult  # its rows, aircraft, time span, skipped rows, peak memory
 
 
 def dataset_files(root: Path) -> list[Path]:
@@ -75,12 +74,23 @@ def dataset_files(root: Path) -> list[Path]:
 
 
 def audit_dataset(
-    root: Path, zones: list[Zone], settings: EngineSettings, workers: int = DEFAULT_WORKERS
-) -> DatasetResult:
-    """Every event of the history under `root`, in time order."""
+    root: Path,
+    zones: list[Zone],
+    options: AuditOptions | None = None,
+    sinks: Sequence[EventSink] = (),
+    workers: int = DEFAULT_WORKERS,
+    on_events: Callable[[list[Event]], None] | None = None,
+) -> AuditResult:
+    """Every event of the history under `root`, in time order, to the sinks and `on_events`.
+    `options` are checked here: a folder's workers apply the engine settings only."""
+    options = AuditOptions() if options is None else options
+    options.check("folder")
+    if workers < 1:
+        raise InputError("workers must be >= 1")
+    started = time.perf_counter()
     files = dataset_files(root)
     features = json.dumps(zones_to_geojson(zones))
-    jobs = [(files, features, settings, bucket, workers) for bucket in range(workers)]
+    jobs = [(files, features, options.settings, bucket, workers) for bucket in range(workers)]
     if workers == 1:
         results = [_run_bucket(*jobs[0])]
     else:
@@ -89,12 +99,13 @@ def audit_dataset(
     clock = max((r.clock_s for r in results), default=-math.inf)
     events = [e for r in results for e in r.events]
     events += [e for r in results for e in r.candidates if e.t_s <= clock]
-    return DatasetResult(
-        sorted(events, key=Event.sort_key),
-        sum(r.rows for r in results),
-        len(files),
-        max(r.peak_rss_mb for r in results),
-    )
+    result = AuditResult("folder", inputs=len(files), formats={str(root): "opensky-parquet"})
+    result.ran_on = f"{workers} worker process{'es' if workers > 1 else ''}"
+    for r in results:
+        result.merge(r.audited)
+    deliver(sorted(events, key=Event.sort_key), result.counts, sinks, on_events)
+    result.seconds = time.perf_counter() - started
+    return result
 
 
 def _run_bucket(
@@ -102,15 +113,17 @@ def _run_bucket(
 ) -> WorkerResult:
     zones = zones_from_geojson(json.loads(features), "zones")
     engine = Engine(zones, settings)
+    audited = AuditResult("folder")
     events: list[Event] = []
-    rows = 0
     # sorted in the reading thread, beside the engine (which would sort each batch itself)
-    for batch in read_ahead(map(in_engine_order, _batches(files, bucket, buckets))):
-        rows += len(batch)
+    for batch, aircraft in read_ahead(prepared(_batches(files, bucket, buckets, audited))):
+        audited.saw(batch, aircraft)
         events += engine.process(batch)
     clock = engine.clock_s
     candidates = engine.advance_clock(math.inf)
-    return WorkerResult(events, candidates, clock, rows, peak_rss_mb())
+    audited.took(engine.stats)
+    audited.peak_rss_mb = peak_rss_mb()
+    return WorkerResult(events, candidates, clock, audited)
 
 
 def peak_rss_mb() -> float:
@@ -125,13 +138,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _batches(files: list[Path], bucket: int, buckets: int) -> Iterator[StateVectors]:
+def _batches(
+    files: list[Path], bucket: int, buckets: int, audited: AuditResult
+) -> Iterator[StateVectors]:
     """This worker's rows in batches of about ENGINE_ROWS: small files are gathered, since
     the engine has a cost per batch (a few ms) as well as per row, and a worker's share of a
     ten-minute file is a few thousand rows."""
     pending: list[StateVectors] = []
     size = 0
-    for part in _file_batches(files, bucket, buckets):
+    for part in _file_batches(files, bucket, buckets, audited):
         pending.append(part)
         size += len(part)
         if size >= ENGINE_ROWS:
@@ -141,9 +156,12 @@ def _batches(files: list[Path], bucket: int, buckets: int) -> Iterator[StateVect
         yield StateVectors.concat(pending)
 
 
-def _file_batches(files: list[Path], bucket: int, buckets: int) -> Iterator[StateVectors]:
-    stats = ReadStats()
+def _file_batches(
+    files: list[Path], bucket: int, buckets: int, audited: AuditResult
+) -> Iterator[StateVectors]:
+    """This worker's rows of each file; the rows it skips, per file, noted in `audited`."""
     for path in files:
+        stats = ReadStats()
         parquet = pq.ParquetFile(path)
         names = parquet.schema_arrow.names
         missing = [c for c in REQUIRED if c not in names]
@@ -156,3 +174,4 @@ def _file_batches(files: list[Path], bucket: int, buckets: int) -> Iterator[Stat
                 batch = batch.filter(pa.array(mine))
             if batch.num_rows:
                 yield to_state_vectors(batch, stats, str(path))
+        audited.skip(str(path), stats)

@@ -43,6 +43,8 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from skyfence.alerts.files import PARQUET_SCHEMA, events_table
+from skyfence.audit_options import AuditOptions
+from skyfence.audit_result import AuditResult
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.engine.zoneset import ZoneSet
@@ -70,14 +72,6 @@ SPARK_DDL = (
     "candidate boolean"
 )
 CLOCK = "clock"  # the kind of the one row per partition that carries its engine's clock
-
-
-@dataclass(frozen=True, slots=True)
-class SparkAuditResult:
-    events: int
-    by_kind: dict[str, int]
-    partitions: int
-    seconds: float
 
 
 def spark_session(master: str = "local[*]", app_name: str = "skyfence audit") -> Any:
@@ -111,13 +105,17 @@ def run_spark_audit(
     spark: Any,
     inputs: list[str],
     zones: list[Zone],
-    settings: EngineSettings,
+    options: AuditOptions | None,
     out_dir: Path,
     partitions: int | None = None,
-) -> SparkAuditResult:
-    """Audit OpenSky-layout Parquet files (or folders of them) with Spark; events to `out_dir`."""
+) -> AuditResult:
+    """Audit OpenSky-layout Parquet files (or folders of them) with Spark; events to `out_dir`.
+    `options` are checked here: Spark applies the engine settings only."""
     from pyspark.sql import functions as F
 
+    options = AuditOptions() if options is None else options
+    options.check("spark")
+    settings = options.settings
     started = time.perf_counter()
     frame = spark.read.parquet(*inputs)
     missing = [c for c in REQUIRED if c not in frame.columns]
@@ -134,28 +132,35 @@ def run_spark_audit(
         .parquet(str(raw))
     )
     found = spark.read.parquet(str(raw))
-    clock = found.filter(F.col("kind") == CLOCK).agg(F.max("time")).first()[0]
+    clocks = found.filter(F.col("kind") == CLOCK)
+    clock = clocks.agg(F.max("time")).first()[0]
     events = found.filter(
         (F.col("kind") != CLOCK) & (~F.col("candidate") | (F.col("time") <= F.lit(clock)))
     )
     events.drop("candidate").write.mode("overwrite").parquet(str(out_dir))
-    counts = {
-        row["kind"]: row["count"]
-        for row in spark.read.parquet(str(out_dir)).groupBy("kind").count().collect()
-    }
+    files = len(frame.inputFiles())
+    result = AuditResult("spark", inputs=files, formats=dict.fromkeys(inputs, "opensky-parquet"))
+    for row in clocks.select("details").collect():
+        result.merge(_share_of(row["details"]))
+    counted = spark.read.parquet(str(out_dir)).groupBy("zone_id", "kind").count().collect()
+    result.counts.add_counted({(r["zone_id"] or "", r["kind"]): r["count"] for r in counted})
     shutil.rmtree(raw, ignore_errors=True)
-    return SparkAuditResult(
-        sum(counts.values()), counts, n, round(time.perf_counter() - started, 2)
-    )
+    result.ran_on = f"Spark {spark.sparkContext.master}, {n} partition{'s' if n > 1 else ''}"
+    result.seconds = time.perf_counter() - started
+    return result
 
 
 def by_session(frame: Any, partitions: int, forget_after_s: float) -> Any:
     """`frame` in `partitions` partitions by aircraft and session, each sorted by time, with a
     `session` column: the number of silences longer than `forget_after_s` before the row."""
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    # a new schema: `frame.schema` is cached, and `add` would change the frame's own
+    schema = StructType([*frame.schema.fields, StructField("session", LongType())])
     marked = (
         frame.repartition(partitions, "icao24")
         .sortWithinPartitions("icao24", "time")
-        .mapInArrow(_session_marker(forget_after_s), frame.schema.add("session", "long"))
+        .mapInArrow(_session_marker(forget_after_s), schema)
     )
     return marked.repartition(partitions, "icao24", "session").sortWithinPartitions(
         "icao24", "session", "time"
@@ -225,15 +230,43 @@ def _partition_runner(features: str, settings: EngineSettings) -> Any:
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         engine = Engine(_compiled(features, settings), settings)
         stats = ReadStats()
+        share = AuditResult("spark")
         for batch in batches:
             if batch.num_rows:
-                yield from _batches(engine.process(to_state_vectors(batch, stats, "spark")))
+                sv = to_state_vectors(batch, stats, "spark")
+                share.saw(sv, np.unique(sv.icao24).tolist())
+                yield from _batches(engine.process(sv))
         clock = engine.clock_s
         yield from _batches(engine.advance_clock(math.inf), candidate=True)
-        if math.isfinite(clock):
-            yield _clock_row(clock)
+        share.took(engine.stats)
+        share.skip("spark", stats)
+        yield _clock_row(clock, _share_text(share))
 
     return run
+
+
+def _share_text(share: AuditResult) -> str:
+    """A partition's share of the audit, carried to the driver in its clock row: its numbers
+    and its aircraft by address (an aircraft's sessions may run on several partitions, so the
+    driver counts the union)."""
+    return json.dumps(
+        {
+            "rows": share.rows,
+            "fixes": share.fixes,
+            "trusted": share.trusted,
+            "suspect": share.suspect,
+            "first_s": share.first_s,
+            "last_s": share.last_s,
+            "aircraft": sorted(share.aircraft),
+            "skipped": share.skipped,
+        }
+    )
+
+
+def _share_of(text: str) -> AuditResult:
+    share = json.loads(text)
+    skipped = {where: (n, problems) for where, (n, problems) in share.pop("skipped").items()}
+    return AuditResult("spark", aircraft=set(share.pop("aircraft")), skipped=skipped, **share)
 
 
 @functools.lru_cache(maxsize=2)
@@ -250,7 +283,10 @@ def _batches(events: list[Event], candidate: bool = False) -> Iterator[pa.Record
         yield from table.cast(SPARK_SCHEMA).to_batches()
 
 
-def _clock_row(clock_s: float) -> pa.RecordBatch:
+def _clock_row(clock_s: float, share: str) -> pa.RecordBatch:
+    """One row per partition, even one whose rows were all skipped (no clock): its share."""
     row: dict[str, Any] = {f.name: [None] for f in SPARK_SCHEMA}
-    row |= {"id": [CLOCK], "kind": [CLOCK], "time": [round(clock_s * 1e6)], "candidate": [False]}
+    time_us = round(clock_s * 1e6) if math.isfinite(clock_s) else None
+    row |= {"id": [CLOCK], "kind": [CLOCK], "time": [time_us], "details": [share]}
+    row |= {"candidate": [False]}
     return pa.RecordBatch.from_pydict(row, schema=SPARK_SCHEMA)

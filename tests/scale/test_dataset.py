@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fakes import audited as audited_by
 from opensky_files import write_hourly
 
 from skyfence.auditing import run_audit
@@ -25,14 +26,17 @@ def test_workers_give_the_events_of_one_engine(
     assert dataset_files(tmp_path / "history") == files  # time order
     zones = load_zones(paris_zones_path) + load_zones("ukraine")
     local: list[Event] = []
-    run_audit(files, Engine(zones, EngineSettings()), [], on_events=local.extend)
+    audited = run_audit(files, Engine(zones, EngineSettings()), [], on_events=local.extend)
     want = [e.to_dict() for e in sorted(local, key=Event.sort_key)]
     assert len(want) > 100 and any(e["kind"] == "lost_contact" for e in want)
     for workers in (1, 2):
-        result = audit_dataset(tmp_path / "history", zones, EngineSettings(), workers=workers)
-        assert [e.to_dict() for e in result.events] == want, workers
-        assert result.rows == len(sv) and result.files == len(files)
-        assert 0 < result.peak_rss_mb < 4096
+        found: list[Event] = []
+        result = audit_dataset(tmp_path / "history", zones, workers=workers, on_events=found.extend)
+        assert [e.to_dict() for e in found] == want, workers
+        assert result.rows == len(sv) and result.inputs == len(files)
+        assert result.peak_rss_mb is not None and 0 < result.peak_rss_mb < 4096
+        # the one result type, filled as the single engine fills it
+        assert audited_by(result) == audited_by(audited) and result.events == len(want)
 
 
 def test_audit_of_a_folder_from_the_command_line(
@@ -53,6 +57,17 @@ def test_audit_of_a_folder_from_the_command_line(
     assert run.returncode == 0, run.stderr
     events = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(events) > 100 and "peak memory" in run.stdout and "(first 3 of" in run.stdout
+    # the summary of the same files audited one by one: the same words, the same numbers
+    from typer.testing import CliRunner
+
+    from skyfence.cli import app
+
+    files = [str(p) for p in dataset_files(tmp_path / "history")]
+    each = CliRunner().invoke(app, ["audit", *files, "-z", str(paris_zones_path), "--show", "0"])
+    assert each.exit_code == 0, each.output
+    said = [line for line in run.stdout.splitlines() if " state vectors of " in line]
+    assert len(said) == 1 and f"in {len(files)} files: " in said[0] and " events (" in said[0]
+    assert said[0] in each.output.splitlines()
 
 
 def test_a_bad_file_stops_every_worker_with_its_name(
@@ -71,4 +86,29 @@ def test_a_bad_file_stops_every_worker_with_its_name(
     zones = load_zones(paris_zones_path)
     for workers in (1, 2):
         with pytest.raises(ValueError, match=rf"{bad.name}: missing OpenSky columns \['icao24'\]"):
-            audit_dataset(tmp_path / "history", zones, EngineSettings(), workers=workers)
+            audit_dataset(tmp_path / "history", zones, workers=workers)
+
+
+def test_malformed_rows_are_said_per_file_whatever_the_workers(
+    samples: Path, paris_zones_path: Path, tmp_path: Path
+) -> None:
+    """Each worker skips the malformed rows of its own aircraft: merged, the count per file is
+    the file's, as one engine reading it would say."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    files = write_hourly(sv, tmp_path / "history", hour_s=600.0)
+    bad = files[3]
+    table = pq.read_table(bad)
+    lat = table.column("lat").to_numpy().copy()
+    lat[[0, len(lat) // 2, -1]] = 200.0  # three rows, of different aircraft
+    pq.write_table(table.set_column(table.schema.get_field_index("lat"), "lat", pa.array(lat)), bad)
+    zones = load_zones(paris_zones_path)
+    one = run_audit([bad], Engine(zones, EngineSettings()), [])
+    assert one.skipped[str(bad)][0] == 3
+    for workers in (1, 2):
+        result = audit_dataset(tmp_path / "history", zones, workers=workers)
+        assert list(result.skipped) == [str(bad)], workers
+        n, problems = result.skipped[str(bad)]
+        assert n == 3 and len(problems) >= 1 and all(str(bad) in p for p in problems)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from fakes import audited as audited_by
 from opensky_files import write_hourly
 
 from skyfence.auditing import run_audit
@@ -54,16 +55,18 @@ def test_spark_equals_the_local_engine_across_file_boundaries(
     zones = load_zones(paris_zones_path) + load_zones("ukraine")
     settings = EngineSettings()
     local: list[Event] = []
-    run_audit(files, Engine(zones, settings), [], on_events=local.extend)
+    audited = run_audit(files, Engine(zones, settings), [], on_events=local.extend)
 
     result = run_spark_audit(
-        spark, [str(tmp_path / "history")], zones, settings, tmp_path / "events", partitions=3
+        spark, [str(tmp_path / "history")], zones, None, tmp_path / "events", partitions=3
     )
     table = pq.read_table(tmp_path / "events")
     got = sorted(zip(table["id"].to_pylist(), table["kind"].to_pylist(), strict=True))
     want = sorted((e.id, e.kind) for e in local)
     assert got == want
     assert result.events == len(local) > 100
+    # the one result type, filled as the single engine fills it
+    assert audited_by(result) == audited_by(audited) and result.inputs == len(files)
     kinds = {k for _, k in want}
     assert {"entry", "exit", "predicted_entry", "lost_contact"} <= kinds
     # tracks really did cross files while inside a zone: an entry in one file, its exit in another
@@ -109,6 +112,23 @@ def test_spark_equals_the_local_engine_across_file_boundaries(
         assert np.isclose(row["lat"], want_row["lat"]) and np.isclose(row["lon"], want_row["lon"])
 
 
+def test_sessions_of_one_dataframe_twice_leave_its_schema_alone(
+    spark: object, samples: Path, tmp_path: Path
+) -> None:
+    """`by_session` used to add its column to the frame's cached schema: the frame then
+    claimed a `session` column it does not have, and a second audit of it failed."""
+    from skyfence.scale.spark import by_session
+
+    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    few = np.isin(sv.icao24, np.unique(sv.icao24)[:10])
+    write_hourly(sv.take(np.flatnonzero(few)), tmp_path / "history")
+    history = spark.read.parquet(str(tmp_path / "history"))  # type: ignore[attr-defined]
+    columns = list(history.columns)
+    counts = [by_session(history, 2, 3600.0).count() for _ in range(2)]
+    assert history.columns == columns and "session" not in columns
+    assert counts == [few.sum()] * 2
+
+
 def test_audit_engine_spark_from_the_command_line(
     spark: object, samples: Path, paris_zones_path: Path, tmp_path: Path
 ) -> None:
@@ -124,6 +144,7 @@ def test_audit_engine_spark_from_the_command_line(
     run = CliRunner().invoke(app, [*args, "--master", "local[2]", "-o", str(out)])
     assert run.exit_code == 0, run.output
     assert "events (" in run.output and "local[2]" in run.output
+    assert " state vectors of " in run.output  # the summary a local audit prints
     assert pq.read_table(out).num_rows > 100
     refused = CliRunner().invoke(app, [*args])
     assert refused.exit_code == 2 and "give -o DIR" in refused.output

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakes import WatchProcess
 
 HERE = Path(__file__).parent
 TEST_DATA = HERE / "data"
@@ -38,3 +40,12 @@ def demo_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = CliRunner().invoke(app, ["demo", "--no-web", "--store", str(path)])
     assert run.exit_code == 0, run.output
     return path
+
+
+@pytest.fixture
+def watches() -> Iterator[list[WatchProcess]]:
+    """The `watch` subprocesses a test starts, killed when it ends however it ends."""
+    started: list[WatchProcess] = []
+    yield started
+    for watch in started:
+        watch.kill()

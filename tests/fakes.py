@@ -1,13 +1,17 @@
-"""Fakes the tests share: a scripted receiver on 127.0.0.1, SBS lines from state vectors, and
-gzip bombs."""
+"""Fakes the tests share: a scripted receiver on 127.0.0.1, SBS lines from state vectors, gzip
+bombs, and `watch` run as a real subprocess."""
 
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -196,3 +200,49 @@ def beast_bytes(frames: list[str]) -> bytes:
         body = b"\x00" * 6 + b"\xff" + bytes.fromhex(frame)
         out += b"\x1a" + (b"3" if len(frame) == 28 else b"2") + body.replace(b"\x1a", b"\x1a\x1a")
     return bytes(out)
+
+
+class WatchProcess:
+    """`python -m skyfence watch` with stdout and stderr in files: piped, as under systemd, and a
+    full pipe cannot block it. The `watches` fixture (conftest) kills what a test leaves running."""
+
+    def __init__(self, tmp_path: Path, *args: str | Path, name: str = "watch") -> None:
+        self.out, self.err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "skyfence", "watch", *map(str, args)],
+                stdout=out,
+                stderr=err,
+                env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+            )
+
+    def output(self) -> str:
+        return f"stdout:\n{self.out.read_text()}\nstderr:\n{self.err.read_text()}"
+
+    def wait_for(self, done: Callable[[], bool], what: str, limit_s: float = 60.0) -> None:
+        """Poll `done` until it holds; the watch exiting first, or the limit, fails the test
+        with the watch's output (a generous limit: the machine is shared)."""
+        end = time.monotonic() + limit_s
+        while not done():
+            if self.process.poll() is not None:
+                raise AssertionError(f"watch exited while waiting for {what}\n{self.output()}")
+            if time.monotonic() > end:
+                raise AssertionError(
+                    f"gave up waiting for {what} after {limit_s} s\n{self.output()}"
+                )
+            time.sleep(0.05)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(20.0)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5.0)
+            raise AssertionError(f"watch did not stop on signal {sig}\n{self.output()}") from None
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(5.0)

@@ -17,8 +17,6 @@ import json
 import math
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fakes import CLOSE, HOLD, Receiver, sbs_line
+from fakes import CLOSE, HOLD, Receiver, WatchProcess, sbs_line
 
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import iso_time
@@ -142,63 +140,6 @@ def servers() -> Iterator[list[Receiver | Webhook]]:
         server.close()
 
 
-# -- the watcher -------------------------------------------------------------------------------
-
-
-class Watcher:
-    """`python -m skyfence watch` with its output in files (a full pipe cannot block it)."""
-
-    def __init__(self, tmp_path: Path, name: str, *args: str | Path) -> None:
-        self.out = tmp_path / f"{name}.out"
-        self.err = tmp_path / f"{name}.err"
-        with self.out.open("w") as out, self.err.open("w") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "skyfence", "watch", *map(str, args)],
-                stdout=out,
-                stderr=err,
-                env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
-            )
-
-    def output(self) -> str:
-        return f"stdout:\n{self.out.read_text()}\nstderr:\n{self.err.read_text()}"
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            return self.process.wait(20.0)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5.0)
-            raise AssertionError(f"watch did not stop on signal {sig}\n{self.output()}") from None
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(5.0)
-
-
-@pytest.fixture
-def watchers() -> Iterator[list[Watcher]]:
-    started: list[Watcher] = []
-    yield started
-    for watcher in started:
-        watcher.kill()
-
-
-def wait_for(
-    done: Callable[[], bool], what: str, watcher: Watcher | None = None, limit_s: float = 30.0
-) -> None:
-    end = time.monotonic() + limit_s
-    while not done():
-        if watcher is not None and watcher.process.poll() is not None:
-            raise AssertionError(f"watch exited while waiting for {what}\n{watcher.output()}")
-        if time.monotonic() > end:
-            output = watcher.output() if watcher is not None else ""
-            raise AssertionError(f"gave up waiting for {what} after {limit_s} s\n{output}")
-        time.sleep(0.05)
-
-
 # -- the store, read from outside ----------------------------------------------------------------
 
 
@@ -288,7 +229,7 @@ def test_watch_rides_out_a_dropped_feed_and_a_failing_webhook(
     paris_zones_path: Path,
     tmp_path: Path,
     servers: list[Receiver | Webhook],
-    watchers: list[Watcher],
+    watches: list[WatchProcess],
 ) -> None:
     text = b"".join(feed)
     cut_line = len(feed) * 2 // 5
@@ -305,15 +246,14 @@ def test_watch_rides_out_a_dropped_feed_and_a_failing_webhook(
     servers += [receiver, hook]
     store = tmp_path / "events.sqlite"
     out = tmp_path / "events.jsonl"
-    watcher = Watcher(
-        tmp_path, "watch", "--zones", paris_zones_path,
+    watcher = WatchProcess(tmp_path, "--zones", paris_zones_path,
         "--source", f"sbs://127.0.0.1:{receiver.port}",
         "--store", store, "--webhook", hook.url, "--out", out,
     )  # fmt: skip
-    watchers.append(watcher)
+    watches.append(watcher)
 
-    wait_for(lambda: receiver.accepted >= 3, "the whole feed to be read", watcher)
-    wait_for(settled(store, hook), "the events to be stored and delivered", watcher)
+    watcher.wait_for(lambda: receiver.accepted >= 3, "the whole feed to be read")
+    watcher.wait_for(settled(store, hook), "the events to be stored and delivered")
     assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
 
     assert hook.failures == 3
@@ -338,7 +278,7 @@ def test_watch_killed_mid_feed_then_restarted(
     paris_zones_path: Path,
     tmp_path: Path,
     servers: list[Receiver | Webhook],
-    watchers: list[Watcher],
+    watches: list[WatchProcess],
 ) -> None:
     half = len(feed) // 2
     first, rest = b"".join(feed[:half]), b"".join(feed[half:])
@@ -358,10 +298,10 @@ def test_watch_killed_mid_feed_then_restarted(
         "--store", store, "--webhook", hook.url,
     )  # fmt: skip
 
-    watcher = Watcher(tmp_path, "first", *args)
-    watchers.append(watcher)
-    wait_for(lambda: len(stored_ids(store)) >= 10, "events before the kill", watcher)
-    wait_for(lambda: hook.failures >= 1, "a failed delivery before the kill", watcher)
+    watcher = WatchProcess(tmp_path, *args, name="first")
+    watches.append(watcher)
+    watcher.wait_for(lambda: len(stored_ids(store)) >= 10, "events before the kill")
+    watcher.wait_for(lambda: hook.failures >= 1, "a failed delivery before the kill")
     watcher.process.send_signal(signal.SIGKILL)
     assert watcher.process.wait(10.0) == -signal.SIGKILL
     assert receiver.accepted == 1  # killed while the feed was still open
@@ -376,10 +316,10 @@ def test_watch_killed_mid_feed_then_restarted(
     assert max(row[0] for row in read_store(store, "SELECT time_s FROM events")) <= half_s
 
     killed.set()  # the webhook comes back; the feed's first connection ends
-    watcher = Watcher(tmp_path, "restart", *args)
-    watchers.append(watcher)
-    wait_for(lambda: receiver.accepted >= 3, "the rest of the feed to be read", watcher)
-    wait_for(settled(store, hook), "the events to be stored and delivered", watcher)
+    watcher = WatchProcess(tmp_path, *args, name="restart")
+    watches.append(watcher)
+    watcher.wait_for(lambda: receiver.accepted >= 3, "the rest of the feed to be read")
+    watcher.wait_for(settled(store, hook), "the events to be stored and delivered")
     assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
 
     assert integrity(store) == [("ok",)]
@@ -447,7 +387,7 @@ def test_sigterm_stops_watch_while_a_webhook_drips_and_deliveries_resume_next_ru
     paris_zones_path: Path,
     tmp_path: Path,
     servers: list[Any],
-    watchers: list[Watcher],
+    watches: list[WatchProcess],
 ) -> None:
     """The attack: one byte every 3 s kept `watch` running 60 s after SIGTERM. Now SIGTERM cuts
     the delivery in flight, the watcher exits 0 (within the 20 s `stop` allows), and every
@@ -460,10 +400,10 @@ def test_sigterm_stops_watch_while_a_webhook_drips_and_deliveries_resume_next_ru
         "--zones", paris_zones_path, "--source", f"sbs://127.0.0.1:{receiver.port}",
         "--store", store, "--webhook", hook.url,
     )  # fmt: skip
-    watcher = Watcher(tmp_path, "dripped", *args)
-    watchers.append(watcher)
-    wait_for(lambda: len(stored_ids(store)) >= 10, "events to be stored", watcher)
-    wait_for(lambda: hook.requests >= 1, "a delivery in flight", watcher)
+    watcher = WatchProcess(tmp_path, *args, name="dripped")
+    watches.append(watcher)
+    watcher.wait_for(lambda: len(stored_ids(store)) >= 10, "events to be stored")
+    watcher.wait_for(lambda: hook.requests >= 1, "a delivery in flight")
     assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
     assert "sent when watch runs again" in watcher.out.read_text()
 
@@ -472,9 +412,9 @@ def test_sigterm_stops_watch_while_a_webhook_drips_and_deliveries_resume_next_ru
     assert hook.keys() == set() and pending_ids(store) == set(stored)
 
     hook.dripping.clear()
-    watcher = Watcher(tmp_path, "resumed", *args)
-    watchers.append(watcher)
-    wait_for(lambda: hook.keys() >= set(stored), "the pending deliveries", watcher)
+    watcher = WatchProcess(tmp_path, *args, name="resumed")
+    watches.append(watcher)
+    watcher.wait_for(lambda: hook.keys() >= set(stored), "the pending deliveries")
     assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
     assert not pending_ids(store)
 
@@ -484,7 +424,7 @@ def test_garbage_written_into_the_store_stops_watch_clearly_and_saves_its_events
     paris_zones_path: Path,
     tmp_path: Path,
     servers: list[Any],
-    watchers: list[Watcher],
+    watches: list[WatchProcess],
 ) -> None:
     """Another program writes garbage over the store while `watch` runs (every page but the
     first, after a checkpoint, so that the next commit must read it). Decided: `watch` cannot
@@ -497,12 +437,11 @@ def test_garbage_written_into_the_store_stops_watch_clearly_and_saves_its_events
     receiver = Receiver([[b"".join(feed[:half]), damaged, b"".join(feed[half:]), HOLD], [HOLD]])
     servers.append(receiver)
     store = tmp_path / "events.sqlite"
-    watcher = Watcher(
-        tmp_path, "damaged", "--zones", paris_zones_path,
-        "--source", f"sbs://127.0.0.1:{receiver.port}", "--store", store,
+    watcher = WatchProcess(tmp_path, "--zones", paris_zones_path,
+        "--source", f"sbs://127.0.0.1:{receiver.port}", "--store", store, name="damaged",
     )  # fmt: skip
-    watchers.append(watcher)
-    wait_for(lambda: len(stored_ids(store)) >= 3, "events to be stored", watcher)
+    watches.append(watcher)
+    watcher.wait_for(lambda: len(stored_ids(store)) >= 3, "events to be stored")
     with sqlite3.connect(store, timeout=10) as conn:  # another program
         # until the whole log is in the file: a checkpoint that a reader held back leaves the
         # pages in the log, where the watch would go on reading them instead of the garbage
@@ -515,7 +454,7 @@ def test_garbage_written_into_the_store_stops_watch_clearly_and_saves_its_events
         f.seek(4096)
         f.write(np.random.default_rng(12).bytes(size - 4096))
     damaged.set()
-    wait_for(lambda: watcher.process.poll() is not None, "watch to stop", limit_s=60.0)
+    watcher.process.wait(60.0)  # the watch stops of itself
     assert watcher.process.returncode == 2, watcher.output()
     err = watcher.err.read_text().replace("\n", " ")
     assert f"{store}: cannot write events:" in err and "watch stopped" in err

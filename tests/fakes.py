@@ -14,6 +14,9 @@ import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 HOLD = "hold"  # end of a script: keep the connection open (silent) until the server stops
 CLOSE = "close"  # hang up at once (the script's end does too)
@@ -202,35 +205,57 @@ def beast_bytes(frames: list[str]) -> bytes:
     return bytes(out)
 
 
-class WatchProcess:
-    """`python -m skyfence watch` with stdout and stderr in files: piped, as under systemd, and a
+def free_port() -> int:
+    """A port free on 127.0.0.1 now (a server started later may still race for it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SkyfenceProcess:
+    """`python -m skyfence ARGS` with stdout and stderr in files: piped, as under systemd, and a
     full pipe cannot block it. The `watches` fixture (conftest) kills what a test leaves running."""
 
-    def __init__(self, tmp_path: Path, *args: str | Path, name: str = "watch") -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *args: str | Path,
+        name: str = "watch",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.out, self.err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
         with self.out.open("w") as out, self.err.open("w") as err:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "skyfence", "watch", *map(str, args)],
+                [sys.executable, "-m", "skyfence", *map(str, args)],
                 stdout=out,
                 stderr=err,
-                env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+                env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", **(env or {})},
             )
 
     def output(self) -> str:
         return f"stdout:\n{self.out.read_text()}\nstderr:\n{self.err.read_text()}"
 
     def wait_for(self, done: Callable[[], bool], what: str, limit_s: float = 60.0) -> None:
-        """Poll `done` until it holds; the watch exiting first, or the limit, fails the test
-        with the watch's output (a generous limit: the machine is shared)."""
+        """Poll `done` until it holds; the process exiting first, or the limit, fails the test
+        with its output (a generous limit: the machine is shared)."""
         end = time.monotonic() + limit_s
         while not done():
             if self.process.poll() is not None:
-                raise AssertionError(f"watch exited while waiting for {what}\n{self.output()}")
+                raise AssertionError(f"exited while waiting for {what}\n{self.output()}")
             if time.monotonic() > end:
-                raise AssertionError(
-                    f"gave up waiting for {what} after {limit_s} s\n{self.output()}"
-                )
+                raise AssertionError(f"gave up on {what} after {limit_s} s\n{self.output()}")
             time.sleep(0.05)
+
+    def wait_until_serving(self, url: str) -> None:
+        """Until `url`api/status answers 200: the web server is up."""
+
+        def serving() -> bool:
+            try:
+                return httpx.get(f"{url}api/status", timeout=1).status_code == 200
+            except httpx.TransportError:  # not listening yet
+                return False
+
+        self.wait_for(serving, f"the web server at {url}")
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.process.poll() is None:
@@ -240,9 +265,30 @@ class WatchProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5.0)
-            raise AssertionError(f"watch did not stop on signal {sig}\n{self.output()}") from None
+            raise AssertionError(f"did not stop on signal {sig}\n{self.output()}") from None
 
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(5.0)
+
+
+class WatchProcess(SkyfenceProcess):
+    """`python -m skyfence watch ARGS`, as `SkyfenceProcess`."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        *args: str | Path,
+        name: str = "watch",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(tmp_path, "watch", *args, name=name, env=env)
+
+
+def page_errors(page: Any) -> list[str]:
+    """The console errors and uncaught exceptions of a Playwright page, from now on."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    return problems

@@ -4,21 +4,14 @@ once on a piped stderr, not once per retry."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 
 import httpx
-from fakes import AFR_CROSSING_ZONE, PacedBeast, WatchProcess
+from fakes import AFR_CROSSING_ZONE, PacedBeast, WatchProcess, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 THY9BP = Path(__file__).parents[2] / "skyfence/samples/thy9bp_spoofing_2024-09-17.json.gz"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str) -> httpx.Response | None:

@@ -334,7 +334,7 @@ class MqttDelivery(OutboxWorker):
 
     def __init__(self, store: EventStore, publisher: MqttPublisher, **worker: Any) -> None:
         key = publisher.target.key
-        super().__init__(store, key, name=key, **worker)
+        super().__init__(store, key, name=key, timeout_s=publisher.timeout_s, **worker)
         self.publisher = publisher
         self._closed = False
         self.start()

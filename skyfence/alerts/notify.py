@@ -152,19 +152,13 @@ class AppriseDelivery(OutboxWorker):
         batch: int = 1000,
         window_s: float = WINDOW_S,
     ) -> None:
-        if destination.key not in store.notifiers:
-            raise InputError(
-                f"--notify {destination.scheme}://...: not one of the store's notifiers:"
-                " its events are never queued for it"
-            )
-        if timeout_s <= 0:
-            raise InputError("timeout_s must be > 0")
         self._apprise = _apprise(destination)
         name = str(next(iter(self._apprise)).url(privacy=True))  # type: ignore[no-untyped-call]
         super().__init__(
             store,
             destination.key,
             name=name,
+            timeout_s=timeout_s,
             max_backoff_s=max_backoff_s,
             base_backoff_s=base_backoff_s,
             rng=rng,
@@ -173,13 +167,9 @@ class AppriseDelivery(OutboxWorker):
         )
         self.destination = destination
         self.public_url = public_url
-        self.timeout_s = float(timeout_s)
         self.window_s = float(window_s)  # the rate's minute (shorter in tests)
         self._sends: deque[float] = deque()  # monotonic times of this minute's messages
         self.start()
-
-    def __enter__(self) -> AppriseDelivery:
-        return self
 
     def ready_in(self) -> float:
         now = time.monotonic()

@@ -24,7 +24,6 @@ from urllib.parse import SplitResult
 
 from skyfence.alerts.destinations import url_parts
 from skyfence.alerts.outbox import CLOSE_TIMEOUT_S, DeliveryStats, Message, OutboxWorker
-from skyfence.errors import InputError
 from skyfence.store.events import EventStore
 
 __all__ = ["CLOSE_TIMEOUT_S", "DeliveryStats", "WebhookDelivery", "check_webhook_url"]
@@ -54,18 +53,12 @@ class WebhookDelivery(OutboxWorker):
         poll_s: float = 1.0,
         batch: int = 100,
     ) -> None:
-        if url not in store.webhook_urls:
-            raise InputError(
-                f"{url!r} is not one of the store's webhook URLs {list(store.webhook_urls)}:"
-                " its events are never queued for it"
-            )
-        if timeout_s <= 0:
-            raise InputError("timeout_s must be > 0")
         parts = check_webhook_url(url)
         super().__init__(
             store,
             url,
             name=url,
+            timeout_s=timeout_s,
             max_backoff_s=max_backoff_s,
             base_backoff_s=base_backoff_s,
             rng=rng,
@@ -73,16 +66,12 @@ class WebhookDelivery(OutboxWorker):
             batch=batch,
         )
         self.url = url
-        self.timeout_s = float(timeout_s)
         self._https = parts.scheme == "https"
         self._host = parts.hostname or ""
         self._port = parts.port
         self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._in_flight: http.client.HTTPConnection | None = None  # for `close` to cut
         self.start()
-
-    def __enter__(self) -> WebhookDelivery:
-        return self
 
     def cut(self) -> None:
         with self._lock:

@@ -324,7 +324,7 @@ def test_backoff_is_full_jitter_under_a_doubling_cap(tmp_path: Path) -> None:
             cap = min(300.0, 2.0 ** (n - 1))
             assert all(0 <= d <= cap for d in draws)
             assert max(draws) > 0.8 * cap and min(draws) < 0.2 * cap  # the whole range is used
-        with pytest.raises(ValueError, match="not one of the store's webhook URLs"):
+        with pytest.raises(ValueError, match="not one of the store's delivery destinations"):
             WebhookDelivery(store, "http://127.0.0.1:9/other")
 
 

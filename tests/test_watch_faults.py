@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import signal
 import sqlite3
 import threading
@@ -464,3 +465,52 @@ def test_garbage_written_into_the_store_stops_watch_clearly_and_saves_its_events
         [json.loads(line) for line in rescue.read_text().splitlines()] if rescue.exists() else []
     )
     assert all({"id", "kind", "zone_id", "time"} <= set(record) for record in saved)
+
+
+def test_a_store_locked_by_another_program_past_its_busy_timeout_is_waited_out(
+    feed: list[bytes],
+    paris_zones_path: Path,
+    tmp_path: Path,
+    servers: list[Any],
+    watches: list[WatchProcess],
+) -> None:
+    """Another program holds the store's write lock for 8 s, longer than the 5 s each commit
+    waits for it, while the second half of the feed comes in. Decided: a lock is transient, so
+    `watch` says "store busy" once, runs on, and commits what waited when the lock is let go
+    (it would stop after 30 s); every event the engine found is stored."""
+    release = threading.Event()
+    half = len(feed) // 2
+    receiver = Receiver([[b"".join(feed[:half]), release, b"".join(feed[half:]), HOLD], [HOLD]])
+    servers.append(receiver)
+    store = tmp_path / "events.sqlite"
+    watcher = WatchProcess(tmp_path, "--zones", paris_zones_path,
+        "--source", f"sbs://127.0.0.1:{receiver.port}", "--store", store, name="busy",
+    )  # fmt: skip
+    watches.append(watcher)
+    watcher.wait_for(lambda: len(stored_ids(store)) >= 3, "events to be stored")
+    with sqlite3.connect(store, isolation_level=None, timeout=10) as other:  # another program
+        other.execute("BEGIN IMMEDIATE")
+        held_until = time.monotonic() + 8.0
+        release.set()  # the rest of the feed, and its events, while the lock is held
+        watcher.wait_for(lambda: "store busy" in watcher.err.read_text(), "a store busy line")
+        while time.monotonic() < held_until:
+            assert watcher.process.poll() is None, watcher.output()
+            time.sleep(0.1)
+        other.execute("ROLLBACK")
+    other.close()
+    watcher.wait_for(lambda: "working again" in watcher.err.read_text(), "the store to commit")
+    time.sleep(1.5)  # the last fixes through the engine (ticks of 0.5 s) and the store
+    assert watcher.stop() == 0, watcher.output()
+    err = watcher.err.read_text().splitlines()
+    busy = [line for line in err if line.startswith(f"event store {store}: ")]
+    assert len(busy) == 2, watcher.output()  # said once, and once when it works again
+    assert busy[0].endswith(
+        ": store busy: database is locked (another program holds the write lock);"
+        " retrying for up to 30 s"
+    )
+    assert busy[1].startswith(f"event store {store}: working again after ")
+    found = re.search(r" state vectors, ([\d,]+) events? \(", watcher.out.read_text())
+    assert found is not None, watcher.output()
+    ids = stored_ids(store)
+    assert len(ids) == len(set(ids)) == int(found.group(1).replace(",", ""))
+    assert integrity(store) == [("ok",)]

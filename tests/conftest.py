@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes import WatchProcess
@@ -49,3 +50,30 @@ def watches() -> Iterator[list[WatchProcess]]:
     yield started
     for watch in started:
         watch.kill()
+
+
+@pytest.fixture(scope="session")
+def rule_events(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
+    """A rule's events on real frames (no zone): AFR 393322 whose identity replies were
+    re-encoded to 7700 for a stretch, and on a watch list of one row."""
+    from fakes import squawking
+
+    from skyfence.auditing import run_audit
+    from skyfence.engine.engine import Engine
+    from skyfence.engine.events import Event
+    from skyfence.rules import RuleSet
+    from skyfence.rules.squawk import EmergencySquawks
+    from skyfence.rules.watchlist import WatchedAircraft, WatchList
+
+    out = tmp_path_factory.mktemp("rules")
+    squawking(samples, out / "flight.jsonl", [range(300, 400)])
+    listed = out / "plane-alert-db.csv"
+    listed.write_text(
+        "$ICAO,$Registration,$Operator,$Type,$ICAO Type,#CMPG,$Tag 1,$#Tag 2,$#Tag 3,Category,"
+        "$#Link\n393322,,Air France,Airbus,,Civ,Flag carrier,,,Airlines,\n"
+    )
+    rules = RuleSet([EmergencySquawks(), WatchedAircraft(WatchList.load([listed]))])
+    events: list[Event] = []
+    run_audit([out / "flight.jsonl"], Engine([], rules=rules), [], on_events=events.extend)
+    assert sorted(e.kind for e in events) == ["emergency_squawk", "watched_aircraft"]
+    return sorted(events, key=lambda e: e.kind)

@@ -35,7 +35,7 @@ def event_message(
     info = KINDS[kind]
     details: Mapping[str, Any] = event.get("details") or {}
     zone = zone or {}
-    zone_id = escape_controls(str(event["zone_id"]))
+    zone_id = place(event)
     zone_name = escape_controls(str(details.get("zone_name") or zone.get("name") or ""))
     band = escape_controls(str(details.get("band") or zone.get("band") or ""))
     who = _who(event)
@@ -58,13 +58,13 @@ def event_message(
 
 def summary_message(events: Sequence[Mapping[str, Any]], public_url: str | None = None) -> Text:
     """One message for a storm: how many of each kind in each zone, then the first events."""
-    groups = Counter((KINDS[e["kind"]].label, escape_controls(str(e["zone_id"]))) for e in events)
+    groups = Counter((KINDS[e["kind"]].label, place(e)) for e in events)
     counts = ", ".join(f"{n} {label} {zone}" for (label, zone), n in groups.most_common())
     head = f"{counted(len(events), 'more event')}: {counts}"
     lines = [head, ""]
     for e in events[:SUMMARY_LINES]:
         label = KINDS[e["kind"]].label
-        lines.append(f"{e['time']} {label} {escape_controls(str(e['zone_id']))} {_who(e)}")
+        lines.append(f"{e['time']} {label} {place(e)} {_who(e)}")
     if len(events) > SUMMARY_LINES:
         lines.append(f"... and {len(events) - SUMMARY_LINES:,} more in the event store")
     if public_url:
@@ -72,6 +72,23 @@ def summary_message(events: Sequence[Mapping[str, Any]], public_url: str | None 
     order: list[KindSeverity] = ["info", "warning", "critical"]
     severity = max((KINDS[e["kind"]].severity for e in events), key=order.index)
     return Text(f"skyfence: {counted(len(events), 'more event')}", "\n".join(lines), severity)
+
+
+def place(event: Mapping[str, Any]) -> str:
+    """Where the event is: its zone id, or for a rule's event (it has no zone) what the rule
+    saw: "squawk 7700 (emergency)", "watch list (CATEGORY)". The map says the same."""
+    zone_id = escape_controls(str(event.get("zone_id") or ""))
+    if zone_id:
+        return zone_id
+    d: Mapping[str, Any] = event.get("details") or {}
+    if event["kind"] == "emergency_squawk" and d.get("squawk"):
+        meaning = f" ({d['meaning']})" if d.get("meaning") else ""
+        return escape_controls(f"squawk {d['squawk']}{meaning}")
+    listed = d.get("watchlist")
+    if event["kind"] == "watched_aircraft":
+        category = listed.get("category") if isinstance(listed, Mapping) else None
+        return escape_controls("watch list" + (f" ({category})" if category else ""))
+    return KINDS[event["kind"]].label
 
 
 def event_link(public_url: str, event_id: str) -> str:

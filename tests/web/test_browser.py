@@ -20,6 +20,8 @@ from skyfence.kinds import KINDS
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
+    from skyfence.engine.events import Event
+
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 TOKEN = "browser-test-token"
 
@@ -217,3 +219,35 @@ def test_a_notification_link_opens_its_event(server: str, browser: Browser) -> N
     page.locator("#details").wait_for(timeout=10_000)
     assert event["callsign"] in page.locator("#details").inner_text()
     assert page.locator(".alert.selected").get_attribute("data-id") == event["id"]
+
+
+def test_a_rules_event_shows_its_rule_not_a_blank_zone(
+    rule_events: list[Event], tmp_path: Path, browser: Browser
+) -> None:
+    """An emergency squawk and a watched aircraft have no zone: the list and the card say
+    the rule's finding ("squawk 7700 (emergency)", "watch list (Airlines)"), not a dash."""
+    from skyfence.store.events import EventStore
+    from skyfence.web.server import WebServer
+
+    with EventStore(tmp_path / "rules.sqlite") as store:
+        store.write(rule_events)
+        store.flush(timeout=10)
+        server = WebServer(store, TOKEN, port=free_port())
+        server.start()
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 850})
+            problems = page_errors(page)
+            page.goto(server.url)
+            page.wait_for_selector("body[data-ready='1']", state="attached", timeout=30_000)
+            squawk = page.locator(".alert.kind-emergency_squawk")
+            assert squawk.locator(".zone").inner_text() == "squawk 7700 (emergency)"
+            watched = page.locator(".alert.kind-watched_aircraft .zone")
+            assert watched.inner_text() == "watch list (Airlines)"
+            squawk.locator("button.open").click()
+            rule = page.locator("#details dd.rule")
+            rule.wait_for(timeout=10_000)
+            assert rule.inner_text() == "squawk 7700 (emergency)"
+            assert page.locator("#details dd.band").count() == 0  # no zone, no zone band
+        finally:
+            server.stop()
+    assert not problems, problems

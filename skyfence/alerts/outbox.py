@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import Self, TypedDict
 
 from skyfence.errors import InputError
 from skyfence.store.events import Delivery, EventStore
@@ -52,6 +52,17 @@ class Message:
 
     deliveries: Sequence[Delivery]
     send: bool = True
+
+
+class WorkerOptions(TypedDict, total=False):
+    """What a transport passes on to `OutboxWorker` as it is (see there)."""
+
+    timeout_s: float
+    max_backoff_s: float
+    base_backoff_s: float
+    rng: random.Random | None
+    poll_s: float
+    batch: int
 
 
 class OutboxWorker:

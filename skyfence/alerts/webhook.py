@@ -17,13 +17,19 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import random
 import socket
 import threading
+from typing import Unpack
 from urllib.parse import SplitResult
 
 from skyfence.alerts.destinations import url_parts
-from skyfence.alerts.outbox import CLOSE_TIMEOUT_S, DeliveryStats, Message, OutboxWorker
+from skyfence.alerts.outbox import (
+    CLOSE_TIMEOUT_S,
+    DeliveryStats,
+    Message,
+    OutboxWorker,
+    WorkerOptions,
+)
 from skyfence.store.events import EventStore
 
 __all__ = ["CLOSE_TIMEOUT_S", "DeliveryStats", "WebhookDelivery", "check_webhook_url"]
@@ -34,37 +40,15 @@ MAX_RESPONSE_BYTES = 64 * 1024  # what we read of an answer before closing: only
 class WebhookDelivery(OutboxWorker):
     """A worker thread POSTing the store's pending events for `url`; `close` stops it.
 
-    One worker per URL and store: two would send each event twice. `rng` (seed it in tests)
-    draws the jitter; `base_backoff_s` is the cap of the first retry's delay, doubled on each
-    further failure of the same event up to `max_backoff_s`.
+    One worker per URL and store: two would send each event twice. The options (timeout,
+    backoff, jitter) are `OutboxWorker`'s.
     """
 
     kind = "webhook"
 
-    def __init__(
-        self,
-        store: EventStore,
-        url: str,
-        timeout_s: float = 5,
-        max_backoff_s: float = 300,
-        *,
-        base_backoff_s: float = 1.0,
-        rng: random.Random | None = None,
-        poll_s: float = 1.0,
-        batch: int = 100,
-    ) -> None:
+    def __init__(self, store: EventStore, url: str, **worker: Unpack[WorkerOptions]) -> None:
         parts = check_webhook_url(url)
-        super().__init__(
-            store,
-            url,
-            name=url,
-            timeout_s=timeout_s,
-            max_backoff_s=max_backoff_s,
-            base_backoff_s=base_backoff_s,
-            rng=rng,
-            poll_s=poll_s,
-            batch=batch,
-        )
+        super().__init__(store, url, name=url, **worker)
         self.url = url
         self._https = parts.scheme == "https"
         self._host = parts.hostname or ""

@@ -12,19 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
-from skyfence.schema import StateVectors
-from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore, StoreError
-from skyfence.zones.geojson import load_zones
 
 
 @pytest.fixture(scope="module")
-def events(samples: Path, paris_zones_path: Path) -> list[Event]:
-    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
-    engine = Engine(load_zones(paris_zones_path))
-    return (engine.process(sv) + engine.finish())[:300]
+def events(quickstart_events: list[Event]) -> list[Event]:
+    return quickstart_events[:300]
 
 
 @contextlib.contextmanager

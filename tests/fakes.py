@@ -3,6 +3,7 @@ bombs, and `watch` run as a real subprocess."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -11,12 +12,16 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+import numpy as np
+
+if TYPE_CHECKING:
+    from skyfence.schema import StateVectors
 
 HOLD = "hold"  # end of a script: keep the connection open (silent) until the server stops
 CLOSE = "close"  # hang up at once (the script's end does too)
@@ -216,6 +221,8 @@ class SkyfenceProcess:
     """`python -m skyfence ARGS` with stdout and stderr in files: piped, as under systemd, and a
     full pipe cannot block it. The `watches` fixture (conftest) kills what a test leaves running."""
 
+    command: tuple[str, ...] = ()  # what comes before ARGS
+
     def __init__(
         self,
         tmp_path: Path,
@@ -226,7 +233,7 @@ class SkyfenceProcess:
         self.out, self.err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
         with self.out.open("w") as out, self.err.open("w") as err:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "skyfence", *map(str, args)],
+                [sys.executable, "-m", "skyfence", *self.command, *map(str, args)],
                 stdout=out,
                 stderr=err,
                 env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", **(env or {})},
@@ -276,14 +283,23 @@ class SkyfenceProcess:
 class WatchProcess(SkyfenceProcess):
     """`python -m skyfence watch ARGS`, as `SkyfenceProcess`."""
 
-    def __init__(
-        self,
-        tmp_path: Path,
-        *args: str | Path,
-        name: str = "watch",
-        env: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(tmp_path, "watch", *args, name=name, env=env)
+    command = ("watch",)
+
+
+@contextlib.contextmanager
+def serving(
+    tmp_path: Path, *args: str | Path, name: str = "watch", env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`python -m skyfence ARGS --port PORT` (a free port) while its web server answers: yields
+    the server's URL, and stops the process after."""
+    port = free_port()
+    process = SkyfenceProcess(tmp_path, *args, "--port", str(port), name=name, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        process.wait_until_serving(url)
+        yield url
+    finally:
+        process.stop()
 
 
 def page_errors(page: Any) -> list[str]:
@@ -292,3 +308,12 @@ def page_errors(page: Any) -> list[str]:
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
     return problems
+
+
+def assert_same(a: StateVectors, b: StateVectors) -> None:
+    """Two readings of the same traffic hold the same state vectors, column by column."""
+    assert len(a) == len(b)
+    for name in ("t_s", "lat_deg", "lon_deg", "alt_baro_ft", "gs_kt", "track_deg", "vrate_fpm"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    for name in ("icao24", "callsign", "squawk", "on_ground", "nic", "nacp"):
+        assert getattr(a, name).tolist() == getattr(b, name).tolist(), name

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from fakes import SkyfenceProcess, free_port, page_errors
+from fakes import free_port, page_errors, serving
 
 from skyfence.kinds import KINDS
 
@@ -29,19 +29,12 @@ TOKEN = "browser-test-token"
 @pytest.fixture()
 def watcher(tmp_path: Path) -> Iterator[str]:
     """`skyfence watch --web` replaying real frames at 100x: the first alert comes ~14 s in."""
-    port = free_port()
     frames = files("skyfence") / "samples" / "af_cdg_tls_2024-07-06.jsonl.gz"
-    process = SkyfenceProcess(
+    with serving(
         tmp_path, "watch", "--zones", "demo", "--source", str(frames), "--speed", "100",
-        "--web", "--port", str(port), "--store", tmp_path / "events.sqlite",
-        env={"SKYFENCE_TOKEN": TOKEN},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        process.wait_until_serving(url)
+        "--web", "--store", tmp_path / "events.sqlite", env={"SKYFENCE_TOKEN": TOKEN},
+    ) as url:  # fmt: skip
         yield url
-    finally:
-        process.stop()
 
 
 def test_an_alert_arrives_live_and_is_acknowledged(watcher: str, browser: Browser) -> None:
@@ -87,19 +80,12 @@ def test_an_alert_arrives_live_and_is_acknowledged(watcher: str, browser: Browse
 @pytest.fixture()
 def server(demo_store_path: Path, tmp_path: Path) -> Iterator[str]:
     """`skyfence serve` over the store the demo's watch wrote (THY9BP's hours included)."""
-    port = free_port()
     store = tmp_path / "demo.sqlite"
     store.write_bytes(demo_store_path.read_bytes())
-    process = SkyfenceProcess(
-        tmp_path, "serve", "--store", store, "--port", str(port), name="serve",
-        env={"SKYFENCE_TOKEN": TOKEN},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        process.wait_until_serving(url)
+    with serving(
+        tmp_path, "serve", "--store", store, name="serve", env={"SKYFENCE_TOKEN": TOKEN}
+    ) as url:
         yield url
-    finally:
-        process.stop()
 
 
 def test_the_interference_layer_steps_through_the_hours(server: str, browser: Browser) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fakes import SkyfenceProcess, free_port
+from fakes import free_port, serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -17,16 +17,13 @@ THY9BP = Path(__file__).parents[2] / "skyfence/samples/thy9bp_spoofing_2024-09-1
 def test_a_refused_feed_and_a_failing_webhook_are_shown_in_the_footer(
     tmp_path: Path, browser: Browser
 ) -> None:
-    port, feed_port, hook_port = free_port(), free_port(), free_port()
-    process = SkyfenceProcess(
+    feed_port, hook_port = free_port(), free_port()
+    with serving(
         tmp_path, "watch", "--zones", "ukraine",
         "--source", f"beast://127.0.0.1:{feed_port}", "--source", THY9BP,
         "--speed", "0", "--webhook", f"http://127.0.0.1:{hook_port}/secret-token",
-        "--web", "--port", str(port), "--store", tmp_path / "events.sqlite",
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        process.wait_until_serving(url)
+        "--web", "--store", tmp_path / "events.sqlite",
+    ) as url:  # fmt: skip
         page = browser.new_page(viewport={"width": 1400, "height": 850})
         page.goto(url)
         feed = page.locator("#sources .source.disconnected .why")
@@ -38,5 +35,3 @@ def test_a_refused_feed_and_a_failing_webhook_are_shown_in_the_footer(
         assert text.startswith(f"http://127.0.0.1:{hook_port}/…")
         assert " pending · ConnectionRefusedError" in text
         assert "secret-token" not in page.content()
-    finally:
-        process.stop()

@@ -222,6 +222,27 @@ def check_deliveries(path: Path, hook: Webhook) -> None:
         assert body["id"] == key
 
 
+def watch_halves(
+    feed: list[bytes],
+    gate: threading.Event,
+    zones: Path,
+    store: Path,
+    servers: list[Any],
+    watches: list[WatchProcess],
+) -> WatchProcess:
+    """A watch of the feed's first half, once it has stored a few events; the second half comes
+    when `gate` is set (after the test has done something to the store)."""
+    half = len(feed) // 2
+    receiver = Receiver([[b"".join(feed[:half]), gate, b"".join(feed[half:]), HOLD], [HOLD]])
+    servers.append(receiver)
+    watcher = WatchProcess(store.parent, "--zones", zones,
+        "--source", f"sbs://127.0.0.1:{receiver.port}", "--store", store,
+    )  # fmt: skip
+    watches.append(watcher)
+    watcher.wait_for(lambda: len(stored_ids(store)) >= 3, "events to be stored")
+    return watcher
+
+
 # -- the tests ---------------------------------------------------------------------------------
 
 
@@ -434,15 +455,8 @@ def test_garbage_written_into_the_store_stops_watch_clearly_and_saves_its_events
     # the second half of the feed comes after the damage: the watch must write again to meet it
     # (a watch with nothing left to write never reads the damaged pages, however long it runs)
     damaged = threading.Event()
-    half = len(feed) // 2
-    receiver = Receiver([[b"".join(feed[:half]), damaged, b"".join(feed[half:]), HOLD], [HOLD]])
-    servers.append(receiver)
     store = tmp_path / "events.sqlite"
-    watcher = WatchProcess(tmp_path, "--zones", paris_zones_path,
-        "--source", f"sbs://127.0.0.1:{receiver.port}", "--store", store, name="damaged",
-    )  # fmt: skip
-    watches.append(watcher)
-    watcher.wait_for(lambda: len(stored_ids(store)) >= 3, "events to be stored")
+    watcher = watch_halves(feed, damaged, paris_zones_path, store, servers, watches)
     with sqlite3.connect(store, timeout=10) as conn:  # another program
         # until the whole log is in the file: a checkpoint that a reader held back leaves the
         # pages in the log, where the watch would go on reading them instead of the garbage
@@ -479,15 +493,8 @@ def test_a_store_locked_by_another_program_past_its_busy_timeout_is_waited_out(
     `watch` says "store busy" once, runs on, and commits what waited when the lock is let go
     (it would stop after 30 s); every event the engine found is stored."""
     release = threading.Event()
-    half = len(feed) // 2
-    receiver = Receiver([[b"".join(feed[:half]), release, b"".join(feed[half:]), HOLD], [HOLD]])
-    servers.append(receiver)
     store = tmp_path / "events.sqlite"
-    watcher = WatchProcess(tmp_path, "--zones", paris_zones_path,
-        "--source", f"sbs://127.0.0.1:{receiver.port}", "--store", store, name="busy",
-    )  # fmt: skip
-    watches.append(watcher)
-    watcher.wait_for(lambda: len(stored_ids(store)) >= 3, "events to be stored")
+    watcher = watch_halves(feed, release, paris_zones_path, store, servers, watches)
     with sqlite3.connect(store, isolation_level=None, timeout=10) as other:  # another program
         other.execute("BEGIN IMMEDIATE")
         held_until = time.monotonic() + 8.0

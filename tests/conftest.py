@@ -77,3 +77,17 @@ def rule_events(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> list
     run_audit([out / "flight.jsonl"], Engine([], rules=rules), [], on_events=events.extend)
     assert sorted(e.kind for e in events) == ["emergency_squawk", "watched_aircraft"]
     return sorted(events, key=lambda e: e.kind)
+
+
+@pytest.fixture(scope="session")
+def quickstart_events(samples: Path, paris_zones_path: Path) -> list[Any]:
+    """The engine's events on traffic's quickstart recording (28 aircraft around the Paris
+    test zones, over a thousand events): found once for the whole session."""
+    from skyfence.engine.engine import Engine
+    from skyfence.schema import StateVectors
+    from skyfence.sources.recordings import read_recording
+    from skyfence.zones.geojson import load_zones
+
+    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    engine = Engine(load_zones(paris_zones_path))
+    return engine.process(sv) + engine.finish()

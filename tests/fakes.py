@@ -217,6 +217,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+ROOT = Path(__file__).parents[1]  # this checkout
+
+
+def run_skyfence(
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m skyfence ARGS` to its end, its output captured; this checkout's skyfence
+    whatever `cwd` is."""
+    return subprocess.run(
+        [sys.executable, "-m", "skyfence", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+
+
 class SkyfenceProcess:
     """`python -m skyfence ARGS` with stdout and stderr in files: piped, as under systemd, and a
     full pipe cannot block it. The `watches` fixture (conftest) kills what a test leaves running."""

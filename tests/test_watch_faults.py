@@ -83,14 +83,12 @@ def line_time(line: bytes) -> float:
 # -- servers -----------------------------------------------------------------------------------
 
 
-class Webhook:
-    """An HTTP endpoint that fails (500, then a connection closed without an answer, in turn)
-    while `failing()` says so, and records the Idempotency-Key and body of what it accepts."""
+class HookServer:
+    """An HTTP endpoint on 127.0.0.1 that records the Idempotency-Key and body of what it
+    accepts; a subclass's `respond` says how it answers each POST."""
 
-    def __init__(self, failing: Callable[[int], bool]) -> None:
-        self.failing = failing  # given the number of requests before this one
+    def __init__(self) -> None:
         self.requests = 0
-        self.failures = 0
         self.accepted: list[tuple[str, dict[str, Any]]] = []
         self.lock = threading.Lock()
         hook = self
@@ -99,20 +97,9 @@ class Webhook:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with hook.lock:
-                    fail = hook.failing(hook.requests)
+                    before = hook.requests
                     hook.requests += 1
-                    if fail:
-                        hook.failures += 1
-                        close = hook.failures % 2 == 0
-                    else:
-                        key = self.headers["Idempotency-Key"]
-                        hook.accepted.append((key, json.loads(body)))
-                if fail and close:
-                    self.close_connection = True  # no answer at all
-                    return
-                self.send_response(500 if fail else 204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                hook.respond(self, before, body)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -123,6 +110,17 @@ class Webhook:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def respond(self, handler: BaseHTTPRequestHandler, before: int, body: bytes) -> None:
+        """Answer one POST; `before`: the number of requests before this one."""
+        raise NotImplementedError
+
+    def accept(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        with self.lock:
+            self.accepted.append((handler.headers["Idempotency-Key"], json.loads(body)))
+        handler.send_response(204)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
     def keys(self) -> set[str]:
         with self.lock:
             return {key for key, _ in self.accepted}
@@ -131,6 +129,30 @@ class Webhook:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5.0)
+
+
+class Webhook(HookServer):
+    """Fails (500, then a connection closed without an answer, in turn) while `failing()`
+    says so, then accepts."""
+
+    def __init__(self, failing: Callable[[int], bool]) -> None:
+        self.failing = failing  # given the number of requests before this one
+        self.failures = 0
+        super().__init__()
+
+    def respond(self, handler: BaseHTTPRequestHandler, before: int, body: bytes) -> None:
+        if not self.failing(before):
+            self.accept(handler, body)
+            return
+        with self.lock:
+            self.failures += 1
+            close = self.failures % 2 == 0
+        if close:
+            handler.close_connection = True  # no answer at all
+            return
+        handler.send_response(500)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
 
 
 @pytest.fixture
@@ -352,56 +374,27 @@ def test_watch_killed_mid_feed_then_restarted(
     check_deliveries(store, hook)
 
 
-class DrippingWebhook:
+class DrippingWebhook(HookServer):
     """An endpoint that answers one byte every 3 s while `dripping` is set (the attack: no
     socket read ever times out), and 204 with the key recorded once it is cleared."""
 
     def __init__(self) -> None:
         self.dripping = threading.Event()
         self.dripping.set()
-        self.requests = 0
-        self.accepted: list[tuple[str, dict[str, Any]]] = []
-        self.lock = threading.Lock()
-        hook = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with hook.lock:
-                    hook.requests += 1
-                if hook.dripping.is_set():
-                    try:
-                        for byte in b"HTTP/1.1 204 No Content\r\n" * 100:
-                            self.wfile.write(bytes([byte]))
-                            self.wfile.flush()
-                            time.sleep(3.0)
-                    except OSError:
-                        pass  # the client hung up
-                    self.close_connection = True
-                    return
-                with hook.lock:
-                    hook.accepted.append((self.headers["Idempotency-Key"], json.loads(body)))
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def keys(self) -> set[str]:
-        with self.lock:
-            return {key for key, _ in self.accepted}
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5.0)
+    def respond(self, handler: BaseHTTPRequestHandler, before: int, body: bytes) -> None:
+        if not self.dripping.is_set():
+            self.accept(handler, body)
+            return
+        try:
+            for byte in b"HTTP/1.1 204 No Content\r\n" * 100:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                time.sleep(3.0)
+        except OSError:
+            pass  # the client hung up
+        handler.close_connection = True
 
 
 def test_sigterm_stops_watch_while_a_webhook_drips_and_deliveries_resume_next_run(

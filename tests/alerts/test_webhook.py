@@ -29,22 +29,16 @@ import pytest
 from fakes import free_port
 
 from skyfence.alerts.webhook import DeliveryStats, WebhookDelivery
-from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
-from skyfence.schema import StateVectors
-from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore, OutboxCounts
-from skyfence.zones.geojson import load_zones
 
 TIMEOUT_S = 0.5  # the worker's; a hanging request sleeps longer than that
 DRIP_S = TIMEOUT_S / 3  # a dripping answer sends a byte this often: no read ever times out
 
 
 @pytest.fixture(scope="module")
-def events(samples: Path, paris_zones_path: Path) -> list[Event]:
-    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
-    engine = Engine(load_zones(paris_zones_path))
-    return engine.process(sv) + engine.finish()
+def events(quickstart_events: list[Event]) -> list[Event]:
+    return quickstart_events
 
 
 @dataclass(frozen=True, slots=True)

@@ -441,7 +441,7 @@ class LivePicture:
                 self.store.write_interference(self.interference.take_changed().rows())
                 self._interference_written = now
             if prune:
-                self.store.prune_positions(clock - TRACK_RETENTION_S)
+                self.store.prune_positions(clock - TRACK_RETENTION_S, wait=False)
         if prune:
             # hours before the last one are complete (and stored): forgotten here
             self.interference.close_before(clock - 2 * HOUR_S, self.engine.settings.forget_after_s)

@@ -1,16 +1,27 @@
-"""Fakes the tests share: a scripted receiver on 127.0.0.1, SBS lines from state vectors, and
-gzip bombs."""
+"""Fakes the tests share: a scripted receiver on 127.0.0.1, SBS lines from state vectors, gzip
+bombs, and `watch` run as a real subprocess."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import zlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import numpy as np
+
+if TYPE_CHECKING:
+    from skyfence.schema import StateVectors
 
 HOLD = "hold"  # end of a script: keep the connection open (silent) until the server stops
 CLOSE = "close"  # hang up at once (the script's end does too)
@@ -197,6 +208,133 @@ def beast_bytes(frames: list[str]) -> bytes:
         body = b"\x00" * 6 + b"\xff" + bytes.fromhex(frame)
         out += b"\x1a" + (b"3" if len(frame) == 28 else b"2") + body.replace(b"\x1a", b"\x1a\x1a")
     return bytes(out)
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 now (a server started later may still race for it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+ROOT = Path(__file__).parents[1]  # this checkout
+
+
+def run_skyfence(
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m skyfence ARGS` to its end, its output captured; this checkout's skyfence
+    whatever `cwd` is."""
+    return subprocess.run(
+        [sys.executable, "-m", "skyfence", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+
+
+class SkyfenceProcess:
+    """`python -m skyfence ARGS` with stdout and stderr in files: piped, as under systemd, and a
+    full pipe cannot block it. The `watches` fixture (conftest) kills what a test leaves running."""
+
+    command: tuple[str, ...] = ()  # what comes before ARGS
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        *args: str | Path,
+        name: str = "watch",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.out, self.err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "skyfence", *self.command, *map(str, args)],
+                stdout=out,
+                stderr=err,
+                env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", **(env or {})},
+            )
+
+    def output(self) -> str:
+        return f"stdout:\n{self.out.read_text()}\nstderr:\n{self.err.read_text()}"
+
+    def wait_for(self, done: Callable[[], bool], what: str, limit_s: float = 60.0) -> None:
+        """Poll `done` until it holds; the process exiting first, or the limit, fails the test
+        with its output (a generous limit: the machine is shared)."""
+        end = time.monotonic() + limit_s
+        while not done():
+            if self.process.poll() is not None:
+                raise AssertionError(f"exited while waiting for {what}\n{self.output()}")
+            if time.monotonic() > end:
+                raise AssertionError(f"gave up on {what} after {limit_s} s\n{self.output()}")
+            time.sleep(0.05)
+
+    def wait_until_serving(self, url: str) -> None:
+        """Until `url`api/status answers 200: the web server is up."""
+
+        def serving() -> bool:
+            try:
+                return httpx.get(f"{url}api/status", timeout=1).status_code == 200
+            except httpx.TransportError:  # not listening yet
+                return False
+
+        self.wait_for(serving, f"the web server at {url}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(20.0)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5.0)
+            raise AssertionError(f"did not stop on signal {sig}\n{self.output()}") from None
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(5.0)
+
+
+class WatchProcess(SkyfenceProcess):
+    """`python -m skyfence watch ARGS`, as `SkyfenceProcess`."""
+
+    command = ("watch",)
+
+
+@contextlib.contextmanager
+def serving(
+    tmp_path: Path, *args: str | Path, name: str = "watch", env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`python -m skyfence ARGS --port PORT` (a free port) while its web server answers: yields
+    the server's URL, and stops the process after."""
+    port = free_port()
+    process = SkyfenceProcess(tmp_path, *args, "--port", str(port), name=name, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        process.wait_until_serving(url)
+        yield url
+    finally:
+        process.stop()
+
+
+def page_errors(page: Any) -> list[str]:
+    """The console errors and uncaught exceptions of a Playwright page, from now on."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    return problems
+
+
+def assert_same(a: StateVectors, b: StateVectors) -> None:
+    """Two readings of the same traffic hold the same state vectors, column by column."""
+    assert len(a) == len(b)
+    for name in ("t_s", "lat_deg", "lon_deg", "alt_baro_ft", "gs_kt", "track_deg", "vrate_fpm"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    for name in ("icao24", "callsign", "squawk", "on_ground", "nic", "nacp"):
+        assert getattr(a, name).tolist() == getattr(b, name).tolist(), name
 
 
 def audited(result: Any) -> dict[str, Any]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from importlib.resources import files
 from pathlib import Path
 
-from fakes import OPENSKY_HEADER, gzip_bomb
+from fakes import OPENSKY_HEADER, gzip_bomb, run_skyfence
 
 from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
@@ -20,16 +19,9 @@ from skyfence.zones.geojson import load_zones
 
 
 def skyfence(*args: str | Path, data_home: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {"COLUMNS": "120", "PATH": "/usr/bin:/bin"}
-    if data_home is not None:  # where the default stores live (platformdirs)
-        env["XDG_DATA_HOME"] = str(data_home)
-    return subprocess.run(
-        [sys.executable, "-m", "skyfence", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+    # where the default stores live (platformdirs)
+    env = {} if data_home is None else {"XDG_DATA_HOME": str(data_home)}
+    return run_skyfence(*args, env=env)
 
 
 def test_demo_replays_real_frames_and_quarantines_the_spoofed_flight(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ import json
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakes import AFR_CROSSING_ZONE
+from fakes import AFR_CROSSING_ZONE, free_port
 
 UNIT = Path(__file__).parents[1] / "docs" / "skyfence.service"
 VENV_COMMAND = "/opt/skyfence/.venv/bin/skyfence"
@@ -47,12 +46,6 @@ def test_systemd_accepts_the_unit_and_rates_its_exposure_low(tmp_path: Path) -> 
     last = security.stdout.strip().splitlines()[-1]
     exposure = float(last.split("exposure level for skyfence.service: ")[1].split()[0])
     assert exposure <= 2.0, security.stdout  # systemd calls 0-2.x "OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_the_unit_s_command_runs_serves_its_health_and_stops_cleanly_on_sigterm(

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fakes import CLOSE, HOLD, Receiver, sbs_line
+from fakes import CLOSE, HOLD, Receiver, WatchProcess, sbs_line
 
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import iso_time
@@ -84,14 +83,12 @@ def line_time(line: bytes) -> float:
 # -- servers -----------------------------------------------------------------------------------
 
 
-class Webhook:
-    """An HTTP endpoint that fails (500, then a connection closed without an answer, in turn)
-    while `failing()` says so, and records the Idempotency-Key and body of what it accepts."""
+class HookServer:
+    """An HTTP endpoint on 127.0.0.1 that records the Idempotency-Key and body of what it
+    accepts; a subclass's `respond` says how it answers each POST."""
 
-    def __init__(self, failing: Callable[[int], bool]) -> None:
-        self.failing = failing  # given the number of requests before this one
+    def __init__(self) -> None:
         self.requests = 0
-        self.failures = 0
         self.accepted: list[tuple[str, dict[str, Any]]] = []
         self.lock = threading.Lock()
         hook = self
@@ -100,20 +97,9 @@ class Webhook:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with hook.lock:
-                    fail = hook.failing(hook.requests)
+                    before = hook.requests
                     hook.requests += 1
-                    if fail:
-                        hook.failures += 1
-                        close = hook.failures % 2 == 0
-                    else:
-                        key = self.headers["Idempotency-Key"]
-                        hook.accepted.append((key, json.loads(body)))
-                if fail and close:
-                    self.close_connection = True  # no answer at all
-                    return
-                self.send_response(500 if fail else 204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                hook.respond(self, before, body)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -123,6 +109,17 @@ class Webhook:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def respond(self, handler: BaseHTTPRequestHandler, before: int, body: bytes) -> None:
+        """Answer one POST; `before`: the number of requests before this one."""
+        raise NotImplementedError
+
+    def accept(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        with self.lock:
+            self.accepted.append((handler.headers["Idempotency-Key"], json.loads(body)))
+        handler.send_response(204)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
 
     def keys(self) -> set[str]:
         with self.lock:
@@ -134,69 +131,36 @@ class Webhook:
         self.thread.join(5.0)
 
 
+class Webhook(HookServer):
+    """Fails (500, then a connection closed without an answer, in turn) while `failing()`
+    says so, then accepts."""
+
+    def __init__(self, failing: Callable[[int], bool]) -> None:
+        self.failing = failing  # given the number of requests before this one
+        self.failures = 0
+        super().__init__()
+
+    def respond(self, handler: BaseHTTPRequestHandler, before: int, body: bytes) -> None:
+        if not self.failing(before):
+            self.accept(handler, body)
+            return
+        with self.lock:
+            self.failures += 1
+            close = self.failures % 2 == 0
+        if close:
+            handler.close_connection = True  # no answer at all
+            return
+        handler.send_response(500)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+
 @pytest.fixture
 def servers() -> Iterator[list[Receiver | Webhook]]:
     started: list[Receiver | Webhook] = []
     yield started
     for server in started:
         server.close()
-
-
-# -- the watcher -------------------------------------------------------------------------------
-
-
-class Watcher:
-    """`python -m skyfence watch` with its output in files (a full pipe cannot block it)."""
-
-    def __init__(self, tmp_path: Path, name: str, *args: str | Path) -> None:
-        self.out = tmp_path / f"{name}.out"
-        self.err = tmp_path / f"{name}.err"
-        with self.out.open("w") as out, self.err.open("w") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "skyfence", "watch", *map(str, args)],
-                stdout=out,
-                stderr=err,
-                env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
-            )
-
-    def output(self) -> str:
-        return f"stdout:\n{self.out.read_text()}\nstderr:\n{self.err.read_text()}"
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            return self.process.wait(20.0)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5.0)
-            raise AssertionError(f"watch did not stop on signal {sig}\n{self.output()}") from None
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(5.0)
-
-
-@pytest.fixture
-def watchers() -> Iterator[list[Watcher]]:
-    started: list[Watcher] = []
-    yield started
-    for watcher in started:
-        watcher.kill()
-
-
-def wait_for(
-    done: Callable[[], bool], what: str, watcher: Watcher | None = None, limit_s: float = 30.0
-) -> None:
-    end = time.monotonic() + limit_s
-    while not done():
-        if watcher is not None and watcher.process.poll() is not None:
-            raise AssertionError(f"watch exited while waiting for {what}\n{watcher.output()}")
-        if time.monotonic() > end:
-            output = watcher.output() if watcher is not None else ""
-            raise AssertionError(f"gave up waiting for {what} after {limit_s} s\n{output}")
-        time.sleep(0.05)
 
 
 # -- the store, read from outside ----------------------------------------------------------------
@@ -280,6 +244,27 @@ def check_deliveries(path: Path, hook: Webhook) -> None:
         assert body["id"] == key
 
 
+def watch_halves(
+    feed: list[bytes],
+    gate: threading.Event,
+    zones: Path,
+    store: Path,
+    servers: list[Any],
+    watches: list[WatchProcess],
+) -> WatchProcess:
+    """A watch of the feed's first half, once it has stored a few events; the second half comes
+    when `gate` is set (after the test has done something to the store)."""
+    half = len(feed) // 2
+    receiver = Receiver([[b"".join(feed[:half]), gate, b"".join(feed[half:]), HOLD], [HOLD]])
+    servers.append(receiver)
+    watcher = WatchProcess(store.parent, "--zones", zones,
+        "--source", f"sbs://127.0.0.1:{receiver.port}", "--store", store,
+    )  # fmt: skip
+    watches.append(watcher)
+    watcher.wait_for(lambda: len(stored_ids(store)) >= 3, "events to be stored")
+    return watcher
+
+
 # -- the tests ---------------------------------------------------------------------------------
 
 
@@ -288,7 +273,7 @@ def test_watch_rides_out_a_dropped_feed_and_a_failing_webhook(
     paris_zones_path: Path,
     tmp_path: Path,
     servers: list[Receiver | Webhook],
-    watchers: list[Watcher],
+    watches: list[WatchProcess],
 ) -> None:
     text = b"".join(feed)
     cut_line = len(feed) * 2 // 5
@@ -305,15 +290,14 @@ def test_watch_rides_out_a_dropped_feed_and_a_failing_webhook(
     servers += [receiver, hook]
     store = tmp_path / "events.sqlite"
     out = tmp_path / "events.jsonl"
-    watcher = Watcher(
-        tmp_path, "watch", "--zones", paris_zones_path,
+    watcher = WatchProcess(tmp_path, "--zones", paris_zones_path,
         "--source", f"sbs://127.0.0.1:{receiver.port}",
         "--store", store, "--webhook", hook.url, "--out", out,
     )  # fmt: skip
-    watchers.append(watcher)
+    watches.append(watcher)
 
-    wait_for(lambda: receiver.accepted >= 3, "the whole feed to be read", watcher)
-    wait_for(settled(store, hook), "the events to be stored and delivered", watcher)
+    watcher.wait_for(lambda: receiver.accepted >= 3, "the whole feed to be read")
+    watcher.wait_for(settled(store, hook), "the events to be stored and delivered")
     assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
 
     assert hook.failures == 3
@@ -338,7 +322,7 @@ def test_watch_killed_mid_feed_then_restarted(
     paris_zones_path: Path,
     tmp_path: Path,
     servers: list[Receiver | Webhook],
-    watchers: list[Watcher],
+    watches: list[WatchProcess],
 ) -> None:
     half = len(feed) // 2
     first, rest = b"".join(feed[:half]), b"".join(feed[half:])
@@ -358,10 +342,10 @@ def test_watch_killed_mid_feed_then_restarted(
         "--store", store, "--webhook", hook.url,
     )  # fmt: skip
 
-    watcher = Watcher(tmp_path, "first", *args)
-    watchers.append(watcher)
-    wait_for(lambda: len(stored_ids(store)) >= 10, "events before the kill", watcher)
-    wait_for(lambda: hook.failures >= 1, "a failed delivery before the kill", watcher)
+    watcher = WatchProcess(tmp_path, *args, name="first")
+    watches.append(watcher)
+    watcher.wait_for(lambda: len(stored_ids(store)) >= 10, "events before the kill")
+    watcher.wait_for(lambda: hook.failures >= 1, "a failed delivery before the kill")
     watcher.process.send_signal(signal.SIGKILL)
     assert watcher.process.wait(10.0) == -signal.SIGKILL
     assert receiver.accepted == 1  # killed while the feed was still open
@@ -376,10 +360,10 @@ def test_watch_killed_mid_feed_then_restarted(
     assert max(row[0] for row in read_store(store, "SELECT time_s FROM events")) <= half_s
 
     killed.set()  # the webhook comes back; the feed's first connection ends
-    watcher = Watcher(tmp_path, "restart", *args)
-    watchers.append(watcher)
-    wait_for(lambda: receiver.accepted >= 3, "the rest of the feed to be read", watcher)
-    wait_for(settled(store, hook), "the events to be stored and delivered", watcher)
+    watcher = WatchProcess(tmp_path, *args, name="restart")
+    watches.append(watcher)
+    watcher.wait_for(lambda: receiver.accepted >= 3, "the rest of the feed to be read")
+    watcher.wait_for(settled(store, hook), "the events to be stored and delivered")
     assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
 
     assert integrity(store) == [("ok",)]
@@ -390,56 +374,27 @@ def test_watch_killed_mid_feed_then_restarted(
     check_deliveries(store, hook)
 
 
-class DrippingWebhook:
+class DrippingWebhook(HookServer):
     """An endpoint that answers one byte every 3 s while `dripping` is set (the attack: no
     socket read ever times out), and 204 with the key recorded once it is cleared."""
 
     def __init__(self) -> None:
         self.dripping = threading.Event()
         self.dripping.set()
-        self.requests = 0
-        self.accepted: list[tuple[str, dict[str, Any]]] = []
-        self.lock = threading.Lock()
-        hook = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with hook.lock:
-                    hook.requests += 1
-                if hook.dripping.is_set():
-                    try:
-                        for byte in b"HTTP/1.1 204 No Content\r\n" * 100:
-                            self.wfile.write(bytes([byte]))
-                            self.wfile.flush()
-                            time.sleep(3.0)
-                    except OSError:
-                        pass  # the client hung up
-                    self.close_connection = True
-                    return
-                with hook.lock:
-                    hook.accepted.append((self.headers["Idempotency-Key"], json.loads(body)))
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def keys(self) -> set[str]:
-        with self.lock:
-            return {key for key, _ in self.accepted}
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5.0)
+    def respond(self, handler: BaseHTTPRequestHandler, before: int, body: bytes) -> None:
+        if not self.dripping.is_set():
+            self.accept(handler, body)
+            return
+        try:
+            for byte in b"HTTP/1.1 204 No Content\r\n" * 100:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                time.sleep(3.0)
+        except OSError:
+            pass  # the client hung up
+        handler.close_connection = True
 
 
 def test_sigterm_stops_watch_while_a_webhook_drips_and_deliveries_resume_next_run(
@@ -447,7 +402,7 @@ def test_sigterm_stops_watch_while_a_webhook_drips_and_deliveries_resume_next_ru
     paris_zones_path: Path,
     tmp_path: Path,
     servers: list[Any],
-    watchers: list[Watcher],
+    watches: list[WatchProcess],
 ) -> None:
     """The attack: one byte every 3 s kept `watch` running 60 s after SIGTERM. Now SIGTERM cuts
     the delivery in flight, the watcher exits 0 (within the 20 s `stop` allows), and every
@@ -460,10 +415,10 @@ def test_sigterm_stops_watch_while_a_webhook_drips_and_deliveries_resume_next_ru
         "--zones", paris_zones_path, "--source", f"sbs://127.0.0.1:{receiver.port}",
         "--store", store, "--webhook", hook.url,
     )  # fmt: skip
-    watcher = Watcher(tmp_path, "dripped", *args)
-    watchers.append(watcher)
-    wait_for(lambda: len(stored_ids(store)) >= 10, "events to be stored", watcher)
-    wait_for(lambda: hook.requests >= 1, "a delivery in flight", watcher)
+    watcher = WatchProcess(tmp_path, *args, name="dripped")
+    watches.append(watcher)
+    watcher.wait_for(lambda: len(stored_ids(store)) >= 10, "events to be stored")
+    watcher.wait_for(lambda: hook.requests >= 1, "a delivery in flight")
     assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
     assert "sent when watch runs again" in watcher.out.read_text()
 
@@ -472,9 +427,9 @@ def test_sigterm_stops_watch_while_a_webhook_drips_and_deliveries_resume_next_ru
     assert hook.keys() == set() and pending_ids(store) == set(stored)
 
     hook.dripping.clear()
-    watcher = Watcher(tmp_path, "resumed", *args)
-    watchers.append(watcher)
-    wait_for(lambda: hook.keys() >= set(stored), "the pending deliveries", watcher)
+    watcher = WatchProcess(tmp_path, *args, name="resumed")
+    watches.append(watcher)
+    watcher.wait_for(lambda: hook.keys() >= set(stored), "the pending deliveries")
     assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
     assert not pending_ids(store)
 
@@ -484,7 +439,7 @@ def test_garbage_written_into_the_store_stops_watch_clearly_and_saves_its_events
     paris_zones_path: Path,
     tmp_path: Path,
     servers: list[Any],
-    watchers: list[Watcher],
+    watches: list[WatchProcess],
 ) -> None:
     """Another program writes garbage over the store while `watch` runs (every page but the
     first, after a checkpoint, so that the next commit must read it). Decided: `watch` cannot
@@ -493,16 +448,8 @@ def test_garbage_written_into_the_store_stops_watch_clearly_and_saves_its_events
     # the second half of the feed comes after the damage: the watch must write again to meet it
     # (a watch with nothing left to write never reads the damaged pages, however long it runs)
     damaged = threading.Event()
-    half = len(feed) // 2
-    receiver = Receiver([[b"".join(feed[:half]), damaged, b"".join(feed[half:]), HOLD], [HOLD]])
-    servers.append(receiver)
     store = tmp_path / "events.sqlite"
-    watcher = Watcher(
-        tmp_path, "damaged", "--zones", paris_zones_path,
-        "--source", f"sbs://127.0.0.1:{receiver.port}", "--store", store,
-    )  # fmt: skip
-    watchers.append(watcher)
-    wait_for(lambda: len(stored_ids(store)) >= 3, "events to be stored", watcher)
+    watcher = watch_halves(feed, damaged, paris_zones_path, store, servers, watches)
     with sqlite3.connect(store, timeout=10) as conn:  # another program
         # until the whole log is in the file: a checkpoint that a reader held back leaves the
         # pages in the log, where the watch would go on reading them instead of the garbage
@@ -515,7 +462,7 @@ def test_garbage_written_into_the_store_stops_watch_clearly_and_saves_its_events
         f.seek(4096)
         f.write(np.random.default_rng(12).bytes(size - 4096))
     damaged.set()
-    wait_for(lambda: watcher.process.poll() is not None, "watch to stop", limit_s=60.0)
+    watcher.process.wait(60.0)  # the watch stops of itself
     assert watcher.process.returncode == 2, watcher.output()
     err = watcher.err.read_text().replace("\n", " ")
     assert f"{store}: cannot write events:" in err and "watch stopped" in err
@@ -525,3 +472,45 @@ def test_garbage_written_into_the_store_stops_watch_clearly_and_saves_its_events
         [json.loads(line) for line in rescue.read_text().splitlines()] if rescue.exists() else []
     )
     assert all({"id", "kind", "zone_id", "time"} <= set(record) for record in saved)
+
+
+def test_a_store_locked_by_another_program_past_its_busy_timeout_is_waited_out(
+    feed: list[bytes],
+    paris_zones_path: Path,
+    tmp_path: Path,
+    servers: list[Any],
+    watches: list[WatchProcess],
+) -> None:
+    """Another program holds the store's write lock for 8 s, longer than the 5 s each commit
+    waits for it, while the second half of the feed comes in. Decided: a lock is transient, so
+    `watch` says "store busy" once, runs on, and commits what waited when the lock is let go
+    (it would stop after 30 s); every event the engine found is stored."""
+    release = threading.Event()
+    store = tmp_path / "events.sqlite"
+    watcher = watch_halves(feed, release, paris_zones_path, store, servers, watches)
+    with sqlite3.connect(store, isolation_level=None, timeout=10) as other:  # another program
+        other.execute("BEGIN IMMEDIATE")
+        held_until = time.monotonic() + 8.0
+        release.set()  # the rest of the feed, and its events, while the lock is held
+        watcher.wait_for(lambda: "store busy" in watcher.err.read_text(), "a store busy line")
+        while time.monotonic() < held_until:
+            assert watcher.process.poll() is None, watcher.output()
+            time.sleep(0.1)
+        other.execute("ROLLBACK")
+    other.close()
+    watcher.wait_for(lambda: "working again" in watcher.err.read_text(), "the store to commit")
+    time.sleep(1.5)  # the last fixes through the engine (ticks of 0.5 s) and the store
+    assert watcher.stop() == 0, watcher.output()
+    err = watcher.err.read_text().splitlines()
+    busy = [line for line in err if line.startswith(f"event store {store}: ")]
+    assert len(busy) == 2, watcher.output()  # said once, and once when it works again
+    assert busy[0].endswith(
+        ": store busy: database is locked (another program holds the write lock);"
+        " retrying for up to 30 s"
+    )
+    assert busy[1].startswith(f"event store {store}: working again after ")
+    found = re.search(r" state vectors, ([\d,]+) events? \(", watcher.out.read_text())
+    assert found is not None, watcher.output()
+    ids = stored_ids(store)
+    assert len(ids) == len(set(ids)) == int(found.group(1).replace(",", ""))
+    assert integrity(store) == [("ok",)]

@@ -7,6 +7,7 @@ import math
 import os
 import platform
 import subprocess
+from collections.abc import Iterable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 
@@ -64,24 +65,28 @@ def commit() -> str:
     return head + (" + uncommitted changes in skyfence/" if dirty else "")
 
 
+def table(header: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1) -> list[str]:
+    """A Markdown table: the first `left` columns (names) aligned left, the figures right."""
+    align = ["---" if i < left else "---:" for i in range(len(header))]
+    return [f"| {' | '.join(cells)} |" for cells in (header, align, *rows)]
+
+
 def throughput_table(tp: Throughput, zones: int) -> list[str]:
     ref = tp.rates[E2E]
     lines = [
         f"{tp.frames:,} frames: {tp.loops} loops of the flight, each with the Beast sample at "
         f"its start; {zones} zones; decode batches of {tp.batch:,} frames.",
         "",
-        "| where the frames go (`classify`, before rs1090) | frames | share |",
-        "| --- | ---: | ---: |",
     ]
-    for name, count in tp.mix.items():
-        lines.append(f"| {name} | {count:,} | {count / tp.frames:.1%} |")
-    lines += [
-        "",
-        "| method | frames/s | skyfence end to end (live) is |",
-        "| --- | ---: | ---: |",
-    ]
-    for name, rate in tp.rates.items():
-        lines.append(f"| {name} | {rate:,.0f} | {ref / rate:.2f}x |")
+    lines += table(
+        ["where the frames go (`classify`, before rs1090)", "frames", "share"],
+        ([name, f"{count:,}", f"{count / tp.frames:.1%}"] for name, count in tp.mix.items()),
+    )
+    lines.append("")
+    lines += table(
+        ["method", "frames/s", "skyfence end to end (live) is"],
+        ([name, f"{rate:,.0f}", f"{ref / rate:.2f}x"] for name, rate in tp.rates.items()),
+    )
     lines.append("")
     for name, p in tp.passes.items():
         stages = ", ".join(f"{k} {v:.2f} s" for k, v in p.stage_s.items())
@@ -97,32 +102,55 @@ def throughput_table(tp: Throughput, zones: int) -> list[str]:
 
 
 def batch_table(costs: list[BatchCost]) -> list[str]:
-    lines = [
-        "| aircraft in flight | frames a batch | batches timed | decode ms/batch "
-        "| engine ms/batch | frames/s at most |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    header = [
+        "aircraft in flight",
+        "frames a batch",
+        "batches timed",
+        "decode ms/batch",
+        "engine ms/batch",
+        "frames/s at most",
     ]
-    for c in costs:
-        lines.append(
-            f"| {c.aircraft:,} | {c.batch:,} | {c.batches} | {c.decode_ms:.2f} "
-            f"| {c.engine_ms:.2f} | {c.frames_per_s:,.0f} |"
-        )
-    return lines
+    rows = (
+        [
+            f"{c.aircraft:,}",
+            f"{c.batch:,}",
+            f"{c.batches}",
+            f"{c.decode_ms:.2f}",
+            f"{c.engine_ms:.2f}",
+            f"{c.frames_per_s:,.0f}",
+        ]
+        for c in costs
+    )
+    return table(header, rows, left=0)
 
 
 def latency_table(runs: list[Latency]) -> list[str]:
-    lines = [
-        "| load | aircraft | offered frames/s | read frames/s | events (measured) "
-        "| p50 ms | p99 ms | max ms | p99 to disk ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    header = [
+        "load",
+        "aircraft",
+        "offered frames/s",
+        "read frames/s",
+        "events (measured)",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "p99 to disk ms",
     ]
-    for r in runs:
-        worst = float(r.to_row_ms.max()) if r.measured else math.nan
-        lines.append(
-            f"| {r.label} | {r.aircraft:,} | {r.offered_fps:,.0f} | {r.read_fps:,.0f} "
-            f"| {sum(r.events.values())} ({r.measured}) | {pct(r.to_row_ms, 50):.1f} "
-            f"| {pct(r.to_row_ms, 99):.1f} | {worst:.1f} | {pct(r.to_disk_ms, 99):.1f} |"
-        )
+    rows = (
+        [
+            r.label,
+            f"{r.aircraft:,}",
+            f"{r.offered_fps:,.0f}",
+            f"{r.read_fps:,.0f}",
+            f"{sum(r.events.values())} ({r.measured})",
+            f"{pct(r.to_row_ms, 50):.1f}",
+            f"{pct(r.to_row_ms, 99):.1f}",
+            f"{float(r.to_row_ms.max()) if r.measured else math.nan:.1f}",
+            f"{pct(r.to_disk_ms, 99):.1f}",
+        ]
+        for r in runs
+    )
+    lines = table(header, rows)
     lines.append("")
     for r in runs:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(r.events.items()))

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from skyfence.alerts.message import place
 from skyfence.engine.events import Event, iso_time
 from skyfence.kinds import KINDS
 from skyfence.text import escape_controls
@@ -88,6 +89,6 @@ def _alerts(recent: list[Event], rows: int) -> Table:
             iso_time(e.t_s)[:19].replace("T", " "),
             Text(e.kind, style=KINDS[e.kind].style),
             safe(f"{e.callsign or '-'} {e.icao24}"),
-            safe(e.zone_id),
+            safe(place(e.kind, e.zone_id, e.details)),  # a rule's event: what the rule saw
         )
     return table

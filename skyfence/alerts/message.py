@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from skyfence.kinds import KINDS, KindSeverity
+from skyfence.kinds import KINDS, EventKind, KindSeverity
 from skyfence.store.records import StoredEvent
 from skyfence.text import escape_controls, plain_ascii
 from skyfence.wording import counted
@@ -35,7 +35,7 @@ def event_message(
     info = KINDS[event.kind]
     details = event.details
     zone = zone or {}
-    zone_id = escape_controls(event.zone_id)
+    zone_id = place(event.kind, event.zone_id, details)
     zone_name = escape_controls(str(details.get("zone_name") or zone.get("name") or ""))
     band = escape_controls(str(details.get("band") or zone.get("band") or ""))
     who = _who(event)
@@ -58,13 +58,13 @@ def event_message(
 
 def summary_message(events: Sequence[StoredEvent], public_url: str | None = None) -> Text:
     """One message for a storm: how many of each kind in each zone, then the first events."""
-    groups = Counter((KINDS[e.kind].label, escape_controls(e.zone_id)) for e in events)
+    groups = Counter((KINDS[e.kind].label, place(e.kind, e.zone_id, e.details)) for e in events)
     counts = ", ".join(f"{n} {label} {zone}" for (label, zone), n in groups.most_common())
     head = f"{counted(len(events), 'more event')}: {counts}"
     lines = [head, ""]
     for e in events[:SUMMARY_LINES]:
         label = KINDS[e.kind].label
-        lines.append(f"{e.time_iso} {label} {escape_controls(e.zone_id)} {_who(e)}")
+        lines.append(f"{e.time_iso} {label} {place(e.kind, e.zone_id, e.details)} {_who(e)}")
     if len(events) > SUMMARY_LINES:
         lines.append(f"... and {len(events) - SUMMARY_LINES:,} more in the event store")
     if public_url:
@@ -72,6 +72,21 @@ def summary_message(events: Sequence[StoredEvent], public_url: str | None = None
     order: list[KindSeverity] = ["info", "warning", "critical"]
     severity = max((KINDS[e.kind].severity for e in events), key=order.index)
     return Text(f"skyfence: {counted(len(events), 'more event')}", "\n".join(lines), severity)
+
+
+def place(kind: EventKind, zone_id: str, details: Mapping[str, Any]) -> str:
+    """Where the event is: its zone id, or for a rule's event (it has no zone) what the rule
+    saw: "squawk 7700 (emergency)", "watch list (CATEGORY)". The map says the same."""
+    if zone_id:
+        return escape_controls(zone_id)
+    if kind == "emergency_squawk" and details.get("squawk"):
+        meaning = f" ({details['meaning']})" if details.get("meaning") else ""
+        return escape_controls(f"squawk {details['squawk']}{meaning}")
+    listed = details.get("watchlist")
+    if kind == "watched_aircraft":
+        category = listed.get("category") if isinstance(listed, Mapping) else None
+        return escape_controls("watch list" + (f" ({category})" if category else ""))
+    return KINDS[kind].label
 
 
 def event_link(public_url: str, event_id: str) -> str:

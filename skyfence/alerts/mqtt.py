@@ -27,11 +27,17 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 from urllib.parse import unquote
 
 from skyfence.alerts.destinations import url_parts
-from skyfence.alerts.outbox import CLOSE_TIMEOUT_S, DeliveryStats, Message, OutboxWorker
+from skyfence.alerts.outbox import (
+    CLOSE_TIMEOUT_S,
+    DeliveryStats,
+    Message,
+    OutboxWorker,
+    WorkerOptions,
+)
 from skyfence.engine.events import iso_time
 from skyfence.errors import InputError
 from skyfence.store.events import Delivery, EventStore
@@ -333,8 +339,11 @@ class MqttDelivery(OutboxWorker):
 
     kind = "mqtt"
 
-    def __init__(self, store: EventStore, publisher: MqttPublisher, **worker: Any) -> None:
+    def __init__(
+        self, store: EventStore, publisher: MqttPublisher, **worker: Unpack[WorkerOptions]
+    ) -> None:
         key = publisher.target.key
+        worker.setdefault("timeout_s", publisher.timeout_s)
         super().__init__(store, key, name=key, **worker)
         self.publisher = publisher
         self._closed = False

@@ -18,16 +18,15 @@ own message, a summary, or a filter.
 from __future__ import annotations
 
 import hashlib
-import random
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 from urllib.parse import unquote
 
 from skyfence.alerts.message import Text, event_message, summary_message
-from skyfence.alerts.outbox import Message, OutboxWorker
+from skyfence.alerts.outbox import Message, OutboxWorker, WorkerOptions
 from skyfence.errors import InputError
 from skyfence.kinds import EVENT_KINDS, KINDS, KindSeverity
 from skyfence.store.events import Delivery, EventStore
@@ -145,42 +144,19 @@ class AppriseDelivery(OutboxWorker):
         destination: Destination,
         *,
         public_url: str | None = None,
-        timeout_s: float = 10.0,
-        max_backoff_s: float = 300,
-        base_backoff_s: float = 1.0,
-        rng: random.Random | None = None,
-        poll_s: float = 1.0,
-        batch: int = 1000,
         window_s: float = WINDOW_S,
+        **worker: Unpack[WorkerOptions],
     ) -> None:
-        if destination.key not in store.notifiers:
-            raise InputError(
-                f"--notify {destination.scheme}://...: not one of the store's notifiers:"
-                " its events are never queued for it"
-            )
-        if timeout_s <= 0:
-            raise InputError("timeout_s must be > 0")
         self._apprise = _apprise(destination)
         name = str(next(iter(self._apprise)).url(privacy=True))  # type: ignore[no-untyped-call]
-        super().__init__(
-            store,
-            destination.key,
-            name=name,
-            max_backoff_s=max_backoff_s,
-            base_backoff_s=base_backoff_s,
-            rng=rng,
-            poll_s=poll_s,
-            batch=batch,
-        )
+        worker.setdefault("timeout_s", 10.0)  # a notification service answers slower than a hook
+        worker.setdefault("batch", 1000)  # a storm is summarised: take all that is due at once
+        super().__init__(store, destination.key, name=name, **worker)
         self.destination = destination
         self.public_url = public_url
-        self.timeout_s = float(timeout_s)
         self.window_s = float(window_s)  # the rate's minute (shorter in tests)
         self._sends: deque[float] = deque()  # monotonic times of this minute's messages
         self.start()
-
-    def __enter__(self) -> AppriseDelivery:
-        return self
 
     def ready_in(self) -> float:
         now = time.monotonic()

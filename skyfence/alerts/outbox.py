@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Self, TypedDict
 
 from skyfence.errors import InputError
 from skyfence.store.events import Delivery, EventStore
@@ -53,12 +54,25 @@ class Message:
     send: bool = True
 
 
+class WorkerOptions(TypedDict, total=False):
+    """What a transport passes on to `OutboxWorker` as it is (see there)."""
+
+    timeout_s: float
+    max_backoff_s: float
+    base_backoff_s: float
+    rng: random.Random | None
+    poll_s: float
+    batch: int
+
+
 class OutboxWorker:
     """A worker thread delivering the store's pending rows for `key`; `close` stops it.
 
     One worker per key and store: two would send each event twice. `rng` (seed it in tests)
     draws the jitter; `base_backoff_s` is the cap of the first retry's delay, doubled on each
-    further failure of the same event up to `max_backoff_s`.
+    further failure of the same event up to `max_backoff_s`; `timeout_s` bounds one send.
+    The checks every transport needs are made here, once: a key the store queues nothing for
+    would wait forever without a word.
     """
 
     kind = "delivery"  # for the thread's name and the log
@@ -69,17 +83,26 @@ class OutboxWorker:
         key: str,
         *,
         name: str,
+        timeout_s: float = 5.0,
         max_backoff_s: float = 300,
         base_backoff_s: float = 1.0,
         rng: random.Random | None = None,
         poll_s: float = 1.0,
         batch: int = 100,
     ) -> None:
+        if key not in store.outbox_keys:
+            raise InputError(
+                f"{self.kind} {name}: not one of the store's delivery destinations (webhook URLs"
+                " and notifiers): its events are never queued for it"
+            )
+        if timeout_s <= 0:
+            raise InputError("timeout_s must be > 0")
         if base_backoff_s <= 0 or max_backoff_s < 0 or poll_s <= 0:
             raise InputError("base_backoff_s and poll_s must be > 0, max_backoff_s >= 0")
         self.store = store
         self.key = key
         self.name = name  # what logs show: never a secret
+        self.timeout_s = float(timeout_s)
         self.max_backoff_s = float(max_backoff_s)
         self.base_backoff_s = float(base_backoff_s)
         self.poll_s = float(poll_s)
@@ -138,7 +161,7 @@ class OutboxWorker:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def __enter__(self) -> OutboxWorker:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -17,14 +17,19 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import random
 import socket
 import threading
+from typing import Unpack
 from urllib.parse import SplitResult
 
 from skyfence.alerts.destinations import url_parts
-from skyfence.alerts.outbox import CLOSE_TIMEOUT_S, DeliveryStats, Message, OutboxWorker
-from skyfence.errors import InputError
+from skyfence.alerts.outbox import (
+    CLOSE_TIMEOUT_S,
+    DeliveryStats,
+    Message,
+    OutboxWorker,
+    WorkerOptions,
+)
 from skyfence.store.events import EventStore
 
 __all__ = ["CLOSE_TIMEOUT_S", "DeliveryStats", "WebhookDelivery", "check_webhook_url"]
@@ -35,54 +40,22 @@ MAX_RESPONSE_BYTES = 64 * 1024  # what we read of an answer before closing: only
 class WebhookDelivery(OutboxWorker):
     """A worker thread POSTing the store's pending events for `url`; `close` stops it.
 
-    One worker per URL and store: two would send each event twice. `rng` (seed it in tests)
-    draws the jitter; `base_backoff_s` is the cap of the first retry's delay, doubled on each
-    further failure of the same event up to `max_backoff_s`.
+    One worker per URL and store: two would send each event twice. The options (timeout,
+    backoff, jitter) are `OutboxWorker`'s.
     """
 
     kind = "webhook"
 
-    def __init__(
-        self,
-        store: EventStore,
-        url: str,
-        timeout_s: float = 5,
-        max_backoff_s: float = 300,
-        *,
-        base_backoff_s: float = 1.0,
-        rng: random.Random | None = None,
-        poll_s: float = 1.0,
-        batch: int = 100,
-    ) -> None:
-        if url not in store.webhook_urls:
-            raise InputError(
-                f"{url!r} is not one of the store's webhook URLs {list(store.webhook_urls)}:"
-                " its events are never queued for it"
-            )
-        if timeout_s <= 0:
-            raise InputError("timeout_s must be > 0")
+    def __init__(self, store: EventStore, url: str, **worker: Unpack[WorkerOptions]) -> None:
         parts = check_webhook_url(url)
-        super().__init__(
-            store,
-            url,
-            name=url,
-            max_backoff_s=max_backoff_s,
-            base_backoff_s=base_backoff_s,
-            rng=rng,
-            poll_s=poll_s,
-            batch=batch,
-        )
+        super().__init__(store, url, name=url, **worker)
         self.url = url
-        self.timeout_s = float(timeout_s)
         self._https = parts.scheme == "https"
         self._host = parts.hostname or ""
         self._port = parts.port
         self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._in_flight: http.client.HTTPConnection | None = None  # for `close` to cut
         self.start()
-
-    def __enter__(self) -> WebhookDelivery:
-        return self
 
     def cut(self) -> None:
         with self._lock:

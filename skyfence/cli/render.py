@@ -37,13 +37,14 @@ def print_each(events: list[Event]) -> None:
 
 def print_event(e: Event) -> None:
     from skyfence.alerts.console import safe
+    from skyfence.alerts.message import place
 
     d = e.to_dict()
     alt = "" if d["altitude_ft"] is None else f" {d['altitude_ft']} ft"
     who = f"{e.icao24} {e.callsign or '?'} ({e.country or '??'})"
     console.print(
         f"{d['time'].replace('T', ' ')[:-1]}  [{KINDS[e.kind].style}]{e.kind:<16}[/] "
-        f"[bold]{safe(e.zone_id)}[/]  {safe(who)}",
+        f"[bold]{safe(place(e.kind, e.zone_id, e.details))}[/]  {safe(who)}",
         highlight=False,
     )
     where = f"at {e.lat:.4f}, {e.lon:.4f}{alt}"

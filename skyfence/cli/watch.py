@@ -199,7 +199,7 @@ def watch_session(
     from skyfence.decoding.dedup import FrameDeduplicator
     from skyfence.engine.engine import Engine
     from skyfence.sources.recordings import RecordingError
-    from skyfence.store.events import EventStore, StoreError
+    from skyfence.store.events import BUSY_PATIENCE_S, EventStore, StoreError
     from skyfence.watching import LivePicture, open_source, run_watch
     from skyfence.zones.geojson import zone_display_feature
 
@@ -210,7 +210,12 @@ def watch_session(
         destinations = parse_destinations(notify)
         brokers = [parse_mqtt_url(url) for url in mqtt]
         keys = [d.key for d in destinations] + [b.key for b in brokers]  # one outbox row each
-        event_store = EventStore(store_path, webhook_urls=tuple(webhooks), notifiers=keys)
+        event_store = EventStore(
+            store_path,
+            webhook_urls=tuple(webhooks),
+            notifiers=keys,
+            busy_patience_s=BUSY_PATIENCE_S,  # another program's lock: waited out, said
+        )
         sinks: list[EventSink] = [event_store]
         if out is not None:
             sinks.append(open_sink(out))

@@ -110,6 +110,12 @@ class WatchMonitor:
                     delivery.failed_attempts,
                     None if failing is None else failing[1],
                 )
+            busy = self.store.busy  # a lock held by another program: said, then retried
+            self.failures.observe(
+                f"event store {self.store.path}",
+                None if busy is None else busy.reason,
+                self.store.stats.failed_commits,
+            )
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Healthy, and the body of `/healthz`: every feed connected within

@@ -96,6 +96,10 @@ _RETRY_FIRST_S = 0.05  # after a failed commit, retry soon (a lock held for a mo
 _RETRY_MAX_S = 5.0  # ... and then less and less often (a full disk)
 _SQLITE_MAX_INT = 2**63 - 1
 _LOCKED = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+# what `watch` gives `busy_patience_s`: commits that fail only because another program holds the
+# write lock are retried this long (each attempt waits `busy_timeout_s` itself, with backoff
+# between them) before they count as failures, which stop a watch
+BUSY_PATIENCE_S = 30.0
 _MAX_JOBS_PER_COMMIT = 1000  # keeps one transaction, and the readers' WAL, reasonably short
 CHECKPOINT_EVERY_S = 1.0  # the checkpointer copies the log into the file this often, at most
 
@@ -158,7 +162,8 @@ class EventStore:
     before it is committed, `close` flushes and stops the writer. Events are queued for delivery
     to each of `webhook_urls`, and of `notifiers` (outbox keys of other transports, as
     `apprise:DIGEST`: a name of the destination, not its URL, which may hold a secret), when
-    first stored.
+    first stored. With `busy_patience_s`, commits refused only because another program holds the
+    write lock are retried that long, said by `busy`, before they fail (`failure`).
     """
 
     def __init__(
@@ -169,6 +174,7 @@ class EventStore:
         notifiers: Sequence[str] = (),
         busy_timeout_s: float = 5.0,
         ack_patience_s: float = 30.0,
+        busy_patience_s: float = 0.0,
     ) -> None:
         self.path = Path(path)
         self.webhook_urls = tuple(dict.fromkeys(webhook_urls))
@@ -181,6 +187,7 @@ class EventStore:
         self.stats = StoreStats()
         self._busy_timeout_s = busy_timeout_s
         self._ack_patience_s = ack_patience_s
+        self._busy_patience_s = busy_patience_s
         self._conn = open_connection(self.path, busy_timeout_s)
         self._conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's job
         self._synchronous = "FULL"  # as open_connection set it; NORMAL for picture-only commits
@@ -190,6 +197,8 @@ class EventStore:
         self._closed = False
         self._failure: StoreError | None = None  # set while commits fail
         self._unreported: StoreError | None = None  # the last failure, until raised once
+        self._busy: StoreError | None = None  # set while commits wait for another's lock
+        self._busy_since: float | None = None  # monotonic time of the first locked failure
         self._unwritten: list[Row] = []  # event rows no commit took, known once stopped
         self._retry_wake = threading.Event()
         self._listeners: list[Callable[[], None]] = []
@@ -473,16 +482,26 @@ class EventStore:
         assert record is not None  # events are never deleted
         return record
 
-    def prune_positions(self, before_s: float, keep_around_events_s: float = 1800.0) -> int:
+    def prune_positions(
+        self, before_s: float, keep_around_events_s: float = 1800.0, *, wait: bool = True
+    ) -> int | None:
         """Delete logged fixes older than `before_s`, except those near an event of the same
-        aircraft (an incident report needs them); returns how many went."""
+        aircraft (an incident report needs them); returns how many went. `wait=False` (the
+        watch loop): queued and not waited for, so that a store busy with another program's
+        lock holds nothing up; returns None."""
         sql = (
             "DELETE FROM positions WHERE time_s < ? AND NOT EXISTS (SELECT 1 FROM events e"
             " WHERE e.icao24 = positions.icao24 AND e.time_s BETWEEN positions.time_s - ?"
             " AND positions.time_s + ?)"
         )
-        cursor = self._submit(lambda c: c.execute(sql, (before_s, *[keep_around_events_s] * 2)))
-        return int(cursor.rowcount)
+
+        def op(conn: sqlite3.Connection) -> sqlite3.Cursor:
+            return conn.execute(sql, (before_s, *[keep_around_events_s] * 2))
+
+        if not wait:
+            self._enqueue(op)
+            return None
+        return int(self._submit(op).rowcount)
 
     def count(self, which: EventFilter | None = None) -> int:
         """How many events `query` would page through with the same filter."""
@@ -541,6 +560,12 @@ class EventStore:
     def failure(self) -> StoreError | None:
         """Why commits fail, while they do (None once one succeeds again)."""
         return self._failure
+
+    @property
+    def busy(self) -> StoreError | None:
+        """While commits wait for another program's write lock, and are retried (for
+        `busy_patience_s`, then they fail): why. None once one succeeds again."""
+        return self._busy
 
     def add_latency_listener(self, listener: Callable[[float], None]) -> None:
         """Call `listener` (in the writer thread: it must not block) after each commit with
@@ -720,21 +745,37 @@ class EventStore:
                     conn.execute("ROLLBACK")
             error = StoreError(self.path, f"cannot write events: {exc}")
             error.__cause__ = exc
-            with self._lock:
-                self._failure = self._unreported = error
-            self.stats.failed_commits += 1
             locked = isinstance(exc, sqlite3.Error) and (exc.sqlite_errorcode & 0xFF) in _LOCKED
+            now_m = time.monotonic()
+            if not locked:
+                self._busy_since = None
+            elif self._busy_since is None:
+                self._busy_since = now_m
+            since = self._busy_since
+            patient = since is not None and now_m - since < self._busy_patience_s
+            with self._lock:
+                if patient:
+                    # another program holds the lock: said, and the same commit is retried
+                    self._busy = StoreError(
+                        self.path,
+                        f"store busy: {exc} (another program holds the write lock); retrying"
+                        f" for up to {self._busy_patience_s:g} s",
+                    )
+                else:
+                    self._busy = None
+                    self._failure = self._unreported = error
+            self.stats.failed_commits += 1
             for job in jobs:
                 if job.future is None:
                     continue
-                if locked and time.monotonic() < job.retry_until:
+                if patient or (locked and time.monotonic() < job.retry_until):
                     job.result = None  # retried with the next commit
                 else:
                     job.future.set_exception(error)
                     job.future = None
             return False
         with self._lock:
-            self._failure = None
+            self._failure = self._busy = self._busy_since = None
             listeners = list(self._listeners) if queued else []
         self.stats.inserted += inserted
         self.stats.ignored += ignored

@@ -58,12 +58,11 @@ def _crosses(lons: F64) -> bool:
     return bool(np.any((step > 180.0) & ~seam))
 
 
-def _unwrap(lons: F64) -> F64:
-    """Each step the short way round (an edge along the seam, ±180 to ∓180, is no step)."""
-    step = wrap_lon(np.diff(lons))
-    seam = (np.abs(lons[:-1]) == 180.0) & (np.abs(lons[1:]) == 180.0)
-    step[seam] = 0.0
-    return np.concatenate([lons[:1], lons[0] + np.cumsum(step)])
+def unwrap_lons(lons: F64) -> F64:
+    """Each step the short way round, by whole turns only, so that a longitude that needs no
+    unwrapping keeps its exact value (an edge along the seam, ±180 to ∓180, is no step)."""
+    turns = np.floor((np.diff(lons) + 180.0) / 360.0)  # as `wrap_lon` of the step
+    return lons - 360.0 * np.concatenate([[0.0], np.cumsum(turns)])
 
 
 def cap_ring(lons: F64, lats: F64, pole: float) -> F64:
@@ -98,11 +97,11 @@ def _polygon(polygon: Polygon) -> BaseGeometry:
     holes = [shapely.get_coordinates(r) for r in polygon.interiors]
     if not _crosses(exterior[:, 0]) and not any(_crosses(h[:, 0]) for h in holes):
         return polygon
-    lons = _unwrap(exterior[:, 0])
+    lons = unwrap_lons(exterior[:, 0])
     centre = float((lons.min() + lons.max()) / 2)
     inner = []
     for hole in holes:
-        hole_lons = _unwrap(hole[:, 0])
+        hole_lons = unwrap_lons(hole[:, 0])
         hole_lons += 360.0 * np.round((centre - hole_lons.mean()) / 360.0)
         inner.append(np.column_stack([hole_lons, hole[:, 1]]))
     net = lons[-1] - lons[0]

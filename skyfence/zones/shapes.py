@@ -15,10 +15,12 @@ import numpy as np
 import shapely
 import shapely.affinity
 from pyproj import Geod
-from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 from shapely.ops import unary_union
+
+from skyfence.zones.frame import cap_ring, split_antimeridian, unwrap_lons
 
 GEOD = Geod(ellps="WGS84")
 NM_M = 1852.0
@@ -65,39 +67,29 @@ def polygon_from_walk(points: list[Point]) -> BaseGeometry:
         ring.pop()
     if len(ring) < 3:
         raise ValueError(f"{len(ring)} distinct points, a polygon needs 3")
-    raw = np.array([p[0] for p in ring], dtype=np.float64)
-    # whole turns only, so that a longitude that needs no unwrapping keeps its exact value
-    lons = raw + np.concatenate([[0.0], np.cumsum(-360.0 * np.round(np.diff(raw) / 360.0))])
-    lats = [p[1] for p in ring]
-    closing = lons[0] - lons[-1]
-    winding = round((closing - ((closing + 180) % 360 - 180)) / 360)  # whole turns left to close
-    coords = list(zip(lons.tolist(), lats, strict=True))
-    if winding != 0:  # the walk goes around a pole: close it along the pole's parallel
-        pole = 90.0 if float(np.mean(lats)) > 0 else -90.0
-        end_lon = lons[0] - 360.0 * winding
-        coords += [(end_lon, lats[0]), (end_lon, pole), (float(lons[0]), pole)]
-    polygon = Polygon(coords)
+    walk = np.array([*ring, ring[0]], dtype=np.float64)  # closed: the last step is one too
+    lons, lats = unwrap_lons(walk[:, 0]), walk[:, 1]
+    if abs(lons[-1] - lons[0]) < 180.0:
+        polygon = Polygon(np.column_stack([lons, lats]))
+    else:  # the walk goes around a pole: close it along the pole's parallel
+        polygon = Polygon(cap_ring(lons, lats, 90.0 if float(np.mean(lats[:-1])) > 0 else -90.0))
     if not shapely.is_valid(polygon):
         raise ValueError(f"not a valid polygon: {shapely.is_valid_reason(polygon)}")
     return _fold(polygon)
 
 
 def _fold(polygon: Polygon) -> BaseGeometry:
-    """Bring a polygon drawn with continuous longitudes back into [-180, 180], cut at ±180°."""
+    """Bring a polygon drawn with continuous longitudes back into [-180, 180], cut at ±180°,
+    with the pieces of a cap (which overlap once cut) joined."""
     shift = -360.0 * math.floor((polygon.centroid.x + 180.0) / 360.0)
     if shift:
         polygon = shapely.affinity.translate(polygon, xoff=shift)
     west, _, east, _ = polygon.bounds
     if west >= -180.0 and east <= 180.0:
         return orient(polygon, 1.0)
-    parts = []
-    for offset in (-360.0, 0.0, 360.0):
-        piece = polygon.intersection(box(-180.0 - offset, -90.0, 180.0 - offset, 90.0))
-        if not piece.is_empty:
-            parts.append(shapely.affinity.translate(piece, xoff=offset))
-    merged = unary_union(parts)
-    polygons = [g for g in getattr(merged, "geoms", [merged]) if isinstance(g, Polygon)]
-    polygons = [orient(p, 1.0) for p in polygons if p.area > 0]
+    merged = unary_union(split_antimeridian(polygon))
+    polygons = [orient(p, 1.0) for p in shapely.get_parts(merged) if isinstance(p, Polygon)]
+    polygons = [p for p in polygons if p.area > 0]
     return polygons[0] if len(polygons) == 1 else MultiPolygon(polygons)
 
 

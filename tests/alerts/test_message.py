@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from skyfence.alerts.message import event_message, summary_message, why
+from skyfence.alerts.message import event_message, place, summary_message, why
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.kinds import KINDS
@@ -75,3 +75,31 @@ def test_a_summary_counts_every_event_by_kind_and_zone(afr: list[Event]) -> None
     assert text.severity == "critical"  # the most severe of them
     assert all(e.id not in text.body for e in afr)  # listed by time, kind, zone and callsign
     assert text.body.count("AFR34ZG") == len(afr)
+
+
+def test_a_rules_event_says_what_the_rule_saw_where_a_zone_would_be(
+    rule_events: list[Event], afr: list[Event]
+) -> None:
+    """Rule events (no zone) showed an empty zone (a dash on the map); they say the rule."""
+    squawk, watched = (e.to_dict() for e in rule_events)
+    assert squawk["zone_id"] == watched["zone_id"] == ""
+    assert place(squawk) == "squawk 7700 (emergency)"
+    assert place(watched) == "watch list (Airlines)"
+    assert place(afr[0].to_dict()) == afr[0].zone_id  # a zone's event: its zone, as before
+    message = event_message(squawk)
+    assert message.title.endswith(" - squawk 7700 (emergency)")
+    assert message.body.startswith("Emergency squawk (critical): squawk 7700 (emergency)\n")
+    summary = summary_message([squawk, watched])
+    assert "1 emergency squawk squawk 7700 (emergency)" in summary.body
+    assert "watched aircraft watch list (Airlines)" in summary.body
+
+
+def test_the_console_shows_the_rule_of_a_rules_event(rule_events: list[Event]) -> None:
+    from rich.console import Console
+
+    from skyfence.alerts.console import render
+
+    console = Console(record=True, width=140)
+    console.print(render([], [], rule_events))
+    text = console.export_text()
+    assert "squawk 7700 (emergency)" in text and "watch list (Airlines)" in text

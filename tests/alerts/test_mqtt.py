@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
+from fakes import free_port
 from paho.mqtt.enums import CallbackAPIVersion
 
 from skyfence.alerts.mqtt import (
@@ -50,12 +51,6 @@ pytestmark = pytest.mark.skipif(
     not Path(MOSQUITTO).exists() and os.environ.get("CI") != "true",
     reason="Debian's mosquitto is not installed (scripts/test installs it)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -50,11 +50,9 @@ def afr_events() -> list[Event]:
 
 
 @pytest.fixture(scope="module")
-def storm(samples: Path, paris_zones_path: Path) -> list[Event]:
+def storm(quickstart_events: list[Event]) -> list[Event]:
     """Over a thousand events of many aircraft at once: a storm."""
-    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
-    engine = Engine(load_zones(paris_zones_path))
-    return engine.process(sv) + engine.finish()
+    return quickstart_events
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,24 +26,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import free_port
 
 from skyfence.alerts.webhook import DeliveryStats, WebhookDelivery
-from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
-from skyfence.schema import StateVectors
-from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore, OutboxCounts
-from skyfence.zones.geojson import load_zones
 
 TIMEOUT_S = 0.5  # the worker's; a hanging request sleeps longer than that
 DRIP_S = TIMEOUT_S / 3  # a dripping answer sends a byte this often: no read ever times out
 
 
 @pytest.fixture(scope="module")
-def events(samples: Path, paris_zones_path: Path) -> list[Event]:
-    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
-    engine = Engine(load_zones(paris_zones_path))
-    return engine.process(sv) + engine.finish()
+def events(quickstart_events: list[Event]) -> list[Event]:
+    return quickstart_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,12 +147,6 @@ def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.01)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def check_receipts(
@@ -330,7 +318,7 @@ def test_backoff_is_full_jitter_under_a_doubling_cap(tmp_path: Path) -> None:
             cap = min(300.0, 2.0 ** (n - 1))
             assert all(0 <= d <= cap for d in draws)
             assert max(draws) > 0.8 * cap and min(draws) < 0.2 * cap  # the whole range is used
-        with pytest.raises(ValueError, match="not one of the store's webhook URLs"):
+        with pytest.raises(ValueError, match="not one of the store's delivery destinations"):
             WebhookDelivery(store, "http://127.0.0.1:9/other")
 
 

@@ -6,11 +6,11 @@ import json
 import shutil
 import sqlite3
 import subprocess
-import sys
 from importlib.resources import files
 from pathlib import Path
 
 import typer.main
+from fakes import run_skyfence
 
 from skyfence.cli import app
 from skyfence.config.file import option_keys
@@ -25,15 +25,7 @@ EXAMPLE = ROOT / "docs" / "skyfence.toml"
 def skyfence(
     *args: str | Path, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "skyfence", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=cwd,
-        # run from another folder: this checkout's skyfence all the same
-        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **(env or {})},
-    )
+    return run_skyfence(*args, cwd=cwd, env=env)  # run from another folder
 
 
 def stored(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:

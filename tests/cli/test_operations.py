@@ -4,69 +4,14 @@ once on a piped stderr, not once per retry."""
 from __future__ import annotations
 
 import json
-import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-from fakes import AFR_CROSSING_ZONE, PacedBeast
+from fakes import AFR_CROSSING_ZONE, PacedBeast, WatchProcess, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 THY9BP = Path(__file__).parents[2] / "skyfence/samples/thy9bp_spoofing_2024-09-17.json.gz"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Watch:
-    """`python -m skyfence watch` with stdout and stderr in files: piped, as under systemd."""
-
-    def __init__(self, tmp_path: Path, *args: str | Path) -> None:
-        self.out, self.err = tmp_path / "watch.out", tmp_path / "watch.err"
-        with self.out.open("w") as out, self.err.open("w") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "skyfence", "watch", *map(str, args)],
-                stdout=out,
-                stderr=err,
-                env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
-            )
-
-    def output(self) -> str:
-        return f"stdout:\n{self.out.read_text()}\nstderr:\n{self.err.read_text()}"
-
-    def wait_for(self, done: Callable[[], bool], what: str, limit_s: float = 60.0) -> None:
-        end = time.monotonic() + limit_s
-        while not done():
-            if self.process.poll() is not None:
-                raise AssertionError(f"watch exited while waiting for {what}\n{self.output()}")
-            if time.monotonic() > end:
-                raise AssertionError(f"gave up waiting for {what}\n{self.output()}")
-            time.sleep(0.1)
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(20.0)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(5.0)
-
-
-@pytest.fixture
-def watches() -> Iterator[list[Watch]]:
-    started: list[Watch] = []
-    yield started
-    for watch in started:
-        watch.kill()
 
 
 def get(url: str) -> httpx.Response | None:
@@ -89,7 +34,7 @@ def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_metrics_of_a_real_beast_feed_match_the_watch_and_health_follows_the_feed(
-    tmp_path: Path, watches: list[Watch]
+    tmp_path: Path, watches: list[WatchProcess]
 ) -> None:
     zones = tmp_path / "zones.geojson"
     zones.write_text(json.dumps(AFR_CROSSING_ZONE))
@@ -98,7 +43,7 @@ def test_metrics_of_a_real_beast_feed_match_the_watch_and_health_follows_the_fee
     base = f"http://127.0.0.1:{port}"
     uri = f"beast://127.0.0.1:{feed.port}"
     try:
-        watch = Watch(tmp_path, "-z", zones, "-s", uri, "--store", tmp_path / "events.db",
+        watch = WatchProcess(tmp_path, "-z", zones, "-s", uri, "--store", tmp_path / "events.db",
                       "--web", "--port", str(port), "--unhealthy-after", "2")  # fmt: skip
         watches.append(watch)
         watch.wait_for(lambda: (r := get(f"{base}/healthz")) is not None and r.status_code == 200,
@@ -151,11 +96,11 @@ def test_metrics_of_a_real_beast_feed_match_the_watch_and_health_follows_the_fee
 
 
 def test_a_refused_feed_and_a_refused_webhook_are_one_line_each_not_a_flood(
-    tmp_path: Path, watches: list[Watch]
+    tmp_path: Path, watches: list[WatchProcess]
 ) -> None:
     feed_port, hook_port, metrics_port = free_port(), free_port(), free_port()
     uri, hook = f"beast://127.0.0.1:{feed_port}", f"http://127.0.0.1:{hook_port}/hook"
-    watch = Watch(tmp_path, "-z", "ukraine", "-s", uri, "-s", THY9BP, "--speed", "0",
+    watch = WatchProcess(tmp_path, "-z", "ukraine", "-s", uri, "-s", THY9BP, "--speed", "0",
                   "--webhook", hook, "--store", tmp_path / "events.db",
                   "--metrics-port", str(metrics_port))  # fmt: skip
     watches.append(watch)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-import numpy as np
 import pytest
+from fakes import assert_same
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -123,14 +123,6 @@ def test_read_avr_file_without_timestamps(beast: BeastFrames, tmp_path: Path) ->
     assert list(read_avr_file(path, 100_000, stats)) == []
     assert stats.rows_read == stats.rows_skipped == 239
     assert "without a timestamp" in stats.problems[0]
-
-
-def assert_same(a: StateVectors, b: StateVectors) -> None:
-    assert len(a) == len(b)
-    for name in ("t_s", "lat_deg", "lon_deg", "alt_baro_ft", "gs_kt", "track_deg", "vrate_fpm"):
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
-    for name in ("icao24", "callsign", "squawk", "on_ground", "nic", "nacp"):
-        assert getattr(a, name).tolist() == getattr(b, name).tolist(), name
 
 
 def test_receiver_files_are_found_from_content(

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rs1090
+from fakes import assert_same
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyModeS.util import crc
@@ -394,14 +395,6 @@ def test_read_beast_file_counts_damage(sample: bytes, parsed: BeastFrames, tmp_p
     assert any("garbage skipped to resync (3 rows)" in p for p in stats.problems)
     assert any("truncated" in p for p in stats.problems)
     assert any("without an MLAT timestamp" in p for p in stats.problems)
-
-
-def assert_same(a: StateVectors, b: StateVectors) -> None:
-    assert len(a) == len(b)
-    for name in ("t_s", "lat_deg", "lon_deg", "alt_baro_ft", "gs_kt", "track_deg", "vrate_fpm"):
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
-    for name in ("icao24", "callsign", "squawk", "on_ground", "nic", "nacp"):
-        assert getattr(a, name).tolist() == getattr(b, name).tolist(), name
 
 
 def test_encoder_gives_back_the_real_capture(samples: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import HOLD, Receiver, Step, sbs_line
+from fakes import HOLD, Receiver, Step, free_port, sbs_line
 
 from skyfence.decoding.dedup import FrameDeduplicator
 from skyfence.decoding.frames import FrameDecoder
@@ -254,13 +253,6 @@ def test_next_batch_honours_its_timeout(serve: Callable[..., Receiver], sample: 
 
 
 # -- refused connections -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def test_refused_port_is_retried_with_growing_delays(

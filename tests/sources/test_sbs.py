@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fakes import assert_same
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -248,11 +249,3 @@ def test_sbs_fuzz_every_line_accounted(lines: list[str]) -> None:
     messages, stats = parse_sbs(lines)
     assert stats.used == len(messages)
     assert stats.used + stats.ignored + sum(stats.malformed.values()) == stats.lines
-
-
-def assert_same(a: StateVectors, b: StateVectors) -> None:
-    assert len(a) == len(b)
-    for name in ("t_s", "lat_deg", "lon_deg", "alt_baro_ft", "gs_kt", "track_deg", "vrate_fpm"):
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
-    for name in ("icao24", "callsign", "squawk", "on_ground", "nic", "nacp"):
-        assert getattr(a, name).tolist() == getattr(b, name).tolist(), name

@@ -12,21 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
-from skyfence.schema import StateVectors
-from skyfence.sources.recordings import read_recording
 from skyfence.store.events import EventStore, OutboxHealth, StoreError
-from skyfence.zones.geojson import load_zones
 
 HOOKS = ("http://127.0.0.1:9/a", "http://127.0.0.1:9/b")  # never contacted
 
 
 @pytest.fixture(scope="module")
-def events(samples: Path, paris_zones_path: Path) -> list[Event]:
-    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
-    engine = Engine(load_zones(paris_zones_path))
-    return (engine.process(sv) + engine.finish())[:50]
+def events(quickstart_events: list[Event]) -> list[Event]:
+    return quickstart_events[:50]
 
 
 @contextlib.contextmanager

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,17 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fakes import free_port
 
 from skyfence.store.events import EventStore
 from skyfence.web.server import WebServer, allowed_hosts
 
 TOKEN = "server-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until_serving(url: str, process: subprocess.Popen[str]) -> None:

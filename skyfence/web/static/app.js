@@ -110,6 +110,17 @@
     return (z && z.properties && z.properties.name) || zoneId || "–";
   }
 
+  // Where an event is: its zone, or for a rule's event (no zone) what the rule saw, as
+  // skyfence.alerts.message.place says it in messages and on the console.
+  function placeOf(ev) {
+    if (ev.zone_id) return zoneName(ev.zone_id);
+    const d = ev.details || {};
+    if (ev.kind === "emergency_squawk" && d.squawk) return `squawk ${d.squawk}` + (d.meaning ? ` (${d.meaning})` : "");
+    const listed = d.watchlist || null;
+    if (ev.kind === "watched_aircraft") return "watch list" + (listed && listed.category ? ` (${listed.category})` : "");
+    return kindLabel(ev.kind);
+  }
+
   let messageTimer = null;
   function showMessage(text, kind) {
     const node = $("#message");
@@ -537,13 +548,13 @@
       dataset: { id: ev.id, time: ev.time },
     });
     const open = el("button", {
-      class: "open", type: "button", "aria-label": `${kindLabel(ev.kind)} ${ev.callsign || ev.icao24} in ${zoneName(ev.zone_id)} at ${dateTime(ev.time)}: show details`,
+      class: "open", type: "button", "aria-label": `${kindLabel(ev.kind)} ${ev.callsign || ev.icao24} ${ev.zone_id ? "in " : ""}${placeOf(ev)} at ${dateTime(ev.time)}: show details`,
     },
       el("div", { class: "row" },
         el("span", { class: "kind", text: kindLabel(ev.kind) }),
         el("time", { datetime: ev.time, title: dateTime(ev.time), text: shortTime(ev.time) })),
       el("div", { class: "who" }, el("b", { text: ev.callsign || "—" }), el("span", { class: "icao", text: ev.icao24 })),
-      el("div", { class: "zone", title: ev.zone_id, text: zoneName(ev.zone_id) }));
+      el("div", { class: "zone" + (ev.zone_id ? "" : " rule"), title: ev.zone_id || KINDS[ev.kind]?.explanation || "", text: placeOf(ev) }));
     const button = el("button", {
       class: "ack", type: "button", disabled: !!acked, text: acked ? "Acknowledged" : "Acknowledge",
       onclick: (e) => { e.stopPropagation(); acknowledge(ev.id, button); },
@@ -798,8 +809,10 @@
         el("button", { class: "close", type: "button", "aria-label": "Close details", text: "×", onclick: closeDetails })),
       el("dl", {},
         el("dt", { text: "aircraft" }), el("dd", { text: `${ev.callsign || "—"} · ${ev.icao24}${ev.country ? " · " + ev.country : ""}` }),
-        el("dt", { text: "zone" }), el("dd", { text: `${(zone && zone.properties && zone.properties.name) || zoneName(ev.zone_id)} (${ev.zone_id})` }),
-        el("dt", { text: "zone band" }), el("dd", { class: "band", text: bandText(zone, d) }),
+        ...(ev.zone_id
+          ? [el("dt", { text: "zone" }), el("dd", { text: `${(zone && zone.properties && zone.properties.name) || zoneName(ev.zone_id)} (${ev.zone_id})` })]
+          : [el("dt", { text: "rule" }), el("dd", { class: "rule", text: placeOf(ev) })]),
+        ...(ev.zone_id ? [el("dt", { text: "zone band" }), el("dd", { class: "band", text: bandText(zone, d) })] : []),
         el("dt", { text: "event time" }), el("dd", { text: dateTime(ev.time) }),
         el("dt", { text: "position" }), el("dd", { text: `${Number(ev.lat).toFixed(4)}, ${Number(ev.lon).toFixed(4)}` }),
         el("dt", { text: "altitude" }), el("dd", { text: alt(ev.altitude_ft) }),
@@ -906,7 +919,7 @@
         const counter = $("#event-count");
         const n = Number(counter.textContent);
         if (Number.isFinite(n)) counter.textContent = String(n + 1);
-        announce(`${kindLabel(ev.kind)}: ${ev.callsign || ev.icao24} in ${zoneName(ev.zone_id)}`);
+        announce(`${kindLabel(ev.kind)}: ${ev.callsign || ev.icao24} ${ev.zone_id ? "in " : ""}${placeOf(ev)}`);
       }
     });
     es.addEventListener("error", () => {

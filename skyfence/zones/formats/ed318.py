@@ -12,8 +12,8 @@ from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
-from skyfence.zones.formats import Converted, Problems, collection, feature
-from skyfence.zones.formats.ed269 import SEVERITY, applicability, limit, projection
+from skyfence.zones.formats import Converted, Problems, collection
+from skyfence.zones.formats.uas import ED318, Zone, projection
 from skyfence.zones.model import ZoneError
 
 NAME = "ed318"
@@ -44,66 +44,25 @@ def convert(text: str, source: str) -> Converted:
         seen[zone_id] = seen.get(zone_id, 0) + 1
         if seen[zone_id] > 1:  # one zone published as several volumes
             zone_id = f"{zone_id}#{seen[zone_id]}"
-        restriction = props.get("type")
-        if restriction not in SEVERITY:
-            problems.add(where, f"type {restriction!r} is not one of {', '.join(SEVERITY)}")
+        published = Zone.read(props, ED318, where, problems)
+        if published is None:
             continue
-        active = applicability(
-            props.get("limitedApplicability"), where, problems, "limitedApplicability"
-        )
-        made = _volume(item.get("geometry"), where, problems)
-        if made is None:
-            continue
-        geometry, floor, ceiling, refs = made
-        features.append(
-            feature(
-                zone_id,
-                _text(props.get("name")) or zone_id,
-                geometry,
-                floor,
-                ceiling,
-                active,
-                severity=SEVERITY[restriction],
-                restriction=restriction,
-                zone_type=props.get("variant"),
-                reason=props.get("reason"),
-                message=_text(props.get("message")) or props.get("restrictionConditions") or None,
-                country=props.get("country"),
-                authority=[
-                    _text(a.get("name"))
-                    for a in props.get("zoneAuthority") or []
-                    if isinstance(a, dict)
-                ]
-                or None,
-                vertical_reference=refs,
-            )
-        )
+        made = _volume(published, item.get("geometry"), where, problems)
+        if made is not None:
+            features.append(published.feature(zone_id, zone_id, *made))
     problems.raise_any()
     return Converted(collection(features))
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        texts = [v for v in value if isinstance(v, dict) and isinstance(v.get("text"), str)]
-        english = [str(v["text"]) for v in texts if str(v.get("lang", "")).startswith("en")]
-        chosen = english or [str(v["text"]) for v in texts]
-        return chosen[0] if chosen else None
-    return None
-
-
 def _volume(
-    geometry: Any, where: str, problems: Problems
-) -> tuple[BaseGeometry, str, str, str] | None:
+    zone: Zone, geometry: Any, where: str, problems: Problems
+) -> tuple[BaseGeometry, tuple[str, str, str]] | None:
     if not isinstance(geometry, dict) or not isinstance(geometry.get("layer"), dict):
         problems.add(where, "geometry with a layer (upper, lower, references, uom) is required")
         return None
     layer = geometry["layer"]
-    uom = layer.get("uom")
     try:
-        floor = limit(layer.get("lower"), layer.get("lowerReference"), uom, True)
-        ceiling = limit(layer.get("upper"), layer.get("upperReference"), uom, False)
+        band = zone.band(layer)
         if geometry.get("type") == "Point":
             extent = geometry.get("extent") or {}
             if extent.get("subType") != "Circle":
@@ -114,7 +73,7 @@ def _volume(
                     "center": geometry.get("coordinates"),
                     "radius": extent.get("radius"),
                 },
-                uom,
+                layer.get(ED318.uom),
             )
         else:
             shape = projection(
@@ -123,4 +82,4 @@ def _volume(
     except ValueError as exc:
         problems.add(where, str(exc))
         return None
-    return shape, floor, ceiling, f"{layer.get('lowerReference')}/{layer.get('upperReference')}"
+    return shape, band

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from skyfence.audit_options import AuditOptions
 from skyfence.audit_result import AuditResult, deliver
-from skyfence.auditing import prepared
+from skyfence.engine.batches import prepared
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.errors import InputError

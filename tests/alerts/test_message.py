@@ -81,11 +81,12 @@ def test_a_rules_event_says_what_the_rule_saw_where_a_zone_would_be(
     rule_events: list[Event], afr: list[Event]
 ) -> None:
     """Rule events (no zone) showed an empty zone (a dash on the map); they say the rule."""
-    squawk, watched = (e.to_dict() for e in rule_events)
-    assert squawk["zone_id"] == watched["zone_id"] == ""
-    assert place(squawk) == "squawk 7700 (emergency)"
-    assert place(watched) == "watch list (Airlines)"
-    assert place(afr[0].to_dict()) == afr[0].zone_id  # a zone's event: its zone, as before
+    squawk, watched = (stored_event(event_row(e)) for e in rule_events)
+    assert squawk.zone_id == watched.zone_id == ""
+    assert place(squawk.kind, squawk.zone_id, squawk.details) == "squawk 7700 (emergency)"
+    assert place(watched.kind, watched.zone_id, watched.details) == "watch list (Airlines)"
+    first = afr[0]  # a zone's event: its zone, as before
+    assert place(first.kind, first.zone_id, first.details) == first.zone_id
     message = event_message(squawk)
     assert message.title.endswith(" - squawk 7700 (emergency)")
     assert message.body.startswith("Emergency squawk (critical): squawk 7700 (emergency)\n")

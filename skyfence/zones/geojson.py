@@ -7,7 +7,6 @@ silently miss incursions, so every problem is collected and reported with the fe
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from shapely.geometry.base import BaseGeometry
 
 from skyfence.zones.countries import default_table
 from skyfence.zones.frame import continuous, split_antimeridian
-from skyfence.zones.model import Audience, Zone, ZoneError, parse_altitude
+from skyfence.zones.model import Audience, Zone, ZoneError, json_document, parse_altitude
 
 GEOD = Geod(ellps="WGS84")
 NM_M = 1852.0
@@ -100,10 +99,7 @@ def load_zones(source: str | Path) -> list[Zone]:
         ) from None
     except UnicodeDecodeError as exc:
         raise ZoneError(f"{path}: not UTF-8 text (byte {exc.start}): not a GeoJSON file") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ZoneError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    document = json_document(text, str(path))
     return zones_from_geojson(document, str(path))
 
 

@@ -9,7 +9,6 @@ Europe differs by the geoid's 40-55 m and is kept in `vertical_reference`.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -17,7 +16,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from skyfence.zones.formats import Converted, Problems, collection, feature
-from skyfence.zones.model import ZoneError
+from skyfence.zones.model import ZoneError, json_document
 from skyfence.zones.schedule import WEEKDAYS, weekly_periods
 from skyfence.zones.shapes import circle, polygon_from_walk
 
@@ -37,10 +36,7 @@ def sniff(head: str) -> bool:
 
 
 def convert(text: str, source: str) -> Converted:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ZoneError(f"{source}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    document = json_document(text, source)
     zones = (
         document.get("UASZoneList", document.get("features"))
         if isinstance(document, dict)

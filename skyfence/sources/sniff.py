@@ -46,7 +46,7 @@ class Head:
         """The first line as JSON, or None when it is not JSON."""
         try:
             return json.loads(self.text.split(b"\n", 1)[0])
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past the limit: not a known format either
             return None
 
 

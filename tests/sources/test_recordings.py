@@ -361,6 +361,37 @@ def test_frames_jsonl_bad_lines(tmp_path: Path) -> None:
     assert any("line 10" in p for p in reader.stats.problems)
 
 
+def test_a_line_nested_past_the_recursion_limit_costs_that_line_only(tmp_path: Path) -> None:
+    """A hostile line (a frame nested 100,000 deep) is skipped by its number like any line that
+    is not JSON: the flight around it reads the same, first line included."""
+    lines = FRAMES.read_text().splitlines()[20_000:22_000]
+    hostile = '{"timestamp": 1720248190.5, "frame": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    for at in (0, 1000):  # the first line is also what format detection reads
+        path = tmp_path / f"frames{at}.jsonl"
+        path.write_text("\n".join([*lines[:at], hostile, *lines[at:]]) + "\n")
+        clean = tmp_path / "clean.jsonl"
+        clean.write_text("\n".join(lines) + "\n")
+        reader = read_recording(path, format="frames-jsonl" if at == 0 else None)
+        sv, expected = read_all(reader), read_all(read_recording(clean))
+        assert reader.stats.rows_skipped == 1
+        assert reader.stats.problems == [f"line {at + 1}: not valid JSON"]
+        assert len(sv) == len(expected) > 0
+        assert np.array_equal(sv.lat_deg, expected.lat_deg, equal_nan=True)
+
+
+def test_a_document_nested_past_the_recursion_limit_is_a_recording_error(tmp_path: Path) -> None:
+    wrapped = tmp_path / "wrapped.json"  # a real readsb trace with one hostile field
+    text = TRACE.read_text().rstrip()
+    wrapped.write_text(text[:-1] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert detect_format(wrapped) == "readsb-trace"
+    with pytest.raises(RecordingError, match=r"wrapped\.json: cannot read as readsb-trace"):
+        read_all(read_recording(wrapped))
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    reader = read_recording(deep)  # a records array whose one record is hostile
+    assert len(read_all(reader)) == 0 and reader.stats.problems == ["record 1: not valid JSON"]
+
+
 # --- format detection and errors --------------------------------------------------------------
 
 

@@ -123,6 +123,7 @@ def create_app(
     ) -> Response:
         since_utc, until_utc = _aware(since), _aware(until)
         icao = icao24.lower() if icao24 else None
+        zone = _zone_id(store, zone)
         items = store.query(
             EventFilter(since_utc, until_utc, zone_id=zone, kind=kind, icao24=icao),
             limit,
@@ -168,6 +169,7 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
     ) -> Response:
         icao = icao24.lower() if icao24 else None
+        zone = _zone_id(store, zone)
         records = store.query(
             EventFilter(_aware(since), _aware(until), zone_id=zone, kind=kind, icao24=icao), limit
         )
@@ -461,6 +463,21 @@ async def _stream(store: EventStore, request: Request) -> AsyncIterator[str]:
             yield f"event: status\ndata: {json.dumps(await asyncio.to_thread(_status, store))}\n\n"
         tick += 1
         await asyncio.sleep(STREAM_PERIOD_S)
+
+
+def _zone_id(store: EventStore, text: str | None) -> str | None:
+    """The store's zone id that `text` names, in any case, as `skyfence export --zone` reads it:
+    an id the store does not know is a 422 naming the known ones, not an empty answer that
+    reads as "no incursion"."""
+    if text is None:
+        return None
+    known = store.zone_ids()
+    match = [z for z in known if z.casefold() == text.casefold()]
+    if not match:
+        shown = ", ".join(known[:30]) + (f" and {len(known) - 30} more" if len(known) > 30 else "")
+        message = f"zone {text[:100]!r}: no such zone in this store (known: {shown or 'none'})"
+        raise HTTPException(422, message)
+    return match[0]
 
 
 def _event_or_404(store: EventStore, event_id: str) -> dict[str, Any]:

@@ -89,6 +89,18 @@ def test_events_filter_and_page_without_overlap(client: TestClient) -> None:
     assert client.get("/api/events", params={"limit": 100_000}).status_code == 422
 
 
+def test_zone_filters_read_ids_in_any_case_and_refuse_unknown_ones(client: TestClient) -> None:
+    """As `skyfence export --zone`: `uklv` is UKLV's event, and a zone the store does not know
+    is a 422 naming the known ones, not an empty list or file that reads as no incursion."""
+    for path in ("/api/events", "/api/export/events?format=csv"):
+        exact = client.get(path, params={"zone": "UKLV"})
+        assert client.get(path, params={"zone": "uklv"}).content == exact.content
+        assert "THY9BP" in exact.text  # its suspect position claims UKLV
+        unknown = client.get(path, params={"zone": "UKXX"})
+        assert unknown.status_code == 422
+        assert "UKXX" in unknown.json()["detail"] and "DEMO-R-APPROACH" in unknown.json()["detail"]
+
+
 def seconds(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 

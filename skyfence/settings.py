@@ -3,7 +3,10 @@ read them, so they belong to neither."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
+
+from skyfence.errors import InputError
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,22 @@ class EngineSettings:
     min_nacp: int = 6  # accuracy < 0.3 NM
     envelope_min_alt_ft: float = 20_000.0  # above this (and below FL450) ...
     envelope_min_gs_kt: float = 100.0  # ...a ground speed below this is not flight
+
+    def __post_init__(self) -> None:
+        """Refused here, once, for every caller: a NaN look-ahead made `audit` and `watch` hang,
+        and a NaN or negative lost-contact time is a monitor that never reports a loss."""
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if value is not None:
+                check_non_negative(field.name, value)
+
+
+def check_non_negative(name: str, value: float) -> None:
+    """An InputError naming `name` unless `value` is a finite number >= 0 (NaN, inf and
+    negative durations, speeds and thresholds have no meaning here)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not (math.isfinite(value) and value >= 0):
+        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
 # --- trust thresholds (skyfence/tracking): physics and receiver behaviour, not user choices ---

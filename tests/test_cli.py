@@ -177,6 +177,31 @@ def test_audit_fails_clearly_on_bad_input(tmp_path: Path, samples: Path) -> None
     assert run.returncode == 2 and "--since" in run.stderr
 
 
+def test_numbers_without_meaning_are_refused_by_flag(tmp_path: Path) -> None:
+    """`audit --lookahead nan` hung (killed by a timeout, nothing printed), `watch --speed nan`
+    passed its `< 0` test and `--port 70000` ended in an OverflowError traceback."""
+    frames = Path(str(files("skyfence") / "samples" / "af_cdg_tls_2024-07-06.jsonl.gz"))
+    store = tmp_path / "events.sqlite"
+    for command, flag, value in [
+        ("audit", "--lookahead", "nan"),
+        ("audit", "--lost-contact", "-5"),
+        ("watch", "--speed", "nan"),
+        ("watch", "--lookahead", "inf"),
+        ("watch", "--unhealthy-after", "-1"),
+    ]:
+        where = ["-s", frames, "--store", store] if command == "watch" else [frames]
+        run = skyfence(command, "-z", "demo", *where, flag, value)
+        assert run.returncode == 2, run.stderr
+        assert (
+            f"{flag} must be a finite number >= 0" in run.stderr and "Traceback" not in run.stderr
+        )
+    run = skyfence(
+        "watch", "-z", "demo", "-s", frames, "--store", store, "--web", "--port", "70000"
+    )
+    assert run.returncode == 2 and "'--port'" in run.stderr and "Traceback" not in run.stderr
+    assert not store.exists()  # refused before anything was opened
+
+
 def test_audit_of_a_gzip_bomb_ends_with_a_clear_error(tmp_path: Path) -> None:
     """An OpenSky header then 64 MiB of blank lines in 64 KiB of gzip. Arrow's CSV reader used
     to read the file from a thread of its own, still running at exit after the error: the

@@ -16,6 +16,7 @@ from skyfence.cli.common import (
     fail,
     load_or_fail,
     receiver_or_fail,
+    settings_or_fail,
     time_or_fail,
 )
 from skyfence.cli.render import print_events, print_summary
@@ -98,12 +99,9 @@ def audit(
     from skyfence.alerts.files import open_sink
     from skyfence.audit_options import AuditOptions, AuditPath
     from skyfence.engine.engine import Engine
-    from skyfence.settings import EngineSettings
     from skyfence.sources.recordings import RecordingError
 
-    if lookahead is not None and lookahead < 0:
-        raise fail("--lookahead must be >= 0")
-    settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
+    settings = settings_or_fail(lookahead, lost_contact)
     since_s, until_s = time_or_fail(since, "--since"), time_or_fail(until, "--until")
     options = AuditOptions(
         settings,

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from skyfence.settings import EngineSettings
     from skyfence.sources.receiver import Receiver
     from skyfence.store.events import EventStore
     from skyfence.zones.model import Zone
@@ -38,6 +39,28 @@ ZonesOption = Annotated[
 def fail(message: str, code: int = 2) -> typer.Exit:
     errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
+
+
+def non_negative_or_fail(flag: str, value: float | None) -> None:
+    """A flag's number of seconds (or speed) refused unless finite and >= 0: `--lookahead nan`
+    made audit hang, and `--speed nan` passed a `< 0` test."""
+    from skyfence.errors import InputError
+    from skyfence.settings import check_non_negative
+
+    if value is not None:
+        try:
+            check_non_negative(flag, value)
+        except InputError as exc:
+            raise fail(str(exc)) from None
+
+
+def settings_or_fail(lookahead: float | None, lost_contact: float) -> EngineSettings:
+    """The detection settings of `audit` and `watch`, or an error naming the flag."""
+    from skyfence.settings import EngineSettings
+
+    non_negative_or_fail("--lookahead", lookahead)
+    non_negative_or_fail("--lost-contact", lost_contact)
+    return EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
 
 
 def load_or_fail(sources: list[str]) -> list[Zone]:
@@ -95,7 +118,9 @@ WebOption = Annotated[
     bool, typer.Option("--web/--no-web", metavar="", help="Serve the live map and API.")
 ]
 HostOption = Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")]
-PortOption = Annotated[int, typer.Option(help="Port of the web server.")]
+PortOption = Annotated[
+    int, typer.Option(metavar="PORT", min=0, max=65535, help="Port of the web server.")
+]
 AllowedHostOption = Annotated[
     list[str] | None,
     typer.Option(

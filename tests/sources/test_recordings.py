@@ -300,6 +300,27 @@ def test_opensky_parquet(tmp_path: Path, spoofing: StateVectors) -> None:
 # --- readsb traces ----------------------------------------------------------------------------
 
 
+def test_opensky_rows_at_altitudes_no_transponder_reports_are_skipped(
+    tmp_path: Path, spoofing: StateVectors
+) -> None:
+    """Three real rows edited to 1e300 ft (a watch stored an entry at that altitude, could not
+    write it and stopped) and one to -5 km: counted as bad rows; the others read unchanged."""
+    table = opensky_table(spoofing)
+    baro = table.column("baroaltitude").to_numpy().copy()
+    geo = table.column("geoaltitude").to_numpy().copy()
+    baro[[10, 11, 12]] = 1e300
+    geo[20] = -5000.0
+    table = table.set_column(table.schema.get_field_index("baroaltitude"), "baroaltitude", [baro])
+    table = table.set_column(table.schema.get_field_index("geoaltitude"), "geoaltitude", [geo])
+    pq.write_table(table, tmp_path / "states.parquet")
+    reader = read_recording(tmp_path / "states.parquet")
+    sv = read_all(reader)
+    assert reader.stats.rows_skipped == 4
+    assert "row without a valid time, address, position or value" in reader.stats.problems[0]
+    kept = np.setdiff1d(np.arange(len(spoofing)), [10, 11, 12, 20])
+    check_opensky(sv, spoofing.take(kept))
+
+
 def test_readsb_trace() -> None:
     doc = json.loads(TRACE.read_text())
     sv = read_all(read_recording(TRACE))

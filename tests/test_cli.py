@@ -550,6 +550,35 @@ def test_export_zone_is_case_insensitive_and_an_unknown_zone_refused(
     assert "DEMO-R-APPROACH" in run.stderr
 
 
+def test_an_empty_window_or_a_bad_address_is_refused_not_answered_with_an_empty_file(
+    demo_store_path: Path, tmp_path: Path
+) -> None:
+    """`report` and `export` wrote empty files for these, which read as "nothing happened"."""
+    store = ["--store", demo_store_path]
+    reversed_window = ["--since", "2024-09-18", "--until", "2024-09-17"]
+    out = tmp_path / "out.csv"
+    for args in [
+        ["report", *reversed_window, "-o", tmp_path / "r.html"],
+        ["export", "events", "-o", out, *reversed_window],
+        ["export", "track", "--icao24", "4baac6", "-o", out, *reversed_window],
+    ]:
+        run = skyfence(*args, *store)
+        assert run.returncode == 2, run.stdout
+        assert "--since must be before --until (2024-09-18T00:00:00.000Z is not before" in (
+            run.stderr
+        )
+    run = skyfence("report", "--since", "2025-01-01", "-o", tmp_path / "r.html", *store)
+    assert run.returncode == 2 and "the time of the store's last event" in run.stderr
+    for what in ("track", "events"):
+        run = skyfence("export", what, "--icao24", "zzzzzz", "-o", out, *store)
+        assert run.returncode == 2 and "--icao24 'zzzzzz': not an ICAO 24-bit address" in (
+            run.stderr
+        )
+    assert not out.exists() and not (tmp_path / "r.html").exists()
+    run = skyfence("export", "track", "--icao24", "4BAAC6", "-o", out, *store)
+    assert run.returncode == 0 and "fixes written" in run.stdout and "THY9BP" in out.read_text()
+
+
 def test_since_reports_no_event_before_it(tmp_path: Path) -> None:
     """--since 07:23:41.6Z falls between the two fixes around AFR34ZG's crossing into
     DEMO-TRA-CENTRE (interpolated at 07:23:41.565): the crossing is before the window, so the

@@ -99,6 +99,28 @@ def time_or_fail(text: str | None, name: str) -> float | None:
         raise fail(f"{name}: {exc}") from None
 
 
+def window_or_fail(start: float | None, end: float | None, defaulted: str = "") -> None:
+    """An empty window refused, as `audit` refuses it: `report` and `export` wrote an empty
+    file for `--since` after `--until`, which reads as "nothing happened". `defaulted` says
+    where an end the user did not give came from."""
+    if start is not None and end is not None and start >= end:
+        from skyfence.engine.events import iso_time
+
+        raise fail(
+            f"--since must be before --until ({iso_time(start)} is not before "
+            f"{iso_time(end)}{defaulted})"
+        )
+
+
+def icao24_or_fail(text: str | None) -> str | None:
+    """A 24-bit address as six hex digits, in lower case: `zzzzzz` exported 0 fixes."""
+    if text is None:
+        return None
+    if len(text) != 6 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise fail(f"--icao24 {text!r}: not an ICAO 24-bit address (six hex digits, e.g. 4baac6)")
+    return text.lower()
+
+
 # a flag takes no value: an empty metavar, not `<bool>`, in the help
 NotifyOption = Annotated[
     list[str] | None,

@@ -13,8 +13,10 @@ from skyfence.cli.common import (
     StoreOption,
     console,
     fail,
+    icao24_or_fail,
     open_store,
     time_or_fail,
+    window_or_fail,
 )
 from skyfence.engine.events import EVENT_KINDS, iso_time
 from skyfence.store.rows import EventFilter
@@ -58,6 +60,8 @@ def report(
             if end is None:
                 end = parse_time(last[0]["time"]) + 1 if last else time.time()
             start = time_or_fail(since, "--since")
+            came_from = ", the time of the store's last event" if last else ", now"
+            window_or_fail(start, end, "" if until is not None else came_from)
             start = end - 86_400 if start is None else start
             page = summary_report(event_store, start, end)
             target = out or Path(f"summary-{iso_time(start)[:10]}.html")
@@ -93,7 +97,8 @@ def export(
     if kind is not None and kind not in EVENT_KINDS:
         raise fail(f"--kind must be one of {', '.join(EVENT_KINDS)}")
     start, end = time_or_fail(since, "--since"), time_or_fail(until, "--until")
-    address = icao24.lower() if icao24 else None
+    window_or_fail(start, end)
+    address = icao24_or_fail(icao24)
     with open_store(store) as event_store:
         if what == "events":
             zone = None if zone is None else _zone_id(event_store, zone)

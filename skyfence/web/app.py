@@ -121,7 +121,7 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Response:
-        since_utc, until_utc = _aware(since), _aware(until)
+        since_utc, until_utc = _window(since, until)
         icao = icao24.lower() if icao24 else None
         zone = _zone_id(store, zone)
         items = store.query(
@@ -170,9 +170,8 @@ def create_app(
     ) -> Response:
         icao = icao24.lower() if icao24 else None
         zone = _zone_id(store, zone)
-        records = store.query(
-            EventFilter(_aware(since), _aware(until), zone_id=zone, kind=kind, icao24=icao), limit
-        )
+        start, end = _window(since, until)
+        records = store.query(EventFilter(start, end, zone_id=zone, kind=kind, icao24=icao), limit)
         records = store.with_zone_versions(records)
         zones = exports.event_zones(store, records) if format == "kml" else []
         return _download(exports.render("events", format, records, "skyfence events", zones),
@@ -187,7 +186,7 @@ def create_app(
     ) -> Response:
         """Default: the whole logged track, as `skyfence export track` gives it; a window given
         with both ends spans at most 7 days."""
-        start, end = _aware(since), _aware(until)
+        start, end = _window(since, until)
         if start is not None and end is not None and end - start > timedelta(days=7):
             raise HTTPException(422, "at most 7 days of track at once")
         address = icao24.lower()
@@ -214,7 +213,7 @@ def create_app(
         lists the hours present, for a time slider."""
         from skyfence.gnss.outputs import feature_collection, from_rows, records
 
-        start, end = _aware(since), _aware(until)
+        start, end = _window(since, until)
         stored = store.interference_hours()
         last = stored[1] + INTERFERENCE_HOUR_S if stored else time.time()
         end_s = end.timestamp() if end is not None else last
@@ -520,6 +519,17 @@ def _with_activity(features: list[dict[str, Any]], now_s: float) -> list[dict[st
 
 def _seconds(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _window(
+    since: datetime | None, until: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """The window in UTC; one that ends before it starts is a 422, as in `audit`, `report` and
+    `export`, not an empty answer that reads as "nothing happened"."""
+    start, end = _aware(since), _aware(until)
+    if start is not None and end is not None and start >= end:
+        raise HTTPException(422, "since must be before until")
+    return start, end
 
 
 def _aware(moment: datetime | None) -> datetime | None:

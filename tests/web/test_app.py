@@ -247,6 +247,23 @@ def test_interference_cells_per_hour(client: TestClient) -> None:
     assert client.get("/api/interference", params=too_long).status_code == 422
 
 
+def test_a_window_that_ends_before_it_starts_is_a_422_not_an_empty_answer(
+    client: TestClient,
+) -> None:
+    """As `audit`, `report` and `export` refuse it; the same window the right way round has
+    THY9BP's suspect position and track."""
+    backwards = {"since": "2024-09-17T10:00:00Z", "until": "2024-09-17T09:00:00Z"}
+    forwards = {"since": backwards["until"], "until": backwards["since"]}
+    for path in ("/api/events", "/api/export/events", "/api/export/track/4baac6",
+                 "/api/interference"):  # fmt: skip
+        refused = client.get(path, params=backwards)
+        assert refused.status_code == 422 and refused.json()["detail"] == (
+            "since must be before until"
+        )
+        assert client.get(path, params=forwards).status_code == 200
+    assert client.get("/api/events", params=forwards).json()["total"] == 1
+
+
 @pytest.mark.parametrize(
     "value", ["9223372036854775808", "9" * 400, "-1", "-9223372036854775809", "1e3", "nan", "inf"]
 )

@@ -51,6 +51,7 @@ def zones_show(
     from pyproj import Geod
     from rich.table import Table
 
+    from skyfence.zones.frame import is_cap
     from skyfence.zones.geojson import zone_to_feature
 
     zones = load_or_fail([source])
@@ -72,7 +73,10 @@ def zones_show(
     ):
         table.add_column(name)
     for z in zones:
-        area = abs(geod.geometry_area_perimeter(z.geometry)[0]) / 1e6
+        # a cap's edges run along parallels (-180 to 180): as geodesics they would cross the
+        # pole and the area came out 0, so they are cut into 1° steps first
+        shape = shapely.segmentize(z.geometry, 1.0) if is_cap(z.geometry) else z.geometry
+        area = abs(geod.geometry_area_perimeter(shape)[0]) / 1e6
         active = zone_to_feature(z)["properties"].get("active", "always")
         table.add_row(
             z.id,

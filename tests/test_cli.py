@@ -520,11 +520,12 @@ def test_version_and_help_read_well() -> None:
         assert following.startswith("│ ") and following[2] != " ", following  # not continued
     commands = [(c,) for c in ("audit", "watch", "serve", "demo", "report", "export")]
     commands += [("interference",), ("zones", "show"), ("zones", "check"), ("zones", "import")]
+    commands += [("zones", "list"), ("config", "check")]
     for command in [(), *commands]:
         text = skyfence(*command, "--help").stdout
         # every value is named in click's words (PATH, TEXT, FLOAT); a flag, --help included,
         # shows none: no Python annotation such as <list[Path]>, <str> or <bool>
-        assert not re.search(r"<(list\[|str|int|float|bool|Path)", text), text
+        assert not re.search(r"<(list\[|str|int|float|bool|path)", text, re.IGNORECASE), text
         assert "--help             Show" in text or "--help   " in text, text
     assert "FILE|SET" in skyfence("audit", "--help").stdout
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import subprocess
@@ -200,6 +201,38 @@ def test_numbers_without_meaning_are_refused_by_flag(tmp_path: Path) -> None:
     )
     assert run.returncode == 2 and "'--port'" in run.stderr and "Traceback" not in run.stderr
     assert not store.exists()  # refused before anything was opened
+
+
+def test_an_output_that_is_also_an_input_is_refused_and_the_recording_kept(
+    tmp_path: Path,
+) -> None:
+    """`audit rec.jsonl -o rec.jsonl` emptied the real recording before reading it ("empty
+    file"), and `watch -o` on its own recording replaced it with its events; a symbolic link
+    to the recording is the same file."""
+    frames = Path(str(files("skyfence") / "samples" / "af_cdg_tls_2024-07-06.jsonl.gz"))
+    recording = tmp_path / "frames.jsonl"
+    recording.write_bytes(gzip.decompress(frames.read_bytes()))
+    original = recording.read_bytes()
+    (tmp_path / "link.jsonl").symlink_to(recording)
+    store = tmp_path / "events.sqlite"
+    for args in [
+        ("audit", "-z", "demo", recording, "-o", recording),
+        (
+            "audit",
+            "-z",
+            "demo",
+            recording,
+            "-o",
+            tmp_path / "ok.csv",
+            "-o",
+            tmp_path / "link.jsonl",
+        ),
+        ("watch", "-z", "demo", "-s", recording, "-o", recording, "--store", store),
+    ]:
+        run = skyfence(*args)
+        assert run.returncode == 2 and "this is also an input" in run.stderr, run.stderr
+        assert recording.read_bytes() == original
+    assert not store.exists() and not (tmp_path / "ok.csv").exists()
 
 
 def test_audit_of_a_gzip_bomb_ends_with_a_clear_error(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from skyfence.cli.common import (
     errors,
     fail,
     load_or_fail,
+    outputs_or_fail,
     receiver_or_fail,
     settings_or_fail,
     time_or_fail,
@@ -113,6 +114,7 @@ def audit(
         tuple(str(p) for p in watchlist or ()),
         tuple(watched_only_zone or ()),
     )
+    outputs_or_fail(inputs, out or [])
     folder = len(inputs) == 1 and inputs[0].is_dir()
     path: AuditPath = "spark" if engine_name == "spark" else "folder" if folder else "files"
     try:

@@ -3,6 +3,7 @@ mean the same everywhere, and where the event store is."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -97,6 +98,25 @@ def time_or_fail(text: str | None, name: str) -> float | None:
         return parse_time(text)
     except ValueError as exc:
         raise fail(f"{name}: {exc}") from None
+
+
+def outputs_or_fail(inputs: list[str] | list[Path], outputs: list[Path]) -> None:
+    """An output file that is also an input is refused before anything is opened: `audit
+    rec.jsonl -o rec.jsonl` emptied the recording before reading it, and `watch -o` on its
+    own recording replaced it with events."""
+    read = {(s.st_dev, s.st_ino): p for p in inputs if (s := _stat(Path(p))) is not None}
+    for out in outputs:
+        stat = _stat(out)
+        if stat is not None and (stat.st_dev, stat.st_ino) in read:
+            same = read[stat.st_dev, stat.st_ino]
+            raise fail(f"-o {out}: this is also an input ({same}): it would be emptied unread")
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat() if path.is_file() else None
+    except OSError:  # a feed URL, or a name too long for a path
+        return None
 
 
 def window_or_fail(start: float | None, end: float | None, defaulted: str = "") -> None:

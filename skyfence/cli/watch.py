@@ -24,6 +24,7 @@ from skyfence.cli.common import (
     fail,
     load_or_fail,
     non_negative_or_fail,
+    outputs_or_fail,
     receiver_or_fail,
     settings_or_fail,
 )
@@ -109,6 +110,7 @@ def watch(
 
     non_negative_or_fail("--speed", speed)
     non_negative_or_fail("--unhealthy-after", unhealthy_after)
+    outputs_or_fail(source, [out] if out is not None else [])
     webhooks, notifiers = deliveries_or_fail(webhook or [], notify or [], public_url)
     for url in mqtt or []:
         try:

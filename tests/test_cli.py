@@ -609,6 +609,12 @@ def test_an_empty_window_or_a_bad_address_is_refused_not_answered_with_an_empty_
             run.stderr
         )
     assert not out.exists() and not (tmp_path / "r.html").exists()
+    copy = tmp_path / "store.sqlite"  # `-o` over the store itself wrote the page over every event
+    copy.write_bytes(demo_store_path.read_bytes())
+    before = copy.read_bytes()
+    run = skyfence("report", "--since", "2024-07-06", "--store", copy, "-o", copy)
+    assert run.returncode == 2 and "a report is an HTML file" in run.stderr
+    assert copy.read_bytes() == before
     run = skyfence("export", "track", "--icao24", "4BAAC6", "-o", out, *store)
     assert run.returncode == 0 and "fixes written" in run.stdout and "THY9BP" in out.read_text()
 

@@ -47,6 +47,9 @@ def report(
     from skyfence.reporting.incident import html_to_pdf, incident_report
     from skyfence.zones.geojson import parse_time
 
+    if out is not None and out.suffix.lower() not in (".html", ".htm"):
+        # `-o events.sqlite` wrote the page over the event store itself
+        raise fail(f"-o {out}: a report is an HTML file: give a name ending in .html")
     with open_store(store) as event_store:
         if event_id is not None:
             try:

@@ -433,6 +433,13 @@ def test_zones_import_refuses_unknown_and_bad_files(tmp_path: Path) -> None:
     bad.write_text(CDG_NOTAM.replace("DAILY 1330-1400", "DAILY SR-SS"))
     run = skyfence("audit", "--zones", bad, tmp_path / "none.json")
     assert run.returncode == 2 and "line 1 (NOTAM T0001/21): D) 'DAILY SR-SS'" in run.stderr
+    store = tmp_path / "events.sqlite"  # `-o` to a store by mistake wrote the zones over it
+    store.write_bytes(b"SQLite format 3\x00 the events of a year")
+    openair = Path(__file__).parent / "zones" / "data" / "ksgu_openair.txt"
+    for command in (("zones", "import"), ("zones", "import-openair")):
+        run = skyfence(*command, openair, "-o", store)
+        assert run.returncode == 2 and "a zone file is GeoJSON" in run.stderr, run.stderr
+    assert store.read_bytes() == b"SQLite format 3\x00 the events of a year"
 
 
 def test_interference_maps_the_spoofed_flight(tmp_path: Path) -> None:

@@ -120,6 +120,7 @@ def zones_import(
     from skyfence.zones.load import import_file
     from skyfence.zones.model import ZoneError
 
+    _geojson_or_fail(output)
     say = console if output is not None else errors  # stdout may be the GeoJSON itself
     features: list[dict[str, object]] = []
     try:
@@ -144,6 +145,12 @@ def zones_import(
     console.print(f"{counted(len(zones), 'zone')} written to [bold]{escape(str(output))}[/]")
 
 
+def _geojson_or_fail(output: Path | None) -> None:
+    """`-o events.sqlite` wrote the zones over the event store: a zone file is GeoJSON."""
+    if output is not None and output.suffix.lower() not in (".geojson", ".json"):
+        raise fail(f"-o {output}: a zone file is GeoJSON: give a name ending in .geojson")
+
+
 def zones_import_openair(
     source: Annotated[Path, typer.Argument(help="OpenAir airspace file.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="GeoJSON zone file to write.")],
@@ -153,6 +160,7 @@ def zones_import_openair(
     from skyfence.zones.model import ZoneError
     from skyfence.zones.openair import openair_to_geojson
 
+    _geojson_or_fail(output)
     try:
         text = source.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:

@@ -30,6 +30,8 @@ _AVR = re.compile(rb"^[*:@%<][0-9A-Fa-f]{4,}\s*;")  # raw frames, one per line
 _SBS = re.compile(rb"^(MSG|SEL|ID|AIR|STA|CLK),")  # BaseStation lines
 _TRAFFIC = {"icao24", "latitude", "longitude"}
 _BEAST = (b"1", b"2", b"3", b"4")
+_BEAST_PARTIAL_MAX = 48  # a long message with every byte escaped: the most a cut can leave
+_BEAST_CONFIRM = 3  # whole messages after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +97,20 @@ def traffic_parquet(head: Head) -> bool:
 
 
 def beast(head: Head) -> bool:
-    """A Beast stream starts with an escape and a message type (Mode A/C, short, long, status)."""
-    return head.parquet_columns is None and head.raw[:1] == b"\x1a" and head.raw[1:2] in _BEAST
+    """A Beast stream starts with an escape and a message type (Mode A/C, short, long, status),
+    or, captured from a feed (`nc HOST 30005 > file`), with the end of a message cut by the
+    start of the capture: then the rest of the head must frame as Beast, bar that one part."""
+    if head.parquet_columns is not None:
+        return False
+    if head.raw[:1] == b"\x1a" and head.raw[1:2] in _BEAST:
+        return True
+    if b"\x1a" not in head.raw[:_BEAST_PARTIAL_MAX]:
+        return False
+    from skyfence.sources.beast import BeastParser
+
+    parser = BeastParser()
+    frames = len(parser.feed(head.raw))
+    return frames >= _BEAST_CONFIRM and parser.stats.skipped_bytes <= _BEAST_PARTIAL_MAX
 
 
 def avr(head: Head) -> bool:

@@ -13,7 +13,7 @@ import pytest
 
 from skyfence.decoding.frames import FrameDecoder
 from skyfence.schema import StateVectors
-from skyfence.sources.base import ReadStats
+from skyfence.sources.base import ReadStats, RecordingError
 from skyfence.sources.formats import FORMATS, RecordingFormat, detect_format
 from skyfence.sources.recordings import read_recording
 from skyfence.sources.sniff import Head
@@ -64,3 +64,23 @@ def test_a_format_added_by_one_line_is_detected_and_read(
     np.testing.assert_array_equal(got.icao24, expected.icao24)
     np.testing.assert_allclose(got.lat_deg, expected.lat_deg, equal_nan=True)
     np.testing.assert_allclose(got.t_s, expected.t_s)
+
+
+def test_a_beast_capture_started_mid_message_is_detected_and_read(
+    tmp_path: Path, samples: Path
+) -> None:
+    """`nc HOST 30005 > file` starts wherever the stream is: the real dump1090 capture cut 1 to
+    40 bytes in was "binary content of an unknown format". It is Beast, read from its first
+    whole message on; random bytes after an escape stay unknown."""
+    whole = (samples / "dump1090" / "sample_dump1090.bin").read_bytes()
+    full = StateVectors.concat(list(read_recording(samples / "dump1090" / "sample_dump1090.bin")))
+    for cut in range(1, 41):
+        path = tmp_path / f"cut{cut}.bin"
+        path.write_bytes(whole[cut:])
+        assert detect_format(path) == "beast", cut
+        sv = StateVectors.concat(list(read_recording(path)))
+        assert np.array_equal(sv.lat_deg, full.lat_deg, equal_nan=True), cut
+    noise = tmp_path / "noise.bin"
+    noise.write_bytes(b"\x1a" + np.random.default_rng(0).bytes(4096))
+    with pytest.raises(RecordingError, match=r"noise\.bin: binary content of an unknown format"):
+        detect_format(noise)

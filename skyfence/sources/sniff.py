@@ -114,11 +114,20 @@ def beast(head: Head) -> bool:
 
 
 def avr(head: Head) -> bool:
-    return head.parquet_columns is None and bool(_AVR.match(head.text))
+    return head.parquet_columns is None and _line_format(_AVR, head.text)
 
 
 def sbs(head: Head) -> bool:
-    return head.parquet_columns is None and bool(_SBS.match(head.text))
+    return head.parquet_columns is None and _line_format(_SBS, head.text)
+
+
+def _line_format(pattern: re.Pattern[bytes], text: bytes) -> bool:
+    """The first line matches, or the second: a capture of a feed (`nc HOST 30002 > file`)
+    starts wherever the stream is, often mid-line (that part line is then counted malformed)."""
+    if pattern.match(text):
+        return True
+    _, newline, rest = text.partition(b"\n")
+    return bool(newline) and bool(pattern.match(rest))
 
 
 def _json_object(head: Head) -> bool:

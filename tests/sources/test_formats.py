@@ -84,3 +84,33 @@ def test_a_beast_capture_started_mid_message_is_detected_and_read(
     noise.write_bytes(b"\x1a" + np.random.default_rng(0).bytes(4096))
     with pytest.raises(RecordingError, match=r"noise\.bin: binary content of an unknown format"):
         detect_format(noise)
+
+
+def test_avr_and_sbs_captures_started_mid_line_are_detected_and_read(
+    tmp_path: Path, samples: Path
+) -> None:
+    """A capture of port 30002 or 30003 starts mid-line as often as not: the real AFR frames as
+    timestamped AVR lines, and the real quickstart positions as SBS lines, each cut 9 bytes in,
+    were "not a known format". The cut line is counted malformed; every other line is read."""
+    from fakes import sbs_line
+
+    frames = [json.loads(line) for line in (samples / FRAMES).read_text().splitlines()[:3000]]
+    t0 = frames[0]["timestamp"]
+    avr = "".join(f"@{int((f['timestamp'] - t0) * 12e6) + 1:012X}{f['frame']};\n" for f in frames)
+    sv = StateVectors.concat(list(read_recording(samples / "collections" / "quickstart.json.gz")))
+    sv = sv.take(np.flatnonzero(np.isfinite(sv.lat_deg))[:3000])
+    sbs = "".join(
+        sbs_line(3, int(sv.icao24[i]), float(sv.t_s[i]),
+                 {14: f"{sv.lat_deg[i]:.5f}", 15: f"{sv.lon_deg[i]:.5f}"}) + "\r\n"
+        for i in range(len(sv))
+    )  # fmt: skip
+    for name, text, fmt in (("cut.avr", avr, "avr"), ("cut.sbs", sbs, "sbs")):
+        whole, cut = tmp_path / f"whole-{name}", tmp_path / name
+        whole.write_text(text)
+        cut.write_text(text[9:])
+        assert detect_format(cut) == fmt
+        reader = read_recording(cut, start_s=t0)
+        got = StateVectors.concat(list(reader))
+        want = StateVectors.concat(list(read_recording(whole, start_s=t0)))
+        assert reader.stats.rows_skipped == 1 and len(got) > 0
+        assert len(got) >= len(want) - 1

@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 import shapely
 from pyproj import Geod
-from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from skyfence.zones.countries import default_table
 from skyfence.zones.frame import continuous, split_antimeridian
 from skyfence.zones.model import Audience, Zone, ZoneError, json_document, parse_altitude
+from skyfence.zones.shapes import finite_shape
 
 GEOD = Geod(ellps="WGS84")
 NM_M = 1852.0
@@ -229,7 +230,7 @@ def _geometry(
         problems.add(where, unclosed)
         return None
     try:
-        geom = shape(geometry)
+        geom = finite_shape(geometry)
     except Exception as exc:  # shapely raises several types for malformed coordinates
         problems.add(where, f"malformed {kind} coordinates: {exc}")
         return None

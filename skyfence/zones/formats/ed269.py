@@ -12,13 +12,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from skyfence.zones.formats import Converted, Problems, collection, feature
 from skyfence.zones.model import ZoneError, json_document
 from skyfence.zones.schedule import WEEKDAYS, weekly_periods
-from skyfence.zones.shapes import circle, polygon_from_walk
+from skyfence.zones.shapes import circle, finite_shape, polygon_from_walk
 
 NAME = "ed269"
 SEVERITY = {
@@ -177,7 +176,7 @@ def projection(value: Any, uom: Any = "M") -> BaseGeometry:
             f"horizontalProjection type {kind!r} is not Polygon, MultiPolygon or Circle"
         )
     try:
-        geom = shape(value)
+        geom = finite_shape(value)
     except Exception as exc:  # shapely raises several types for malformed coordinates
         raise ValueError(f"malformed {kind}: {exc}") from None
     parts = getattr(geom, "geoms", [geom])

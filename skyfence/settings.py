@@ -8,6 +8,10 @@ from dataclasses import dataclass, fields
 
 from skyfence.errors import InputError
 
+# beyond an hour a path extrapolated at constant speed predicts nothing, and the search for
+# zones ahead covers the world: `--lookahead 36000` took 100 s on a 15,000-frame recording
+MAX_LOOKAHEAD_S = 3600.0
+
 
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
@@ -34,15 +38,18 @@ class EngineSettings:
         for field in fields(self):
             value = getattr(self, field.name)
             if value is not None:
-                check_non_negative(field.name, value)
+                at_most = MAX_LOOKAHEAD_S if field.name == "lookahead_s" else math.inf
+                check_non_negative(field.name, value, at_most)
 
 
-def check_non_negative(name: str, value: float) -> None:
+def check_non_negative(name: str, value: float, at_most: float = math.inf) -> None:
     """An InputError naming `name` unless `value` is a finite number >= 0 (NaN, inf and
-    negative durations, speeds and thresholds have no meaning here)."""
+    negative durations, speeds and thresholds have no meaning here), and at most `at_most`."""
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if not number or not (math.isfinite(value) and value >= 0):
         raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
+    if value > at_most:
+        raise InputError(f"{name} must be at most {at_most:g}, got {value!r}")
 
 
 # --- trust thresholds (skyfence/tracking): physics and receiver behaviour, not user choices ---

@@ -10,7 +10,7 @@ import pytest
 
 import skyfence
 from skyfence.errors import InputError
-from skyfence.settings import EngineSettings
+from skyfence.settings import MAX_LOOKAHEAD_S, EngineSettings
 
 FRAMES = Path(str(files("skyfence") / "samples" / "af_cdg_tls_2024-07-06.jsonl.gz"))
 
@@ -31,3 +31,11 @@ def test_a_nan_lookahead_is_refused_before_the_audit_starts() -> None:
     with pytest.raises(InputError, match="lookahead_s must be a finite number >= 0, got nan"):
         skyfence.audit(FRAMES, "demo", lookahead_s=math.nan)
     assert skyfence.audit(FRAMES, "demo", lookahead_s=0.0).num_rows > 0
+
+
+def test_a_lookahead_beyond_an_hour_is_refused() -> None:
+    """`audit --lookahead 36000` took 100 s on the AFR frames (1e9 seemed to hang): every fix
+    searched zones over the world. An hour is allowed, a second more is not."""
+    assert EngineSettings(lookahead_s=MAX_LOOKAHEAD_S).lookahead_s == 3600.0
+    with pytest.raises(InputError, match=r"^lookahead_s must be at most 3600, got 3601\.0$"):
+        EngineSettings(lookahead_s=3601.0)

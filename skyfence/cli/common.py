@@ -3,6 +3,7 @@ mean the same everywhere, and where the event store is."""
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -42,7 +43,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def non_negative_or_fail(flag: str, value: float | None) -> None:
+def non_negative_or_fail(flag: str, value: float | None, at_most: float = math.inf) -> None:
     """A flag's number of seconds (or speed) refused unless finite and >= 0: `--lookahead nan`
     made audit hang, and `--speed nan` passed a `< 0` test."""
     from skyfence.errors import InputError
@@ -50,16 +51,16 @@ def non_negative_or_fail(flag: str, value: float | None) -> None:
 
     if value is not None:
         try:
-            check_non_negative(flag, value)
+            check_non_negative(flag, value, at_most)
         except InputError as exc:
             raise fail(str(exc)) from None
 
 
 def settings_or_fail(lookahead: float | None, lost_contact: float) -> EngineSettings:
     """The detection settings of `audit` and `watch`, or an error naming the flag."""
-    from skyfence.settings import EngineSettings
+    from skyfence.settings import MAX_LOOKAHEAD_S, EngineSettings
 
-    non_negative_or_fail("--lookahead", lookahead)
+    non_negative_or_fail("--lookahead", lookahead, MAX_LOOKAHEAD_S)
     non_negative_or_fail("--lost-contact", lost_contact)
     return EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
 

@@ -3,6 +3,7 @@ anything (no feed connected, no store opened, no port bound), every problem at o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,12 +69,13 @@ def _number_problems(values: dict[str, Any], keys: dict[str, str], problem: Any)
     """The numbers `watch` refuses when it starts (a negative or NaN speed or duration, a port
     past 65535), found here too: `config check` said OK to `lost-contact = -5`."""
     from skyfence.errors import InputError
-    from skyfence.settings import check_non_negative
+    from skyfence.settings import MAX_LOOKAHEAD_S, check_non_negative
 
     for name in ("speed", "lookahead", "lost_contact", "unhealthy_after"):
         if values.get(name) is not None:
+            at_most = MAX_LOOKAHEAD_S if name == "lookahead" else math.inf
             try:
-                check_non_negative(keys[name], values[name])
+                check_non_negative(keys[name], values[name], at_most)
             except InputError as exc:
                 problem(name, str(exc))
     for name in ("port", "metrics_port"):

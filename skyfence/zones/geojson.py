@@ -20,6 +20,7 @@ from pyproj import Geod
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from skyfence.settings import MAX_LOOKAHEAD_S
 from skyfence.zones.countries import default_table
 from skyfence.zones.frame import continuous, split_antimeridian
 from skyfence.zones.model import Audience, Zone, ZoneError, json_document, parse_altitude
@@ -188,6 +189,9 @@ def _zone_from_feature(feature: Any, index: int, problems: _Problems) -> Zone | 
     )
     exempt = _audience(props.get("exempt") or {}, f"{where} exempt", problems)
     lookahead_s = _non_negative(props, "lookahead_s", 120.0, where, problems)
+    if lookahead_s > MAX_LOOKAHEAD_S:  # a search of the world at every fix: audit seemed hung
+        problems.add(where, f"lookahead_s must be at most {MAX_LOOKAHEAD_S:g}, got {lookahead_s:g}")
+        lookahead_s = 120.0
     buffer_m = _non_negative(props, "buffer_m", 0.0, where, problems)
     severity = props.get("severity", "warning")
     if severity not in SEVERITIES:

@@ -113,7 +113,7 @@ def test_numbers_watch_refuses_at_start_are_found_with_their_line(tmp_path: Path
         """zones = ["demo"]
 speed = nan
 lost-contact = -5
-lookahead = inf
+lookahead = 36000
 unhealthy-after = 30
 port = 70000
 metrics-port = 9108
@@ -124,6 +124,6 @@ metrics-port = 9108
     assert raised.value.problems == [
         "line 2: speed must be a finite number >= 0, got nan",
         "line 3: lost-contact must be a finite number >= 0, got -5.0",
-        "line 4: lookahead must be a finite number >= 0, got inf",
+        "line 4: lookahead must be at most 3600, got 36000.0",
         "line 6: port must be a port number 0-65535, got 70000",
     ]

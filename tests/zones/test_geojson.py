@@ -155,6 +155,13 @@ def test_a_coordinate_that_is_not_finite_is_named_without_a_warning(
     assert "Warning" not in capfd.readouterr().err
 
 
+def test_a_lookahead_beyond_an_hour_is_refused_with_its_feature(paris_zones_path: Path) -> None:
+    document = json.loads(paris_zones_path.read_text(encoding="utf-8"))
+    document["features"][0]["properties"]["lookahead_s"] = 36_000
+    with pytest.raises(ZoneError, match=r"feature 0 \(id '.*'\): lookahead_s must be at most 3600"):
+        zones_from_geojson(document, "paris.geojson")
+
+
 def test_file_errors_name_the_file(tmp_path: Path) -> None:
     broken = tmp_path / "broken.geojson"
     broken.write_text('{"type": "FeatureCollection",\n "features": [\n}')

@@ -132,9 +132,10 @@ def export(
 def _zone_id(event_store: EventStore, text: str) -> str:
     """The store's zone id that `text` names, in any case (as `zones show` reads them): an id
     the store does not know is refused, not answered with an empty export."""
+    from skyfence.store.zone_ids import no_such_zone, zone_named
+
     known = event_store.zone_ids()
-    match = [z for z in known if z.casefold() == text.casefold()]
-    if not match:
-        shown = ", ".join(known[:30]) + (f" and {len(known) - 30} more" if len(known) > 30 else "")
-        raise fail(f"--zone {text}: no such zone in this store (known: {shown or 'none'})")
-    return match[0]
+    zone = zone_named(known, text)
+    if zone is None:
+        raise fail(f"--zone {text}: {no_such_zone(known)}")
+    return zone

@@ -43,6 +43,7 @@ from skyfence.reporting import exports
 from skyfence.reporting.windows import window_s
 from skyfence.store.events import EventStore, StoreError
 from skyfence.store.rows import EventFilter
+from skyfence.store.zone_ids import no_such_zone, zone_named
 
 STATIC = Path(str(files("skyfence") / "web" / "static"))
 MAX_BODY_BYTES = 16 * 1024  # an acknowledgement note is all the API ever accepts
@@ -471,12 +472,10 @@ def _zone_id(store: EventStore, text: str | None) -> str | None:
     if text is None:
         return None
     known = store.zone_ids()
-    match = [z for z in known if z.casefold() == text.casefold()]
-    if not match:
-        shown = ", ".join(known[:30]) + (f" and {len(known) - 30} more" if len(known) > 30 else "")
-        message = f"zone {text[:100]!r}: no such zone in this store (known: {shown or 'none'})"
-        raise HTTPException(422, message)
-    return match[0]
+    zone = zone_named(known, text)
+    if zone is None:
+        raise HTTPException(422, f"zone {text[:100]!r}: {no_such_zone(known)}")
+    return zone
 
 
 def _event_or_404(store: EventStore, event_id: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from skyfence.errors import InputError, SkyfenceError
 from skyfence.reporting.incident import incident_report
 from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
 from skyfence.schema import StateVectors
-from skyfence.settings import EngineSettings
+from skyfence.settings import EngineSettings, check_non_negative
 from skyfence.sources import opensky, traffic_files
 from skyfence.sources.base import ReadStats, RecordingError
 from skyfence.sources.receiver import Receiver, parse_receiver
@@ -148,8 +148,6 @@ def audit(
         InputError: any other argument that cannot be used, or an option this kind of data
             would not apply (`since`...`start` on a folder; `format`, `start` on a table).
     """
-    if lookahead_s is not None and lookahead_s < 0:
-        raise InputError("lookahead_s must be >= 0")
     settings = EngineSettings(lookahead_s=lookahead_s, lost_contact_s=lost_contact_s)
     options = AuditOptions(
         settings,
@@ -277,8 +275,8 @@ def watch(
         StoreError: the store cannot be opened.
         InputError: a malformed feed URI, or a negative speed.
     """
-    if speed is not None and speed < 0:
-        raise InputError("speed must be >= 0")
+    if speed is not None:
+        check_non_negative("speed", speed)
     texts = [os.fspath(sources)] if isinstance(sources, str | os.PathLike) else sources
     settings = EngineSettings(lookahead_s=lookahead_s, lost_contact_s=lost_contact_s)
     engine = Engine(_zones(zones), settings, keep_judged=store is not None)

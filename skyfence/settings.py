@@ -3,7 +3,14 @@ read them, so they belong to neither."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
+
+from skyfence.errors import InputError
+
+# beyond an hour a path extrapolated at constant speed predicts nothing, and the search for
+# zones ahead covers the world: `--lookahead 36000` took 100 s on a 15,000-frame recording
+MAX_LOOKAHEAD_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +31,25 @@ class EngineSettings:
     min_nacp: int = 6  # accuracy < 0.3 NM
     envelope_min_alt_ft: float = 20_000.0  # above this (and below FL450) ...
     envelope_min_gs_kt: float = 100.0  # ...a ground speed below this is not flight
+
+    def __post_init__(self) -> None:
+        """Refused here, once, for every caller: a NaN look-ahead made `audit` and `watch` hang,
+        and a NaN or negative lost-contact time is a monitor that never reports a loss."""
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if value is not None:
+                at_most = MAX_LOOKAHEAD_S if field.name == "lookahead_s" else math.inf
+                check_non_negative(field.name, value, at_most)
+
+
+def check_non_negative(name: str, value: float, at_most: float = math.inf) -> None:
+    """An InputError naming `name` unless `value` is a finite number >= 0 (NaN, inf and
+    negative durations, speeds and thresholds have no meaning here), and at most `at_most`."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not (math.isfinite(value) and value >= 0):
+        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
+    if value > at_most:
+        raise InputError(f"{name} must be at most {at_most:g}, got {value!r}")
 
 
 # --- trust thresholds (skyfence/tracking): physics and receiver behaviour, not user choices ---

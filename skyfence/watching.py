@@ -255,7 +255,9 @@ def drop_future(
     own time and are never checked."""
     if not getattr(source, "live", False) or len(batch) == 0:
         return batch
-    ahead = batch.t_s > now_s + MAX_FUTURE_S
+    # the fix's own time too: aircraft.json's `seen_pos: -100` put one fix 100 s ahead, and the
+    # clock it moved declared the other aircraft lost
+    ahead = (batch.t_s > now_s + MAX_FUTURE_S) | (batch.t_pos_s > now_s + MAX_FUTURE_S)
     if not ahead.any():
         return batch
     result.future[source.name] = result.future.get(source.name, 0) + int(ahead.sum())

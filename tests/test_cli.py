@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import subprocess
@@ -167,6 +168,64 @@ def test_audit_fails_clearly_on_bad_input(tmp_path: Path, samples: Path) -> None
         "audit", "-z", "ukraine", samples / "noisy/noisy_spoofing.json.gz", "--since", "soon"
     )
     assert run.returncode == 2 and "--since" in run.stderr
+
+
+def test_numbers_without_meaning_are_refused_by_flag(tmp_path: Path) -> None:
+    """`audit --lookahead nan` hung (killed by a timeout, nothing printed), `watch --speed nan`
+    passed its `< 0` test and `--port 70000` ended in an OverflowError traceback."""
+    frames = Path(str(files("skyfence") / "samples" / "af_cdg_tls_2024-07-06.jsonl.gz"))
+    store = tmp_path / "events.sqlite"
+    for command, flag, value in [
+        ("audit", "--lookahead", "nan"),
+        ("audit", "--lost-contact", "-5"),
+        ("watch", "--speed", "nan"),
+        ("watch", "--lookahead", "inf"),
+        ("watch", "--unhealthy-after", "-1"),
+        ("audit", "--lookahead", "36000"),  # took 100 s; 1e9 seemed to hang
+    ]:
+        where = ["-s", frames, "--store", store] if command == "watch" else [frames]
+        run = skyfence(command, "-z", "demo", *where, flag, value)
+        assert run.returncode == 2, run.stderr
+        refused = f"{flag} must be a finite number >= 0" in run.stderr
+        assert refused or f"{flag} must be at most 3600, got 36000" in run.stderr, run.stderr
+        assert "Traceback" not in run.stderr
+    run = skyfence(
+        "watch", "-z", "demo", "-s", frames, "--store", store, "--web", "--port", "70000"
+    )
+    assert run.returncode == 2 and "'--port'" in run.stderr and "Traceback" not in run.stderr
+    assert not store.exists()  # refused before anything was opened
+
+
+def test_an_output_that_is_also_an_input_is_refused_and_the_recording_kept(
+    tmp_path: Path,
+) -> None:
+    """`audit rec.jsonl -o rec.jsonl` emptied the real recording before reading it ("empty
+    file"), and `watch -o` on its own recording replaced it with its events; a symbolic link
+    to the recording is the same file."""
+    frames = Path(str(files("skyfence") / "samples" / "af_cdg_tls_2024-07-06.jsonl.gz"))
+    recording = tmp_path / "frames.jsonl"
+    recording.write_bytes(gzip.decompress(frames.read_bytes()))
+    original = recording.read_bytes()
+    (tmp_path / "link.jsonl").symlink_to(recording)
+    store = tmp_path / "events.sqlite"
+    for args in [
+        ("audit", "-z", "demo", recording, "-o", recording),
+        (
+            "audit",
+            "-z",
+            "demo",
+            recording,
+            "-o",
+            tmp_path / "ok.csv",
+            "-o",
+            tmp_path / "link.jsonl",
+        ),
+        ("watch", "-z", "demo", "-s", recording, "-o", recording, "--store", store),
+    ]:
+        run = skyfence(*args)
+        assert run.returncode == 2 and "this is also an input" in run.stderr, run.stderr
+        assert recording.read_bytes() == original
+    assert not store.exists() and not (tmp_path / "ok.csv").exists()
 
 
 def test_audit_of_a_gzip_bomb_ends_with_a_clear_error(tmp_path: Path) -> None:
@@ -368,6 +427,13 @@ def test_zones_import_refuses_unknown_and_bad_files(tmp_path: Path) -> None:
     bad.write_text(CDG_NOTAM.replace("DAILY 1330-1400", "DAILY SR-SS"))
     run = skyfence("audit", "--zones", bad, tmp_path / "none.json")
     assert run.returncode == 2 and "line 1 (NOTAM T0001/21): D) 'DAILY SR-SS'" in run.stderr
+    store = tmp_path / "events.sqlite"  # `-o` to a store by mistake wrote the zones over it
+    store.write_bytes(b"SQLite format 3\x00 the events of a year")
+    openair = Path(__file__).parent / "zones" / "data" / "ksgu_openair.txt"
+    for command in (("zones", "import"), ("zones", "import-openair")):
+        run = skyfence(*command, openair, "-o", store)
+        assert run.returncode == 2 and "a zone file is GeoJSON" in run.stderr, run.stderr
+    assert store.read_bytes() == b"SQLite format 3\x00 the events of a year"
 
 
 def test_interference_maps_the_spoofed_flight(tmp_path: Path) -> None:
@@ -488,11 +554,12 @@ def test_version_and_help_read_well() -> None:
         assert following.startswith("│ ") and following[2] != " ", following  # not continued
     commands = [(c,) for c in ("audit", "watch", "serve", "demo", "report", "export")]
     commands += [("interference",), ("zones", "show"), ("zones", "check"), ("zones", "import")]
+    commands += [("zones", "list"), ("config", "check")]
     for command in [(), *commands]:
         text = skyfence(*command, "--help").stdout
         # every value is named in click's words (PATH, TEXT, FLOAT); a flag, --help included,
         # shows none: no Python annotation such as <list[Path]>, <str> or <bool>
-        assert not re.search(r"<(list\[|str|int|float|bool|Path)", text), text
+        assert not re.search(r"<(list\[|str|int|float|bool|path)", text, re.IGNORECASE), text
         assert "--help             Show" in text or "--help   " in text, text
     assert "FILE|SET" in skyfence("audit", "--help").stdout
 
@@ -516,6 +583,41 @@ def test_export_zone_is_case_insensitive_and_an_unknown_zone_refused(
     run = skyfence("export", "events", "-o", out, "--store", demo_store_path, "--zone", "UKXX")
     assert run.returncode == 2 and "--zone UKXX: no such zone in this store" in run.stderr
     assert "DEMO-R-APPROACH" in run.stderr
+
+
+def test_an_empty_window_or_a_bad_address_is_refused_not_answered_with_an_empty_file(
+    demo_store_path: Path, tmp_path: Path
+) -> None:
+    """`report` and `export` wrote empty files for these, which read as "nothing happened"."""
+    store = ["--store", demo_store_path]
+    reversed_window = ["--since", "2024-09-18", "--until", "2024-09-17"]
+    out = tmp_path / "out.csv"
+    for args in [
+        ["report", *reversed_window, "-o", tmp_path / "r.html"],
+        ["export", "events", "-o", out, *reversed_window],
+        ["export", "track", "--icao24", "4baac6", "-o", out, *reversed_window],
+    ]:
+        run = skyfence(*args, *store)
+        assert run.returncode == 2, run.stdout
+        assert "--since must be before --until (2024-09-18T00:00:00.000Z is not before" in (
+            run.stderr
+        )
+    run = skyfence("report", "--since", "2025-01-01", "-o", tmp_path / "r.html", *store)
+    assert run.returncode == 2 and "the time of the store's last event" in run.stderr
+    for what in ("track", "events"):
+        run = skyfence("export", what, "--icao24", "zzzzzz", "-o", out, *store)
+        assert run.returncode == 2 and "--icao24 'zzzzzz': not an ICAO 24-bit address" in (
+            run.stderr
+        )
+    assert not out.exists() and not (tmp_path / "r.html").exists()
+    copy = tmp_path / "store.sqlite"  # `-o` over the store itself wrote the page over every event
+    copy.write_bytes(demo_store_path.read_bytes())
+    before = copy.read_bytes()
+    run = skyfence("report", "--since", "2024-07-06", "--store", copy, "-o", copy)
+    assert run.returncode == 2 and "a report is an HTML file" in run.stderr
+    assert copy.read_bytes() == before
+    run = skyfence("export", "track", "--icao24", "4BAAC6", "-o", out, *store)
+    assert run.returncode == 0 and "fixes written" in run.stdout and "THY9BP" in out.read_text()
 
 
 def test_since_reports_no_event_before_it(tmp_path: Path) -> None:

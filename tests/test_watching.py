@@ -411,3 +411,30 @@ def test_rules_beyond_areas_give_the_same_events_in_a_replay_as_in_an_audit(
     assert kinds.count("emergency_squawk") == 1 and kinds.count("watched_aircraft") == 1
     assert any(e["kind"] == "entry" and e["zone_id"] == "CDG-10NM" for e in want)
     assert all("watchlist" in e["details"] for e in want if e["kind"] != "emergency_squawk")
+
+
+def test_a_live_fix_whose_own_time_is_ahead_is_refused_like_a_row_stamped_ahead(
+    samples: Path,
+) -> None:
+    """aircraft.json's `seen_pos: -100` stamps a fix 100 s ahead while its row's time is now:
+    the fix moved the engine's clock and declared other aircraft, still heard, lost."""
+    import time
+
+    from skyfence.sources.aircraft_json import AircraftJsonSource
+    from skyfence.watching import MAX_FUTURE_S, WatchResult, drop_future
+
+    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    sv = sv.take(np.arange(200))
+    now = time.time()
+    t_pos = now - 10 + np.arange(200) * 0.01
+    t_pos[[7, 8]] = now + 100  # the fix's own time ahead, its row's time not
+    sv = dataclasses.replace(sv, t_s=np.full(200, now - 5.0), t_pos_s=t_pos)
+    source = AircraftJsonSource("http://127.0.0.1:9/data/aircraft.json")
+    result = WatchResult()
+    try:
+        kept = drop_future(sv, source, result, now)
+    finally:
+        source.close()
+    assert result.future == {source.name: 2}
+    assert len(kept) == 198 and (kept.t_pos_s <= now + MAX_FUTURE_S).all()
+    assert np.array_equal(kept.icao24, np.delete(sv.icao24, [7, 8]))

@@ -39,9 +39,9 @@ def _shown(word: str) -> Any:
 
 def _plain(params: list[Any], ctx: Any) -> list[Any]:
     for param in params:
-        if isinstance(param, TyperArgument) and param.metavar is None:
+        if isinstance(param, TyperArgument):  # with a metavar too: `config check` showed <path>
             word = _word(param, ctx)
-            param.metavar = (param.name or "value").upper()
+            param.metavar = param.metavar or (param.name or "value").upper()
             param.display_type_rich = _shown(word)  # type: ignore[method-assign]
         elif isinstance(param, TyperOption) and param.metavar is None:
             param.metavar = "" if param.is_flag else _word(param, ctx)  # a flag takes no value

@@ -15,7 +15,9 @@ from skyfence.cli.common import (
     errors,
     fail,
     load_or_fail,
+    outputs_or_fail,
     receiver_or_fail,
+    settings_or_fail,
     time_or_fail,
 )
 from skyfence.cli.render import print_events, print_summary
@@ -97,12 +99,9 @@ def audit(
     from skyfence.audit_options import AuditOptions, AuditPath
     from skyfence.engine.engine import Engine
     from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
-    from skyfence.settings import EngineSettings
     from skyfence.sources.recordings import RecordingError
 
-    if lookahead is not None and lookahead < 0:
-        raise fail("--lookahead must be >= 0")
-    settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
+    settings = settings_or_fail(lookahead, lost_contact)
     since_s, until_s = time_or_fail(since, "--since"), time_or_fail(until, "--until")
     options = AuditOptions(
         settings,
@@ -114,6 +113,7 @@ def audit(
         tuple(str(p) for p in watchlist or ()),
         tuple(watched_only_zone or ()),
     )
+    outputs_or_fail(inputs, out or [])
     folder = len(inputs) == 1 and inputs[0].is_dir()
     path: AuditPath = "spark" if engine_name == "spark" else "folder" if folder else "files"
     try:  # here too, with the CLI's spelling, before zones are loaded or Spark is started

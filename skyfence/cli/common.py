@@ -3,6 +3,8 @@ mean the same everywhere, and where the event store is."""
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -13,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from skyfence.settings import EngineSettings
     from skyfence.sources.receiver import Receiver
     from skyfence.store.events import EventStore
     from skyfence.zones.model import Zone
@@ -38,6 +41,28 @@ ZonesOption = Annotated[
 def fail(message: str, code: int = 2) -> typer.Exit:
     errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
+
+
+def non_negative_or_fail(flag: str, value: float | None, at_most: float = math.inf) -> None:
+    """A flag's number of seconds (or speed) refused unless finite and >= 0: `--lookahead nan`
+    made audit hang, and `--speed nan` passed a `< 0` test."""
+    from skyfence.errors import InputError
+    from skyfence.settings import check_non_negative
+
+    if value is not None:
+        try:
+            check_non_negative(flag, value, at_most)
+        except InputError as exc:
+            raise fail(str(exc)) from None
+
+
+def settings_or_fail(lookahead: float | None, lost_contact: float) -> EngineSettings:
+    """The detection settings of `audit` and `watch`, or an error naming the flag."""
+    from skyfence.settings import MAX_LOOKAHEAD_S, EngineSettings
+
+    non_negative_or_fail("--lookahead", lookahead, MAX_LOOKAHEAD_S)
+    non_negative_or_fail("--lost-contact", lost_contact)
+    return EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
 
 
 def load_or_fail(sources: list[str]) -> list[Zone]:
@@ -76,6 +101,47 @@ def time_or_fail(text: str | None, name: str) -> float | None:
         raise fail(f"{name}: {exc}") from None
 
 
+def outputs_or_fail(inputs: list[str] | list[Path], outputs: list[Path]) -> None:
+    """An output file that is also an input is refused before anything is opened: `audit
+    rec.jsonl -o rec.jsonl` emptied the recording before reading it, and `watch -o` on its
+    own recording replaced it with events."""
+    read = {(s.st_dev, s.st_ino): p for p in inputs if (s := _stat(Path(p))) is not None}
+    for out in outputs:
+        stat = _stat(out)
+        if stat is not None and (stat.st_dev, stat.st_ino) in read:
+            same = read[stat.st_dev, stat.st_ino]
+            raise fail(f"-o {out}: this is also an input ({same}): it would be emptied unread")
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat() if path.is_file() else None
+    except OSError:  # a feed URL, or a name too long for a path
+        return None
+
+
+def window_or_fail(start: float | None, end: float | None, defaulted: str = "") -> None:
+    """An empty window refused, as `audit` refuses it: `report` and `export` wrote an empty
+    file for `--since` after `--until`, which reads as "nothing happened". `defaulted` says
+    where an end the user did not give came from."""
+    if start is not None and end is not None and start >= end:
+        from skyfence.engine.events import iso_time
+
+        raise fail(
+            f"--since must be before --until ({iso_time(start)} is not before "
+            f"{iso_time(end)}{defaulted})"
+        )
+
+
+def icao24_or_fail(text: str | None) -> str | None:
+    """A 24-bit address as six hex digits, in lower case: `zzzzzz` exported 0 fixes."""
+    if text is None:
+        return None
+    if len(text) != 6 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise fail(f"--icao24 {text!r}: not an ICAO 24-bit address (six hex digits, e.g. 4baac6)")
+    return text.lower()
+
+
 # a flag takes no value: an empty metavar, not `<bool>`, in the help
 NotifyOption = Annotated[
     list[str] | None,
@@ -95,7 +161,9 @@ WebOption = Annotated[
     bool, typer.Option("--web/--no-web", metavar="", help="Serve the live map and API.")
 ]
 HostOption = Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")]
-PortOption = Annotated[int, typer.Option(help="Port of the web server.")]
+PortOption = Annotated[
+    int, typer.Option(metavar="PORT", min=0, max=65535, help="Port of the web server.")
+]
 AllowedHostOption = Annotated[
     list[str] | None,
     typer.Option(

@@ -22,6 +22,8 @@ MetricsPortOption = Annotated[
     int | None,
     typer.Option(
         metavar="PORT",
+        min=0,
+        max=65535,
         help="Serve /metrics (Prometheus) and /healthz on this port of --host, without the map"
         " (with --web they are on the map's port too).",
     ),

@@ -13,8 +13,10 @@ from skyfence.cli.common import (
     StoreOption,
     console,
     fail,
+    icao24_or_fail,
     open_store,
     time_or_fail,
+    window_or_fail,
 )
 from skyfence.engine.events import EVENT_KINDS, iso_time
 from skyfence.store.rows import EventFilter
@@ -44,6 +46,9 @@ def report(
     from skyfence.reporting.daily import summary_report
     from skyfence.reporting.incident import html_to_pdf, incident_report
 
+    if out is not None and out.suffix.lower() not in (".html", ".htm"):
+        # `-o events.sqlite` wrote the page over the event store itself
+        raise fail(f"-o {out}: a report is an HTML file: give a name ending in .html")
     with open_store(store) as event_store:
         if event_id is not None:
             try:
@@ -57,6 +62,8 @@ def report(
             if end is None:
                 end = last[0].t_s + 1 if last else time.time()
             start = time_or_fail(since, "--since")
+            came_from = ", the time of the store's last event" if last else ", now"
+            window_or_fail(start, end, "" if until is not None else came_from)
             start = end - 86_400 if start is None else start
             page = summary_report(event_store, start, end)
             target = out or Path(f"summary-{iso_time(start)[:10]}.html")
@@ -92,7 +99,8 @@ def export(
     if kind is not None and kind not in EVENT_KINDS:
         raise fail(f"--kind must be one of {', '.join(EVENT_KINDS)}")
     start, end = time_or_fail(since, "--since"), time_or_fail(until, "--until")
-    address = icao24.lower() if icao24 else None
+    window_or_fail(start, end)
+    address = icao24_or_fail(icao24)
     with open_store(store) as event_store:
         if what == "events":
             zone = None if zone is None else _zone_id(event_store, zone)
@@ -122,9 +130,10 @@ def export(
 def _zone_id(event_store: EventStore, text: str) -> str:
     """The store's zone id that `text` names, in any case (as `zones show` reads them): an id
     the store does not know is refused, not answered with an empty export."""
+    from skyfence.store.zone_ids import no_such_zone, zone_named
+
     known = event_store.zone_ids()
-    match = [z for z in known if z.casefold() == text.casefold()]
-    if not match:
-        shown = ", ".join(known[:30]) + (f" and {len(known) - 30} more" if len(known) > 30 else "")
-        raise fail(f"--zone {text}: no such zone in this store (known: {shown or 'none'})")
-    return match[0]
+    zone = zone_named(known, text)
+    if zone is None:
+        raise fail(f"--zone {text}: {no_such_zone(known)}")
+    return zone

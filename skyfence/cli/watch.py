@@ -23,7 +23,10 @@ from skyfence.cli.common import (
     default_store,
     fail,
     load_or_fail,
+    non_negative_or_fail,
+    outputs_or_fail,
     receiver_or_fail,
+    settings_or_fail,
 )
 from skyfence.cli.config import ConfigOption
 from skyfence.cli.operations import MetricsPortOption, Operations, UnhealthyAfterOption
@@ -104,17 +107,17 @@ def watch(
     Every event is stored, and sent to the webhooks, notifications, MQTT brokers and files given.
     """
     from skyfence.alerts.mqtt import parse_mqtt_url
-    from skyfence.settings import EngineSettings
 
-    if speed < 0:
-        raise fail("--speed must be >= 0")
+    non_negative_or_fail("--speed", speed)
+    non_negative_or_fail("--unhealthy-after", unhealthy_after)
+    outputs_or_fail(source, [out] if out is not None else [])
     webhooks, notifiers = deliveries_or_fail(webhook or [], notify or [], public_url)
     for url in mqtt or []:
         try:
             parse_mqtt_url(url)
         except ValueError as exc:
             raise fail(str(exc)) from None
-    settings = EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
+    settings = settings_or_fail(lookahead, lost_contact)
     antenna = receiver_or_fail(receiver) if receiver is not None else None
     zone_list = load_or_fail(zones)
     watch_session(

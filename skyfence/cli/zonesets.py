@@ -51,6 +51,7 @@ def zones_show(
     from pyproj import Geod
     from rich.table import Table
 
+    from skyfence.zones.frame import is_cap
     from skyfence.zones.geojson import zone_to_feature
 
     zones = load_or_fail([source])
@@ -72,7 +73,10 @@ def zones_show(
     ):
         table.add_column(name)
     for z in zones:
-        area = abs(geod.geometry_area_perimeter(z.geometry)[0]) / 1e6
+        # a cap's edges run along parallels (-180 to 180): as geodesics they would cross the
+        # pole and the area came out 0, so they are cut into 1° steps first
+        shape = shapely.segmentize(z.geometry, 1.0) if is_cap(z.geometry) else z.geometry
+        area = abs(geod.geometry_area_perimeter(shape)[0]) / 1e6
         active = zone_to_feature(z)["properties"].get("active", "always")
         table.add_row(
             z.id,
@@ -116,6 +120,7 @@ def zones_import(
     from skyfence.zones.load import import_file
     from skyfence.zones.model import ZoneError
 
+    _geojson_or_fail(output)
     say = console if output is not None else errors  # stdout may be the GeoJSON itself
     features: list[dict[str, object]] = []
     try:
@@ -140,6 +145,12 @@ def zones_import(
     console.print(f"{counted(len(zones), 'zone')} written to [bold]{escape(str(output))}[/]")
 
 
+def _geojson_or_fail(output: Path | None) -> None:
+    """`-o events.sqlite` wrote the zones over the event store: a zone file is GeoJSON."""
+    if output is not None and output.suffix.lower() not in (".geojson", ".json"):
+        raise fail(f"-o {output}: a zone file is GeoJSON: give a name ending in .geojson")
+
+
 def zones_import_openair(
     source: Annotated[Path, typer.Argument(help="OpenAir airspace file.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="GeoJSON zone file to write.")],
@@ -149,6 +160,7 @@ def zones_import_openair(
     from skyfence.zones.model import ZoneError
     from skyfence.zones.openair import openair_to_geojson
 
+    _geojson_or_fail(output)
     try:
         text = source.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:

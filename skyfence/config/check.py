@@ -3,6 +3,7 @@ anything (no feed connected, no store opened, no port bound), every problem at o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ def check_watch_config(path: Path, command: Any) -> CheckedConfig:
             check_webhook_url(url)
         except ValueError as exc:
             problem("webhook", str(exc), i)
+    _number_problems(values, config.keys, problem)
     if problems:
         raise ConfigError(path, by_line(problems))
     given = sorted(config.keys[k] for k in values if k not in ("zones", "source"))
@@ -61,6 +63,25 @@ def check_watch_config(path: Path, command: Any) -> CheckedConfig:
         + (f"; also set: {', '.join(given)}" if given else "")
     )
     return CheckedConfig(config, zones, summary)
+
+
+def _number_problems(values: dict[str, Any], keys: dict[str, str], problem: Any) -> None:
+    """The numbers `watch` refuses when it starts (a negative or NaN speed or duration, a port
+    past 65535), found here too: `config check` said OK to `lost-contact = -5`."""
+    from skyfence.errors import InputError
+    from skyfence.settings import MAX_LOOKAHEAD_S, check_non_negative
+
+    for name in ("speed", "lookahead", "lost_contact", "unhealthy_after"):
+        if values.get(name) is not None:
+            at_most = MAX_LOOKAHEAD_S if name == "lookahead" else math.inf
+            try:
+                check_non_negative(keys[name], values[name], at_most)
+            except InputError as exc:
+                problem(name, str(exc))
+    for name in ("port", "metrics_port"):
+        port = values.get(name)
+        if port is not None and not 0 <= port <= 65535:
+            problem(name, f"{keys[name]} must be a port number 0-65535, got {port}")
 
 
 def _zones(entries: list[str], problem: Any) -> int:

@@ -160,6 +160,8 @@ def parse_watch_config(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:  # its message has the line and column
         return WatchConfig(path, {}), [f"not valid TOML: {exc}"]
+    except RecursionError:  # arrays nested past Python's limit: a hostile file, not a traceback
+        return WatchConfig(path, {}), ["not valid TOML: arrays or tables nested too deeply"]
     lines = KeyLines(text)
     reader = _Reader(path, lines, os.environ if environ is None else environ)
     defaults, keys = reader.read(data, option_keys(command))

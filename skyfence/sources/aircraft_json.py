@@ -39,7 +39,7 @@ import numpy as np
 
 from skyfence.errors import InputError
 from skyfence.schema import StateVectors
-from skyfence.sources.base import GZIP_MAGIC, inflate_gzip
+from skyfence.sources.base import GZIP_MAGIC, impossible_altitude, inflate_gzip
 from skyfence.sources.live import BACKOFF_BASE_S, BACKOFF_MAX_S, backoff_delay
 
 HTTP_TIMEOUT_S = 10.0  # per socket operation of one poll (runs in the worker thread)
@@ -120,7 +120,7 @@ def parse_aircraft_json(
     vrate = np.where(np.isfinite(baro_rate), baro_rate, _column(rows, "geom_rate"))
     seen = _column(rows, "seen")
     seen_pos = _column(rows, "seen_pos")
-    return StateVectors.build(
+    vectors = StateVectors.build(
         len(rows),
         t_s=now - np.where(np.isfinite(seen), seen, 0.0),
         icao24=icao[keep].astype(np.uint32),
@@ -138,6 +138,12 @@ def parse_aircraft_json(
         nacp=_column(rows, "nac_p"),
         t_pos_s=now - seen_pos,  # NaN when not given: the fix time is then t_s
     )
+    impossible = impossible_altitude(vectors.alt_baro_ft, vectors.alt_geo_ft)
+    if impossible.any():  # a malformed entry, like a bad address or position
+        stats.malformed += int(impossible.sum())
+        stats.vectors -= int(impossible.sum())
+        vectors = vectors.take(~impossible)
+    return vectors
 
 
 def _inflated(body: bytes) -> bytes:

@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from skyfence.arrays import BOOL, F64
 from skyfence.errors import SkyfenceError
 
 if TYPE_CHECKING:
@@ -30,6 +33,19 @@ GZIP_MAGIC = b"\x1f\x8b"
 MAX_PROBLEMS = 20
 MAX_INFLATE_RATIO = 100  # decompressed / compressed bytes: 5x the most a real recording shows
 MIN_INFLATE_BYTES = 16 << 20  # any gzip file may inflate to this much, whatever its ratio
+# the altitudes a transponder can report (Mode S encodes -1,200 to 126,700 ft), with a margin
+# for geometric heights and unit rounding
+ALTITUDE_MIN_FT, ALTITUDE_MAX_FT = -2_000.0, 130_000.0
+
+
+def impossible_altitude(*altitudes_ft: F64) -> BOOL:
+    """Rows with an altitude (missing is fine) that no aircraft can report: a corrupt or hostile
+    row. Kept, one such row made an entry at 1e300 ft that the event store could not hold, and
+    the watch stopped."""
+    bad = np.zeros(len(altitudes_ft[0]), bool)
+    for alt in altitudes_ft:
+        bad |= ~np.isnan(alt) & ~((alt >= ALTITUDE_MIN_FT) & (alt <= ALTITUDE_MAX_FT))
+    return bad
 
 
 class RecordingError(SkyfenceError, ValueError):

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from skyfence.arrays import BOOL, F64, OBJ
 from skyfence.schema import StateVectors, parse_icao24
-from skyfence.sources.base import ReadStats
+from skyfence.sources.base import ReadStats, impossible_altitude
 from skyfence.sources.timefence import fence
 
 Column: TypeAlias = "pa.Array | pa.ChunkedArray"
@@ -185,6 +185,7 @@ def checked(
     bad = bad | ~np.isfinite(sv.t_s) | (sv.icao24 == 0)
     bad |= np.abs(sv.lat_deg) > 90
     bad |= np.abs(sv.lon_deg) > 180
+    bad |= impossible_altitude(sv.alt_baro_ft, sv.alt_geo_ft)
     stats.rows_read += len(bad)
     n_bad = int(bad.sum())
     if n_bad:

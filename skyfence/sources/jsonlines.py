@@ -128,7 +128,7 @@ def _parse(
             continue
         try:
             objects.append((number + k, json.loads(line)))
-        except ValueError:
+        except (ValueError, RecursionError):  # a line nested 100,000 deep is not a record
             stats.rows_read += 1
             stats.skip(1, f"{unit} {number + k}: not valid JSON")
     return table_from_objects(objects, schema, stats, unit, time_fields)

@@ -31,7 +31,7 @@ __all__ = [
     "read_recording",
 ]
 
-_FAILURES = (OSError, EOFError, zlib.error, pa.ArrowException, ValueError)
+_FAILURES = (OSError, EOFError, zlib.error, pa.ArrowException, ValueError, RecursionError)
 
 
 class RecordingReader(Iterator[StateVectors]):

@@ -26,7 +26,7 @@ import pyarrow.csv as pacsv
 from skyfence.arrays import BOOL, F64, I8
 from skyfence.decoding.carry import carried, ffill_index, group_bounds
 from skyfence.schema import StateVectors
-from skyfence.sources.base import ReadStats, open_binary
+from skyfence.sources.base import ReadStats, impossible_altitude, open_binary
 from skyfence.sources.beast import block_bytes
 from skyfence.sources.columns import as_float, as_squawk, as_text, icao24_of
 from skyfence.sources.lines import Lines, LineStats, as_mask, as_utf8, count_malformed, line_blocks
@@ -186,6 +186,7 @@ def parse_sbs(lines: Lines, *, utc_offset_s: float = 0.0) -> tuple[SbsMessages, 
     check(bad_ground, "SBS on-ground flag not a number")
     out_of_range = (np.abs(numbers["lat_deg"]) > 90) | (np.abs(numbers["lon_deg"]) > 180)
     check(out_of_range, "SBS position out of range")
+    check(impossible_altitude(numbers["alt_baro_ft"]), "SBS altitude out of range")
 
     ok = ~bad
     stats.used = int(ok.sum())

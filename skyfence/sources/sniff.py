@@ -30,6 +30,8 @@ _AVR = re.compile(rb"^[*:@%<][0-9A-Fa-f]{4,}\s*;")  # raw frames, one per line
 _SBS = re.compile(rb"^(MSG|SEL|ID|AIR|STA|CLK),")  # BaseStation lines
 _TRAFFIC = {"icao24", "latitude", "longitude"}
 _BEAST = (b"1", b"2", b"3", b"4")
+_BEAST_PARTIAL_MAX = 48  # a long message with every byte escaped: the most a cut can leave
+_BEAST_CONFIRM = 3  # whole messages after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,7 @@ class Head:
         """The first line as JSON, or None when it is not JSON."""
         try:
             return json.loads(self.text.split(b"\n", 1)[0])
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past the limit: not a known format either
             return None
 
 
@@ -95,16 +97,37 @@ def traffic_parquet(head: Head) -> bool:
 
 
 def beast(head: Head) -> bool:
-    """A Beast stream starts with an escape and a message type (Mode A/C, short, long, status)."""
-    return head.parquet_columns is None and head.raw[:1] == b"\x1a" and head.raw[1:2] in _BEAST
+    """A Beast stream starts with an escape and a message type (Mode A/C, short, long, status),
+    or, captured from a feed (`nc HOST 30005 > file`), with the end of a message cut by the
+    start of the capture: then the rest of the head must frame as Beast, bar that one part."""
+    if head.parquet_columns is not None:
+        return False
+    if head.raw[:1] == b"\x1a" and head.raw[1:2] in _BEAST:
+        return True
+    if b"\x1a" not in head.raw[:_BEAST_PARTIAL_MAX]:
+        return False
+    from skyfence.sources.beast import BeastParser
+
+    parser = BeastParser()
+    frames = len(parser.feed(head.raw))
+    return frames >= _BEAST_CONFIRM and parser.stats.skipped_bytes <= _BEAST_PARTIAL_MAX
 
 
 def avr(head: Head) -> bool:
-    return head.parquet_columns is None and bool(_AVR.match(head.text))
+    return head.parquet_columns is None and _line_format(_AVR, head.text)
 
 
 def sbs(head: Head) -> bool:
-    return head.parquet_columns is None and bool(_SBS.match(head.text))
+    return head.parquet_columns is None and _line_format(_SBS, head.text)
+
+
+def _line_format(pattern: re.Pattern[bytes], text: bytes) -> bool:
+    """The first line matches, or the second: a capture of a feed (`nc HOST 30002 > file`)
+    starts wherever the stream is, often mid-line (that part line is then counted malformed)."""
+    if pattern.match(text):
+        return True
+    _, newline, rest = text.partition(b"\n")
+    return bool(newline) and bool(pattern.match(rest))
 
 
 def _json_object(head: Head) -> bool:

@@ -45,6 +45,7 @@ from skyfence.store.errors import EventNotFoundError
 from skyfence.store.events import EventStore, StoreError
 from skyfence.store.records import StoredEvent
 from skyfence.store.rows import EventFilter
+from skyfence.store.zone_ids import no_such_zone, zone_named
 
 STATIC = Path(str(files("skyfence") / "web" / "static"))
 MAX_BODY_BYTES = 16 * 1024  # an acknowledgement note is all the API ever accepts
@@ -124,8 +125,9 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Response:
-        since_utc, until_utc = _aware(since), _aware(until)
+        since_utc, until_utc = _window(since, until)
         icao = icao24.lower() if icao24 else None
+        zone = _zone_id(store, zone)
         which = EventFilter(since_utc, until_utc, zone_id=zone, kind=kind, icao24=icao)
         page = store.query(which, limit, offset, newest_first=True)
         items = [e.to_json(acknowledged=True) for e in page]
@@ -171,9 +173,9 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
     ) -> Response:
         icao = icao24.lower() if icao24 else None
-        records = store.query(
-            EventFilter(_aware(since), _aware(until), zone_id=zone, kind=kind, icao24=icao), limit
-        )
+        zone = _zone_id(store, zone)
+        start, end = _window(since, until)
+        records = store.query(EventFilter(start, end, zone_id=zone, kind=kind, icao24=icao), limit)
         zones = exports.event_zones(store, records) if format == "kml" else []
         return _download(exports.render_events(format, records, "skyfence events", zones),
                          format, "events")  # fmt: skip
@@ -187,7 +189,7 @@ def create_app(
     ) -> Response:
         """Default: the whole logged track, as `skyfence export track` gives it; a window given
         with both ends spans at most 7 days."""
-        start, end = _aware(since), _aware(until)
+        start, end = _window(since, until)
         if start is not None and end is not None and end - start > timedelta(days=7):
             raise HTTPException(422, "at most 7 days of track at once")
         address = icao24.lower()
@@ -214,7 +216,7 @@ def create_app(
         lists the hours present, for a time slider."""
         from skyfence.gnss.outputs import feature_collection, from_rows, records
 
-        start, end = _aware(since), _aware(until)
+        start, end = _window(since, until)
         stored = store.interference_hours()
         last = stored[1] + INTERFERENCE_HOUR_S if stored else time.time()
         end_s = end.timestamp() if end is not None else last
@@ -464,6 +466,19 @@ async def _stream(store: EventStore, request: Request) -> AsyncIterator[str]:
         await asyncio.sleep(STREAM_PERIOD_S)
 
 
+def _zone_id(store: EventStore, text: str | None) -> str | None:
+    """The store's zone id that `text` names, in any case, as `skyfence export --zone` reads it:
+    an id the store does not know is a 422 naming the known ones, not an empty answer that
+    reads as "no incursion"."""
+    if text is None:
+        return None
+    known = store.zone_ids()
+    zone = zone_named(known, text)
+    if zone is None:
+        raise HTTPException(422, f"zone {text[:100]!r}: {no_such_zone(known)}")
+    return zone
+
+
 def _event_or_404(store: EventStore, event_id: str) -> StoredEvent:
     record = store.get(event_id) if len(event_id) <= MAX_EVENT_ID else None
     if record is None:
@@ -504,6 +519,17 @@ def _with_activity(features: list[dict[str, Any]], now_s: float) -> list[dict[st
 
 def _seconds(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _window(
+    since: datetime | None, until: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """The window in UTC; one that ends before it starts is a 422, as in `audit`, `report` and
+    `export`, not an empty answer that reads as "nothing happened"."""
+    start, end = _aware(since), _aware(until)
+    if start is not None and end is not None and start >= end:
+        raise HTTPException(422, "since must be before until")
+    return start, end
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -7,7 +7,6 @@ silently miss incursions, so every problem is collected and reported with the fe
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -18,12 +17,14 @@ from typing import Any
 import numpy as np
 import shapely
 from pyproj import Geod
-from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from skyfence.settings import MAX_LOOKAHEAD_S
 from skyfence.zones.countries import default_table
 from skyfence.zones.frame import continuous, split_antimeridian
-from skyfence.zones.model import Audience, Zone, ZoneError, parse_altitude
+from skyfence.zones.model import Audience, Zone, ZoneError, json_document, parse_altitude
+from skyfence.zones.shapes import finite_shape
 
 GEOD = Geod(ellps="WGS84")
 NM_M = 1852.0
@@ -100,10 +101,7 @@ def load_zones(source: str | Path) -> list[Zone]:
         ) from None
     except UnicodeDecodeError as exc:
         raise ZoneError(f"{path}: not UTF-8 text (byte {exc.start}): not a GeoJSON file") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ZoneError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    document = json_document(text, str(path))
     return zones_from_geojson(document, str(path))
 
 
@@ -191,6 +189,9 @@ def _zone_from_feature(feature: Any, index: int, problems: _Problems) -> Zone | 
     )
     exempt = _audience(props.get("exempt") or {}, f"{where} exempt", problems)
     lookahead_s = _non_negative(props, "lookahead_s", 120.0, where, problems)
+    if lookahead_s > MAX_LOOKAHEAD_S:  # a search of the world at every fix: audit seemed hung
+        problems.add(where, f"lookahead_s must be at most {MAX_LOOKAHEAD_S:g}, got {lookahead_s:g}")
+        lookahead_s = 120.0
     buffer_m = _non_negative(props, "buffer_m", 0.0, where, problems)
     severity = props.get("severity", "warning")
     if severity not in SEVERITIES:
@@ -233,7 +234,7 @@ def _geometry(
         problems.add(where, unclosed)
         return None
     try:
-        geom = shape(geometry)
+        geom = finite_shape(geometry)
     except Exception as exc:  # shapely raises several types for malformed coordinates
         problems.add(where, f"malformed {kind} coordinates: {exc}")
         return None

@@ -8,6 +8,7 @@ docs/reference/zone-files.md).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -130,3 +131,15 @@ class Zone:
 
     def band_text(self) -> str:
         return f"{self.floor.text} to {self.ceiling.text}"
+
+
+def json_document(text: str, source: str) -> Any:
+    """The parsed JSON of a zone file, or a ZoneError naming the file: brackets nested deeper
+    than Python's recursion limit (a hostile file) are refused like a syntax error, not raised
+    as a RecursionError traceback."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ZoneError(f"{source}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ZoneError(f"{source}: not a zone file: JSON nested too deeply") from None

@@ -10,12 +10,13 @@ unwrapped into continuous longitudes first, then cut at ±180° into the parts G
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import shapely
 import shapely.affinity
 from pyproj import Geod
-from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 from shapely.ops import unary_union
@@ -57,6 +58,17 @@ def circle_points(centre: Point, radius_m: float, n: int = CIRCLE_VERTICES) -> l
 def circle(centre: Point, radius_m: float) -> BaseGeometry:
     """A geodesic circle as a valid lon/lat (Multi)Polygon, also across ±180° or around a pole."""
     return polygon_from_walk(circle_points(centre, radius_m))
+
+
+def finite_shape(geometry: dict[str, object]) -> BaseGeometry:
+    """The shape of a GeoJSON geometry, or a ValueError if a coordinate is NaN or infinite:
+    shapely warned on stderr about such a ring, then called it self-intersecting."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # reported below, by what it is
+        geom = shape(geometry)
+    if not np.isfinite(shapely.get_coordinates(geom)).all():
+        raise ValueError("a coordinate is not a finite number (NaN or infinity)")
+    return geom
 
 
 def polygon_from_walk(points: list[Point]) -> BaseGeometry:

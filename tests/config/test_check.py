@@ -103,3 +103,27 @@ def test_a_problem_shows_the_variable_not_the_secret_it_holds(
         "line 3: invalid feed URI 'beast://radar.local:${HOOK_PORT}': Port out of range 0-65535",
     ]
     assert "s3cret" not in str(raised.value)
+
+
+def test_numbers_watch_refuses_at_start_are_found_with_their_line(tmp_path: Path) -> None:
+    """`config check` said OK to these; `watch --config` then refused them (or, for a NaN
+    look-ahead, hung): each is named with its line, the good ones are not."""
+    path = write(
+        tmp_path,
+        """zones = ["demo"]
+speed = nan
+lost-contact = -5
+lookahead = 36000
+unhealthy-after = 30
+port = 70000
+metrics-port = 9108
+""",
+    )
+    with pytest.raises(ConfigError) as raised:
+        check_watch_config(path, watch_command())
+    assert raised.value.problems == [
+        "line 2: speed must be a finite number >= 0, got nan",
+        "line 3: lost-contact must be a finite number >= 0, got -5.0",
+        "line 4: lookahead must be at most 3600, got 36000.0",
+        "line 6: port must be a port number 0-65535, got 70000",
+    ]

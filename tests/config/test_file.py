@@ -239,3 +239,10 @@ def test_a_plain_click_command_has_its_keys_and_types_too() -> None:
         "zones": (str, True),
         "web": (bool, False),
     }
+
+
+def test_arrays_nested_past_the_recursion_limit_are_a_problem_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, 'zones = ["demo"]\nsquawks = ' + "[" * 100_000 + "]" * 100_000 + "\n")
+    assert problems(path) == ["not valid TOML: arrays or tables nested too deeply"]

@@ -308,6 +308,25 @@ def test_parse_units_ground_and_bad_entries() -> None:
     assert len(parse_aircraft_json(b'{"now": 5, "aircraft": []}')) == 0
 
 
+def test_an_altitude_no_transponder_can_report_makes_the_entry_malformed(
+    recording: StateVectors, t0: float
+) -> None:
+    """A real snapshot with one aircraft at 1e300 ft and one 10^6 ft underground: those two are
+    malformed entries (one such entry made an event the store could not hold, and the watch
+    stopped); every other aircraft reads as it does in the clean snapshot."""
+    clean = snapshot(recording, t0)
+    hostile = json.loads(json.dumps(clean))
+    hostile["aircraft"][0]["alt_baro"] = 1e300
+    hostile["aircraft"][1]["alt_geom"] = -1e6
+    stats, clean_stats = AircraftJsonStats(), AircraftJsonStats()
+    got = parse_aircraft_json(hostile, stats)
+    want = parse_aircraft_json(clean, clean_stats)
+    assert stats.malformed == clean_stats.malformed + 2
+    assert stats.vectors == clean_stats.vectors - 2 == len(got) == len(want) - 2
+    np.testing.assert_array_equal(got.icao24, want.icao24[2:])
+    np.testing.assert_array_equal(got.alt_baro_ft, want.alt_baro_ft[2:])
+
+
 @pytest.mark.parametrize(
     "raw", [b"", b"<html>", b"\xff\xfe", b"[1, 2]", b'{"aircraft": []}', b"\x1f\x8bxx"]
 )

@@ -300,6 +300,27 @@ def test_opensky_parquet(tmp_path: Path, spoofing: StateVectors) -> None:
 # --- readsb traces ----------------------------------------------------------------------------
 
 
+def test_opensky_rows_at_altitudes_no_transponder_reports_are_skipped(
+    tmp_path: Path, spoofing: StateVectors
+) -> None:
+    """Three real rows edited to 1e300 ft (a watch stored an entry at that altitude, could not
+    write it and stopped) and one to -5 km: counted as bad rows; the others read unchanged."""
+    table = opensky_table(spoofing)
+    baro = table.column("baroaltitude").to_numpy().copy()
+    geo = table.column("geoaltitude").to_numpy().copy()
+    baro[[10, 11, 12]] = 1e300
+    geo[20] = -5000.0
+    table = table.set_column(table.schema.get_field_index("baroaltitude"), "baroaltitude", [baro])
+    table = table.set_column(table.schema.get_field_index("geoaltitude"), "geoaltitude", [geo])
+    pq.write_table(table, tmp_path / "states.parquet")
+    reader = read_recording(tmp_path / "states.parquet")
+    sv = read_all(reader)
+    assert reader.stats.rows_skipped == 4
+    assert "row without a valid time, address, position or value" in reader.stats.problems[0]
+    kept = np.setdiff1d(np.arange(len(spoofing)), [10, 11, 12, 20])
+    check_opensky(sv, spoofing.take(kept))
+
+
 def test_readsb_trace() -> None:
     doc = json.loads(TRACE.read_text())
     sv = read_all(read_recording(TRACE))
@@ -359,6 +380,37 @@ def test_frames_jsonl_bad_lines(tmp_path: Path) -> None:
     assert reader.stats.rows_skipped == 3
     assert any("line 6" in p for p in reader.stats.problems)
     assert any("line 10" in p for p in reader.stats.problems)
+
+
+def test_a_line_nested_past_the_recursion_limit_costs_that_line_only(tmp_path: Path) -> None:
+    """A hostile line (a frame nested 100,000 deep) is skipped by its number like any line that
+    is not JSON: the flight around it reads the same, first line included."""
+    lines = FRAMES.read_text().splitlines()[20_000:22_000]
+    hostile = '{"timestamp": 1720248190.5, "frame": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    for at in (0, 1000):  # the first line is also what format detection reads
+        path = tmp_path / f"frames{at}.jsonl"
+        path.write_text("\n".join([*lines[:at], hostile, *lines[at:]]) + "\n")
+        clean = tmp_path / "clean.jsonl"
+        clean.write_text("\n".join(lines) + "\n")
+        reader = read_recording(path, format="frames-jsonl" if at == 0 else None)
+        sv, expected = read_all(reader), read_all(read_recording(clean))
+        assert reader.stats.rows_skipped == 1
+        assert reader.stats.problems == [f"line {at + 1}: not valid JSON"]
+        assert len(sv) == len(expected) > 0
+        assert np.array_equal(sv.lat_deg, expected.lat_deg, equal_nan=True)
+
+
+def test_a_document_nested_past_the_recursion_limit_is_a_recording_error(tmp_path: Path) -> None:
+    wrapped = tmp_path / "wrapped.json"  # a real readsb trace with one hostile field
+    text = TRACE.read_text().rstrip()
+    wrapped.write_text(text[:-1] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert detect_format(wrapped) == "readsb-trace"
+    with pytest.raises(RecordingError, match=r"wrapped\.json: cannot read as readsb-trace"):
+        read_all(read_recording(wrapped))
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    reader = read_recording(deep)  # a records array whose one record is hostile
+    assert len(read_all(reader)) == 0 and reader.stats.problems == ["record 1: not valid JSON"]
 
 
 # --- format detection and errors --------------------------------------------------------------

@@ -219,6 +219,7 @@ def test_sbs_malformed_and_other_lines(feed: tuple[list[str], list[dict[str, Any
         ",".join([*f[:6], "yesterday", f[7], "yesterday", *f[9:]]),
         edit(11, "35k"),
         edit(14, "91.5"),
+        edit(11, "1e300"),  # a number, but no transponder's: an entry at 1e300 ft stopped watch
     ]
     messages, stats = parse_sbs(lines)
     assert len(messages) == stats.used == 1
@@ -231,10 +232,11 @@ def test_sbs_malformed_and_other_lines(feed: tuple[list[str], list[dict[str, Any
         "SBS date/time missing or not YYYY/MM/DD HH:MM:SS": 1,
         "SBS altitude not a number": 1,
         "SBS position out of range": 1,
+        "SBS altitude out of range": 1,
     }
     report = ReadStats()
-    stats.report(report, "lines 1-12")
-    assert report.rows_read == len(lines) - 1 and report.rows_skipped == 8
+    stats.report(report, "lines 1-13")
+    assert report.rows_read == len(lines) - 1 and report.rows_skipped == 9
 
 
 def test_sbs_local_time(feed: tuple[list[str], list[dict[str, Any]]]) -> None:

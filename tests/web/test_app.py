@@ -89,6 +89,18 @@ def test_events_filter_and_page_without_overlap(client: TestClient) -> None:
     assert client.get("/api/events", params={"limit": 100_000}).status_code == 422
 
 
+def test_zone_filters_read_ids_in_any_case_and_refuse_unknown_ones(client: TestClient) -> None:
+    """As `skyfence export --zone`: `uklv` is UKLV's event, and a zone the store does not know
+    is a 422 naming the known ones, not an empty list or file that reads as no incursion."""
+    for path in ("/api/events", "/api/export/events?format=csv"):
+        exact = client.get(path, params={"zone": "UKLV"})
+        assert client.get(path, params={"zone": "uklv"}).content == exact.content
+        assert "THY9BP" in exact.text  # its suspect position claims UKLV
+        unknown = client.get(path, params={"zone": "UKXX"})
+        assert unknown.status_code == 422
+        assert "UKXX" in unknown.json()["detail"] and "DEMO-R-APPROACH" in unknown.json()["detail"]
+
+
 def seconds(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
@@ -247,6 +259,23 @@ def test_interference_cells_per_hour(client: TestClient) -> None:
     assert not any(f["properties"]["spoofed"] for f in frames["features"])
     too_long = {"since": "2024-07-01T00:00:00", "until": "2024-07-09T00:00:00"}
     assert client.get("/api/interference", params=too_long).status_code == 422
+
+
+def test_a_window_that_ends_before_it_starts_is_a_422_not_an_empty_answer(
+    client: TestClient,
+) -> None:
+    """As `audit`, `report` and `export` refuse it; the same window the right way round has
+    THY9BP's suspect position and track."""
+    backwards = {"since": "2024-09-17T10:00:00Z", "until": "2024-09-17T09:00:00Z"}
+    forwards = {"since": backwards["until"], "until": backwards["since"]}
+    for path in ("/api/events", "/api/export/events", "/api/export/track/4baac6",
+                 "/api/interference"):  # fmt: skip
+        refused = client.get(path, params=backwards)
+        assert refused.status_code == 422 and refused.json()["detail"] == (
+            "since must be before until"
+        )
+        assert client.get(path, params=forwards).status_code == 200
+    assert client.get("/api/events", params=forwards).json()["total"] == 1
 
 
 @pytest.mark.parametrize(

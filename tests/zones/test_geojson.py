@@ -141,6 +141,27 @@ def test_every_problem_is_reported_with_its_feature() -> None:
     assert "15 problem(s), no zone loaded" in message
 
 
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_a_coordinate_that_is_not_finite_is_named_without_a_warning(
+    paris_zones_path: Path, value: float, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A real zone file with one latitude NaN or infinite: named as such (NaN was "invalid
+    geometry: Invalid Coordinate" after shapely's RuntimeWarning on stderr)."""
+    document = json.loads(paris_zones_path.read_text(encoding="utf-8"))
+    feature = next(f for f in document["features"] if f["geometry"]["type"] == "Polygon")
+    feature["geometry"]["coordinates"][0][1][1] = value
+    with pytest.raises(ZoneError, match="a coordinate is not a finite number"):
+        zones_from_geojson(document, "paris.geojson")
+    assert "Warning" not in capfd.readouterr().err
+
+
+def test_a_lookahead_beyond_an_hour_is_refused_with_its_feature(paris_zones_path: Path) -> None:
+    document = json.loads(paris_zones_path.read_text(encoding="utf-8"))
+    document["features"][0]["properties"]["lookahead_s"] = 36_000
+    with pytest.raises(ZoneError, match=r"feature 0 \(id '.*'\): lookahead_s must be at most 3600"):
+        zones_from_geojson(document, "paris.geojson")
+
+
 def test_file_errors_name_the_file(tmp_path: Path) -> None:
     broken = tmp_path / "broken.geojson"
     broken.write_text('{"type": "FeatureCollection",\n "features": [\n}')

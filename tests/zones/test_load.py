@@ -126,3 +126,21 @@ def test_a_traffic_airspace_file_is_named_with_how_to_convert_it(samples: Path) 
     message = str(caught.value)
     assert message.startswith(f"{airspace}: an airspace as the traffic library saves it")
     assert "'SIV TOULOUSE'" in message and "one Feature per shape" in message
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["che_ed269_cis_sample.json", "che_ed318_cis_sample.json", "../../data/paris_zones.geojson"],
+)
+def test_json_nested_past_the_recursion_limit_is_refused_naming_the_file(
+    tmp_path: Path, name: str
+) -> None:
+    """A real zone file with one hostile property nested 100,000 deep: a ZoneError naming the
+    file, as for a syntax error, not a RecursionError traceback."""
+    text = (DATA / name).read_text(encoding="utf-8").rstrip()
+    assert text.endswith("}")
+    hostile = tmp_path / Path(name).name
+    hostile.write_text(text[:-1] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert detect(hostile.read_text(encoding="utf-8"), name) == FILES[name]
+    with pytest.raises(ZoneError, match=f"{hostile.name}: not a zone file: JSON nested too deeply"):
+        load_zone_source(str(hostile))

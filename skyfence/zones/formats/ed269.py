@@ -7,14 +7,13 @@ shared with ED-318 (`uas.py`).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
 from skyfence.zones.formats import Converted, Problems, collection
 from skyfence.zones.formats.uas import ED269, Zone, projection
-from skyfence.zones.model import ZoneError
+from skyfence.zones.model import ZoneError, json_document
 
 NAME = "ed269"
 
@@ -24,10 +23,7 @@ def sniff(head: str) -> bool:
 
 
 def convert(text: str, source: str) -> Converted:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ZoneError(f"{source}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    document = json_document(text, source)
     zones = (
         document.get("UASZoneList", document.get("features"))
         if isinstance(document, dict)

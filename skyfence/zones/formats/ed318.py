@@ -7,14 +7,13 @@ Point whose `extent` is {"subType": "Circle", "radius": r} in the layer's unit.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
 from skyfence.zones.formats import Converted, Problems, collection
 from skyfence.zones.formats.uas import ED318, Zone, projection
-from skyfence.zones.model import ZoneError
+from skyfence.zones.model import ZoneError, json_document
 
 NAME = "ed318"
 
@@ -24,10 +23,7 @@ def sniff(head: str) -> bool:
 
 
 def convert(text: str, source: str) -> Converted:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ZoneError(f"{source}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    document = json_document(text, source)
     if not isinstance(document, dict) or not isinstance(document.get("features"), list):
         raise ZoneError(f"{source}: an ED-318 file is a FeatureCollection with features")
     problems = Problems(source)

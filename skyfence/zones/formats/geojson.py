@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from skyfence.zones.formats import Converted
-from skyfence.zones.model import ZoneError
+from skyfence.zones.model import json_document
 
 NAME = "geojson"
 
@@ -17,8 +15,5 @@ def sniff(head: str) -> bool:
 
 
 def convert(text: str, source: str) -> Converted:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ZoneError(f"{source}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    document = json_document(text, source)
     return Converted(document)

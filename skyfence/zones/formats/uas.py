@@ -16,12 +16,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from skyfence.zones.formats import Problems, feature
 from skyfence.zones.schedule import WEEKDAYS, weekly_periods
-from skyfence.zones.shapes import circle, polygon_from_walk
+from skyfence.zones.shapes import circle, finite_shape, polygon_from_walk
 
 SEVERITY = {
     "PROHIBITED": "critical",
@@ -193,7 +192,7 @@ def projection(value: Any, uom: Any = "M") -> BaseGeometry:
             f"horizontalProjection type {kind!r} is not Polygon, MultiPolygon or Circle"
         )
     try:
-        geom = shape(value)
+        geom = finite_shape(value)
     except Exception as exc:  # shapely raises several types for malformed coordinates
         raise ValueError(f"malformed {kind}: {exc}") from None
     parts = getattr(geom, "geoms", [geom])

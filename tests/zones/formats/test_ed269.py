@@ -187,3 +187,20 @@ def test_ed269_local_times_are_refused() -> None:
         ZoneError, match=r"zone 0 \('Montreux Concert Area'\): applicability: .*not a UTC"
     ):
         import_text(text, "local.json")
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_a_coordinate_that_is_not_finite_is_named_without_a_warning(
+    value: float, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The real CIS sample with one vertex's longitude NaN or infinite: refused as what it is
+    (was "cannot convert float NaN to integer", after shapely's RuntimeWarning on stderr)."""
+    document = json.loads((DATA / "che_ed269_cis_sample.json").read_text(encoding="utf-8"))
+    ring = document["UASZoneList"][0]["geometry"][0]["horizontalProjection"]["coordinates"][0]
+    ring[1][0] = value
+    with pytest.raises(ZoneError) as raised:
+        import_text(json.dumps(document), "cis.json")
+    assert "zone 0 ('LSXX') geometry 0: malformed Polygon: a coordinate is not a finite" in str(
+        raised.value
+    )
+    assert "Warning" not in capfd.readouterr().err

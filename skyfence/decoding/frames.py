@@ -34,8 +34,10 @@ from skyfence.decoding.carry import bfill_index, carried, ffill_index, group_bou
 from skyfence.decoding.classify import (
     POSITION_UNDECODED,
     SURFACE_POSITION,
+    Classified,
     Replies,
     classify,
+    classify_rows,
     hex_rows,
     is_position,
 )
@@ -159,7 +161,21 @@ class FrameDecoder:
         `timestamps` are UNIX seconds of reception, one per frame.
         """
         started = time.perf_counter()
-        rows = self._messages(np.asarray(timestamps, dtype=np.float64), frames)
+        c = classify(frames, replies=self.replies)
+        return self._decode(started, np.asarray(timestamps, dtype=np.float64), c)
+
+    def decode_bytes(
+        self, timestamps: npt.ArrayLike, rows: npt.NDArray[np.uint8], size: npt.ArrayLike
+    ) -> StateVectors:
+        """`decode` for frames given as bytes: `rows` (n, 14), each frame's bytes from the left,
+        and `size`, the bytes of each (7 or 14), as a binary (Beast) feed delivers them, so
+        they are never turned into hex and back."""
+        started = time.perf_counter()
+        c = classify_rows(rows, np.asarray(size), replies=self.replies)
+        return self._decode(started, np.asarray(timestamps, dtype=np.float64), c)
+
+    def _decode(self, started: float, t: F64, c: Classified) -> StateVectors:
+        rows = self._messages(t, c)
         # Only the carried rows of the aircraft in this batch take part, so that a batch costs
         # O(its frames), not O(aircraft tracked); the others wait untouched (but age).
         joins = np.isin(self._carry.icao, rows.icao)
@@ -175,10 +191,9 @@ class FrameDecoder:
         self.stats.seconds += time.perf_counter() - started
         return out
 
-    def _messages(self, t: F64, frames: npt.ArrayLike) -> _Rows:
-        """Classify, decode in one batch, and keep the messages worth assembling."""
-        c = classify(frames, replies=self.replies)
-        if c.frames.shape[0] != t.shape[0]:
+    def _messages(self, t: F64, c: Classified) -> _Rows:
+        """Decode the classified frames in one batch, and keep the messages worth assembling."""
+        if c.rows.shape[0] != t.shape[0]:
             raise InputError("timestamps and frames must have the same length")
         stats = self.stats
         usable = c.valid & np.isfinite(t)

@@ -42,7 +42,7 @@ from skyfence.decoding.frames import FrameDecoder
 from skyfence.errors import InputError
 from skyfence.schema import StateVectors
 from skyfence.sources.avr import parse_avr
-from skyfence.sources.beast import MODE_AC, BeastParser
+from skyfence.sources.beast import MODE_AC, BeastFrames, BeastParser
 from skyfence.sources.lines import MAX_LINE_BYTES
 from skyfence.sources.receiver import Receiver, parse_receiver
 from skyfence.sources.sbs import SbsAssembler, parse_sbs
@@ -171,7 +171,10 @@ class _Context:
 
 
 class _FramePipeline:
-    """Beast or AVR bytes -> stamped Mode S frames -> `FrameDecoder`."""
+    """Beast or AVR bytes -> stamped Mode S frames -> `FrameDecoder`.
+
+    Beast frames stay bytes all the way into the decoder; hex is made only when someone reads
+    text (the `on_frames` hook, the deduplicator's hashes)."""
 
     def __init__(self, context: _Context) -> None:
         self._kind = context.kind
@@ -182,7 +185,8 @@ class _FramePipeline:
         self._beast = BeastParser()
         self._line = b""  # AVR: the partial trailing line
         self._t: list[F64] = []
-        self._frames: list[STR] = []
+        self._frames: list[STR] = []  # AVR
+        self._found: list[BeastFrames] = []  # Beast
         self.copies = StateVectors.empty()  # decoded positions whose frames the last flush repeated
 
     def feed(self, data: bytes, t: float) -> None:
@@ -191,7 +195,10 @@ class _FramePipeline:
             found = self._beast.feed(data)
             self._status.malformed += self._beast.stats.resyncs - resyncs
             self._status.dropped_bytes += self._beast.stats.skipped_bytes - skipped
-            frames = found.frame[found.msg_type != MODE_AC]
+            if (found.msg_type == MODE_AC).any():
+                found = found.take(found.msg_type != MODE_AC)
+            self._found.append(found)
+            count = len(found)
         else:
             block = self._complete_lines(data)
             if not block:
@@ -199,9 +206,10 @@ class _FramePipeline:
             avr, stats = parse_avr(block)
             self._status.malformed += sum(stats.malformed.values())
             frames = avr.frame[np.char.str_len(avr.frame) != 4]  # Mode A/C: no address
-        self._status.frames += int(frames.shape[0])
-        self._t.append(np.full(frames.shape[0], t))
-        self._frames.append(frames)
+            self._frames.append(frames)
+            count = int(frames.shape[0])
+        self._status.frames += count
+        self._t.append(np.full(count, t))
 
     def _complete_lines(self, data: bytes) -> bytes:
         buf = self._line + data
@@ -219,21 +227,31 @@ class _FramePipeline:
 
     def flush(self) -> StateVectors:
         self.copies = StateVectors.empty()
-        if not self._frames:
+        if not self._t:
             return StateVectors.empty()
-        t, frames = np.concatenate(self._t), np.concatenate(self._frames).astype("U28")
-        self._t, self._frames = [], []
+        beast = self._kind == "beast"
+        t = np.concatenate(self._t)
+        found = BeastFrames.concat(self._found)
+        if beast and (self._on_frames is not None or self._dedup is not None):
+            text = found.frame
+        else:  # AVR frames (Beast ones are never needed as text here)
+            text = np.concatenate([np.zeros(0, "U28"), *self._frames]).astype("U28")
+        self._t, self._frames, self._found = [], [], []
         if not t.shape[0]:
             return StateVectors.empty()
         if self._on_frames is not None:
-            self._on_frames(t, frames)
+            self._on_frames(t, text)
         if self._dedup is not None:
-            first = self._dedup.keep(t, frames)
+            first = self._dedup.keep(t, text)
             self.copies = self._dedup.copies
             self._status.duplicates += int(len(first) - first.sum())
-            t, frames = t[first], frames[first]
+            t, text = t[first], text[first]
+            found = found.take(first) if beast else found
         before = self._decoder.stats.malformed
-        vectors = self._decoder.decode(t, frames)
+        if beast:
+            vectors = self._decoder.decode_bytes(t, found.payload, found.size)
+        else:
+            vectors = self._decoder.decode(t, text)
         self._status.malformed += self._decoder.stats.malformed - before
         if self._dedup is not None:
             self._dedup.remember_positions(self._decoder.position_frames, vectors)

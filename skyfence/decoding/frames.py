@@ -320,7 +320,10 @@ class FrameDecoder:
         rows = np.flatnonzero(is_position(w.kind) & ~w.carry)
         rows = rows[np.argsort(t[rows], kind="stable")]
         self._position_rows = w.frame[rows]
-        return StateVectors.build(len(rows), **{k: v[rows] for k, v in columns.items()})
+        picked = {k: v[rows] for k, v in columns.items()}
+        for name in ("callsign", "squawk"):  # str or "" only: as fixed-width text
+            picked[name] = picked[name].astype(str)
+        return StateVectors.build(len(rows), **picked)
 
     @property
     def _horizon(self) -> float:

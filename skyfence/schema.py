@@ -175,6 +175,8 @@ def _strings(value: Any, n: int, width: int) -> STR:
     ):
         # a decoder's own text (callsigns, squawks): when it is all printable ASCII without
         # blanks, there is nothing to trim or escape, and small live batches skip arrow
+        if n == 0:
+            return np.zeros(0, f"U{width}")
         codes = np.ascontiguousarray(value).reshape(n).view(np.uint32).reshape(n, -1)
         text = codes != 0  # NUL only as the padding after the text: no NUL inside it
         padded_only = not (text[:, 1:] & ~text[:, :-1]).any()

@@ -48,3 +48,4 @@ def test_identifiers_as_numpy_text_are_escaped_alike() -> None:
             want = StateVectors.build(**{name: [value, "7700"]})
             got = StateVectors.build(**{name: np.array([value, "7700"])})
             assert getattr(got, name).tolist() == getattr(want, name).tolist(), value
+    assert StateVectors.build(callsign=np.zeros(0, "U8")).callsign.dtype == "U8"

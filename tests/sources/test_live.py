@@ -257,8 +257,8 @@ def test_a_batch_gathers_what_arrives_while_it_lingers(
     serve: Callable[..., Receiver], sample: bytes
 ) -> None:
     """Bytes written while a batch lingers after its first ones join that batch (one decode
-    for both writes), and a batch whose feed then falls silent returns when its linger is up,
-    not at the caller's deadline."""
+    for both writes), a batch whose feed then falls silent returns when its linger is up, not
+    at the caller's deadline, and one that already holds LINGER_BYTES does not linger."""
     half = len(sample) // 2
     second_write = threading.Event()
     server = serve([[sample[:half], second_write, sample[half:], HOLD]])
@@ -277,6 +277,12 @@ def test_a_batch_gathers_what_arrives_while_it_lingers(
         source.next_batch(30.0)
         assert source.status.frames == len(frames_of(sample))
         assert time.monotonic() - started < 10.0  # the linger, not the 30 s deadline
+    busy = serve([[sample * 2, HOLD]])  # more than LINGER_BYTES: this batch does not linger
+    with FeedSource(spec("beast", busy.port), linger_s=60.0) as source:
+        started = time.monotonic()
+        source.next_batch(60.0)
+        assert source.status.frames == 2 * len(frames_of(sample))
+        assert time.monotonic() - started < 30.0
 
 
 # -- refused connections -----------------------------------------------------------------------

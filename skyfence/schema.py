@@ -168,6 +168,20 @@ def _small_int(value: Any) -> I8:
 def _strings(value: Any, n: int, width: int) -> STR:
     """Strings with missing values as "" and surrounding blanks removed (callsigns are padded);
     characters other than printable ASCII escaped: they come from the air."""
+    if (
+        isinstance(value, np.ndarray)
+        and value.dtype.kind == "U"
+        and value.dtype.itemsize <= 4 * width
+    ):
+        # a decoder's own text (callsigns, squawks): when it is all printable ASCII without
+        # blanks, there is nothing to trim or escape, and small live batches skip arrow
+        if n == 0:
+            return np.zeros(0, f"U{width}")
+        codes = np.ascontiguousarray(value).reshape(n).view(np.uint32).reshape(n, -1)
+        text = codes != 0  # NUL only as the padding after the text: no NUL inside it
+        padded_only = not (text[:, 1:] & ~text[:, :-1]).any()
+        if padded_only and ((codes > 0x20) & (codes < 0x7F) & (codes != 0x5C) | ~text).all():
+            return value.astype(f"U{width}").reshape(n)
     import pyarrow.compute as pc
 
     arr = value if isinstance(value, pa.Array | pa.ChunkedArray) else None

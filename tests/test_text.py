@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 
+import numpy as np
 import pytest
 
 from skyfence.schema import StateVectors
@@ -36,3 +37,15 @@ def test_identifiers_from_the_air_are_escaped_where_they_enter() -> None:
     assert sv.callsign.tolist() == ["AFR34ZG", "=\\x1b[2J\\x00\\x07", "", "\\u202eEVIL123"]
     assert sv.squawk.tolist() == ["7700", "\\x00\\x01", "", "1"]
     assert StateVectors.build(callsign=["AFR34ZG"]).callsign.dtype == "U8"  # the common case
+
+
+def test_identifiers_as_numpy_text_are_escaped_alike() -> None:
+    """A decoder's fixed-width text takes a shortcut when it is plain: the same result as the
+    same values given as Python strings, hostile ones (a NUL inside, blanks, controls) too."""
+    values = ["AFR34ZG ", "=\x1b[2J\x00\x07", "", "AB\x00CD", "\u202eEVIL12345", "EZY12", "A\\B"]
+    for name in ("callsign", "squawk"):
+        for value in [*values, "7700"]:
+            want = StateVectors.build(**{name: [value, "7700"]})
+            got = StateVectors.build(**{name: np.array([value, "7700"])})
+            assert getattr(got, name).tolist() == getattr(want, name).tolist(), value
+    assert StateVectors.build(callsign=np.zeros(0, "U8")).callsign.dtype == "U8"

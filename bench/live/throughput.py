@@ -25,13 +25,13 @@ from bench.live.workload import (
     frame_mix,
 )
 from bench.workload import best_of
-from skyfence.arrays import F64, STR
+from skyfence.arrays import F64
 from skyfence.decoding.classify import Replies, classify
 from skyfence.decoding.frames import FrameDecoder
 from skyfence.engine.engine import Engine
 from skyfence.engine.zoneset import ZoneSet
 from skyfence.schema import StateVectors
-from skyfence.sources.beast import MODE_AC, BeastParser
+from skyfence.sources.beast import MODE_AC, BeastFrames, BeastParser
 
 
 @dataclass
@@ -54,24 +54,25 @@ def end_to_end(
     reference: tuple[float, float] = CDG,
 ) -> Pass:
     """Bytes -> Beast framing -> FrameDecoder -> Engine.process, `batch` frames at a time, as
-    the live pipeline does (there, a batch is whatever arrived during the previous one)."""
+    the live pipeline does (there, a batch is whatever arrived during the previous one): the
+    frames go to the decoder as the bytes they came as (`decode_bytes`), never as hex."""
     result = Pass()
     parser = BeastParser()
     decoder = FrameDecoder(reference, replies=replies)
     engine = Engine(zones)
     pending_t: list[F64] = []
-    pending: list[STR] = []
+    pending: list[BeastFrames] = []
     held = 0
     clock = time.perf_counter
 
     def run_batch() -> None:
         nonlocal held
         t0 = clock()
-        t, frames = np.concatenate(pending_t), np.concatenate(pending).astype("U28")
+        t, frames = np.concatenate(pending_t), BeastFrames.concat(pending)
         pending_t.clear()
         pending.clear()
         held = 0
-        sv = decoder.decode(t, frames)
+        sv = decoder.decode_bytes(t, frames.payload, frames.size)
         t1 = clock()
         events = engine.process(sv)
         events += engine.advance_clock(engine.clock_s)
@@ -89,7 +90,7 @@ def end_to_end(
         t = start_s + mode_s.mlat_ticks.astype(np.float64) / MLAT_HZ
         result.stage_s["framing"] += clock() - t0
         pending_t.append(t)
-        pending.append(mode_s.frame)
+        pending.append(mode_s)
         held += len(mode_s)
         result.frames += len(mode_s)
         if held >= batch:

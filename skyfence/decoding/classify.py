@@ -88,8 +88,7 @@ def classify(frames: npt.ArrayLike, *, replies: Replies = "all") -> Classified:
     (DF4/5/20/21), "short" (DF4/5 only: DF20/21 carry a Comm-B payload that makes them several
     times slower to decode) or "none".
     """
-    if replies not in ("all", "short", "none"):
-        raise InputError(f"replies must be 'all', 'short' or 'none', not {replies!r}")
+    check_replies(replies)
     as_str = _text(frames)
     n = as_str.shape[0]
     length = np.strings.str_len(as_str)
@@ -107,13 +106,36 @@ def classify(frames: npt.ArrayLike, *, replies: Replies = "all") -> Classified:
     valid = sized & ~((nibbles < 0) & within).any(axis=1)
 
     nib = np.where(within & valid[:, None], nibbles, 0).astype(np.uint8)
-    byte = (nib[:, 0::2] << 4) | nib[:, 1::2]
+    byte = np.asarray((nib[:, 0::2] << 4) | nib[:, 1::2], np.uint8)
+    return _sort(byte, np.where(valid, length // 2, 0), replies)
+
+
+def classify_rows(rows: U8, size: npt.NDArray[Any], *, replies: Replies = "all") -> Classified:
+    """`classify` for frames already in bytes (a Beast feed's): `rows` (n, 14), the frames'
+    bytes from the left, `size` the bytes each frame has (7 or 14; anything else is malformed).
+
+    A binary feed needs no hex at all: its frames reach the decoder as the bytes they came as.
+    """
+    check_replies(replies)
+    byte = np.array(rows, np.uint8, copy=True)
+    byte[np.asarray(size) < 14, 7:] = 0
+    return _sort(byte, np.asarray(size), replies)
+
+
+def check_replies(replies: str) -> None:
+    if replies not in ("all", "short", "none"):
+        raise InputError(f"replies must be 'all', 'short' or 'none', not {replies!r}")
+
+
+def _sort(byte: U8, size: npt.NDArray[Any], replies: Replies) -> Classified:
+    """Kinds from the DF and TC bits of byte rows (owned: modified in place) of `size` bytes."""
+    valid = (size == 7) | (size == 14)
     df = byte[:, 0] >> 3
     tc = (byte[:, 4] >> 3).astype(np.int8)
     # DF 0-15 are 56-bit replies, DF 16-24 112-bit. Some receivers pad short replies to 28
     # digits: the padding is cut so the parity (which carries the address) is read correctly.
     long_df = df >= 16
-    valid &= ~(long_df & (length == 14))
+    valid &= ~(long_df & (size == 7))
     byte[~long_df, 7:] = 0
     adsb = valid & ((df == 17) | ((df == 18) & _DF18_CF[byte[:, 0] & 7]))
     kind = np.where(adsb, _KIND_BY_TC[tc], 0).astype(np.int8)

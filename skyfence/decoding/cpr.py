@@ -15,7 +15,9 @@ haversine), so the numbers are the same to the last bit. The only sequential par
 accepted position": it is solved here by fixed-point iteration, each round re-deciding every
 message against the last position accepted before it in the previous round. The sequential
 answer is the only fixed point, and each round settles at least one more message of every
-chain, so the rounds stop at it; rejections are rare, so two or three rounds are the rule.
+chain, so the rounds stop at it; rejections are rare, so two or three rounds are the rule (a
+chain of refused first surface messages takes more). A round recomputes only the messages whose
+last accepted position changed in the round before, so the later rounds cost little.
 `tests/decoding/test_fast.py` checks every position against rs1090 on the real recordings.
 """
 
@@ -117,6 +119,11 @@ def haversine_km(lat1: F64, lon1: F64, lat2: F64, lon2: F64) -> F64:
 FirstSurface = Callable[[I64], tuple[F64, F64]]
 
 
+def _same(a: F64, b: F64) -> BOOL:
+    """Equal, NaN equal to NaN."""
+    return np.asarray((a == b) | (np.isnan(a) & np.isnan(b)), bool)
+
+
 def decode_positions(
     group_first: I64,
     t: F64,
@@ -187,16 +194,25 @@ def decode_positions(
             lat_cpr[guess], lon_cpr[guess], odd[guess], r_lat, r_lon, surface[guess]
         )
     accepted = np.isfinite(lat)
+    # What a round decides for a row depends only on the last accepted row before it and that
+    # row's position; the costly steps (local decoding, distances) are redone only for the rows
+    # where either changed in the last round, and kept for the others.
+    l_lat, l_lon, dist = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    near = np.zeros(n, bool)
+    old_prev = np.full(n, -2, np.int64)
+    moved = np.ones(n, bool)  # rows whose accepted position changed in the last round
     with np.errstate(all="ignore"):
         for _ in range(MAX_ROUNDS):
             prev = before(accepted)
             has = prev >= 0
             p = np.maximum(prev, 0)
+            dirty = (prev != old_prev) | (has & moved[p])
+            old_prev = prev
             p_lat = np.where(has, lat[p], np.nan)
             p_lon = np.where(has, lon[p], np.nan)
             dt = np.where(has, t - t[p], np.nan)
-            l_lat, l_lon = np.full(n, np.nan), np.full(n, np.nan)
-            need = has & (surface | ~np.isfinite(g_lat))
+            l_lat[dirty], l_lon[dirty] = np.nan, np.nan
+            need = dirty & has & (surface | ~np.isfinite(g_lat))
             if need.any():
                 l_lat[need], l_lon[need] = local(
                     lat_cpr[need], lon_cpr[need], odd[need], p_lat[need], p_lon[need], surface[need]
@@ -205,8 +221,8 @@ def decode_positions(
             use_local = air & ~np.isfinite(g_lat) & has & (dt < LOCAL_MAX_S)
             n_lat = np.where(use_local, l_lat, g_lat)
             n_lon = np.where(use_local, l_lon, g_lon)
-            dist = np.full(n, np.nan)
-            near_ok = has & np.isfinite(n_lat)
+            dist[dirty] = np.nan
+            near_ok = dirty & has & np.isfinite(n_lat)
             dist[near_ok] = haversine_km(
                 n_lat[near_ok], n_lon[near_ok], p_lat[near_ok], p_lon[near_ok]
             )
@@ -215,8 +231,9 @@ def decode_positions(
             too_far = has & (dist > 500.0) & (dt < 30.0)
             keep = air & np.isfinite(n_lat) & ~too_fast & ~too_far
             # surface: local against the last accepted position if within 1 km, else the receiver
-            near = surface & has & np.isfinite(l_lat)
-            near[near] = haversine_km(p_lat[near], p_lon[near], l_lat[near], l_lon[near]) < 1.0
+            near[dirty] = False
+            close = dirty & surface & has & np.isfinite(l_lat)
+            near[close] = haversine_km(p_lat[close], p_lon[close], l_lat[close], l_lon[close]) < 1.0
             s_lat = np.where(near, l_lat, np.where(has, s_ref_lat, np.nan))
             s_lon = np.where(near, l_lon, np.where(has, s_ref_lon, np.nan))
             # Only the first of an aircraft's surface messages with no position before it is
@@ -235,14 +252,8 @@ def decode_positions(
                 s_lat[r], s_lon[r] = first_cache[r]
             new_lat = np.where(surface, s_lat, np.where(keep, n_lat, np.nan))
             new_lon = np.where(surface, s_lon, np.where(keep, n_lon, np.nan))
-            new_accepted = np.isfinite(new_lat)
-            settled = (
-                all(int(r) in first_cache for r in waiting.tolist())
-                and np.array_equal(new_accepted, accepted)
-                and np.array_equal(new_lat[new_accepted], lat[new_accepted])
-                and np.array_equal(new_lon[new_accepted], lon[new_accepted])
-            )
-            lat, lon, accepted = new_lat, new_lon, new_accepted
-            if settled:
+            moved = ~_same(new_lat, lat) | ~_same(new_lon, lon)
+            lat, lon, accepted = new_lat, new_lon, np.isfinite(new_lat)
+            if not moved.any() and all(int(r) in first_cache for r in waiting.tolist()):
                 return lat, lon
     return None

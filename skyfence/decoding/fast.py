@@ -6,13 +6,14 @@ positions and velocities. Those are fixed bit fields: this module reads them for
 at once from rows of bytes, with rs1090's own answers for every value of the small fields
 (`tables`), its position algorithm replayed operation for operation (`cpr`), and the CRC-24
 remainder for the address. It is not a decoder of our own: every table comes from rs1090, and
-`tests/decoding/test_fast.py` checks that positions, altitudes, velocities, squawks and
-addresses equal rs1090's, frame for frame, on every real recording we have.
+`tests/decoding/test_fast.py` checks that positions, altitudes, velocities, squawks, callsigns
+and addresses equal rs1090's, frame for frame, on every real recording we have.
 
-What stays with rs1090 (one batch call, as before): identification (callsign), operational
-status, emergency status, DF18 (TIS-B / ADS-R, whose position state rs1090 shares with DF17 of
-the same address: such an aircraft's positions all go to rs1090), velocity subtypes other than
-1 (airspeed, supersonic), and anything the vectorised path cannot settle.
+Identification (callsigns) is read the same way, with rs1090's character for each 6-bit code.
+What stays with rs1090 (one batch call, as before): operational status, emergency status,
+DF18 (TIS-B / ADS-R, whose position state rs1090 shares with DF17 of the same address: such an
+aircraft's positions all go to rs1090), velocity subtypes other than 1 (airspeed, supersonic),
+and anything the vectorised path cannot settle.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from skyfence.decoding.carry import group_bounds
 from skyfence.decoding.classify import (
     AIR_POSITION,
     ALTITUDE,
+    IDENTIFICATION,
     SQUAWK,
     SURFACE_POSITION,
     VELOCITY,
@@ -39,6 +41,7 @@ from skyfence.decoding.tables import (
     GroundVelocities,
     ac12_altitude,
     ac13_altitude,
+    callsign_characters,
     crc24,
     id13_squawk,
     surface_movement,
@@ -70,7 +73,8 @@ def decode_rows(
     reply = _REPLY_DF[df] & ((kind == ALTITUDE) | (kind == SQUAWK))
     position = es & ((kind == AIR_POSITION) | (kind == SURFACE_POSITION))
     velocity = es & (kind == VELOCITY) & ((b[:, 4] & 7) == 1)
-    fast = reply | position | velocity
+    identification = es & (kind == IDENTIFICATION)
+    fast = reply | position | velocity | identification
 
     icao = np.zeros(n, np.uint32)
     long_rows = np.flatnonzero(df >= 16)
@@ -116,6 +120,7 @@ def decode_rows(
     )
     _replies(b, df, kind, reply, out)
     _velocities(b, velocity & ok, out)
+    _identifications(b, identification & ok, out)
     settled = _positions(b, t, tc, position & ok, reference, out)
     if not settled:
         fast &= ~position
@@ -158,6 +163,25 @@ def _velocities(b: U8, rows: BOOL, out: Messages) -> None:
     gnss_sign = np.where(v[:, 10] >> 7, -25, 25)
     diff = v[:, 10] & 0x7F
     out.gmb[rows] = np.where(diff > 1, gnss_sign * (diff - 1), np.nan)
+
+
+def _identifications(b: U8, rows: BOOL, out: Messages) -> None:
+    """Callsigns (BDS 0,8): eight 6-bit codes in ME bits 9-56, each a character of rs1090's
+    own table; the codes it leaves out (spaces) are moved to the end, where NULs end a numpy
+    string, so the callsign reads as rs1090 writes it."""
+    v = b[rows].astype(np.uint64)
+    if v.shape[0] == 0:
+        return
+    bits = np.zeros(v.shape[0], np.uint64)
+    for k in range(5, 11):
+        bits = (bits << np.uint64(8)) | v[:, k]
+    codes = (bits[:, None] >> _CALLSIGN_SHIFTS) & np.uint64(63)
+    chars = callsign_characters()[codes.astype(np.intp)]
+    packed = np.take_along_axis(chars, np.argsort(chars == 0, axis=1, kind="stable"), axis=1)
+    out.callsign[rows] = np.ascontiguousarray(packed).view("U8").ravel().astype(object)
+
+
+_CALLSIGN_SHIFTS = np.arange(42, -1, -6, dtype=np.uint64)
 
 
 def _positions(

@@ -29,13 +29,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from skyfence.arrays import BOOL, F64, I8, OBJ, U32
+from skyfence.arrays import BOOL, F64, I8, OBJ, STR, U8, U32
 from skyfence.decoding.carry import bfill_index, carried, ffill_index, group_bounds
 from skyfence.decoding.classify import (
     POSITION_UNDECODED,
     SURFACE_POSITION,
+    Classified,
     Replies,
     classify,
+    classify_rows,
     hex_rows,
     is_position,
 )
@@ -96,7 +98,7 @@ class _Rows:
     nacp: F64
     callsign: OBJ
     squawk: OBJ
-    frame: npt.NDArray[Any]  # hex, "" on rows carried from an earlier batch
+    frame: U8  # (n, 14) bytes of the frame, zero on rows carried from an earlier batch
 
     def take(self, index: npt.NDArray[Any]) -> _Rows:
         return _Rows(**{name: getattr(self, name)[index] for name in _ROW_FIELDS})
@@ -110,13 +112,12 @@ class _Rows:
     @staticmethod
     def empty() -> _Rows:
         kinds = {"icao": np.uint32, "kind": np.int8, "tc": np.int8, "carry": bool}
-        objects = ("callsign", "squawk", "frame")
-        return _Rows(
-            **{
-                f.name: np.zeros(0, object if f.name in objects else kinds.get(f.name, float))
-                for f in fields(_Rows)
-            }
-        )
+        objects = ("callsign", "squawk")
+        columns = {
+            f.name: np.zeros(0, object if f.name in objects else kinds.get(f.name, float))
+            for f in fields(_Rows)
+        }
+        return _Rows(**(columns | {"frame": np.zeros((0, 14), np.uint8)}))
 
 
 _ROW_FIELDS = tuple(f.name for f in fields(_Rows))
@@ -151,7 +152,12 @@ class FrameDecoder:
         self.identity_max_age_s = identity_max_age_s
         self.stats = DecodeStats()
         self._carry = _Rows.empty()
-        self.position_frames = np.empty(0, "U28")  # the frame of each row `decode` returned
+        self._position_rows = np.zeros((0, 14), np.uint8)
+
+    @property
+    def position_frames(self) -> STR:
+        """The frame (hex) of each row the last `decode` returned."""
+        return hex_rows(self._position_rows)
 
     def decode(self, timestamps: npt.ArrayLike, frames: npt.ArrayLike) -> StateVectors:
         """State vectors (sorted by time) for the position messages among `frames`.
@@ -159,7 +165,21 @@ class FrameDecoder:
         `timestamps` are UNIX seconds of reception, one per frame.
         """
         started = time.perf_counter()
-        rows = self._messages(np.asarray(timestamps, dtype=np.float64), frames)
+        c = classify(frames, replies=self.replies)
+        return self._decode(started, np.asarray(timestamps, dtype=np.float64), c)
+
+    def decode_bytes(
+        self, timestamps: npt.ArrayLike, rows: npt.NDArray[np.uint8], size: npt.ArrayLike
+    ) -> StateVectors:
+        """`decode` for frames given as bytes: `rows` (n, 14), each frame's bytes from the left,
+        and `size`, the bytes of each (7 or 14), as a binary (Beast) feed delivers them, so
+        they are never turned into hex and back."""
+        started = time.perf_counter()
+        c = classify_rows(rows, np.asarray(size), replies=self.replies)
+        return self._decode(started, np.asarray(timestamps, dtype=np.float64), c)
+
+    def _decode(self, started: float, t: F64, c: Classified) -> StateVectors:
+        rows = self._messages(t, c)
         # Only the carried rows of the aircraft in this batch take part, so that a batch costs
         # O(its frames), not O(aircraft tracked); the others wait untouched (but age).
         joins = np.isin(self._carry.icao, rows.icao)
@@ -175,10 +195,9 @@ class FrameDecoder:
         self.stats.seconds += time.perf_counter() - started
         return out
 
-    def _messages(self, t: F64, frames: npt.ArrayLike) -> _Rows:
-        """Classify, decode in one batch, and keep the messages worth assembling."""
-        c = classify(frames, replies=self.replies)
-        if c.frames.shape[0] != t.shape[0]:
+    def _messages(self, t: F64, c: Classified) -> _Rows:
+        """Decode the classified frames in one batch, and keep the messages worth assembling."""
+        if c.rows.shape[0] != t.shape[0]:
             raise InputError("timestamps and frames must have the same length")
         stats = self.stats
         usable = c.valid & np.isfinite(t)
@@ -213,7 +232,7 @@ class FrameDecoder:
             nacp=m.nacp,
             callsign=m.callsign,
             squawk=m.squawk,
-            frame=hex_rows(selected),
+            frame=selected,
         )
         # Replies have no CRC of their own: the address is recovered from the parity, so a
         # corrupted reply yields a random address. Only trust addresses heard in ADS-B.
@@ -249,7 +268,8 @@ class FrameDecoder:
                 ref = (lat[q], lon[q]) if q >= 0 and t[q] - t[r] <= limit[r] else self.reference
             if ref is None:
                 continue
-            got = decode_position(str(w.frame[r]), (float(ref[0]), float(ref[1])))
+            frame = str(hex_rows(w.frame[r : r + 1])[0])
+            got = decode_position(frame, (float(ref[0]), float(ref[1])))
             if got is not None:
                 lat[r], lon[r] = got
                 chain = (int(w.icao[r]), float(t[r]), got[0], got[1])
@@ -299,8 +319,11 @@ class FrameDecoder:
         }
         rows = np.flatnonzero(is_position(w.kind) & ~w.carry)
         rows = rows[np.argsort(t[rows], kind="stable")]
-        self.position_frames = w.frame[rows]
-        return StateVectors.build(len(rows), **{k: v[rows] for k, v in columns.items()})
+        self._position_rows = w.frame[rows]
+        picked = {k: v[rows] for k, v in columns.items()}
+        for name in ("callsign", "squawk"):  # str or "" only: as fixed-width text
+            picked[name] = picked[name].astype(str)
+        return StateVectors.build(len(rows), **picked)
 
     @property
     def _horizon(self) -> float:
@@ -318,7 +341,7 @@ class FrameDecoder:
         kept = kept[w.t[kept] >= newest - self._horizon]
         out = w.take(kept)
         out.carry[:] = True
-        out.frame[:] = ""
+        out.frame[:] = 0
         return out
 
 

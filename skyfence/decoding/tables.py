@@ -142,6 +142,22 @@ def surface_movement() -> tuple[F64, BOOL, F64, BOOL]:
     return _floats(speed), speed_ok, _floats(track), track_ok
 
 
+@cache
+def callsign_characters() -> U32:
+    """The code point of each 6-bit character code of an identification message (TC 1-4), as
+    rs1090 writes it ("#" for codes outside the charset), 0 for the codes it leaves out of the
+    callsign (the space, wherever it stands). Asked with one frame per code, all eight
+    characters that code."""
+    me = [4 << 51 | sum(code << (42 - 6 * k) for k in range(8)) for code in range(64)]
+    accepted, (callsign,) = _ask(_extended(me), "callsign")
+    out = np.zeros(64, np.uint32)
+    for code, (ok, text) in enumerate(zip(accepted.tolist(), callsign.tolist(), strict=True)):
+        if not ok or not isinstance(text, str) or text not in ("", text[:1] * 8):
+            raise RuntimeError(f"rs1090 gives {text!r} for eight characters of code {code}")
+        out[code] = ord(text[0]) if text else 0
+    return out
+
+
 class GroundVelocities:
     """rs1090's ground speed and track for the east-west and north-south fields of velocity
     messages (subtype 1), asked for each new pair of fields and kept.

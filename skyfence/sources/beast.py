@@ -44,28 +44,49 @@ _HEAD = 7  # counter + signal
 
 @dataclass(frozen=True, slots=True)
 class BeastFrames:
-    """Frames found in a Beast stream, in stream order, as columns."""
+    """Frames found in a Beast stream, in stream order, as columns.
 
-    frame: STR  # lower-case hex: 4 digits (Mode A/C), 14 or 28 (Mode S)
+    The frames stay bytes (`payload`), as they came: the decoder reads them as such
+    (`FrameDecoder.decode_bytes`), and hex (`frame`) is made only for whoever asks for text.
+    """
+
+    payload: U8  # (n, 14): each frame's bytes from the left, zero past its end
     mlat_ticks: U64  # 12 MHz receiver counter at reception; 0 when the receiver has none
     signal: U8  # raw signal level byte
     msg_type: U8  # MODE_AC, MODE_S_SHORT or MODE_S_LONG
 
     def __len__(self) -> int:
-        return int(self.frame.shape[0])
+        return int(self.msg_type.shape[0])
+
+    @property
+    def frame(self) -> STR:
+        """Lower-case hex: 4 digits (Mode A/C), 14 or 28 (Mode S)."""
+        digits = _hex_digits(self.payload)
+        digits *= _WIDTH[self.msg_type, None] > _DIGITS  # numpy strings are NUL-padded
+        return digits.view("U28").ravel()
+
+    @property
+    def size(self) -> I64:
+        """Bytes of each frame: 2 (Mode A/C), 7 or 14 (Mode S)."""
+        return _WIDTH[self.msg_type] // 2
 
     @staticmethod
     def empty() -> BeastFrames:
         return BeastFrames(
-            np.zeros(0, "U28"), np.zeros(0, np.uint64), np.zeros(0, np.uint8), np.zeros(0, np.uint8)
+            np.zeros((0, _PAYLOAD), np.uint8),
+            np.zeros(0, np.uint64),
+            np.zeros(0, np.uint8),
+            np.zeros(0, np.uint8),
         )
 
     @staticmethod
     def concat(parts: list[BeastFrames]) -> BeastFrames:
         if not parts:
             return BeastFrames.empty()
+        if len(parts) == 1:
+            return parts[0]
         return BeastFrames(
-            np.concatenate([p.frame for p in parts]).astype("U28"),
+            np.concatenate([p.payload for p in parts]),
             np.concatenate([p.mlat_ticks for p in parts]),
             np.concatenate([p.signal for p in parts]),
             np.concatenate([p.msg_type for p in parts]),
@@ -73,7 +94,7 @@ class BeastFrames:
 
     def take(self, index: npt.NDArray[np.bool_] | I64) -> BeastFrames:
         return BeastFrames(
-            self.frame[index], self.mlat_ticks[index], self.signal[index], self.msg_type[index]
+            self.payload[index], self.mlat_ticks[index], self.signal[index], self.msg_type[index]
         )
 
 
@@ -201,8 +222,7 @@ def _columns(u: U8, start: I64, msg_type: I64) -> BeastFrames:
     """Gather counter, signal and payload of each message from the unescaped bytes.
 
     All messages are read as if long (rows copied out of a sliding window: one memcpy each, no
-    index matrix) and shorter payloads are cut afterwards by zeroing their hex digits past the
-    end: numpy strings are NUL-padded, so that is what a shorter string is.
+    index matrix) and shorter payloads are cut afterwards by zeroing their bytes past the end.
     """
     if msg_type.shape[0] and (msg_type == STATUS).any():
         keep = msg_type != STATUS
@@ -212,17 +232,17 @@ def _columns(u: U8, start: I64, msg_type: I64) -> BeastFrames:
     rows = np.lib.stride_tricks.sliding_window_view(padded, _BODY[ord("3")])[start + 2]
     counter = np.zeros((count, 8), np.uint8)
     counter[:, 2:] = rows[:, :6]
-    digits = _hex_digits(rows[:, _HEAD:])
-    digits *= _WIDTH[msg_type, None] > _DIGITS  # cut short payloads
     return BeastFrames(
-        digits.view("U28").ravel(),
+        rows[:, _HEAD:] * (_WIDTH[msg_type, None] > 2 * _BYTES),  # cut short payloads
         counter.view(">u8").ravel().astype(np.uint64),
         rows[:, 6].copy(),
         msg_type.astype(np.uint8),
     )
 
 
-_DIGITS = np.arange(28)
+_PAYLOAD = 14  # bytes of the longest payload
+_BYTES = np.arange(_PAYLOAD)
+_DIGITS = np.arange(2 * _PAYLOAD)
 _WIDTH = np.array([0, 4, 14, 28, 0])  # hex digits per message type
 
 
@@ -254,16 +274,20 @@ def ticks_seconds(ticks: U64, origin: int, start_s: float) -> F64:
 def decode_timed(
     decoder: FrameDecoder,
     t: F64,
-    frames: STR,
+    frames: STR | BeastFrames,
     stats: ReadStats,
     batch_rows: int,
     where: str,
 ) -> Iterator[StateVectors]:
-    """Decode frames in batches of at most `batch_rows`, counting frames without a usable time
-    or with malformed hex as skipped."""
+    """Decode frames (hex, or a Beast stream's bytes) in batches of at most `batch_rows`,
+    counting frames without a usable time or with malformed hex as skipped."""
     for first in range(0, t.shape[0], batch_rows):
+        part = slice(first, first + batch_rows)
         before = decoder.stats.malformed
-        sv = decoder.decode(t[first : first + batch_rows], frames[first : first + batch_rows])
+        if isinstance(frames, BeastFrames):
+            sv = decoder.decode_bytes(t[part], frames.payload[part], frames.size[part])
+        else:
+            sv = decoder.decode(t[part], frames[part])
         bad = decoder.stats.malformed - before
         stats.skip(bad, f"{where}: frames without an MLAT timestamp or with malformed hex")
         stats.rows_yielded += len(sv)
@@ -313,7 +337,7 @@ def read_beast_file(
             if origin is None and timed.shape[0]:
                 origin = int(mode_s.mlat_ticks[timed[0]])
             t = ticks_seconds(mode_s.mlat_ticks, origin or 0, start_s)
-            yield from decode_timed(decoder, t, mode_s.frame, stats, batch_rows, where)
+            yield from decode_timed(decoder, t, mode_s, stats, batch_rows, where)
     lost = parser.close()
     if lost:
         stats.skip(1, f"byte {offset - lost}: message truncated by the end of the file")

@@ -176,16 +176,17 @@ def test_a_batch_touches_only_its_own_aircraft(samples: Path) -> None:
 
 @pytest.mark.parametrize("reference", [CDG, None])
 def test_random_fields_equal_rs1090(reference: tuple[float, float] | None) -> None:
-    """Every value of every field, not only those real aircraft send: random DF17 position and
-    velocity messages (parity valid) of three addresses, and random DF4/5/20/21 replies.
-    rs1090 refuses some (an altitude code no altimeter sends, a reserved movement code): so
+    """Every value of every field, not only those real aircraft send: random DF17 position,
+    velocity and identification messages (parity valid; callsigns with any character code,
+    spaces and codes outside the charset among them) of three addresses, and random DF4/5/20/21
+    replies. rs1090 refuses some (an altitude code no altimeter sends, a reserved movement code): so
     must the vectorised path, and such a frame takes no part in the CPR pairing."""
     rng = np.random.default_rng(17)
     n = 6000
     rows = rng.integers(0, 256, (n, 14), dtype=np.uint8)
     rows[:, 0] = (17 << 3) | 5
     rows[:, 1:4] = rng.integers(0, 2, (n, 3))
-    tc = rng.choice([5, 6, 7, 8, 9, 11, 13, 18, 19, 20, 22], n)
+    tc = rng.choice([1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 18, 19, 20, 22], n)
     rows[:, 4] = (tc << 3) | np.where(tc == 19, 1, rows[:, 4] & 7)
     rows = with_parity(rows, 14)
     replies = rng.integers(0, 256, (n // 4, 14), dtype=np.uint8)

@@ -135,6 +135,43 @@ def test_batches_give_the_same_result_as_one_call(
     assert np.array_equal(sv.alt_baro_ft, whole.alt_baro_ft, equal_nan=True)
 
 
+def test_bytes_decode_as_their_hex(
+    t: npt.NDArray[np.float64], frames: npt.NDArray[np.object_]
+) -> None:
+    """A Beast feed's frames reach the decoder as the bytes they came as (`decode_bytes`): the
+    same state vectors and the same counts as their hex, batch by batch, wrongly sized frames
+    included (a DF17 sent as a short message, a Mode A/C reply, nothing)."""
+    text = frames.astype(str)
+    odd = text[np.flatnonzero(np.char.startswith(text, "8d"))[:3]]
+    text = np.concatenate([text, [odd[0][:14], odd[1][:4], ""]])
+    times = np.concatenate([t, t[[100, 200, 300]]])
+    order = np.argsort(times, kind="stable")
+    text, times = text[order], times[order]
+    payload = np.zeros((text.shape[0], 14), np.uint8)
+    size = np.zeros(text.shape[0], np.int64)
+    for i, frame in enumerate(text.tolist()):
+        raw = bytes.fromhex(frame)
+        payload[i, : len(raw)] = np.frombuffer(raw, np.uint8)
+        size[i] = len(raw)
+    as_hex, as_bytes = FrameDecoder(CDG, replies="all"), FrameDecoder(CDG, replies="all")
+    for first in range(0, text.shape[0], 5_000):
+        part = slice(first, first + 5_000)
+        want = as_hex.decode(times[part], text[part])
+        got = as_bytes.decode_bytes(times[part], payload[part], size[part])
+        for name in StateVectors.__slots__:
+            assert np.array_equal(
+                getattr(got, name),
+                getattr(want, name),
+                equal_nan=name.endswith(("_s", "_deg", "_ft", "_kt", "_fpm")),
+            ), name
+        assert np.array_equal(as_bytes.position_frames, as_hex.position_frames)
+    assert as_bytes.stats.malformed == as_hex.stats.malformed == 3
+    assert (as_bytes.stats.used, as_bytes.stats.positions) == (
+        as_hex.stats.used,
+        as_hex.stats.positions,
+    )
+
+
 def test_replies_option_does_not_change_positions(
     decoded: tuple[StateVectors, DecodeStats],
     t: npt.NDArray[np.float64],

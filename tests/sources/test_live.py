@@ -252,6 +252,38 @@ def test_next_batch_honours_its_timeout(serve: Callable[..., Receiver], sample: 
     assert source.status.connects == 1
 
 
+def test_a_batch_gathers_what_arrives_while_it_lingers(
+    serve: Callable[..., Receiver], sample: bytes
+) -> None:
+    """Bytes written while a batch lingers after its first ones join that batch (one decode
+    for both writes), a batch whose feed then falls silent returns when its linger is up, not
+    at the caller's deadline, and one that already holds LINGER_BYTES does not linger."""
+    half = len(sample) // 2
+    second_write = threading.Event()
+    server = serve([[sample[:half], second_write, sample[half:], HOLD]])
+    tap = Tap()
+
+    def clock() -> float:  # called at each read: the first one lets the server write again
+        second_write.set()
+        return T0
+
+    with FeedSource(spec("beast", server.port), clock=clock, on_frames=tap, linger_s=5.0) as source:
+        source.next_batch(30.0)
+        assert tap.frames == frames_of(sample)  # both writes, in one batch
+    silent = serve([[sample, HOLD]])
+    with FeedSource(spec("beast", silent.port), linger_s=0.3) as source:
+        started = time.monotonic()
+        source.next_batch(30.0)
+        assert source.status.frames == len(frames_of(sample))
+        assert time.monotonic() - started < 10.0  # the linger, not the 30 s deadline
+    busy = serve([[sample * 2, HOLD]])  # more than LINGER_BYTES: this batch does not linger
+    with FeedSource(spec("beast", busy.port), linger_s=60.0) as source:
+        started = time.monotonic()
+        source.next_batch(60.0)
+        assert source.status.frames == 2 * len(frames_of(sample))
+        assert time.monotonic() - started < 30.0
+
+
 # -- refused connections -----------------------------------------------------------------------
 
 

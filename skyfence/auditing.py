@@ -13,6 +13,7 @@ from skyfence.alerts.files import EventSink
 from skyfence.audit_options import AuditOptions
 from skyfence.engine.engine import Engine, EngineStats, in_engine_order
 from skyfence.engine.events import Event
+from skyfence.engine.split import split_for
 from skyfence.schema import StateVectors
 from skyfence.sources.ahead import read_ahead
 from skyfence.sources.recordings import read_recording
@@ -59,23 +60,29 @@ def run_audit(
         if on_events is not None:
             on_events(events)
 
+    inputs = list(inputs)
+    split = None if receiver is not None else split_for(engine, inputs)  # over two cores
     for path in inputs:
         reference = receiver.reference if receiver is not None else None
         batches = read_recording(
             path, options.format, batch_rows, reference=reference, start_s=options.start_s
         )
         result.formats[str(path)] = batches.format
-        for batch, aircraft in read_ahead(_prepared(batches, options.since_s, options.until_s)):
+        prepared = _prepared(batches, options.since_s, options.until_s)
+        for batch, aircraft in read_ahead(split.feed(prepared) if split else prepared):
             if len(batch):
                 result.first_s = min(result.first_s, float(np.nanmin(batch.t_s)))
                 result.last_s = max(result.last_s, float(np.nanmax(batch.t_s)))
                 result.aircraft.update(aircraft)
-            emit(engine.process(batch, beyond_horizon(batch, receiver) if receiver else None))
+            if split is not None:
+                emit(split.process(batch))
+            else:
+                emit(engine.process(batch, beyond_horizon(batch, receiver) if receiver else None))
             if on_batch is not None:
                 on_batch(path, len(batch))
         if batches.stats.rows_skipped:
             result.skipped[str(path)] = (batches.stats.rows_skipped, batches.stats.problems)
-    emit(engine.finish())
+    emit(split.finish() if split is not None else engine.finish())
     result.stats = engine.stats
     return result
 

@@ -19,6 +19,7 @@ batch ahead of this process's engine.
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from skyfence.engine.collection import YOUNG_THRESHOLD
 from skyfence.engine.engine import (
     Engine,
     Rules,
@@ -78,11 +80,11 @@ class SplitEngine:
         os.close(worker_out)
         self._to_worker = Connection(to_worker, readable=False)
         self._from_worker = Connection(from_worker, writable=False)
-        self._to_worker.send((engine.zones, engine.settings))
         self.engine = engine
         self.share = share
         self._own: deque[tuple[StateVectors, StateVectors]] = deque()
         self._counts: dict[str, int] = {}
+        self._zones_sent = False
 
     def feed(
         self, items: Iterator[tuple[StateVectors, list[int]]]
@@ -90,6 +92,9 @@ class SplitEngine:
         """The same items; run in the reading thread, it sends each batch's worker half ahead
         and keeps this process's half for `process`."""
         for batch, aircraft in items:
+            if not self._zones_sent:  # now, not at start: the pipe blocks until the worker reads
+                self._to_worker.send((self.engine.zones, self.engine.settings))
+                self._zones_sent = True
             mask = theirs(batch.icao24, self.share)
             self._to_worker.send(batch.take(mask))
             self._own.append((batch, batch.take(~mask)))
@@ -112,6 +117,9 @@ class SplitEngine:
     def finish(self) -> list[Event]:
         """End of input: the later clock of the two engines decides the last lost contacts,
         as the single engine's (the latest fix of all) would."""
+        if not self._zones_sent:  # no batch at all
+            self._to_worker.send((self.engine.zones, self.engine.settings))
+            self._zones_sent = True
         self._to_worker.send(None)
         clock = max(self.engine.clock_s, self._receive("clock")[0])
         self._to_worker.send(clock)
@@ -205,4 +213,6 @@ def _serve(batches: Connection, events: Connection) -> None:
 
 
 if __name__ == "__main__":  # the worker, started by SplitEngine with its two pipes
+    gc.freeze()  # as skyfence.engine.collection does in the audit's own process
+    gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     _serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), False))

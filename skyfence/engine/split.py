@@ -172,12 +172,19 @@ class SplitEngine:
 
 
 def split_for(engine: Engine, inputs: list[Path]) -> SplitEngine | None:
-    """A split engine when it pays: two cores or more, a fresh engine, inputs of at least
-    SPLIT_MIN_BYTES. None: the engine alone."""
-    if (os.cpu_count() or 1) < 2 or engine.stats.rows or engine.keep_judged:
+    """A split engine when it pays: a fresh engine, inputs of at least SPLIT_MIN_BYTES, and a
+    core left idle by the rest of the machine (on a busy machine the worker only competes with
+    this process, and its start-up and the pipe cost about 15 % more CPU in all: measured in
+    bench/RESULTS.md). None: the engine alone."""
+    if engine.stats.rows or engine.keep_judged or idle_cores() < 1:
         return None
     size = sum(path.stat().st_size for path in inputs if path.is_file())
     return SplitEngine(engine) if size >= SPLIT_MIN_BYTES else None
+
+
+def idle_cores() -> float:
+    """Cores the last minute's load average leaves free."""
+    return (os.cpu_count() or 1) - os.getloadavg()[0]
 
 
 def _rule_events(rules: Rules, sv: StateVectors, forget_after_s: float) -> list[Event]:

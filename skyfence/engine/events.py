@@ -65,7 +65,7 @@ class Event:
 
     def __reduce__(self) -> tuple[type[Event], tuple[Any, ...]]:
         """Pickled as its fields in order: the dataclass default (a `fields()` call per event)
-        cost 30 us an event when a worker process sends its events back."""
+        cost 0.7 s (profiled) for the 24,000 events a split audit's worker sends back."""
         return Event, (
             self.kind,
             self.zone_id,

@@ -19,8 +19,10 @@ batch ahead of this process's engine.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import signal
 import subprocess
 import sys
 import traceback
@@ -216,10 +218,12 @@ def _serve(batches: Connection, events: Connection) -> None:
     except (EOFError, BrokenPipeError):  # the audit stopped: nothing to report to
         return
     except BaseException:
-        events.send(("error", traceback.format_exc()))
+        with contextlib.suppress(OSError):  # the audit may have stopped meanwhile
+            events.send(("error", traceback.format_exc()))
 
 
 if __name__ == "__main__":  # the worker, started by SplitEngine with its two pipes
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the audit, which closes the pipes
     gc.freeze()  # as skyfence.engine.collection does in the audit's own process
     gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     _serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), False))

@@ -49,6 +49,8 @@ from skyfence.schema import StateVectors
 # Below this many bytes of input the audit takes about a second or less, and a second process
 # (its imports cost about 0.4 s of CPU) is not worth starting.
 SPLIT_MIN_BYTES = 8_000_000
+# Cores the rest of the machine must leave idle: the engine, its reading thread and the worker.
+MIN_IDLE_CORES = 3
 # The worker's share of the aircraft (by a hash of the address): this process also reads,
 # merges and writes the events, so the worker takes more than half of the engine's work.
 WORKER_SHARE = 0.5
@@ -174,11 +176,12 @@ class SplitEngine:
 
 
 def split_for(engine: Engine, inputs: list[Path]) -> SplitEngine | None:
-    """A split engine when it pays: a fresh engine, inputs of at least SPLIT_MIN_BYTES, and a
-    core left idle by the rest of the machine (on a busy machine the worker only competes with
-    this process, and its start-up and the pipe cost about 15 % more CPU in all: measured in
-    bench/RESULTS.md). None: the engine alone."""
-    if engine.stats.rows or engine.keep_judged or idle_cores() < 1:
+    """A split engine when it may pay: a fresh engine, inputs of at least SPLIT_MIN_BYTES, and
+    MIN_IDLE_CORES left idle by the rest of the machine. The worker's start-up and the pipe cost
+    about 20 % more CPU in all; on two cores (the audit's reading thread already uses the
+    second) it gained 4 % of wall time at best, within noise, at load 1.7-1.9, and lost on a
+    busy machine (bench/RESULTS.md). None: the engine alone."""
+    if engine.stats.rows or engine.keep_judged or idle_cores() < MIN_IDLE_CORES:
         return None
     size = sum(path.stat().st_size for path in inputs if path.is_file())
     return SplitEngine(engine) if size >= SPLIT_MIN_BYTES else None

@@ -41,7 +41,7 @@ def audited(
     engine = Engine(zones, rules=rules(tmp_path))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(split, "SPLIT_MIN_BYTES", split_min_bytes)
-        patch.setattr(split, "idle_cores", lambda: 1.0)  # whatever else runs on this machine
+        patch.setattr(split, "idle_cores", lambda: 3.0)  # whatever else runs on this machine
         chosen = split.split_for(engine, [samples / QUICKSTART])
         assert (chosen is not None) == (split_min_bytes == 0)
         if chosen is not None:

@@ -197,6 +197,7 @@ def _audit_with_progress(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from skyfence.auditing import run_audit
+    from skyfence.engine.collection import fewer_collections
 
     columns = (
         TextColumn("{task.description}"),
@@ -204,7 +205,7 @@ def _audit_with_progress(
         TextColumn("{task.fields[rows]:,} state vectors"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=errors, transient=True) as progress:
+    with Progress(*columns, console=errors, transient=True) as progress, fewer_collections():
         task = progress.add_task("auditing", total=len(inputs), rows=0)
         done: set[Path] = set()
         rows = 0

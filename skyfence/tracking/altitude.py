@@ -29,10 +29,12 @@ def plausible_altitudes(
     Mode S replies carry bit errors: a landing airliner briefly reports FL253, or "on the
     ground" at 4,000 ft. Either would make a false exit and re-entry through a zone's band. So
     an airborne altitude implying a climb or descent faster than MAX_CLIMB_FPM from the last
-    plausible airborne altitude is discarded, and so is an on-ground flag when the last airborne
-    altitude could not have come down to an airfield (GROUND_MAX_FT) in time. Three consecutive
-    reports that agree with each other replace a reference they all disagree with (a high
-    airfield, or a wrong first altitude). A discarded report leaves the fix's altitude unknown.
+    plausible report is discarded (after an on-ground report, a climb from GROUND_MAX_FT: a
+    taxiing aircraft's FL390 at the taxiway made false exits), and so is an on-ground flag when
+    the last airborne altitude could not have come down to an airfield (GROUND_MAX_FT) in time.
+    Three consecutive reports that agree with each other replace a reference they all disagree
+    with (a high airfield, or a wrong first altitude). A discarded report leaves the fix's
+    altitude unknown.
     """
     known = np.isfinite(alt_ft) | on_ground
     ok = known.copy()
@@ -57,11 +59,25 @@ def plausible_altitudes(
     own = prev >= first[group_of]
     prev_t = np.where(own, r_t[prev], carried_t[group_of])
     prev_alt = np.where(own, r_alt[prev], carried_alt[group_of])
+    # a ground report after that altitude is the reference instead: an aircraft on the ground
+    # climbs from its airfield, not from where it last flew (GROUND: -inf, carried or here)
+    last_ground = np.maximum.accumulate(np.where(r_ground, np.arange(m), -1))
+    after = np.full(m, -1)
+    after[1:] = last_ground[:-1]
+    grounded = (after >= first[group_of]) & (after > np.where(own, prev, -1))
+    ref_row = np.where(grounded, after, prev)
+    prev_t = np.where(grounded, r_t[np.maximum(after, 0)], prev_t)
+    prev_alt = np.where(grounded, GROUND, prev_alt)
     rate_ft = MAX_CLIMB_FPM * (r_t - prev_t) / 60.0
+    from_ground = prev_alt == GROUND
     jump = np.where(
         airborne,
-        np.abs(r_alt - prev_alt) > ALTITUDE_NOISE_FT + rate_ft,
-        prev_alt > GROUND_MAX_FT + rate_ft,
+        np.where(
+            from_ground,
+            r_alt > GROUND_MAX_FT + ALTITUDE_NOISE_FT + rate_ft,
+            np.abs(r_alt - prev_alt) > ALTITUDE_NOISE_FT + rate_ft,
+        ),
+        ~from_ground & (prev_alt > GROUND_MAX_FT + rate_ft),
     )  # NaN reference: no jump
     bounds = np.append(first, m)
     dirty = np.zeros(len(first), bool)
@@ -78,13 +94,16 @@ def plausible_altitudes(
             for j in [*first_walk, *(lo + np.flatnonzero(jump[lo:hi]))]:
                 if j < walked_to:
                     continue
-                if prev[j] >= walked_to:  # the reference is a report accepted without a walk
-                    state.altitude = (float(t_s[rows[prev[j]]]), float(alt_ft[rows[prev[j]]]))
+                ref = ref_row[j]
+                if ref >= walked_to:  # the reference is a report accepted without a walk
+                    ref_alt = GROUND if grounded[j] else float(alt_ft[rows[ref]])
+                    state.altitude = (float(t_s[rows[ref]]), ref_alt)
                 walked_to = j + _walk_altitudes(rows[j:hi], 0, t_s, alt_ft, on_ground, state, ok)
             lo = walked_to
-        if last_airborne[hi - 1] >= lo:
-            r = rows[last_airborne[hi - 1]]
-            state.altitude = (float(t_s[r]), float(alt_ft[r]))
+        last = max(last_airborne[hi - 1], last_ground[hi - 1])
+        if last >= lo:
+            r = rows[last]
+            state.altitude = (float(t_s[r]), GROUND if on_ground[r] else float(alt_ft[r]))
     return ok
 
 
@@ -103,8 +122,7 @@ def _walk_altitudes(
         t, ground = float(t_s[r]), bool(on_ground[r])
         alt = GROUND if ground else float(alt_ft[r])
         if state.altitude is None or _vertical_ok(state.altitude, t, alt):
-            if not ground:
-                state.altitude = (t, alt)
+            state.altitude = (t, alt)
             rejected.clear()
             if i >= last_jump:
                 return i + 1
@@ -113,7 +131,7 @@ def _walk_altitudes(
             rejected.clear()
         rejected.append((t, alt))
         if len(rejected) >= AGREEING_ALTITUDES:  # the reference was the outlier
-            state.altitude = None if ground else (t, alt)
+            state.altitude = (t, alt)
             rejected.clear()
             continue
         ok[r] = False
@@ -127,6 +145,6 @@ def _vertical_ok(ref: tuple[float, float], t: float, alt: float) -> bool:
     rate_ft = MAX_CLIMB_FPM * (t - ref[0]) / 60.0
     if alt == GROUND:
         return ref[1] == GROUND or ref[1] <= GROUND_MAX_FT + rate_ft
-    if ref[1] == GROUND:
-        return True
+    if ref[1] == GROUND:  # a climb from an airfield
+        return alt <= GROUND_MAX_FT + ALTITUDE_NOISE_FT + rate_ft
     return abs(alt - ref[1]) <= ALTITUDE_NOISE_FT + rate_ft

@@ -79,15 +79,18 @@ def oracle(
 
 def _altitudes_cleaned(points: list[tuple | None]) -> list[tuple | None]:  # type: ignore[type-arg]
     """The documented vertical rule, restated: an airborne altitude implying a climb or descent
-    faster than MAX_CLIMB_FPM from the last accepted airborne altitude is unknown; so is an
-    on-ground flag while that altitude is above GROUND_MAX_FT plus what the aircraft could have
+    faster than MAX_CLIMB_FPM from the last accepted report is unknown (from an accepted
+    on-ground report: a climb from GROUND_MAX_FT); so is an on-ground flag while the last
+    accepted airborne altitude is above GROUND_MAX_FT plus what the aircraft could have
     descended; three reports in a row that agree replace the reference."""
 
     def fits(ref: tuple[float, float], t: float, alt: float) -> bool:
         rate = MAX_CLIMB_FPM * (t - ref[0]) / 60
         if alt == -math.inf:
             return ref[1] == -math.inf or ref[1] <= GROUND_MAX_FT + rate
-        return ref[1] == -math.inf or abs(alt - ref[1]) <= ALTITUDE_NOISE_FT + rate
+        if ref[1] == -math.inf:
+            return alt <= GROUND_MAX_FT + ALTITUDE_NOISE_FT + rate
+        return abs(alt - ref[1]) <= ALTITUDE_NOISE_FT + rate
 
     out: list[tuple | None] = []  # type: ignore[type-arg]
     ref: tuple[float, float] | None = None
@@ -101,15 +104,14 @@ def _altitudes_cleaned(points: list[tuple | None]) -> list[tuple | None]:  # typ
         value = -math.inf if ground else alt
         if math.isfinite(alt) or ground:
             if ref is None or fits(ref, t, value):
-                if not ground:
-                    ref = (t, alt)
+                ref = (t, value)
                 pending = []
             else:
                 if pending and not fits(pending[-1], t, value):
                     pending = []
                 pending.append((t, value))
                 if len(pending) >= 3:
-                    ref = None if ground else (t, alt)
+                    ref = (t, value)
                     pending = []
                 else:
                     value = math.nan

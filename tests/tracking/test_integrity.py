@@ -108,6 +108,29 @@ def test_altitude_bit_errors_are_discarded(samples: Path) -> None:
     assert ok[known].mean() > 0.999  # the rest is believed
 
 
+def test_a_flight_level_straight_after_ground_reports_is_discarded(samples: Path) -> None:
+    """Aircraft taxiing at Orly and CDG report FL280-FL390 at the taxiway for a few replies:
+    believed, they made false exits from a zone above the airport (bench/peer.py's Paris
+    circle). An aircraft on the ground climbs from its airfield: the ground report is the
+    reference, and real take-offs stay believed."""
+    sv = read_all(samples / "collections/quickstart.json.gz")
+    sv = sv.take(np.lexsort((sv.t_s, sv.fix_time_s(), sv.icao24)))
+    alt = sv.altitude_ft()
+    ok = plausible_altitudes(sv.icao24, sv.fix_time_s(), alt, sv.on_ground, {})
+    same = np.append(False, sv.icao24[1:] == sv.icao24[:-1])
+    # right after an on-ground report believed (a glitch of the flag at cruise is not)
+    ground = np.append(False, (sv.on_ground & ok)[:-1])
+    after_ground = same & ground & ~sv.on_ground & np.isfinite(alt)
+    jumps = after_ground & (alt > 25_000)
+    taxiing = {0x44093E, 0x4BC844, 0x4CAC5E}
+    assert taxiing <= set(sv.icao24[jumps].tolist())
+    assert not ok[jumps].any()
+    take_offs = after_ground & (alt < 2_000)
+    assert take_offs.sum() >= 10 and ok[take_offs].all()
+    known = np.isfinite(alt) | sv.on_ground
+    assert ok[known].mean() > 0.999
+
+
 def test_equipment_that_never_reports_good_integrity_is_judged_by_kinematics(
     samples: Path,
 ) -> None:

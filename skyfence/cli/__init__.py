@@ -8,6 +8,7 @@ one line below. Every command imports what it needs when it runs: `skyfence --he
 
 from __future__ import annotations
 
+import copy
 from typing import Annotated, Any
 
 import typer
@@ -22,29 +23,30 @@ ABOUT = (
 )
 
 
-# typer 0.29 labels each value with its Python annotation (`<list[Path]>`, `<str>`, and `<bool>`
-# after `--help`); a parameter without a metavar of its own gets the word click would print
-WORDS = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "Path": "PATH", "bool": ""}
+# typer prints a value's type as its Python name in angle brackets (`<path>`, `<str>`, and
+# `<boolean>` after a flag); a parameter without a metavar of its own gets the word click prints
+WORDS = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "path": "PATH", "boolean": ""}
 
 
-def _word(param: Any, ctx: Any) -> str:
-    label = str(param.display_type(ctx)).strip("<>").removeprefix("list[").removesuffix("]")
-    return WORDS.get(label, label.upper())
-
-
-def _shown(word: str) -> Any:
-    """The type column of an argument: typer's `display_type_rich` ignores the metavar there."""
-    return lambda ctx: word
+def _word(param: Any) -> str:
+    name = str(param.type.name)
+    return WORDS.get(name, name.upper())
 
 
 def _plain(params: list[Any], ctx: Any) -> list[Any]:
     for param in params:
-        if isinstance(param, TyperArgument):  # with a metavar too: `config check` showed <path>
-            word = _word(param, ctx)
-            param.metavar = param.metavar or (param.name or "value").upper()
-            param.display_type_rich = _shown(word)  # type: ignore[method-assign]
+        if isinstance(param, TyperArgument) and not hasattr(param.type, "skyfence_word"):
+            # the type column of an argument ignores its metavar: its own copy of the type
+            # says the word (`config check` showed <path> beside FILE)
+            if param.type.get_metavar(param=param, ctx=ctx) is None:
+                word = _word(param)
+                param.type = copy.copy(param.type)
+                param.type.get_metavar = lambda param, ctx, word=word: word
+            param.type.skyfence_word = True
+            many = "..." if param.nargs != 1 else ""
+            param.metavar = param.metavar or (param.name or "value").upper() + many
         elif isinstance(param, TyperOption) and param.metavar is None:
-            param.metavar = "" if param.is_flag else _word(param, ctx)  # a flag takes no value
+            param.metavar = "" if param.is_flag else _word(param)  # a flag takes no value
     return params
 
 

@@ -17,8 +17,6 @@ import difflib
 import os
 import re
 import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,39 +100,27 @@ def option_keys(command: Any, exclude: tuple[str, ...] = ("config",)) -> dict[st
             continue
         if not param.expose_value:  # --install-completion and the like: actions, not settings
             continue
-        descriptor = getattr(param, "type_descriptor", None)  # typer >= 0.29's own params
-        if descriptor is not None:
-            kind, listed = _kind(descriptor.annotation)
-        else:  # click's, as typer built them before
-            kind, listed = _CLICK_TYPES.get(getattr(param.type, "name", "")), False
+        kind = _CLICK_TYPES.get(getattr(param.type, "name", ""))
         if param.is_flag:
             kind = bool
         key = max(longs, key=len)[2:]
-        keys[key] = OptionKey(key, param.name, kind, bool(param.multiple or listed))
+        keys[key] = OptionKey(key, param.name, kind, bool(param.multiple))
     return keys
 
 
+# the names of click's types, as typer's own copy of click (0.26-0.28) or click itself gives them
 _CLICK_TYPES: dict[str, type] = {
+    "int": int,
     "integer": int,
+    "int range": int,
+    "integer range": int,
     "float": float,
+    "float range": float,
+    "str": str,
     "text": str,
     "boolean": bool,
     "path": Path,
 }
-
-
-def _kind(annotation: Any) -> tuple[type | None, bool]:
-    """(scalar type, is a list) of an annotation like `list[str] | None`."""
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        return _kind(args[0]) if len(args) == 1 else (None, False)
-    if typing.get_origin(annotation) is list:
-        return (_kind(args[0])[0] if args else None), True
-    if annotation in (bool, int, float, str) or (
-        isinstance(annotation, type) and issubclass(annotation, Path)
-    ):
-        return annotation, False
-    return None, False
 
 
 def read_watch_config(

@@ -33,16 +33,20 @@ def _word(param: Any) -> str:
     return WORDS.get(name, name.upper())
 
 
+def _worded(kind: Any, word: str) -> Any:
+    """A copy of an argument's type that says `word`: the type column of an argument ignores
+    its metavar (`config check` showed <path> beside FILE)."""
+    worded = copy.copy(kind)
+    worded.get_metavar = lambda param, ctx: word
+    worded.worded = True
+    return worded
+
+
 def _plain(params: list[Any], ctx: Any) -> list[Any]:
     for param in params:
-        if isinstance(param, TyperArgument) and not hasattr(param.type, "skyfence_word"):
-            # the type column of an argument ignores its metavar: its own copy of the type
-            # says the word (`config check` showed <path> beside FILE)
+        if isinstance(param, TyperArgument) and not getattr(param.type, "worded", False):
             if param.type.get_metavar(param=param, ctx=ctx) is None:
-                word = _word(param)
-                param.type = copy.copy(param.type)
-                param.type.get_metavar = lambda param, ctx, word=word: word
-            param.type.skyfence_word = True
+                param.type = _worded(param.type, _word(param))
             many = "..." if param.nargs != 1 else ""
             param.metavar = param.metavar or (param.name or "value").upper() + many
         elif isinstance(param, TyperOption) and param.metavar is None:

@@ -3,6 +3,10 @@
 Every writer takes events as they come (`write`), so an audit larger than memory streams its
 events out, and `close` finishes the file. The columns are the event record's, in the same order
 everywhere; `details` is a JSON object in CSV and Parquet.
+
+An audit replaces its file (it is a whole answer); `watch` appends (`append=True`), so a service
+restart keeps the events it wrote before for whoever tails or ingests the file. A Parquet file
+cannot be appended to: an existing one is refused rather than emptied.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import pyarrow.parquet as pq
 
 from skyfence.alerts.registry import FILE_FORMATS, load, output_for
 from skyfence.engine.events import EVENT_COLUMNS, Event
+from skyfence.errors import InputError
 from skyfence.text import csv_cell
 
 FORMATS = FILE_FORMATS
@@ -28,9 +33,28 @@ class EventSink(Protocol):
     def close(self) -> None: ...
 
 
+def _ends_a_line(path: Path) -> bool:
+    """Whether appending to `path` starts a new line: a file cut mid-line by a crash would
+    otherwise glue its first new event to the broken one."""
+    with path.open("rb") as f:
+        if f.seek(0, 2) == 0:
+            return True
+        f.seek(-1, 2)
+        return f.read(1) == b"\n"
+
+
+def _open_text(path: Path, append: bool) -> tuple[IO[str], bool]:
+    """The file opened to write, and whether it already holds rows (appended to)."""
+    held = append and path.is_file() and path.stat().st_size > 0
+    handle = path.open("a" if append else "w", encoding="utf-8", newline="")
+    if held and not _ends_a_line(path):
+        handle.write("\n")
+    return handle, held
+
+
 class JsonlSink:
-    def __init__(self, path: Path) -> None:
-        self._file: IO[str] = path.open("w", encoding="utf-8")
+    def __init__(self, path: Path, *, append: bool = False) -> None:
+        self._file, _ = _open_text(path, append)
 
     def write(self, events: list[Event]) -> None:
         for event in events:
@@ -41,10 +65,20 @@ class JsonlSink:
 
 
 class CsvSink:
-    def __init__(self, path: Path) -> None:
-        self._file: IO[str] = path.open("w", encoding="utf-8", newline="")
+    def __init__(self, path: Path, *, append: bool = False) -> None:
+        if append and path.is_file() and path.stat().st_size > 0:
+            with path.open(encoding="utf-8", newline="") as f:
+                header = next(csv.reader(f), [])
+            if header != list(EVENT_COLUMNS):
+                raise InputError(
+                    f"{path}: its first line is not skyfence's event header "
+                    f"({','.join(EVENT_COLUMNS)}): events are appended only to a file of events; "
+                    "give another file"
+                )
+        self._file, held = _open_text(path, append)
         self._csv = csv.DictWriter(self._file, fieldnames=EVENT_COLUMNS)
-        self._csv.writeheader()
+        if not held:  # one header, however many runs append
+            self._csv.writeheader()
 
     def write(self, events: list[Event]) -> None:
         for event in events:
@@ -92,7 +126,12 @@ def events_table(events: list[Event]) -> pa.Table:
 
 
 class ParquetSink:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, append: bool = False) -> None:
+        if append and path.exists():
+            raise InputError(
+                f"{path}: a Parquet file cannot be appended to, and replacing it would lose the "
+                "events it holds: give a new file, or a .jsonl or .csv file (appended to)"
+            )
         self._writer = pq.ParquetWriter(str(path), PARQUET_SCHEMA)
 
     def write(self, events: list[Event]) -> None:
@@ -103,9 +142,10 @@ class ParquetSink:
         self._writer.close()
 
 
-def open_sink(path: str | Path) -> EventSink:
-    """A writer for the path's extension (`registry.OUTPUTS`); a clear error for any other."""
+def open_sink(path: str | Path, *, append: bool = False) -> EventSink:
+    """A writer for the path's extension (`registry.OUTPUTS`); a clear error for any other.
+    `append`: after the events the file holds (JSONL, CSV), instead of replacing them."""
     path = Path(path)
     sink: type[EventSink] = load(output_for(str(path)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    return sink(path)  # type: ignore[call-arg]
+    return sink(path, append=append)  # type: ignore[call-arg]

@@ -40,7 +40,13 @@ def audit(
     zones: ZonesOption,
     out: Annotated[
         list[Path] | None,
-        typer.Option("--out", "-o", metavar="FILE", help="Event file: .jsonl, .csv or .parquet."),
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="FILE",
+            help="Event file: .jsonl, .csv or .parquet, replaced if it exists (an audit is a "
+            "whole answer).",
+        ),
     ] = None,
     file_format: Annotated[
         str | None,

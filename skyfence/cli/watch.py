@@ -78,7 +78,15 @@ def watch(
             "(events retried until acknowledged).",
         ),
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write events here.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Also write events here: a .jsonl or .csv file is appended to (a restart keeps "
+            "what it holds), a .parquet file must be new.",
+        ),
+    ] = None,
     speed: Annotated[
         float, typer.Option(help="Replay speed for recordings; 0 = as fast as possible.")
     ] = 1.0,
@@ -213,6 +221,7 @@ def watch_session(
         destinations = parse_destinations(notify)
         brokers = [parse_mqtt_url(url) for url in mqtt]
         keys = [d.key for d in destinations] + [b.key for b in brokers]  # one outbox row each
+        file_sink = open_sink(out, append=True) if out is not None else None  # refused first
         event_store = EventStore(
             store_path,
             webhook_urls=tuple(webhooks),
@@ -220,8 +229,8 @@ def watch_session(
             busy_patience_s=BUSY_PATIENCE_S,  # another program's lock: waited out, said
         )
         sinks: list[EventSink] = [event_store]
-        if out is not None:
-            sinks.append(open_sink(out))
+        if file_sink is not None:
+            sinks.append(file_sink)
     except (RecordingError, ValueError, OSError) as exc:
         raise fail(str(exc)) from None
     event_store.set_zones([zone_display_feature(z) for z in zones])

@@ -47,3 +47,45 @@ def test_every_format_holds_the_same_records(events: list[Event], tmp_path: Path
 def test_unknown_extension_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"events\.txt: unknown event file type '\.txt'"):
         open_sink(tmp_path / "events.txt")
+
+
+def test_appending_keeps_the_events_a_file_holds(events: list[Event], tmp_path: Path) -> None:
+    """What `watch -o` does after a restart: JSONL and CSV files get the new events after the
+    old ones, one CSV header, and a line cut by a crash stays a line of its own."""
+    expected = [e["id"] for e in (e.to_dict() for e in events)]
+    for ext in (".jsonl", ".csv"):
+        path = tmp_path / f"events{ext}"
+        for part, append in ((events[:10], False), (events[10:], True)):
+            sink = open_sink(path, append=append)
+            sink.write(part)
+            sink.close()
+        if ext == ".jsonl":
+            ids = [json.loads(line)["id"] for line in path.read_text().splitlines()]
+        else:
+            with path.open() as f:
+                ids = [r["id"] for r in csv.DictReader(f)]
+        assert ids == expected
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text('{"id": "cut mid-li')
+    sink = open_sink(cut, append=True)
+    sink.write(events[:1])
+    sink.close()
+    assert cut.read_text().splitlines()[1] == json.dumps(events[0].to_dict(), ensure_ascii=False)
+
+
+def test_a_file_that_cannot_be_appended_to_is_refused_and_kept(
+    events: list[Event], tmp_path: Path
+) -> None:
+    parquet = tmp_path / "events.parquet"
+    sink = open_sink(parquet)
+    sink.write(events)
+    sink.close()
+    held = parquet.read_bytes()
+    with pytest.raises(ValueError, match=r"events\.parquet: a Parquet file cannot be appended to"):
+        open_sink(parquet, append=True)
+    foreign = tmp_path / "states.csv"
+    foreign.write_text("time,icao24,lat,lon\n1,abc,0,0\n")
+    with pytest.raises(ValueError, match=r"states\.csv: its first line is not skyfence's event"):
+        open_sink(foreign, append=True)
+    assert parquet.read_bytes() == held
+    assert foreign.read_text() == "time,icao24,lat,lon\n1,abc,0,0\n"

@@ -1,0 +1,50 @@
+"""`skyfence watch` as a service runs it: restarted, its event file keeps what it wrote."""
+
+from __future__ import annotations
+
+import csv
+import json
+from importlib.resources import files
+from pathlib import Path
+
+from fakes import run_skyfence
+
+from skyfence.engine.events import EVENT_COLUMNS
+
+SAMPLES = Path(str(files("skyfence") / "samples"))
+AFR = ("-z", "demo", "-s", SAMPLES / "af_cdg_tls_2024-07-06.jsonl.gz")
+THY = ("-z", "ukraine", "-s", SAMPLES / "thy9bp_spoofing_2024-09-17.json.gz")
+
+
+def test_a_restarted_watch_appends_to_its_event_file(tmp_path: Path) -> None:
+    """Two runs of one service (the AFR flight, then the spoofed THY9BP one): the file a user
+    tails holds the first run's events, then the second's; a CSV keeps one header."""
+    store = tmp_path / "events.sqlite"
+    for name in ("events.jsonl", "events.csv"):
+        out = tmp_path / name
+        for run_args in (AFR, THY):
+            run = run_skyfence("watch", *run_args, "--speed", "0", "--store", store, "-o", out)
+            assert run.returncode == 0, run.stderr
+        if name.endswith(".jsonl"):
+            rows = [json.loads(line) for line in out.read_text().splitlines()]
+        else:
+            lines = out.read_text().splitlines()
+            assert lines[0] == ",".join(EVENT_COLUMNS) and lines.count(lines[0]) == 1
+            rows = list(csv.DictReader(lines))
+        assert [(r["callsign"], r["kind"]) for r in rows] == [
+            *[("AFR34ZG", kind) for kind in ("predicted_entry", "entry", "exit") * 2],
+            ("THY9BP", "suspect_position"),
+        ]
+
+
+def test_an_existing_parquet_event_file_is_refused_not_emptied(tmp_path: Path) -> None:
+    store, out = tmp_path / "events.sqlite", tmp_path / "events.parquet"
+    run = run_skyfence("watch", *AFR, "--speed", "0", "--store", store, "-o", out)
+    assert run.returncode == 0, run.stderr
+    written = out.read_bytes()
+    run = run_skyfence("watch", *THY, "--speed", "0", "--store", tmp_path / "new.sqlite", "-o", out)
+    assert run.returncode == 2
+    said = " ".join(run.stderr.split())
+    assert "events.parquet: a Parquet file cannot be appended to" in said, run.stderr
+    assert out.read_bytes() == written
+    assert not (tmp_path / "new.sqlite").exists()  # refused before anything was opened

@@ -24,9 +24,10 @@ AuditPath = Literal["files", "folder", "spark", "table"]
 APPLIED: dict[AuditPath, frozenset[str]] = {
     "files": frozenset(
         {"since", "until", "format", "receiver", "start", "watchlist", "watched-only-zone"}
+        | {"squawks"}
     ),
-    "folder": frozenset(),
-    "spark": frozenset(),
+    "folder": frozenset({"squawks"}),  # the rule is per aircraft, as the workers' buckets are
+    "spark": frozenset({"squawks"}),  # so are Spark's partitions, cut where the engine forgets
     "table": frozenset({"since", "until", "receiver"}),  # a table has no format nor clock
 }
 _WHERE: dict[AuditPath, str] = {
@@ -49,6 +50,7 @@ class AuditOptions:
     start_s: float | None = None  # UTC time of the first frame of Beast or AVR files
     watchlist: tuple[str, ...] = ()  # Plane-Alert CSV files (skyfence.rules.watchlist)
     watched_only_zones: tuple[str, ...] = ()  # zones whose events are for watched aircraft only
+    squawks: bool = False  # emergency_squawk events (skyfence.rules.squawk), `--squawks`
 
     def given(self) -> list[str]:
         """The names of the options set, as the API spells them (the CLI adds `--`)."""
@@ -60,6 +62,7 @@ class AuditOptions:
             "start": self.start_s,
             "watchlist": self.watchlist or None,
             "watched-only-zone": self.watched_only_zones or None,
+            "squawks": self.squawks or None,
         }
         return [name for name, value in values.items() if value is not None]
 

@@ -118,6 +118,7 @@ def audit(
         time_or_fail(start, "--start"),
         tuple(str(p) for p in watchlist or ()),
         tuple(watched_only_zone or ()),
+        squawks,
     )
     outputs_or_fail(inputs, out or [])
     folder = len(inputs) == 1 and inputs[0].is_dir()

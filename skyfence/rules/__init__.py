@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from skyfence.engine.engine import Rules
 from skyfence.engine.events import Event
+from skyfence.rules.squawk import EmergencySquawks
 from skyfence.schema import StateVectors
 
 
@@ -27,3 +28,10 @@ class RuleSet:
         for rule in self.rules:
             events = rule.admit(events)
         return events
+
+
+def squawk_rules(squawks: bool, forget_after_s: float) -> RuleSet | None:
+    """The rules of an audit's engines that cannot be handed a built engine (a folder's worker
+    processes, Spark's executors): built as `--squawks` builds them for files, so each path
+    raises the same events."""
+    return RuleSet([EmergencySquawks(forget_after_s=forget_after_s)]) if squawks else None

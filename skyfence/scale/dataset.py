@@ -38,6 +38,7 @@ from skyfence.engine.batches import prepared
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.errors import InputError
+from skyfence.rules import squawk_rules
 from skyfence.schema import StateVectors
 from skyfence.settings import EngineSettings
 from skyfence.sources.ahead import read_ahead
@@ -82,7 +83,8 @@ def audit_dataset(
     on_events: Callable[[list[Event]], None] | None = None,
 ) -> AuditResult:
     """Every event of the history under `root`, in time order, to the sinks and `on_events`.
-    `options` are checked here: a folder's workers apply the engine settings only."""
+    `options` are checked here: a folder's workers apply the engine settings and the emergency
+    squawks rule only."""
     options = AuditOptions() if options is None else options
     options.check("folder")
     if workers < 1:
@@ -90,7 +92,10 @@ def audit_dataset(
     started = time.perf_counter()
     files = dataset_files(root)
     features = json.dumps(zones_to_geojson(zones))
-    jobs = [(files, features, options.settings, bucket, workers) for bucket in range(workers)]
+    jobs = [
+        (files, features, options.settings, options.squawks, bucket, workers)
+        for bucket in range(workers)
+    ]
     if workers == 1:
         results = [_run_bucket(*jobs[0])]
     else:
@@ -109,10 +114,15 @@ def audit_dataset(
 
 
 def _run_bucket(
-    files: list[Path], features: str, settings: EngineSettings, bucket: int, buckets: int
+    files: list[Path],
+    features: str,
+    settings: EngineSettings,
+    squawks: bool,
+    bucket: int,
+    buckets: int,
 ) -> WorkerResult:
     zones = zones_from_geojson(json.loads(features), "zones")
-    engine = Engine(zones, settings)
+    engine = Engine(zones, settings, rules=squawk_rules(squawks, settings.forget_after_s))
     audited = AuditResult("folder")
     events: list[Event] = []
     # sorted in the reading thread, beside the engine (which would sort each batch itself)

@@ -49,6 +49,7 @@ from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.engine.zoneset import ZoneSet
 from skyfence.errors import InputError
+from skyfence.rules import squawk_rules
 from skyfence.settings import EngineSettings
 from skyfence.sources.base import ReadStats
 from skyfence.sources.columns import as_seconds, icao24_of
@@ -110,7 +111,8 @@ def run_spark_audit(
     partitions: int | None = None,
 ) -> AuditResult:
     """Audit OpenSky-layout Parquet files (or folders of them) with Spark; events to `out_dir`.
-    `options` are checked here: Spark applies the engine settings only."""
+    `options` are checked here: Spark applies the engine settings and the emergency squawks
+    rule only."""
     from pyspark.sql import functions as F
 
     options = AuditOptions() if options is None else options
@@ -127,7 +129,7 @@ def run_spark_audit(
     raw = out_dir.with_name(out_dir.name + ".partitions")
     (
         by_session(frame, n, settings.forget_after_s)
-        .mapInArrow(_partition_runner(features, settings), SPARK_DDL)
+        .mapInArrow(_partition_runner(features, settings, options.squawks), SPARK_DDL)
         .write.mode("overwrite")
         .parquet(str(raw))
     )
@@ -223,12 +225,13 @@ def _sessions(
     return sessions.astype(np.int64), _Run(int(icao24[-1]), float(latest), int(sessions[-1]))
 
 
-def _partition_runner(features: str, settings: EngineSettings) -> Any:
+def _partition_runner(features: str, settings: EngineSettings, squawks: bool) -> Any:
     """What each executor runs on its partition: one engine over the batches, in order; then
     its clock, and the lost contacts still to come as candidates."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        engine = Engine(_compiled(features, settings), settings)
+        rules = squawk_rules(squawks, settings.forget_after_s)
+        engine = Engine(_compiled(features, settings), settings, rules=rules)
         stats = ReadStats()
         share = AuditResult("spark")
         for batch in batches:

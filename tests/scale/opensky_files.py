@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fakes import squawking
 
 from skyfence.schema import StateVectors, icao24_hex
 from skyfence.sources.columns import FPM_PER_MS, FT_PER_M, KT_PER_MS
+from skyfence.sources.recordings import read_recording
 
 
 def opensky_table(sv: StateVectors) -> pa.Table:
@@ -43,3 +46,19 @@ def write_hourly(sv: StateVectors, root: Path, hour_s: float = 3600.0) -> list[P
         pq.write_table(opensky_table(sv.take(np.flatnonzero(hours == hour))), path)
         paths.append(path)
     return paths
+
+
+def squawking_history(samples: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A real flight (Air France 393322, rs1090 frames) whose identity replies say 7700 for a
+    stretch, among the quickstart traffic, as one OpenSky Parquet file and as 10-minute files."""
+    squawking(samples, tmp_path / "flight.jsonl", [range(300, 400)])
+    flight = StateVectors.concat(list(read_recording(tmp_path / "flight.jsonl")))
+    traffic = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    shift = float(np.min(flight.t_s) - np.min(traffic.t_s))  # one stream: the same hours
+    traffic = replace(traffic, t_s=traffic.t_s + shift, t_pos_s=traffic.t_pos_s + shift)
+    sv = StateVectors.concat([flight, traffic])
+    sv = sv.take(np.argsort(sv.t_s, kind="stable"))
+    one = tmp_path / "one.parquet"
+    pq.write_table(opensky_table(sv), one)
+    write_hourly(sv, tmp_path / "history", hour_s=600.0)
+    return one, tmp_path / "history"

@@ -12,12 +12,15 @@ import pyarrow.parquet as pq
 import pytest
 import shapely
 from fakes import audited as audited_by
-from opensky_files import opensky_table, write_hourly
+from opensky_files import opensky_table, squawking_history, write_hourly
 from shapely.geometry import box
 
+from skyfence.audit_options import AuditOptions
 from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
+from skyfence.rules import RuleSet
+from skyfence.rules.squawk import EmergencySquawks
 from skyfence.scale import dataset
 from skyfence.scale.dataset import audit_dataset, dataset_files
 from skyfence.schema import StateVectors
@@ -96,6 +99,51 @@ def test_one_file_and_its_hourly_folder_give_the_same_events(
         result = audit_dataset(tmp_path / "history", zones, workers=workers, on_events=found.extend)
         assert [e.to_dict() for e in found] == want, workers
         assert audited_by(result) == audited_by(audited)
+
+
+def test_a_folder_raises_the_emergency_squawks_one_file_raises(
+    samples: Path, paris_zones_path: Path, tmp_path: Path
+) -> None:
+    """`--squawks` (on by default) was not applied to a folder: the same rows audited as one file
+    gave an `emergency_squawk` event, as a folder none."""
+    one, history = squawking_history(samples, tmp_path)
+    zones = load_zones(paris_zones_path)
+    settings = EngineSettings()
+    local: list[Event] = []
+    rules = RuleSet([EmergencySquawks(forget_after_s=settings.forget_after_s)])
+    run_audit([one], Engine(zones, settings, rules=rules), [], on_events=local.extend)
+    want = [e.to_dict() for e in sorted(local, key=Event.sort_key)]
+    squawks = [e for e in want if e["kind"] == "emergency_squawk"]
+    assert [(e["icao24"], e["details"]["squawk"]) for e in squawks] == [("393322", "7700")]
+    assert {"entry", "exit"} <= {e["kind"] for e in want}
+    for workers in (1, 2):
+        found: list[Event] = []
+        options = AuditOptions(settings, squawks=True)
+        audit_dataset(history, zones, options, workers=workers, on_events=found.extend)
+        assert [e.to_dict() for e in found] == want, workers
+    without: list[Event] = []  # and none when not asked for, as `--no-squawks` on files
+    audit_dataset(history, zones, AuditOptions(settings), workers=1, on_events=without.extend)
+    assert [e.to_dict() for e in without] == [e for e in want if e["kind"] != "emergency_squawk"]
+
+
+def test_audit_of_a_folder_and_of_its_rows_as_one_file_say_the_same_squawk(
+    samples: Path, paris_zones_path: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from skyfence.cli import app
+
+    one, history = squawking_history(samples, tmp_path)
+    found = []
+    for data, more in ((one, []), (history, ["--workers", "1"])):
+        out = tmp_path / f"{data.stem}.jsonl"
+        args = ["audit", str(data), "-z", str(paris_zones_path), "-o", str(out), *more]
+        run = CliRunner().invoke(app, args)
+        assert run.exit_code == 0, run.output
+        assert "emergency_squawk" in run.output
+        found.append(sorted(out.read_text().splitlines()))  # one file: in the order found
+    assert found[0] == found[1]
+    assert sum('"kind": "emergency_squawk"' in line for line in found[0]) == 1
 
 
 def test_audit_of_a_folder_from_the_command_line(

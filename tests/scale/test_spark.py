@@ -15,11 +15,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from fakes import audited as audited_by
-from opensky_files import write_hourly
+from opensky_files import squawking_history, write_hourly
 
+from skyfence.audit_options import AuditOptions
 from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
+from skyfence.rules import RuleSet
+from skyfence.rules.squawk import EmergencySquawks
 from skyfence.schema import StateVectors
 from skyfence.settings import EngineSettings
 from skyfence.sources.recordings import read_recording
@@ -110,6 +113,26 @@ def test_spark_equals_the_local_engine_across_file_boundaries(
             want_row["zone_id"], want_row["icao24"], want_row["callsign"]
         )  # fmt: skip
         assert np.isclose(row["lat"], want_row["lat"]) and np.isclose(row["lon"], want_row["lon"])
+
+
+def test_spark_raises_the_emergency_squawks_of_the_local_engine(
+    spark: object, samples: Path, paris_zones_path: Path, tmp_path: Path
+) -> None:
+    """`--squawks` is on by default: Spark's executors run the rule as the local engine does."""
+    from skyfence.scale.spark import run_spark_audit
+
+    one, history = squawking_history(samples, tmp_path)
+    zones = load_zones(paris_zones_path)
+    settings = EngineSettings()
+    local: list[Event] = []
+    rules = RuleSet([EmergencySquawks(forget_after_s=settings.forget_after_s)])
+    run_audit([one], Engine(zones, settings, rules=rules), [], on_events=local.extend)
+    options = AuditOptions(settings, squawks=True)
+    run_spark_audit(spark, [str(history)], zones, options, tmp_path / "events", partitions=3)
+    table = pq.read_table(tmp_path / "events")
+    got = sorted(zip(table["id"].to_pylist(), table["kind"].to_pylist(), strict=True))
+    assert got == sorted((e.id, e.kind) for e in local)
+    assert [k for _, k in got].count("emergency_squawk") == 1
 
 
 def test_sessions_of_one_dataframe_twice_leave_its_schema_alone(

@@ -74,6 +74,7 @@ from skyfence.store.rows import (
     stored_event,
 )
 from skyfence.store.tables import APPLICATION_ID, SCHEMA_VERSION, open_connection
+from skyfence.text import escape_controls
 from skyfence.wording import counted
 
 __all__ = [
@@ -467,8 +468,10 @@ class EventStore:
 
     def acknowledge(self, event_id: str, by: str, note: str = "") -> StoredEvent:
         """Mark an event seen by someone; the first acknowledgement stands. Raises
-        `EventNotFoundError` for an unknown event."""
+        `EventNotFoundError` for an unknown event. `by` and `note` come from outside (the API):
+        stored with their controls and bidirectional overrides escaped (`skyfence.text`)."""
         sql = "INSERT OR IGNORE INTO acknowledgements VALUES (?, ?, ?, ?)"
+        by, note = escape_controls(by), escape_controls(note)
 
         def op(conn: sqlite3.Connection) -> bool:
             if conn.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone() is None:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from skyfence.engine.events import EPOCH, EVENT_COLUMNS, EventKind, iso_time
+from skyfence.text import escape_controls
 
 # the row `StoredEvent.from_row` reads: events `e` LEFT JOIN acknowledgements `a`
 STORED_COLUMNS = (
@@ -107,7 +108,8 @@ class StoredEvent:
         """The record of one row of `SELECT_STORED` (in `STORED_COLUMNS` order)."""
         rowid, event_id, kind, zone_id, icao24, callsign, country, text, t_s, *rest = row
         lat, lon, altitude_ft, details, zone_version, at, by, note = rest
-        ack = None if at is None else Acknowledgement(float(at), by, note)
+        # escaped again: a store written before kept the text as it came
+        ack = None if at is None else Acknowledgement(float(at), *map(escape_controls, (by, note)))
         who = (event_id, kind, zone_id, icao24, callsign, country)
         where = (lat, lon, altitude_ft, json.loads(details))
         return cls(*who, utc(t_s), float(t_s), text, *where, zone_version, ack, rowid)

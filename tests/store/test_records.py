@@ -77,6 +77,41 @@ def test_an_acknowledgement_rides_with_the_record_and_only_the_api_shows_it(
         assert store.get(suspect.id) == acked == store.query(EventFilter(kind=suspect.kind))[0]
 
 
+HOSTILE_BY = "\u202eduty\x1b[2J analyst"  # a right-to-left override, an ESC clearing a screen
+HOSTILE_NOTE = "seen\x00, ATC\u2066 informed\x07"
+
+
+def test_an_acknowledgements_controls_and_overrides_are_escaped_as_text_from_the_air(
+    store_path: Path,
+) -> None:
+    """`by` and `note` come from whoever holds the token: stored and read with every control,
+    bidirectional or invisible character as its Python escape (`skyfence.text`), as callsigns."""
+    with EventStore(store_path) as store:
+        entry, suspect = store.query(EventFilter(kind="entry"))[0], store.query()[-1]
+        acked = store.acknowledge(entry.id, HOSTILE_BY, HOSTILE_NOTE)
+        assert acked.acknowledgement is not None
+        assert acked.to_json(acknowledged=True)["acknowledged"]["by"] == (
+            "\\u202eduty\\x1b[2J analyst"
+        )
+        assert acked.acknowledgement.note == "seen\\x00, ATC\\u2066 informed\\x07"
+    with contextlib.closing(sqlite3.connect(store_path)) as conn:
+        stored = conn.execute("SELECT by, note FROM acknowledgements").fetchall()
+        assert stored == [(acked.acknowledgement.by, acked.acknowledgement.note)]
+        # a store written before: the raw text in it is escaped when read
+        conn.execute(
+            "INSERT INTO acknowledgements VALUES (?, ?, ?, ?)",
+            (suspect.id, 1.7e9, HOSTILE_BY, HOSTILE_NOTE),
+        )
+        conn.commit()
+    with EventStore(store_path) as store:
+        old = store.get(suspect.id)
+        assert old is not None and old.acknowledgement is not None
+        assert (old.acknowledgement.by, old.acknowledgement.note) == (
+            acked.acknowledgement.by,
+            acked.acknowledgement.note,
+        )
+
+
 def test_an_unknown_event_is_a_lookup_error_naming_it(tmp_path: Path) -> None:
     with EventStore(tmp_path / "s.sqlite") as store:
         with pytest.raises(EventNotFoundError) as caught:

@@ -142,6 +142,18 @@ def test_acknowledging_needs_the_token(client: TestClient) -> None:
     assert client.get(f"/api/events/{event_id}").json()["event"]["acknowledged"]["note"] == "seen"
 
 
+def test_an_acknowledgement_reaches_the_map_with_its_controls_escaped(client: TestClient) -> None:
+    event_id = client.get("/api/events").json()["items"][0]["id"]
+    hostile = {"by": "\u202eduty\x1b[2J", "note": "seen\x00\u2066"}
+    answer = client.post(
+        f"/api/events/{event_id}/ack", json=hostile, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert answer.status_code == 200
+    escaped = {"by": "\\u202eduty\\x1b[2J", "note": "seen\\x00\\u2066"}
+    for record in (answer.json(), client.get(f"/api/events/{event_id}").json()["event"]):
+        assert {k: record["acknowledged"][k] for k in ("by", "note")} == escaped
+
+
 def test_acknowledging_an_unknown_event_is_a_404_naming_the_event_not_the_store(
     client: TestClient, tmp_path: Path
 ) -> None:

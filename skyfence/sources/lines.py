@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -35,12 +36,23 @@ class LineStats:
     used: int = 0
     ignored: int = 0  # well formed but not wanted (SBS SEL, ID, AIR, STA, CLK lines)
     malformed: Counter[str] = field(default_factory=Counter)  # reason -> lines
+    # reason -> its lines, by index in the block (from 0), when the parser knows them
+    numbers: dict[str, list[int]] = field(default_factory=dict)
 
-    def report(self, stats: ReadStats, where: str) -> None:
-        """Add to a reader's counts: lines read, and malformed ones skipped with the reason."""
+    def report(self, stats: ReadStats, where: str, first_line: int | None = None) -> None:
+        """Add to a reader's counts: lines read, and malformed ones skipped with the reason.
+        Given the block's `first_line` in its file, a reason whose lines are known names them
+        (as OpenSky CSV rows are named): a user finds the bad line, not a block of thousands."""
         stats.rows_read += self.lines
         for reason, count in self.malformed.items():
-            stats.skip(count, f"{where}: {reason}")
+            known = sorted(self.numbers.get(reason, ()))
+            if first_line is None or len(known) != count:
+                stats.skip(count, f"{where}: {reason}")
+                continue
+            shown = ", ".join(str(first_line + k) for k in known[:5]) + (
+                ", ..." if count > 5 else ""
+            )
+            stats.skip(count, f"line{'s' if count > 1 else ''} {shown}: {reason}")
 
 
 def lines_array(lines: Lines) -> pa.StringArray:
@@ -69,10 +81,15 @@ def as_utf8(lines: Lines) -> bytes:
     return data
 
 
-def count_malformed(stats: LineStats, rows: BOOL, reason: str) -> None:
-    """Count the lines where `rows` is true as malformed, for `reason`."""
+def count_malformed(
+    stats: LineStats, rows: BOOL, reason: str, lines: npt.NDArray[np.int64] | None = None
+) -> None:
+    """Count the lines where `rows` is true as malformed, for `reason`; `lines`, when known,
+    are the rows' indices in the block."""
     if rows.any():
         stats.malformed[reason] += int(rows.sum())
+        if lines is not None:
+            stats.numbers.setdefault(reason, []).extend(lines[rows].tolist())
 
 
 def as_mask(values: Any) -> BOOL:
@@ -83,8 +100,13 @@ def as_mask(values: Any) -> BOOL:
 def line_blocks(stream: io.BufferedIOBase, size: int) -> Iterator[tuple[bytes, str]]:
     """Blocks of complete lines, each with a "lines a-b" label for messages."""
     for block, number in numbered_blocks(stream, size):
-        lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-        yield block, f"lines {number}-{number + lines - 1}"
+        yield block, block_label(block, number)
+
+
+def block_label(block: bytes, first_line: int) -> str:
+    """ "lines a-b" for a block of complete lines whose first is `first_line`."""
+    lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+    return f"lines {first_line}-{first_line + lines - 1}"
 
 
 def numbered_blocks(stream: io.BufferedIOBase, size: int) -> Iterator[tuple[bytes, int]]:

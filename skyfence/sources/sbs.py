@@ -29,7 +29,15 @@ from skyfence.schema import StateVectors
 from skyfence.sources.base import ReadStats, impossible_altitude, open_binary
 from skyfence.sources.beast import block_bytes
 from skyfence.sources.columns import as_float, as_squawk, as_text, icao24_of
-from skyfence.sources.lines import Lines, LineStats, as_mask, as_utf8, count_malformed, line_blocks
+from skyfence.sources.lines import (
+    Lines,
+    LineStats,
+    as_mask,
+    as_utf8,
+    block_label,
+    count_malformed,
+    numbered_blocks,
+)
 
 SBS_FIELDS = (
     "message",
@@ -133,38 +141,64 @@ def _sbs_table(data: bytes, rejected: list[str]) -> pa.Table:
     return read(_SBS_TEXT)
 
 
+def _line_indices(data: bytes) -> tuple[npt.NDArray[np.int64], BOOL]:
+    """Each non-empty line's index in `data` (from 0), and whether it has SBS's 22 fields.
+    Arrow's rows are the non-empty lines of 22 fields, in order (quotes are not interpreted),
+    and the lines it rejects are the other non-empty ones: so each row knows its line."""
+    raw = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero(raw == ord("\n"))
+    starts = np.concatenate(([0], ends + 1))
+    commas = np.bincount(
+        np.searchsorted(ends, np.flatnonzero(raw == ord(","))), minlength=len(starts)
+    )
+    lines = np.flatnonzero(np.append(ends, len(raw)) > starts).astype(np.int64)
+    return lines, commas[lines] == len(SBS_FIELDS) - 1
+
+
 def parse_sbs(lines: Lines, *, utc_offset_s: float = 0.0) -> tuple[SbsMessages, LineStats]:
-    """Rows from SBS lines; unusable lines are counted in the stats by reason.
+    """Rows from SBS lines; unusable lines are counted in the stats by reason, with their
+    index among the lines given (`LineStats.numbers`).
 
     SBS times have no time zone, and dump1090 writes the receiver's local time: `utc_offset_s`
     is the offset of that time from UTC (3600 for UTC+1), 0 when the feed writes UTC. The time
     the message was generated is used, or the time it was logged when that is missing.
     """
     rejected: list[str] = []
-    table = _sbs_table(as_utf8(lines), rejected)
+    data = as_utf8(lines).replace(b"\r", b"")  # CRLF feeds: lines are counted by LF
+    table = _sbs_table(data, rejected)
+    nonempty, whole = _line_indices(data)
+    rows_at: npt.NDArray[np.int64] | None = None  # unknown (never seen): the block is named
+    rejected_at: list[int | None] = [None] * len(rejected)
+    if len(nonempty) - int(whole.sum()) == len(rejected) and int(whole.sum()) == table.num_rows:
+        rows_at, rejected_at = nonempty[whole], list(nonempty[~whole].tolist())
     kind = pc.utf8_trim_whitespace(table.column("message"))
     is_msg = as_mask(pc.equal(kind, "MSG"))
     other = as_mask(pc.is_in(kind, pa.array(_OTHER_MESSAGES)))
     stats = LineStats(lines=table.num_rows, ignored=int(other.sum()))
-    count_malformed(stats, ~is_msg & ~other, "not an SBS line (MSG, SEL, ID, AIR, STA, CLK)")
-    for line in rejected:  # lines without 22 fields: few in a feed (AIR, ID, STA, CLK)
-        first = line.split(",", 1)[0].strip()
+    not_sbs = "not an SBS line (MSG, SEL, ID, AIR, STA, CLK)"
+    count_malformed(stats, ~is_msg & ~other, not_sbs, rows_at)
+    for line, at in zip(rejected, rejected_at, strict=True):  # lines without 22 fields: few
+        first = line.split(",", 1)[0].strip()  # in a feed (AIR, ID, STA, CLK)
         if not line.strip():
             continue
         stats.lines += 1
         if first in _OTHER_MESSAGES:
             stats.ignored += 1
         else:
-            reason = "SBS MSG line without exactly 22 fields" if first == "MSG" else None
-            stats.malformed[reason or "not an SBS line (MSG, SEL, ID, AIR, STA, CLK)"] += 1
+            reason = "SBS MSG line without exactly 22 fields" if first == "MSG" else not_sbs
+            stats.malformed[reason] += 1
+            if at is not None:
+                stats.numbers.setdefault(reason, []).append(at)
 
     msg = table.select(_SBS_USED).filter(pa.array(is_msg))
+    msg_at = None if rows_at is None else rows_at[is_msg]
     col = {name: msg.column(name).combine_chunks() for name in _SBS_USED}
     bad = np.zeros(msg.num_rows, bool)
 
     def check(rows: BOOL, reason: str) -> None:
         nonlocal bad
-        count_malformed(stats, rows & ~bad, reason)  # each line counted once, for its first problem
+        # each line counted once, for its first problem
+        count_malformed(stats, rows & ~bad, reason, msg_at)
         bad |= rows
 
     msg_type, bad_type = as_float(col["transmission"])
@@ -302,9 +336,9 @@ def read_sbs_file(
     `SbsAssembler`. See `parse_sbs` for `utc_offset_s`."""
     assembler = SbsAssembler()
     with open_binary(path) as stream:
-        for block, where in line_blocks(stream, block_bytes(batch_rows) * 4):  # ~90 B a line
-            messages, line_stats = parse_sbs(block, utc_offset_s=utc_offset_s)
-            line_stats.report(stats, where)
+        for block, first_line in numbered_blocks(stream, block_bytes(batch_rows) * 4):
+            messages, line_stats = parse_sbs(block, utc_offset_s=utc_offset_s)  # ~90 B a line
+            line_stats.report(stats, block_label(block, first_line), first_line)
             for first in range(0, len(messages), batch_rows):
                 part = np.arange(first, min(first + batch_rows, len(messages)))
                 sv = assembler.assemble(messages.take(part))

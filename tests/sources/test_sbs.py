@@ -239,6 +239,33 @@ def test_sbs_malformed_and_other_lines(feed: tuple[list[str], list[dict[str, Any
     assert report.rows_read == len(lines) - 1 and report.rows_skipped == 9
 
 
+def test_a_bad_sbs_line_is_named_by_its_line_not_its_block(
+    feed: tuple[list[str], list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    """A BaseStation log (CRLF, blank lines) with a damaged line here and there, across the
+    reader's blocks: each problem names its line, as OpenSky CSV rows do, not "lines 1-3000"."""
+    lines = list(feed[0])
+    good = lines[10].split(",")
+    damage = {  # line number (from 1) -> the damaged line, and the problem said
+        3: (",".join([*good[:11], "35k", *good[12:]]), "SBS altitude not a number"),
+        2_500: ("hello world", "not an SBS line (MSG, SEL, ID, AIR, STA, CLK)"),
+        7_001: (",".join(good[:10]), "SBS MSG line without exactly 22 fields"),
+        20_000: (",".join([*good[:4], "XYZ123", *good[5:]]), "SBS hex ident not a 24-bit address"),
+    }
+    for number in sorted(damage):
+        lines.insert(number - 1, damage[number][0])
+    lines.insert(5_000 - 1, "")  # blank lines count as lines of the file, read or not
+    lines.insert(5_001 - 1, "")
+    damage = {(n + 2 if n > 5_001 else n): v for n, v in damage.items()}
+    path = tmp_path / "feed.sbs"
+    path.write_bytes("\r\n".join(lines).encode() + b"\r\n")
+    stats = ReadStats()
+    sv = StateVectors.concat(list(read_sbs_file(path, 2_000, stats)))  # blocks of ~256 KiB
+    assert len(sv) > 5_000 and path.stat().st_size > 4 * 256 * 1024
+    assert sorted(stats.problems) == sorted(f"line {n}: {why}" for n, (_, why) in damage.items())
+    assert stats.rows_skipped == len(damage)
+
+
 def test_sbs_local_time(feed: tuple[list[str], list[dict[str, Any]]]) -> None:
     utc, _ = parse_sbs(feed[0][:50])
     local, _ = parse_sbs(feed[0][:50], utc_offset_s=3600.0)

@@ -21,7 +21,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from skyfence.arrays import I16, I64, STR, U64
+from skyfence.arrays import BOOL, I16, I64, STR, U64
 from skyfence.decoding.frames import FrameDecoder
 from skyfence.schema import StateVectors
 from skyfence.sources.base import ReadStats, open_binary
@@ -67,6 +67,7 @@ class AvrFrames:
     frame: STR  # lower-case hex: 4 digits (Mode A/C), 14 or 28 (Mode S)
     mlat_ticks: U64  # 12 MHz receiver counter; 0 for lines without one ("*" and ":")
     signal: I16  # signal level byte of "<" lines, -1 for the others
+    timed: BOOL  # the line has a counter ("@", "%", "<"): a counter of 0 is a time too
 
     def __len__(self) -> int:
         return int(self.frame.shape[0])
@@ -117,7 +118,7 @@ def parse_avr(lines: Lines) -> tuple[AvrFrames, LineStats]:
     loud = np.flatnonzero(head == 14)
     signal[loud] = _hex_value(window(data, 2)[start[loud] + 13])
     frame = chars.astype(np.uint32).view("U28").reshape(rows.shape[0])
-    return AvrFrames(frame, ticks, signal), stats
+    return AvrFrames(frame, ticks, signal, head > 0), stats
 
 
 def read_avr_file(
@@ -143,7 +144,7 @@ def read_avr_file(
         for block, where in line_blocks(stream, block_bytes(batch_rows)):
             frames, line_stats = parse_avr(block)
             line_stats.report(stats, where)
-            timed = frames.mlat_ticks != 0
+            timed = frames.timed
             mode_s = np.char.str_len(frames.frame) != 4
             stats.skip(
                 int((mode_s & ~timed).sum()),
@@ -152,5 +153,5 @@ def read_avr_file(
             use = np.flatnonzero(mode_s & timed)
             if origin is None and use.shape[0]:
                 origin = int(frames.mlat_ticks[use[0]])
-            t = ticks_seconds(frames.mlat_ticks[use], origin or 0, start_s)
+            t = ticks_seconds(frames.mlat_ticks[use], origin or 0, start_s, timed[use])
             yield from decode_timed(decoder, t, frames.frame[use], stats, batch_rows, where)

@@ -261,14 +261,15 @@ _HEX_PAIRS = (
 )
 
 
-def ticks_seconds(ticks: U64, origin: int, start_s: float) -> F64:
+def ticks_seconds(ticks: U64, origin: int, start_s: float, timed: BOOL | None = None) -> F64:
     """UNIX seconds of MLAT counter values: `start_s` at counter value `origin`.
 
     The counter starts at an arbitrary value when the receiver starts, so only differences
-    mean something. A zero counter means the receiver had no timestamp: NaN.
-    """
+    mean something. `timed` says which counters are times; by default a zero counter means the
+    receiver had no timestamp (Beast): NaN. AVR says it with the line's prefix instead, so
+    there a counter of 0 is a time."""
     rel = ticks.astype(np.int64) - np.int64(origin)
-    return np.where(ticks == 0, np.nan, start_s + rel / MLAT_HZ)
+    return np.where(ticks != 0 if timed is None else timed, start_s + rel / MLAT_HZ, np.nan)
 
 
 def decode_timed(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fakes import assert_same
 from hypothesis import given, settings
@@ -113,6 +114,26 @@ def test_read_avr_file_matches_beast(beast_path: Path, beast: BeastFrames, tmp_p
     assert_same(got, expected)
     assert stats.rows_read == 239 and stats.rows_skipped == 0
     assert stats.rows_yielded == len(got)
+
+
+def test_a_counter_of_zero_is_a_time_not_its_absence(beast: BeastFrames, tmp_path: Path) -> None:
+    """The real capture as '@' lines, its counters shifted so that the first frame's reads
+    exactly 0 (a receiver just started): that frame is read and timed like the others, and the
+    state vectors are those of the unshifted capture. Only a line without a counter (`*`, `:`)
+    has no time."""
+    ticks = beast.mlat_ticks.astype(np.int64)
+    assert ticks.min() == ticks[0] and len(beast.frame[0]) != 4  # a Mode S frame
+    zeroed = BeastFrames(
+        beast.payload, (ticks - ticks[0]).astype(np.uint64), beast.signal, beast.msg_type
+    )
+    runs = []
+    for name, frames in (("capture.avr", beast), ("zeroed.avr", zeroed)):
+        path = tmp_path / name
+        path.write_text("\n".join(avr_lines(frames, "@")) + "\n")
+        stats = ReadStats()
+        runs.append(list(read_avr_file(path, 100_000, stats, RECEIVER, start_s=START_S)))
+        assert stats.rows_skipped == 0, stats.problems
+    assert_same(StateVectors.concat(runs[1]), StateVectors.concat(runs[0]))
 
 
 def test_read_avr_file_without_timestamps(beast: BeastFrames, tmp_path: Path) -> None:

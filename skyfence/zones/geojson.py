@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -233,6 +234,10 @@ def _geometry(
     if unclosed is not None:
         problems.add(where, unclosed)
         return None
+    text = _not_numbers(kind, geometry.get("coordinates"))
+    if text is not None:
+        problems.add(where, text)
+        return None
     try:
         geom = finite_shape(geometry)
     except Exception as exc:  # shapely raises several types for malformed coordinates
@@ -277,6 +282,29 @@ def _unclosed_ring(kind: str, coordinates: Any) -> str | None:
                     f"{which} is not closed: it ends at {ring[-1]}, not at its first position "
                     f"{ring[0]} (GeoJSON rings end where they start)"
                 )
+    return None
+
+
+def _not_numbers(kind: str, coordinates: Any) -> str | None:
+    """Why a position is not numbers, if one is not. Shapely reads text that looks like a
+    number ("0") as that number, and `true` as 1: a file that quotes a coordinate would move its
+    zone to wherever the text says, unremarked."""
+    if kind == "Point":
+        positions: list[Any] = [coordinates]
+    else:
+        polygons = [coordinates] if kind == "Polygon" else coordinates
+        positions = [
+            position
+            for rings in (polygons if isinstance(polygons, list) else [])
+            for ring in (rings if isinstance(rings, list) else [])
+            for position in (ring if isinstance(ring, list) else [])
+        ]
+    for position in positions:
+        if not isinstance(position, list):
+            continue  # malformed: shapely says how
+        for value in position:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                return f"coordinates are JSON numbers: position {position!r} holds {value!r}"
     return None
 
 

@@ -155,6 +155,30 @@ def test_a_coordinate_that_is_not_finite_is_named_without_a_warning(
     assert "Warning" not in capfd.readouterr().err
 
 
+def test_coordinates_given_as_text_are_refused_with_their_feature(paris_zones_path: Path) -> None:
+    """A real zone file whose vertex, or circle centre, is written "0" or true: shapely read
+    the text as the number, and the zone moved to wherever the text said, unremarked."""
+    document = json.loads(paris_zones_path.read_text(encoding="utf-8"))
+    k, polygon = next(
+        (k, f) for k, f in enumerate(document["features"]) if f["geometry"]["type"] == "Polygon"
+    )
+    vertex = polygon["geometry"]["coordinates"][0][1]
+    vertex[1] = str(vertex[1])
+    j, point = next(
+        (j, f) for j, f in enumerate(document["features"]) if f["geometry"]["type"] == "Point"
+    )
+    point["geometry"]["coordinates"][0] = True
+    with pytest.raises(ZoneError) as info:
+        zones_from_geojson(document, "paris.geojson")
+    message = str(info.value)
+    for index, feature in ((k, polygon), (j, point)):
+        name = feature["properties"]["id"]
+        said = f"paris.geojson: feature {index} (id {name!r}): coordinates are JSON numbers"
+        assert said in message
+    assert f"position {vertex!r} holds {vertex[1]!r}" in message
+    assert "holds True" in message and "2 problem(s), no zone loaded" in message
+
+
 def test_a_lookahead_beyond_an_hour_is_refused_with_its_feature(paris_zones_path: Path) -> None:
     document = json.loads(paris_zones_path.read_text(encoding="utf-8"))
     document["features"][0]["properties"]["lookahead_s"] = 36_000

@@ -185,6 +185,19 @@ def demo_store() -> Path:
     return Path(user_data_dir("skyfence")) / "demo.sqlite"
 
 
+def store_to_write(store: Path | None, default: Path) -> Path:
+    """The store `watch` or `demo` writes: `default`, whose folder is made on first use, or
+    `--store`, whose folder must exist: a typo in a service file would otherwise create a folder
+    and write the events where nobody looks."""
+    if store is None or store == default:
+        return default
+    if not store.parent.is_dir():
+        raise fail(
+            f"--store {store}: no folder {store.parent} (create it first, or correct the path)"
+        )
+    return store
+
+
 StoreOption = Annotated[
     Path | None, typer.Option(help="Event store (SQLite); default in the user data folder.")
 ]

@@ -15,6 +15,7 @@ from skyfence.cli.common import (
     PublicUrlOption,
     console,
     demo_store,
+    store_to_write,
 )
 from skyfence.cli.render import print_next_steps
 from skyfence.cli.watch import deliveries_or_fail, watch_session
@@ -28,7 +29,9 @@ def demo(
     web: Annotated[
         bool, typer.Option("--web/--no-web", metavar="", help="Then serve the map until Ctrl-C.")
     ] = True,
-    store: Annotated[Path | None, typer.Option(help="Event store (SQLite).")] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="Event store (SQLite), in a folder that exists.")
+    ] = None,
     port: PortOption = DEFAULT_PORT,
     notify: NotifyOption = None,
     public_url: PublicUrlOption = None,
@@ -48,7 +51,7 @@ def demo(
     samples = files("skyfence") / "samples"
     frames = str(samples / "af_cdg_tls_2024-07-06.jsonl.gz")
     spoofed = Path(str(samples / "thy9bp_spoofing_2024-09-17.json.gz"))
-    store_path = store or demo_store()
+    store_path = store_to_write(store, demo_store())
     webhooks, notifiers = deliveries_or_fail([], notify or [], public_url)
     console.print(
         "[bold]skyfence demo[/]: two real recordings from the traffic library's samples (MIT).\n"

@@ -27,6 +27,7 @@ from skyfence.cli.common import (
     outputs_or_fail,
     receiver_or_fail,
     settings_or_fail,
+    store_to_write,
 )
 from skyfence.cli.config import ConfigOption
 from skyfence.cli.operations import MetricsPortOption, Operations, UnhealthyAfterOption
@@ -61,7 +62,10 @@ def watch(
     ],
     config: ConfigOption = None,
     store: Annotated[
-        Path | None, typer.Option(help="Event store (SQLite); default in the user data folder.")
+        Path | None,
+        typer.Option(
+            help="Event store (SQLite), in a folder that exists; default in the user data folder."
+        ),
     ] = None,
     webhook: Annotated[
         list[str] | None,
@@ -132,7 +136,7 @@ def watch(
         zone_list,
         source,
         settings,
-        store_path=store or default_store(),
+        store_path=store_to_write(store, default_store()),
         webhooks=webhooks,
         notify=notifiers,
         public_url=public_url,

@@ -44,7 +44,7 @@ def test_a_config_file_drives_the_same_watch_as_its_flags(tmp_path: Path) -> Non
     the file's), stores exactly what the same watch given by flags stores."""
     (tmp_path / "recordings").mkdir()
     shutil.copy(FRAMES, tmp_path / "recordings" / FRAMES.name)
-    (tmp_path / "station").mkdir()
+    (tmp_path / "station" / "out").mkdir(parents=True)  # a store's folder must exist
     config = tmp_path / "station" / "skyfence.toml"
     config.write_text(
         f"""# a station near Orléans

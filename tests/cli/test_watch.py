@@ -48,3 +48,19 @@ def test_an_existing_parquet_event_file_is_refused_not_emptied(tmp_path: Path) -
     assert "events.parquet: a Parquet file cannot be appended to" in said, run.stderr
     assert out.read_bytes() == written
     assert not (tmp_path / "new.sqlite").exists()  # refused before anything was opened
+
+
+def test_a_store_in_a_missing_folder_is_refused_naming_it(tmp_path: Path) -> None:
+    """A typo in a service file's `--store` wrote events where nobody looks: refused, the folder
+    named and not created. The default store's folder is created (a first run)."""
+    typo = tmp_path / "var" / "lib" / "skyfenec" / "events.sqlite"
+    for command in (["watch", *AFR, "--speed", "0"], ["demo", "--no-web"]):
+        run = run_skyfence(*command, "--store", typo)
+        assert run.returncode == 2, run.stderr
+        said = " ".join(run.stderr.split())
+        assert f"--store {typo}: no folder {typo.parent}" in said, run.stderr
+        assert not (tmp_path / "var").exists()
+    data_home = tmp_path / "data"
+    run = run_skyfence("watch", *AFR, "--speed", "0", env={"XDG_DATA_HOME": str(data_home)})
+    assert run.returncode == 0, run.stderr
+    assert (data_home / "skyfence" / "events.sqlite").is_file()

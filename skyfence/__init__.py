@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what mypy and the API reference see; at run time, `__getattr__` below
     from skyfence.api import Watch, audit, interference, load_zones, report, watch
+    from skyfence.audit_summary import Audit
     from skyfence.engine.events import Event
     from skyfence.errors import InputError, ServerError, SkyfenceError, ToolError
     from skyfence.sources.base import RecordingError
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # what mypy and the API reference see; at run time, `__getatt
     from skyfence.zones.model import Zone, ZoneError
 
 __all__ = [
+    "Audit",
     "Event",
     "EventNotFoundError",
     "InputError",
@@ -45,6 +47,7 @@ __all__ = [
 ]
 
 _HOMES = {
+    "Audit": "skyfence.audit_summary",
     "Watch": "skyfence.api",
     "audit": "skyfence.api",
     "interference": "skyfence.api",

@@ -18,15 +18,17 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias, overload
 
 import pyarrow as pa
 from platformdirs import user_data_dir
 
 from skyfence.alerts.files import EventSink, events_table
 from skyfence.audit_options import AuditOptions
+from skyfence.audit_summary import Audit
 from skyfence.auditing import TableReading, audit_table, run_audit
 from skyfence.decoding.dedup import FrameDeduplicator
+from skyfence.engine.collection import fewer_collections
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.errors import InputError, SkyfenceError
@@ -44,7 +46,7 @@ from skyfence.zones import geojson
 from skyfence.zones.load import load_zone_source
 from skyfence.zones.model import Zone, ZoneError
 
-__all__ = ["Watch", "audit", "interference", "load_zones", "report", "watch"]
+__all__ = ["Audit", "Watch", "audit", "interference", "load_zones", "report", "watch"]
 
 PathLike: TypeAlias = str | os.PathLike[str]
 ZoneSource: TypeAlias = PathLike | Mapping[str, Any]
@@ -100,6 +102,24 @@ def load_zones(*sources: ZoneSource) -> list[Zone]:
     return zones
 
 
+@overload
+def audit(
+    data: Any, zones: Zones, *, lookahead_s: float | None = None, lost_contact_s: float = 60.0,
+    since: Time | None = None, until: Time | None = None, format: str | None = None,
+    receiver: ReceiverLike | None = None, start: Time | None = None,
+    workers: int = DEFAULT_WORKERS, summary: Literal[False] = False,
+) -> pa.Table: ...  # fmt: skip
+
+
+@overload
+def audit(
+    data: Any, zones: Zones, *, lookahead_s: float | None = None, lost_contact_s: float = 60.0,
+    since: Time | None = None, until: Time | None = None, format: str | None = None,
+    receiver: ReceiverLike | None = None, start: Time | None = None,
+    workers: int = DEFAULT_WORKERS, summary: Literal[True],
+) -> Audit: ...  # fmt: skip
+
+
 def audit(
     data: Any,
     zones: Zones,
@@ -112,7 +132,8 @@ def audit(
     receiver: ReceiverLike | None = None,
     start: Time | None = None,
     workers: int = DEFAULT_WORKERS,
-) -> pa.Table:
+    summary: bool = False,
+) -> pa.Table | Audit:
     """Audit recorded traffic against zones: the events `skyfence audit` finds, as a table.
 
     All inputs are one stream, as in the CLI: a track continues from one file into the next,
@@ -136,11 +157,14 @@ def audit(
             frames; positions beyond its radio horizon are quarantined, as `--receiver` does.
         start: UTC time of the first frame of Beast or AVR files (default: their mtime).
         workers: processes for a folder of Parquet files.
+        summary: return an `Audit`: the same table as `events`, with the numbers
+            `skyfence audit` prints (events per kind and zone, state vectors, positions
+            quarantined, aircraft, time span, rows skipped per input).
 
     Returns:
         One row per event, in the order they were found, with exactly the columns (and
         types) of `skyfence audit -o events.parquet`; `.to_pandas()` where pandas is
-        installed. `details` is a JSON object as text.
+        installed. `details` is a JSON object as text. With `summary=True`, an `Audit`.
 
     Raises:
         ZoneError: invalid zones.
@@ -159,7 +183,8 @@ def audit(
     )
     zone_list = _zones(zones)
     collected = _Collect()
-    with _as_skyfence_errors():  # each path checks the options it is given
+    # as `skyfence audit` runs: the same allocations, collected as seldom
+    with _as_skyfence_errors(), fewer_collections():  # each path checks its options
         table = _table(data)
         if table is not None:
             stats = ReadStats()
@@ -180,7 +205,8 @@ def audit(
                 result = run_audit(paths, engine, [collected], options, batch_rows=BATCH_ROWS)
     for where, (n, problems) in result.skipped.items():
         _warn_skipped(where, n, problems)
-    return events_table(collected.events)
+    table = events_table(collected.events)
+    return Audit.of(table, result) if summary else table
 
 
 def interference(

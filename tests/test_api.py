@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +180,53 @@ def test_audit_of_an_hourly_opensky_folder(thy9bp: Any, tmp_path: Path) -> None:
     # a table has no format and no receiver clock: refused, not ignored
     with pytest.raises(skyfence.InputError, match="format, start: not applied to a table"):
         skyfence.audit(states, "ukraine", format="beast", start="2024-09-17T09:00Z")
+
+
+def test_audit_with_its_summary_gives_the_numbers_the_cli_prints(
+    thy9bp: Any, tmp_path: Path
+) -> None:
+    """A notebook user gets the events and what `skyfence audit` prints under them, for a file,
+    a folder of hourly Parquet files and a table alike; the table alone stays the default."""
+    from skyfence.cli import app
+    from skyfence.engine.events import iso_time
+
+    states = to_opensky(thy9bp.data)
+    history = tmp_path / "history"
+    history.mkdir()
+    for hour, rows in states.groupby(states["time"] // 3600):
+        rows.to_parquet(history / f"{hour}.parquet", index=False)
+    frame = thy9bp.data.copy()
+    frame.loc[3, "latitude"] = 200.0  # one corrupt row: skipped, and said in the summary too
+    frozen, thresholds = gc.get_freeze_count(), gc.get_threshold()
+    for data, cli_args in (
+        (THY9BP, [str(THY9BP)]),
+        (history, [str(history), "--workers", "1"]),
+        (frame, None),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            found = skyfence.audit(data, "ukraine", workers=1, summary=True)
+            table = skyfence.audit(data, "ukraine", workers=1)
+        assert isinstance(found, skyfence.Audit) and isinstance(table, pa.Table)
+        assert found.events.equals(table)
+        assert found.by_kind == {"suspect_position": 1} == found.by_zone["UKLV"]
+        assert found.rows > 8_000 and 0 < found.suspect < found.fixes
+        assert found.trusted + found.suspect == found.fixes and found.aircraft == 1
+        assert found.first is not None and found.last is not None and found.first < found.last
+        if cli_args is None:
+            ((where, (n, problems)),) = found.skipped.items()
+            assert (where, n) == ("traffic table", 1) and problems[0].startswith("rows 0-")
+            continue
+        assert found.skipped == {}
+        run = CliRunner().invoke(app, ["audit", "-z", "ukraine", *cli_args])
+        assert run.exit_code == 0, run.output
+        said = " ".join(run.output.split())
+        span = f"from {iso_time(found.first.timestamp())} to {iso_time(found.last.timestamp())}"
+        assert f"{found.rows:,} state vectors of 1 aircraft {span} in " in said
+        assert f"{found.fixes:,} position fixes, {found.trusted:,} trusted, " in said
+        assert f"{found.suspect:,} quarantined as suspect; 1 event (1 suspect_position)" in said
+    # run as `skyfence audit` runs, with fewer collections, and the collector left as it was
+    assert (gc.get_freeze_count(), gc.get_threshold()) == (frozen, thresholds)
 
 
 def test_malformed_rows_are_skipped_and_said(thy9bp: Any) -> None:

@@ -33,6 +33,7 @@ from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
 from skyfence.errors import InputError, SkyfenceError
 from skyfence.reporting.incident import incident_report
+from skyfence.rules import squawk_rules
 from skyfence.scale.dataset import DEFAULT_WORKERS, audit_dataset
 from skyfence.schema import StateVectors
 from skyfence.settings import EngineSettings, check_non_negative
@@ -107,7 +108,7 @@ def audit(
     data: Any, zones: Zones, *, lookahead_s: float | None = None, lost_contact_s: float = 60.0,
     since: Time | None = None, until: Time | None = None, format: str | None = None,
     receiver: ReceiverLike | None = None, start: Time | None = None,
-    workers: int = DEFAULT_WORKERS, summary: Literal[False] = False,
+    workers: int = DEFAULT_WORKERS, squawks: bool = True, summary: Literal[False] = False,
 ) -> pa.Table: ...  # fmt: skip
 
 
@@ -116,7 +117,7 @@ def audit(
     data: Any, zones: Zones, *, lookahead_s: float | None = None, lost_contact_s: float = 60.0,
     since: Time | None = None, until: Time | None = None, format: str | None = None,
     receiver: ReceiverLike | None = None, start: Time | None = None,
-    workers: int = DEFAULT_WORKERS, summary: Literal[True],
+    workers: int = DEFAULT_WORKERS, squawks: bool = True, summary: Literal[True],
 ) -> Audit: ...  # fmt: skip
 
 
@@ -132,6 +133,7 @@ def audit(
     receiver: ReceiverLike | None = None,
     start: Time | None = None,
     workers: int = DEFAULT_WORKERS,
+    squawks: bool = True,
     summary: bool = False,
 ) -> pa.Table | Audit:
     """Audit recorded traffic against zones: the events `skyfence audit` finds, as a table.
@@ -157,6 +159,8 @@ def audit(
             frames; positions beyond its radio horizon are quarantined, as `--receiver` does.
         start: UTC time of the first frame of Beast or AVR files (default: their mtime).
         workers: processes for a folder of Parquet files.
+        squawks: raise `emergency_squawk` events (7500, 7600, 7700 held 10 s), as
+            `skyfence audit` does unless given `--no-squawks`.
         summary: return an `Audit`: the same table as `events`, with the numbers
             `skyfence audit` prints (events per kind and zone, state vectors, positions
             quarantined, aircraft, time span, rows skipped per input).
@@ -180,7 +184,9 @@ def audit(
         format,
         _receiver(receiver),
         _seconds(start, "start"),
+        squawks=squawks,
     )
+    rules = squawk_rules(squawks, settings.forget_after_s)
     zone_list = _zones(zones)
     collected = _Collect()
     # as `skyfence audit` runs: the same allocations, collected as seldom
@@ -190,7 +196,7 @@ def audit(
             stats = ReadStats()
             where, batches = _state_vectors(table, stats)
             reading = TableReading(where, batches, stats)
-            engine = Engine(zone_list, settings)
+            engine = Engine(zone_list, settings, rules=rules)
             result = audit_table(where, reading, engine, [collected], options)
         else:
             paths = _paths(data)
@@ -201,7 +207,7 @@ def audit(
                 for path in paths:
                     if not path.is_file():
                         raise RecordingError(path, "no such file")
-                engine = Engine(zone_list, settings)
+                engine = Engine(zone_list, settings, rules=rules)
                 result = run_audit(paths, engine, [collected], options, batch_rows=BATCH_ROWS)
     for where, (n, problems) in result.skipped.items():
         _warn_skipped(where, n, problems)
@@ -271,6 +277,7 @@ def watch(
     speed: float | None = None,
     receiver: ReceiverLike | None = None,
     store: PathLike | None = None,
+    squawks: bool = True,
 ) -> Watch:
     """Watch feeds (or replay recordings) against zones, yielding events as they are found.
 
@@ -291,6 +298,8 @@ def watch(
             as `--receiver`; positions beyond its radio horizon are quarantined.
         store: an event store (SQLite) to record events, the live picture and the track log
             in, as `skyfence watch --store` does: `report` and `skyfence serve` read it.
+        squawks: raise `emergency_squawk` events, as `skyfence watch` does unless given
+            `--no-squawks`.
 
     Returns:
         A `Watch`: an iterator and an async iterator of `Event`.
@@ -305,7 +314,8 @@ def watch(
         check_non_negative("speed", speed)
     texts = [os.fspath(sources)] if isinstance(sources, str | os.PathLike) else sources
     settings = EngineSettings(lookahead_s=lookahead_s, lost_contact_s=lost_contact_s)
-    engine = Engine(_zones(zones), settings, keep_judged=store is not None)
+    rules = squawk_rules(squawks, settings.forget_after_s)
+    engine = Engine(_zones(zones), settings, keep_judged=store is not None, rules=rules)
     antenna = _receiver(receiver)
     dedup = FrameDeduplicator()  # one transmission heard by several receivers: decoded once
     opened: list[Source] = []

@@ -28,7 +28,7 @@ APPLIED: dict[AuditPath, frozenset[str]] = {
     ),
     "folder": frozenset({"squawks"}),  # the rule is per aircraft, as the workers' buckets are
     "spark": frozenset({"squawks"}),  # so are Spark's partitions, cut where the engine forgets
-    "table": frozenset({"since", "until", "receiver"}),  # a table has no format nor clock
+    "table": frozenset({"since", "until", "receiver", "squawks"}),  # no format nor clock
 }
 _WHERE: dict[AuditPath, str] = {
     "files": "to files",

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from fakes import HOLD, Receiver
+from fakes import HOLD, Receiver, squawking
 from typer.testing import CliRunner
 
 import skyfence
@@ -155,6 +155,25 @@ def test_audit_of_raw_frames_and_of_several_files(tmp_path: Path) -> None:
     zones = skyfence.load_zones("demo", "ukraine")
     same(skyfence.audit([AFR_FRAMES, THY9BP], zones), cli)
     same(skyfence.audit([str(AFR_FRAMES), str(THY9BP)], ["demo", "ukraine"]), cli)
+
+
+def test_audit_and_watch_raise_the_emergency_squawks_the_cli_raises(
+    samples: Path, tmp_path: Path
+) -> None:
+    """A real flight (Air France 393322) whose identity replies say 7700 for a stretch:
+    `skyfence audit` raises `emergency_squawk` by default, and so do `audit` and `watch` here
+    (they raised none); `squawks=False` is `--no-squawks`."""
+    recording = tmp_path / "flight.jsonl"
+    squawking(samples, recording, [range(300, 400)])
+    cli = cli_events(tmp_path, ["demo"], [recording])
+    assert cli.column("kind").to_pylist().count("emergency_squawk") == 1
+    same(skyfence.audit(recording, "demo"), cli)
+    without = cli_events(tmp_path, ["demo"], [recording], "--no-squawks")
+    same(skyfence.audit(recording, "demo", squawks=False), without)
+    assert "emergency_squawk" not in without.column("kind").to_pylist()
+    with skyfence.watch(recording, "demo") as watch:
+        watched = sorted(e.id for e in watch)
+    assert watched == sorted(cli.column("id").to_pylist())
 
 
 def test_audit_results_fit_pandas(thy9bp: Any) -> None:

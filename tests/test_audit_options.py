@@ -26,13 +26,11 @@ def test_files_apply_every_option_and_the_others_refuse_what_they_ignore() -> No
         assert str(caught.value).startswith(", ".join(f"--{n}" for n in ignored) + ": not applied")
 
 
-def test_emergency_squawks_run_on_every_path_but_a_table() -> None:
+def test_emergency_squawks_run_on_every_path() -> None:
     """`--squawks` is on by default: a path that did not run it would drop emergency_squawk
-    events without a word; a table (the API's) has no rules, so it is refused there."""
-    for path in ("files", "folder", "spark"):
-        AuditOptions(squawks=True).check(path)  # type: ignore[arg-type]
-    with pytest.raises(InputError, match=r"^squawks: not applied to a table"):
-        AuditOptions(squawks=True).check("table")
+    events without a word."""
+    for path in APPLIED:
+        AuditOptions(squawks=True).check(path)
 
 
 def test_an_empty_window_is_refused_and_no_option_is_always_fine() -> None:

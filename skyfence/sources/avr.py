@@ -30,9 +30,10 @@ from skyfence.sources.lines import (
     Lines,
     LineStats,
     as_mask,
+    block_label,
     count_malformed,
-    line_blocks,
     lines_array,
+    numbered_blocks,
 )
 
 
@@ -104,7 +105,7 @@ def parse_avr(lines: Lines) -> tuple[AvrFrames, LineStats]:
         ("AVR line with non-hexadecimal characters", ~blank & ~matched & ~no_end & ~bad_prefix),
         ("AVR frame not 4, 14 or 28 hex digits long", matched & ~good),
     ):
-        count_malformed(stats, rows, reason)
+        count_malformed(stats, rows, reason, np.arange(len(rows)))  # one row per line
 
     rows = np.flatnonzero(good)
     start, head, digits = start[rows], head[rows], digits[rows]
@@ -141,9 +142,10 @@ def read_avr_file(
     stats.decode = decoder.stats
     origin: int | None = None
     with open_binary(path) as stream:
-        for block, where in line_blocks(stream, block_bytes(batch_rows)):
+        for block, first_line in numbered_blocks(stream, block_bytes(batch_rows)):
             frames, line_stats = parse_avr(block)
-            line_stats.report(stats, where)
+            where = block_label(block, first_line)
+            line_stats.report(stats, where, first_line)
             timed = frames.timed
             mode_s = np.char.str_len(frames.frame) != 4
             stats.skip(

@@ -97,12 +97,6 @@ def as_mask(values: Any) -> BOOL:
     return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def line_blocks(stream: io.BufferedIOBase, size: int) -> Iterator[tuple[bytes, str]]:
-    """Blocks of complete lines, each with a "lines a-b" label for messages."""
-    for block, number in numbered_blocks(stream, size):
-        yield block, block_label(block, number)
-
-
 def block_label(block: bytes, first_line: int) -> str:
     """ "lines a-b" for a block of complete lines whose first is `first_line`."""
     lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)

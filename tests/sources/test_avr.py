@@ -136,6 +136,23 @@ def test_a_counter_of_zero_is_a_time_not_its_absence(beast: BeastFrames, tmp_pat
     assert_same(StateVectors.concat(runs[1]), StateVectors.concat(runs[0]))
 
 
+def test_a_bad_avr_line_is_named_by_its_line(beast: BeastFrames, tmp_path: Path) -> None:
+    """The real capture as '@' lines (CRLF, a blank line), two of them damaged: each problem
+    names its line, as SBS and OpenSky CSV do, not the block's range."""
+    lines = avr_lines(beast, "@")
+    lines[9] = lines[9][:-1]  # line 10: its ';' lost
+    lines.insert(99, "")  # line 100: blank, read as nothing
+    lines[200] = "#" + lines[200][1:]  # line 201
+    path = tmp_path / "capture.avr"
+    path.write_bytes("\r\n".join(lines).encode() + b"\r\n")
+    stats = ReadStats()
+    list(read_avr_file(path, 100_000, stats, RECEIVER, start_s=START_S))
+    assert stats.problems == [
+        "line 10: AVR line without the closing ';'",
+        "line 201: AVR line with an unknown prefix (expected * : @ % <)",
+    ]
+
+
 def test_read_avr_file_without_timestamps(beast: BeastFrames, tmp_path: Path) -> None:
     """Plain '*' lines carry no time: counted as skipped, not given an invented one."""
     path = tmp_path / "plain.avr.gz"

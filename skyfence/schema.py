@@ -205,6 +205,16 @@ def _strings(value: Any, n: int, width: int) -> STR:
             return value.astype(f"U{width}").reshape(n)
     import pyarrow.compute as pc
 
+    if isinstance(value, pa.ChunkedArray) and pa.types.is_dictionary(value.type):
+        value = value.unify_dictionaries().combine_chunks()
+    if isinstance(value, pa.DictionaryArray):  # each distinct value once, spread by index
+        dictionary = value.dictionary
+        rows = _strings(dictionary, len(dictionary), width)
+        rows = np.append(rows, np.zeros(1, rows.dtype))  # "" for a missing value
+        indices = value.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, len(dictionary))
+        return take_rows(rows, np.asarray(indices.to_numpy(zero_copy_only=False), np.int64))
     arr = value if isinstance(value, pa.Array | pa.ChunkedArray) else None
     if arr is None:
         raw = np.asarray(value, dtype=object).reshape(n)

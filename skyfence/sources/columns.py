@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from skyfence.arrays import BOOL, F64, OBJ
+from skyfence.buffers import booleans, floats, integers, numbers, present
 from skyfence.schema import StateVectors, parse_icao24
 from skyfence.sources.base import ReadStats, impossible_altitude
 from skyfence.sources.timefence import fence
@@ -67,11 +68,13 @@ def as_float(col: Column) -> tuple[F64, BOOL]:
     t = arr.type
     if pa.types.is_null(t):
         return np.full(n, np.nan), np.zeros(n, bool)
-    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
-        values = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        return np.asarray(values, dtype=np.float64), np.zeros(n, bool)
-    if pa.types.is_boolean(t):
-        return np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False)), np.zeros(n, bool)
+    if (
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_decimal(t)
+        or pa.types.is_boolean(t)
+    ):
+        return floats(arr), np.zeros(n, bool)
     if _is_text(t):
         text = pc.utf8_trim_whitespace(arr)
         ok = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
@@ -121,9 +124,11 @@ def as_seconds(col: Column) -> tuple[F64, BOOL]:
         ts = arr.cast(pa.timestamp("us", getattr(t, "tz", None))) if pa.types.is_date(t) else arr
         unit = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}[ts.type.unit]
         # nanoseconds since 1970 exceed float64's exact integers: convert without the check
-        ints = ts.cast(pa.int64()).to_numpy(zero_copy_only=False)
-        raw = np.asarray(ints, dtype=np.float64)
-        return np.asarray(raw, dtype=np.float64) * unit, np.zeros(len(arr), bool)
+        ints = ts.cast(pa.int64())
+        raw = numbers(ints, np.int64).astype(np.float64)
+        if ints.null_count:
+            raw[~present(ints)] = np.nan
+        return raw * unit, np.zeros(len(arr), bool)
     values, bad = as_float(arr)
     values = _epoch_seconds(values)
     if _is_text(t) and bad.any():
@@ -133,7 +138,7 @@ def as_seconds(col: Column) -> tuple[F64, BOOL]:
 
 def as_text(col: Column) -> OBJ:
     """Strings, blanks trimmed, "" where missing; integral numbers without a trailing ".0"."""
-    return np.asarray(text_array(_array(col)).to_numpy(zero_copy_only=False), dtype=object)
+    return np.array(text_array(_array(col)).to_pylist(), dtype=object)
 
 
 def text_array(col: Column) -> pa.Array:
@@ -161,20 +166,20 @@ def as_squawk(col: Column) -> OBJ | pa.DictionaryArray:
     dictionary's values are mended once each, and it stays a dictionary."""
     arr = _array(col, keep_dictionary=True)
     if pa.types.is_dictionary(arr.type):
-        mended = as_squawk(arr.dictionary)
-        return pa.DictionaryArray.from_arrays(arr.indices, pa.array(mended, pa.string()))
+        return pa.DictionaryArray.from_arrays(arr.indices, _four_digits(text_array(arr.dictionary)))
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
         values, _ = as_float(arr)
         out = np.full(len(arr), "", dtype=object)
         ok = np.isfinite(values) & (values >= 0)
         out[ok] = [f"{int(v):04d}" for v in values[ok].tolist()]
         return out
-    text = as_text(arr)
-    as_str = text.astype(str)
-    short = (np.char.str_len(as_str) < 4) & np.char.isdigit(as_str)
-    if short.any():
-        text[short] = [s.zfill(4) for s in as_str[short].tolist()]
-    return text
+    return np.array(_four_digits(text_array(arr)).to_pylist(), dtype=object)
+
+
+def _four_digits(text: pa.Array) -> pa.Array:
+    """ "700" -> "0700": a squawk stored as a number somewhere upstream lost its leading zeros."""
+    short = pc.match_substring_regex(text, r"^[0-9]{1,3}$")
+    return pc.if_else(short, pc.utf8_lpad(text, width=4, padding="0"), text)
 
 
 def as_bool(col: Column) -> tuple[BOOL, BOOL]:
@@ -182,9 +187,7 @@ def as_bool(col: Column) -> tuple[BOOL, BOOL]:
     arr = _array(col)
     n = len(arr)
     if pa.types.is_boolean(arr.type):
-        return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False)), np.zeros(
-            n, bool
-        )
+        return booleans(arr), np.zeros(n, bool)
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
         values, _ = as_float(arr)
         return values == 1, np.isfinite(values) & (values != 0) & (values != 1)
@@ -230,7 +233,7 @@ def icao24_of(col: Column) -> npt.NDArray[np.uint32]:
     """Addresses from hex text or integers; "~" marks a non-ICAO (TIS-B) address in readsb."""
     arr = _array(col, keep_dictionary=True)
     if pa.types.is_integer(arr.type):
-        return parse_icao24(np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False)))
+        return parse_icao24(integers(arr, missing=0))
     # an hour of history has millions of rows but a few thousand aircraft: parse each distinct
     # address once, through Arrow's dictionary encoding (or the file's), spread by index
     if pa.types.is_dictionary(arr.type):
@@ -239,8 +242,5 @@ def icao24_of(col: Column) -> npt.NDArray[np.uint32]:
         encoded = pc.dictionary_encode(arr if _is_text(arr.type) else arr.cast(pa.string()))
     text = as_text(encoded.dictionary)
     parsed = np.append(parse_icao24(np.char.lstrip(text.astype(str), "~")), np.uint32(0))
-    indices = encoded.indices
-    if indices.null_count:
-        indices = pc.fill_null(indices, -1)
-    indices = indices.to_numpy(zero_copy_only=False)
+    indices = integers(encoded.indices, missing=-1)
     return np.asarray(parsed[indices], np.uint32)  # a missing address (-1) takes the 0

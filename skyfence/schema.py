@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from skyfence.arrays import BOOL, F64, I8, STR, U32
+from skyfence.buffers import booleans, integers
 from skyfence.text import plain_ascii
 
 STRING_WIDTH = {"callsign": 8, "squawk": 4}
@@ -205,6 +206,13 @@ def _strings(value: Any, n: int, width: int) -> STR:
             return value.astype(f"U{width}").reshape(n)
     import pyarrow.compute as pc
 
+    if isinstance(value, pa.ChunkedArray) and pa.types.is_dictionary(value.type):
+        value = value.unify_dictionaries().combine_chunks()
+    if isinstance(value, pa.DictionaryArray):  # each distinct value once, spread by index
+        dictionary = value.dictionary
+        rows = _strings(dictionary, len(dictionary), width)
+        rows = np.append(rows, np.zeros(1, rows.dtype))  # "" for a missing value
+        return take_rows(rows, integers(value.indices, missing=len(dictionary)))
     arr = value if isinstance(value, pa.Array | pa.ChunkedArray) else None
     if arr is None:
         raw = np.asarray(value, dtype=object).reshape(n)
@@ -214,8 +222,12 @@ def _strings(value: Any, n: int, width: int) -> STR:
             arr = pa.array([None if v is None or v != v else str(v) for v in raw], pa.string())
         if pa.types.is_null(arr.type):
             arr = arr.cast(pa.string())
-    arr = pc.fill_null(pc.utf8_trim_whitespace(arr.cast(pa.string())), "")
-    hostile = np.flatnonzero(pc.match_substring_regex(arr, r"[^ -\[\]-~]").to_numpy(False))
+    arr = pc.utf8_trim_whitespace(arr.cast(pa.string()))
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    hostile = np.flatnonzero(booleans(pc.match_substring_regex(arr, r"[^ -\[\]-~]")))
     if not len(hostile):
         return _ascii_rows(arr, n, width)
     text = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object).reshape(n)

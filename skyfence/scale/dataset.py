@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from skyfence.audit_options import AuditOptions
 from skyfence.audit_result import AuditResult, deliver
@@ -43,7 +42,7 @@ from skyfence.schema import StateVectors
 from skyfence.settings import EngineSettings
 from skyfence.sources.ahead import read_ahead
 from skyfence.sources.base import ReadStats
-from skyfence.sources.columns import icao24_of
+from skyfence.sources.columns import icao24_of, open_parquet
 from skyfence.sources.opensky import COLUMNS, REQUIRED, to_state_vectors
 from skyfence.zones.geojson import zones_from_geojson, zones_to_geojson
 from skyfence.zones.model import Zone
@@ -172,7 +171,7 @@ def _file_batches(
     """This worker's rows of each file; the rows it skips, per file, noted in `audited`."""
     for path in files:
         stats = ReadStats()
-        parquet = pq.ParquetFile(path)
+        parquet = open_parquet(path)
         names = parquet.schema_arrow.names
         missing = [c for c in REQUIRED if c not in names]
         if missing:

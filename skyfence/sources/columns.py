@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from skyfence.arrays import BOOL, F64, OBJ
+from skyfence.buffers import booleans, floats, integers, numbers, present
 from skyfence.schema import StateVectors, parse_icao24
 from skyfence.sources.base import ReadStats, impossible_altitude
 from skyfence.sources.timefence import fence
@@ -33,9 +36,23 @@ _TRUE = {"true", "1", "t", "yes"}
 _FALSE = {"false", "0", "f", "no"}
 
 
-def _array(col: Column) -> pa.Array:
+# text that repeats over millions of rows (a few thousand aircraft, callsigns, squawks): a
+# Parquet reader asks for these as Arrow dictionaries, and each distinct value is cleaned once
+REPEATED_TEXT = ("icao24", "callsign", "squawk")
+
+
+def open_parquet(path: Path) -> pq.ParquetFile:
+    """A Parquet file whose repeated text columns read as dictionaries."""
+    schema = pq.read_schema(path)
+    repeated = [n for n in REPEATED_TEXT if n in schema.names and _is_text(schema.field(n).type)]
+    return pq.ParquetFile(path, read_dictionary=repeated)
+
+
+def _array(col: Column, keep_dictionary: bool = False) -> pa.Array:
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if pa.types.is_dictionary(arr.type):  # pandas categoricals saved to Parquet
+    if pa.types.is_dictionary(arr.type) and not (
+        keep_dictionary and _is_text(arr.type.value_type)
+    ):  # pandas categoricals saved to Parquet, or dictionaries of numbers
         arr = arr.dictionary_decode()
     return arr
 
@@ -51,11 +68,13 @@ def as_float(col: Column) -> tuple[F64, BOOL]:
     t = arr.type
     if pa.types.is_null(t):
         return np.full(n, np.nan), np.zeros(n, bool)
-    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
-        values = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        return np.asarray(values, dtype=np.float64), np.zeros(n, bool)
-    if pa.types.is_boolean(t):
-        return np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False)), np.zeros(n, bool)
+    if (
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_decimal(t)
+        or pa.types.is_boolean(t)
+    ):
+        return floats(arr), np.zeros(n, bool)
     if _is_text(t):
         text = pc.utf8_trim_whitespace(arr)
         ok = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
@@ -105,9 +124,11 @@ def as_seconds(col: Column) -> tuple[F64, BOOL]:
         ts = arr.cast(pa.timestamp("us", getattr(t, "tz", None))) if pa.types.is_date(t) else arr
         unit = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}[ts.type.unit]
         # nanoseconds since 1970 exceed float64's exact integers: convert without the check
-        ints = ts.cast(pa.int64()).to_numpy(zero_copy_only=False)
-        raw = np.asarray(ints, dtype=np.float64)
-        return np.asarray(raw, dtype=np.float64) * unit, np.zeros(len(arr), bool)
+        ints = ts.cast(pa.int64())
+        raw = numbers(ints, np.int64).astype(np.float64)
+        if ints.null_count:
+            raw[~present(ints)] = np.nan
+        return raw * unit, np.zeros(len(arr), bool)
     values, bad = as_float(arr)
     values = _epoch_seconds(values)
     if _is_text(t) and bad.any():
@@ -117,13 +138,17 @@ def as_seconds(col: Column) -> tuple[F64, BOOL]:
 
 def as_text(col: Column) -> OBJ:
     """Strings, blanks trimmed, "" where missing; integral numbers without a trailing ".0"."""
-    return np.asarray(text_array(col).to_numpy(zero_copy_only=False), dtype=object)
+    return np.array(text_array(_array(col)).to_pylist(), dtype=object)
 
 
 def text_array(col: Column) -> pa.Array:
     """`as_text`, left in Arrow: a state vector column takes it without a detour through Python
-    objects (callsigns of a large history cost twice as much that way)."""
-    arr = _array(col)
+    objects (callsigns of a large history cost twice as much that way). A dictionary stays one,
+    its values cleaned (`StateVectors.build` spreads them by index); missing values stay null
+    in its indices."""
+    arr = _array(col, keep_dictionary=True)
+    if pa.types.is_dictionary(arr.type):
+        return pa.DictionaryArray.from_arrays(arr.indices, text_array(arr.dictionary))
     if pa.types.is_floating(arr.type):
         values = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
         out = np.full(len(arr), "", dtype=object)
@@ -132,24 +157,29 @@ def text_array(col: Column) -> pa.Array:
         return pa.array(out, pa.string())
     if not _is_text(arr.type):
         arr = arr.cast(pa.string())
-    return pc.fill_null(pc.utf8_trim_whitespace(arr), "")
+    trimmed = pc.utf8_trim_whitespace(arr)
+    return pc.fill_null(trimmed, "") if trimmed.null_count else trimmed
 
 
-def as_squawk(col: Column) -> OBJ:
-    """Squawks as four digits: files that store them as numbers lose the leading zeros."""
-    arr = _array(col)
+def as_squawk(col: Column) -> OBJ | pa.DictionaryArray:
+    """Squawks as four digits: files that store them as numbers lose the leading zeros. A
+    dictionary's values are mended once each, and it stays a dictionary."""
+    arr = _array(col, keep_dictionary=True)
+    if pa.types.is_dictionary(arr.type):
+        return pa.DictionaryArray.from_arrays(arr.indices, _four_digits(text_array(arr.dictionary)))
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
         values, _ = as_float(arr)
         out = np.full(len(arr), "", dtype=object)
         ok = np.isfinite(values) & (values >= 0)
         out[ok] = [f"{int(v):04d}" for v in values[ok].tolist()]
         return out
-    text = as_text(arr)
-    as_str = text.astype(str)
-    short = (np.char.str_len(as_str) < 4) & np.char.isdigit(as_str)
-    if short.any():
-        text[short] = [s.zfill(4) for s in as_str[short].tolist()]
-    return text
+    return np.array(_four_digits(text_array(arr)).to_pylist(), dtype=object)
+
+
+def _four_digits(text: pa.Array) -> pa.Array:
+    """ "700" -> "0700": a squawk stored as a number somewhere upstream lost its leading zeros."""
+    short = pc.match_substring_regex(text, r"^[0-9]{1,3}$")
+    return pc.if_else(short, pc.utf8_lpad(text, width=4, padding="0"), text)
 
 
 def as_bool(col: Column) -> tuple[BOOL, BOOL]:
@@ -157,9 +187,7 @@ def as_bool(col: Column) -> tuple[BOOL, BOOL]:
     arr = _array(col)
     n = len(arr)
     if pa.types.is_boolean(arr.type):
-        return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False)), np.zeros(
-            n, bool
-        )
+        return booleans(arr), np.zeros(n, bool)
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
         values, _ = as_float(arr)
         return values == 1, np.isfinite(values) & (values != 0) & (values != 1)
@@ -203,13 +231,16 @@ def checked(
 
 def icao24_of(col: Column) -> npt.NDArray[np.uint32]:
     """Addresses from hex text or integers; "~" marks a non-ICAO (TIS-B) address in readsb."""
-    arr = _array(col)
+    arr = _array(col, keep_dictionary=True)
     if pa.types.is_integer(arr.type):
-        return parse_icao24(np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False)))
+        return parse_icao24(integers(arr, missing=0))
     # an hour of history has millions of rows but a few thousand aircraft: parse each distinct
-    # address once, through Arrow's dictionary encoding, and spread the results by index
-    encoded = pc.dictionary_encode(arr if _is_text(arr.type) else arr.cast(pa.string()))
+    # address once, through Arrow's dictionary encoding (or the file's), spread by index
+    if pa.types.is_dictionary(arr.type):
+        encoded = arr
+    else:
+        encoded = pc.dictionary_encode(arr if _is_text(arr.type) else arr.cast(pa.string()))
     text = as_text(encoded.dictionary)
     parsed = np.append(parse_icao24(np.char.lstrip(text.astype(str), "~")), np.uint32(0))
-    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    indices = integers(encoded.indices, missing=-1)
     return np.asarray(parsed[indices], np.uint32)  # a missing address (-1) takes the 0

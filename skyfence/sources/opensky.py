@@ -19,7 +19,6 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from skyfence.schema import StateVectors
 from skyfence.sources.base import ReadStats, RecordingError, open_binary, read_head
@@ -33,6 +32,7 @@ from skyfence.sources.columns import (
     as_squawk,
     checked,
     icao24_of,
+    open_parquet,
     text_array,
 )
 from skyfence.sources.lines import numbered_blocks
@@ -175,7 +175,7 @@ def _drop_non_utf8(block: bytes) -> tuple[bytes, list[int]]:
 
 
 def read_parquet(path: Path, batch_rows: int, stats: ReadStats) -> Iterator[StateVectors]:
-    pf = pq.ParquetFile(path)
+    pf = open_parquet(path)
     names = pf.schema_arrow.names
     missing = [c for c in REQUIRED if c not in names]
     if missing:

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from skyfence.decoding.nic import nic_from_nucp
 from skyfence.schema import StateVectors
@@ -28,6 +27,7 @@ from skyfence.sources.columns import (
     as_squawk,
     checked,
     icao24_of,
+    open_parquet,
     text_array,
 )
 from skyfence.sources.jsonlines import chunk_bytes, iter_json_tables, table_from_objects
@@ -153,7 +153,7 @@ def _read_columns_orient(path: Path, batch_rows: int, stats: ReadStats) -> Itera
 
 def read_parquet(path: Path, batch_rows: int, stats: ReadStats) -> Iterator[StateVectors]:
     """traffic Parquet, read by batches of row groups so memory stays bounded."""
-    pf = pq.ParquetFile(path)
+    pf = open_parquet(path)
     names = pf.schema_arrow.names
     missing = [c for c in REQUIRED if c not in names]
     if missing:

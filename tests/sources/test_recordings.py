@@ -20,6 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from skyfence.schema import StateVectors
+from skyfence.sources.base import ReadStats
+from skyfence.sources.columns import open_parquet
+from skyfence.sources.opensky import to_state_vectors
 from skyfence.sources.recordings import (
     FORMATS,
     RecordingError,
@@ -502,3 +505,43 @@ def test_every_trajectory_sample_of_traffic_reads(samples: Path) -> None:
         sv = StateVectors.concat(batches)
         assert len(sv) > 100, path
         assert np.isfinite(sv.lat_deg).mean() > 0.5, path
+
+
+def test_opensky_parquet_text_read_as_dictionaries_gives_the_plain_reading(
+    tmp_path: Path, spoofing: StateVectors
+) -> None:
+    """Addresses, callsigns and squawks are read from Parquet as dictionaries and cleaned once
+    per distinct value: the state vectors must be those of the same columns read as plain text,
+    missing values, padding, short squawks and hostile text included."""
+    table = opensky_table(spoofing)
+    n = table.num_rows
+    rng = np.random.default_rng(7)
+    callsign = np.array(table.column("callsign").to_pylist(), dtype=object)
+    callsign[rng.choice(n, 50, replace=False)] = None
+    callsign[rng.choice(n, 5, replace=False)] = "\x1b[31mEVIL\u202e"
+    squawk = np.array(table.column("squawk").to_pylist(), dtype=object)
+    squawk[rng.choice(n, 50, replace=False)] = None
+    squawk[rng.choice(n, 20, replace=False)] = "700"
+    squawk[rng.choice(n, 20, replace=False)] = " 7700 "
+    icao24 = np.array(table.column("icao24").to_pylist(), dtype=object)
+    icao24[rng.choice(n, 5, replace=False)] = None
+    for name, values in (("callsign", callsign), ("squawk", squawk), ("icao24", icao24)):
+        table = table.set_column(
+            table.schema.get_field_index(name), name, pa.array(values.tolist(), pa.string())
+        )
+    path = tmp_path / "states.parquet"
+    pq.write_table(table, path, row_group_size=700)
+
+    reader = read_recording(path, batch_rows=500)
+    read = StateVectors.concat(list(reader))
+    assert pa.types.is_dictionary(open_parquet(path).schema_arrow.field("callsign").type)
+    plain = to_state_vectors(pq.read_table(path), ReadStats(), "whole file")
+    assert reader.stats.rows_skipped == 5  # the rows without an address
+    for column in ("icao24", "callsign", "squawk"):
+        assert np.array_equal(getattr(read, column), getattr(plain, column)), column
+    for column in ("t_s", "lat_deg", "alt_baro_ft"):
+        assert np.array_equal(getattr(read, column), getattr(plain, column), equal_nan=True)
+    assert "0700" in read.squawk and "7700" in read.squawk and "" in read.squawk
+    callsigns = set(read.callsign.tolist())
+    assert any(c.startswith("\\x1b[31m") for c in callsigns)  # escaped, never obeyed
+    assert not any("\x1b" in c or "\u202e" in c for c in callsigns)

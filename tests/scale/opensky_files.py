@@ -10,9 +10,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fakes import squawking
 
+from skyfence.auditing import run_audit
+from skyfence.engine.engine import Engine
+from skyfence.engine.events import Event
+from skyfence.rules import squawk_rules
 from skyfence.schema import StateVectors, icao24_hex
+from skyfence.settings import EngineSettings
 from skyfence.sources.columns import FPM_PER_MS, FT_PER_M, KT_PER_MS
 from skyfence.sources.recordings import read_recording
+from skyfence.zones.model import Zone
 
 
 def opensky_table(sv: StateVectors) -> pa.Table:
@@ -62,3 +68,13 @@ def squawking_history(samples: Path, tmp_path: Path) -> tuple[Path, Path]:
     pq.write_table(opensky_table(sv), one)
     write_hourly(sv, tmp_path / "history", hour_s=600.0)
     return one, tmp_path / "history"
+
+
+def one_engine_events(one: Path, zones: list[Zone]) -> list[Event]:
+    """The events of one file through one engine with the squawk rule, as `skyfence audit`
+    finds them: what a folder or Spark must give for the same rows."""
+    settings = EngineSettings()
+    found: list[Event] = []
+    engine = Engine(zones, settings, rules=squawk_rules(True, settings.forget_after_s))
+    run_audit([one], engine, [], on_events=found.extend)
+    return found

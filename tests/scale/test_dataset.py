@@ -12,15 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 import shapely
 from fakes import audited as audited_by
-from opensky_files import opensky_table, squawking_history, write_hourly
+from opensky_files import one_engine_events, opensky_table, squawking_history, write_hourly
 from shapely.geometry import box
 
 from skyfence.audit_options import AuditOptions
 from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
-from skyfence.rules import RuleSet
-from skyfence.rules.squawk import EmergencySquawks
 from skyfence.scale import dataset
 from skyfence.scale.dataset import audit_dataset, dataset_files
 from skyfence.schema import StateVectors
@@ -109,9 +107,7 @@ def test_a_folder_raises_the_emergency_squawks_one_file_raises(
     one, history = squawking_history(samples, tmp_path)
     zones = load_zones(paris_zones_path)
     settings = EngineSettings()
-    local: list[Event] = []
-    rules = RuleSet([EmergencySquawks(forget_after_s=settings.forget_after_s)])
-    run_audit([one], Engine(zones, settings, rules=rules), [], on_events=local.extend)
+    local = one_engine_events(one, zones)
     want = [e.to_dict() for e in sorted(local, key=Event.sort_key)]
     squawks = [e for e in want if e["kind"] == "emergency_squawk"]
     assert [(e["icao24"], e["details"]["squawk"]) for e in squawks] == [("393322", "7700")]

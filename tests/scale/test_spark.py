@@ -15,14 +15,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from fakes import audited as audited_by
-from opensky_files import squawking_history, write_hourly
+from opensky_files import one_engine_events, squawking_history, write_hourly
 
 from skyfence.audit_options import AuditOptions
 from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
-from skyfence.rules import RuleSet
-from skyfence.rules.squawk import EmergencySquawks
 from skyfence.schema import StateVectors
 from skyfence.settings import EngineSettings
 from skyfence.sources.recordings import read_recording
@@ -124,9 +122,7 @@ def test_spark_raises_the_emergency_squawks_of_the_local_engine(
     one, history = squawking_history(samples, tmp_path)
     zones = load_zones(paris_zones_path)
     settings = EngineSettings()
-    local: list[Event] = []
-    rules = RuleSet([EmergencySquawks(forget_after_s=settings.forget_after_s)])
-    run_audit([one], Engine(zones, settings, rules=rules), [], on_events=local.extend)
+    local = one_engine_events(one, zones)
     options = AuditOptions(settings, squawks=True)
     run_spark_audit(spark, [str(history)], zones, options, tmp_path / "events", partitions=3)
     table = pq.read_table(tmp_path / "events")

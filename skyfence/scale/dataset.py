@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from skyfence.audit_options import AuditOptions
 from skyfence.audit_result import AuditResult, deliver
@@ -41,7 +42,7 @@ from skyfence.rules import squawk_rules
 from skyfence.schema import StateVectors
 from skyfence.settings import EngineSettings
 from skyfence.sources.ahead import read_ahead
-from skyfence.sources.base import ReadStats
+from skyfence.sources.base import ReadStats, RecordingError
 from skyfence.sources.columns import icao24_of, open_parquet
 from skyfence.sources.opensky import COLUMNS, REQUIRED, to_state_vectors
 from skyfence.zones.geojson import zones_from_geojson, zones_to_geojson
@@ -135,6 +136,22 @@ def _run_bucket(
     return WorkerResult(events, candidates, clock, audited)
 
 
+def _record_batches(
+    parquet: pq.ParquetFile, path: Path, wanted: list[str]
+) -> Iterator[pa.RecordBatch]:
+    """The file's batches; damage found half-way through names the file, as it does when the
+    footer is damaged (pyarrow's own errors do not: a folder's error did not say which file)."""
+    batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:
+            raise RecordingError(path, f"damaged Parquet file: {exc}") from exc
+        yield batch
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory. Linux's VmHWM starts afresh at exec; getrusage's
     maximum does not (a worker spawned from a big parent would report the parent's)."""
@@ -177,7 +194,7 @@ def _file_batches(
         if missing:
             raise InputError(f"{path}: missing OpenSky columns {missing}")
         wanted = [c for c in COLUMNS if c in names]
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
+        for batch in _record_batches(parquet, path, wanted):
             if buckets > 1:  # keep this worker's aircraft before converting the columns
                 mine = icao24_of(batch.column("icao24")) % buckets == bucket
                 batch = batch.filter(pa.array(mine))

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from skyfence.arrays import BOOL, F64, OBJ
 from skyfence.buffers import booleans, floats, integers, numbers, present
 from skyfence.schema import StateVectors, parse_icao24
-from skyfence.sources.base import ReadStats, impossible_altitude
+from skyfence.sources.base import ReadStats, RecordingError, impossible_altitude
 from skyfence.sources.timefence import fence
 
 Column: TypeAlias = "pa.Array | pa.ChunkedArray"
@@ -42,10 +42,16 @@ REPEATED_TEXT = ("icao24", "callsign", "squawk")
 
 
 def open_parquet(path: Path) -> pq.ParquetFile:
-    """A Parquet file whose repeated text columns read as dictionaries."""
-    schema = pq.read_schema(path)
-    repeated = [n for n in REPEATED_TEXT if n in schema.names and _is_text(schema.field(n).type)]
-    return pq.ParquetFile(path, read_dictionary=repeated)
+    """A Parquet file whose repeated text columns read as dictionaries; a damaged one is a
+    RecordingError that names it (pyarrow's own errors do not)."""
+    try:
+        schema = pq.read_schema(path)
+        repeated = [
+            n for n in REPEATED_TEXT if n in schema.names and _is_text(schema.field(n).type)
+        ]
+        return pq.ParquetFile(path, read_dictionary=repeated)
+    except pa.ArrowException as exc:
+        raise RecordingError(path, f"damaged Parquet file: {exc}") from exc
 
 
 def _array(col: Column, keep_dictionary: bool = False) -> pa.Array:

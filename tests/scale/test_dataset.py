@@ -192,6 +192,32 @@ def test_a_bad_file_stops_every_worker_with_its_name(
             audit_dataset(tmp_path / "history", zones, workers=workers)
 
 
+def test_a_damaged_file_in_a_folder_is_named(
+    samples: Path, paris_zones_path: Path, tmp_path: Path
+) -> None:
+    """pyarrow's errors do not name the file: a folder's audit said "Unexpected end of stream"
+    (damage in a page) or "Parquet magic bytes not found" (a cut footer), not which of its
+    files. Both are real ways a download or a full disk leaves a history."""
+    import pytest
+
+    from skyfence.sources.base import RecordingError
+
+    sv = StateVectors.concat(list(read_recording(samples / "collections/quickstart.json.gz")))
+    files = write_hourly(sv, tmp_path / "history", hour_s=600.0)
+    zones = load_zones(paris_zones_path)
+    bad = files[len(files) // 2]
+    data = bytearray(bad.read_bytes())
+    page = data.index(b"PAR1") + 4  # the first column chunk's first page
+    data[page + 40 : page + 4_000] = b"\x55" * len(data[page + 40 : page + 4_000])
+    bad.write_bytes(bytes(data))
+    for workers in (1, 2):
+        with pytest.raises(RecordingError, match=rf"{bad.name}: damaged Parquet file: "):
+            audit_dataset(tmp_path / "history", zones, workers=workers)
+    bad.write_bytes(bytes(data[: len(data) // 2]))  # cut: the footer is gone
+    with pytest.raises(RecordingError, match=rf"{bad.name}: damaged Parquet file: "):
+        audit_dataset(tmp_path / "history", zones, workers=1)
+
+
 def test_malformed_rows_are_said_per_file_whatever_the_workers(
     samples: Path, paris_zones_path: Path, tmp_path: Path
 ) -> None:

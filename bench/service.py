@@ -25,17 +25,9 @@ import httpx
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.live import (
-    Workload,
-    beast_stream,
-    commit,
-    fleet,
-    fleet_size,
-    load_average,
-    machine,
-    route_zones,
-)
-from bench.live import _serve as serve_fleet
+from bench.live.latency import _serve as serve_fleet
+from bench.live.report import commit, load_average, machine
+from bench.live.workload import Workload, beast_stream, fleet, fleet_size, route_zones
 from skyfence.zones.geojson import zone_display_feature
 
 ZONE_KEYS = ("id", "name", "floor", "ceiling", "lookahead_s", "buffer_m", "radius_m")

@@ -87,7 +87,8 @@ def main() -> None:
             return frame.select(*[c for c in COLUMNS if c in frame.columns])
 
         def engine(df: Any) -> Any:
-            return df.mapInArrow(_partition_runner(features, settings), SPARK_DDL)
+            squawks = True  # as `skyfence audit` runs by default
+            return df.mapInArrow(_partition_runner(features, settings, squawks), SPARK_DDL)
 
         def pass_one(df: Any) -> Any:
             from skyfence.scale.spark import _session_marker

@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import shapely
 from fakes import audited as audited_by
 from opensky_files import one_engine_events, opensky_table, squawking_history, write_hourly
-from shapely.geometry import box
 
+from bench.peer import zone_file
 from skyfence.audit_options import AuditOptions
 from skyfence.auditing import run_audit
 from skyfence.engine.engine import Engine
@@ -24,7 +23,7 @@ from skyfence.scale.dataset import audit_dataset, dataset_files
 from skyfence.schema import StateVectors
 from skyfence.settings import EngineSettings
 from skyfence.sources.recordings import read_recording
-from skyfence.zones.geojson import geodesic_circle, load_zones, zones_from_geojson
+from skyfence.zones.geojson import load_zones
 
 
 def test_workers_give_the_events_of_one_engine(
@@ -69,20 +68,8 @@ def test_one_file_and_its_hourly_folder_give_the_same_events(
     pq.write_table(opensky_table(sv), one)
     files = write_hourly(sv, tmp_path / "history")
     assert len(files) == 6
-    shapes = [
-        ("PEER-PARIS", geodesic_circle(2.3522, 48.8566, 20_000.0), "SFC", "FL100"),
-        ("PEER-CDG", box(2.3, 48.9, 3.0, 49.2), "SFC", "UNL"),
-        ("PEER-NORTH", box(2.0, 49.2, 3.0, 49.6), "FL050", "FL250"),
-    ]
-    features = [
-        {
-            "type": "Feature",
-            "properties": {"id": zone_id, "floor": floor, "ceiling": ceiling},
-            "geometry": json.loads(shapely.to_geojson(shape)),
-        }
-        for zone_id, shape, floor, ceiling in shapes
-    ]
-    zones = zones_from_geojson({"type": "FeatureCollection", "features": features}, "peer")
+    zone_file(tmp_path / "zones.geojson")  # the peer benchmark's three zones
+    zones = load_zones(tmp_path / "zones.geojson")
     local: list[Event] = []
     audited = run_audit(
         [one], Engine(zones, EngineSettings()), [], batch_rows=70_000, on_events=local.extend
@@ -145,7 +132,6 @@ def test_audit_of_a_folder_and_of_its_rows_as_one_file_say_the_same_squawk(
 def test_audit_of_a_folder_from_the_command_line(
     samples: Path, paris_zones_path: Path, tmp_path: Path
 ) -> None:
-    import json
     import subprocess
     import sys
 

@@ -170,16 +170,22 @@ def as_squawk(col: Column) -> OBJ | pa.DictionaryArray:
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
         values, _ = as_float(arr)
         out = np.full(len(arr), "", dtype=object)
-        ok = np.isfinite(values) & (values >= 0)
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(values) & (values >= 0) & (values < 10000) & (values % 1 == 0)
         out[ok] = [f"{int(v):04d}" for v in values[ok].tolist()]
         return out
     return np.array(_four_digits(text_array(arr)).to_pylist(), dtype=object)
 
 
 def _four_digits(text: pa.Array) -> pa.Array:
-    """ "700" -> "0700": a squawk stored as a number somewhere upstream lost its leading zeros."""
+    """ "700" -> "0700": a squawk stored as a number somewhere upstream lost its leading zeros
+    ("700.0": and went through a float column). A value longer than four characters is no
+    squawk and reads as none: cut to four, "77000" or "7700" and a control character would
+    raise an emergency (regular expressions, not scalars: see `skyfence.buffers`)."""
+    text = pc.replace_substring_regex(text, r"^([0-9]{1,4})\.0*$", r"\1")
     short = pc.match_substring_regex(text, r"^[0-9]{1,3}$")
-    return pc.if_else(short, pc.utf8_lpad(text, width=4, padding="0"), text)
+    text = pc.if_else(short, pc.utf8_lpad(text, width=4, padding="0"), text)
+    return pc.replace_substring_regex(text, r"(?s)^.{5,}$", "")
 
 
 def as_bool(col: Column) -> tuple[BOOL, BOOL]:

@@ -61,3 +61,16 @@ def test_squawks_that_are_not_squawks_never_become_one(samples: Path, tmp_path: 
     pq.write_table(genuine, tmp_path / "genuine.parquet")
     found = skyfence.audit(tmp_path / "genuine.parquet", [])
     assert found.column("kind").to_pylist().count("emergency_squawk") == 1
+
+
+def test_times_in_integer_nanoseconds_read_as_seconds(samples: Path, tmp_path: Path) -> None:
+    """Epoch nanoseconds as integers (pandas' `astype("int64")` of its timestamps) exceed the
+    integers float64 holds exactly: Arrow's checked cast refused the whole file."""
+    flight = StateVectors.concat(list(read_recording(samples / "rs1090/full_flight_short.jsonl")))
+    table = opensky_table(flight)
+    seconds = np.array(table.column("time").to_pylist(), np.int64)
+    nanoseconds = seconds * 1_000_000_000 + 123_456_789
+    table = table.set_column(0, "time", pa.array(nanoseconds))
+    pq.write_table(table, tmp_path / "states.parquet")
+    sv = StateVectors.concat(list(read_recording(tmp_path / "states.parquet")))
+    assert np.allclose(sv.t_s, seconds + 0.123456789, rtol=0, atol=1e-6)

@@ -9,6 +9,7 @@ converters accept all of them, and report, per row, a value that is present but 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -22,7 +23,7 @@ import pyarrow.parquet as pq
 from skyfence.arrays import BOOL, F64, OBJ
 from skyfence.buffers import booleans, floats, integers, numbers, present
 from skyfence.schema import StateVectors, parse_icao24
-from skyfence.sources.base import ReadStats, impossible_altitude
+from skyfence.sources.base import ReadStats, RecordingError, impossible_altitude
 from skyfence.sources.timefence import fence
 
 Column: TypeAlias = "pa.Array | pa.ChunkedArray"
@@ -41,9 +42,13 @@ _FALSE = {"false", "0", "f", "no"}
 REPEATED_TEXT = ("icao24", "callsign", "squawk")
 
 
-def open_parquet(path: Path) -> pq.ParquetFile:
-    """A Parquet file whose repeated text columns read as dictionaries."""
+def open_parquet(path: Path, columns: Iterable[str] = ()) -> pq.ParquetFile:
+    """A Parquet file whose repeated text columns read as dictionaries; one of `columns` (those
+    read) named twice is refused, since which one to read is ambiguous."""
     schema = pq.read_schema(path)
+    for name in columns:
+        if (count := schema.names.count(name)) > 1:
+            raise RecordingError(path, f"column {name!r} appears {count} times")
     repeated = [n for n in REPEATED_TEXT if n in schema.names and _is_text(schema.field(n).type)]
     return pq.ParquetFile(path, read_dictionary=repeated)
 

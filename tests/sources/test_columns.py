@@ -8,11 +8,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+import pytest
 from test_recordings import opensky_table
 
 import skyfence
 from skyfence.schema import StateVectors
-from skyfence.sources.recordings import read_recording
+from skyfence.sources.recordings import RecordingError, read_recording
 
 # what upstream tools leave in a squawk column, and what each is as a squawk: a value that is
 # not one is never cut into one (a "77000" or a "7700" followed by a control character read as
@@ -74,3 +75,14 @@ def test_times_in_integer_nanoseconds_read_as_seconds(samples: Path, tmp_path: P
     pq.write_table(table, tmp_path / "states.parquet")
     sv = StateVectors.concat(list(read_recording(tmp_path / "states.parquet")))
     assert np.allclose(sv.t_s, seconds + 0.123456789, rtol=0, atol=1e-6)
+
+
+def test_a_column_named_twice_is_refused_naming_it(samples: Path, tmp_path: Path) -> None:
+    """Two `callsign` columns (a join's output written as it came): which one to read is
+    ambiguous; the reader raised a bare KeyError from Arrow, a traceback at the command line."""
+    flight = StateVectors.concat(list(read_recording(samples / "rs1090/full_flight_short.jsonl")))
+    table = opensky_table(flight)
+    table = table.append_column("callsign", table.column("callsign"))
+    pq.write_table(table, tmp_path / "joined.parquet")
+    with pytest.raises(RecordingError, match=r"joined\.parquet: column 'callsign' appears 2 times"):
+        list(read_recording(tmp_path / "joined.parquet"))

@@ -186,11 +186,16 @@ def _four_digits(text: pa.Array) -> pa.Array:
     """ "700" -> "0700": a squawk stored as a number somewhere upstream lost its leading zeros
     ("700.0": and went through a float column). A value longer than four characters is no
     squawk and reads as none: cut to four, "77000" or "7700" and a control character would
-    raise an emergency (regular expressions, not scalars: see `skyfence.buffers`)."""
-    text = pc.replace_substring_regex(text, r"^([0-9]{1,4})\.0*$", r"\1")
-    short = pc.match_substring_regex(text, r"^[0-9]{1,3}$")
-    text = pc.if_else(short, pc.utf8_lpad(text, width=4, padding="0"), text)
-    return pc.replace_substring_regex(text, r"(?s)^.{5,}$", "")
+    raise an emergency (regular expressions, not scalars: see `skyfence.buffers`). Only the
+    rare value that is neither four digits nor none is looked at twice."""
+    odd = pc.invert(pc.match_substring_regex(text, r"^([0-9]{4})?$"))
+    if not booleans(odd).any():
+        return text
+    mended = pc.replace_substring_regex(pc.filter(text, odd), r"^([0-9]{1,4})\.0*$", r"\1")
+    short = pc.match_substring_regex(mended, r"^[0-9]{1,3}$")
+    mended = pc.if_else(short, pc.utf8_lpad(mended, width=4, padding="0"), mended)
+    mended = pc.replace_substring_regex(mended, r"(?s)^.{5,}$", "")
+    return pc.replace_with_mask(text, odd, mended)
 
 
 def as_bool(col: Column) -> tuple[BOOL, BOOL]:

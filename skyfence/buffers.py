@@ -38,10 +38,11 @@ def present(arr: pa.Array) -> BOOL:
 
 
 def floats(arr: pa.Array) -> F64:
-    """A numeric array as float64, NaN where missing (a new array, writable)."""
+    """A numeric array as float64, NaN where missing (a new array, writable); integers beyond
+    float64's exact ones (epoch nanoseconds) rounded, not refused as Arrow's checked cast does."""
     if pa.types.is_null(arr.type):
         return np.full(len(arr), np.nan)
-    as_float = arr if arr.type == pa.float64() else arr.cast(pa.float64())
+    as_float = arr if arr.type == pa.float64() else arr.cast(pa.float64(), safe=False)
     out = np.array(numbers(as_float, np.float64))
     if as_float.null_count:
         out[~present(as_float)] = np.nan

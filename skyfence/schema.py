@@ -231,10 +231,13 @@ def _strings(value: Any, n: int, width: int) -> STR:
     if not len(hostile):
         return _ascii_rows(arr, n, width)
     text = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object).reshape(n)
-    # the rare identifier with control or non-ASCII characters: escaped, whole (see text.py)
-    for i in hostile:
-        text[i] = plain_ascii(text[i][:width])
-    return text.astype(f"U{max(width, max(len(text[i]) for i in hostile))}")
+    # the rare identifier with control or non-ASCII characters: escaped, whole (see text.py);
+    # the others cut to `width` as above, whatever text shares their batch or dictionary
+    escaped = {int(i): plain_ascii(text[i][:width]) for i in hostile}
+    out = text.astype(f"U{width}").astype(f"U{max(width, *map(len, escaped.values()))}")
+    for i, value in escaped.items():
+        out[i] = value
+    return out
 
 
 def take_rows(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> npt.NDArray[Any]:

@@ -64,11 +64,23 @@ class JsonlSink:
         self._file.close()
 
 
+def _csv_header(path: Path) -> list[str]:
+    """The first row of a CSV file; a spreadsheet that saved it back put a byte-order mark first
+    (Excel's "CSV UTF-8"), which is not part of the first column's name."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            return next(csv.reader(f), [])
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not UTF-8 text (byte {exc.start}): events are appended only to a file of "
+            "events; give another file"
+        ) from None
+
+
 class CsvSink:
     def __init__(self, path: Path, *, append: bool = False) -> None:
         if append and path.is_file() and path.stat().st_size > 0:
-            with path.open(encoding="utf-8", newline="") as f:
-                header = next(csv.reader(f), [])
+            header = _csv_header(path)
             if header != list(EVENT_COLUMNS):
                 raise InputError(
                     f"{path}: its first line is not skyfence's event header "

@@ -188,7 +188,7 @@ def _file_batches(
     """This worker's rows of each file; the rows it skips, per file, noted in `audited`."""
     for path in files:
         stats = ReadStats()
-        parquet = open_parquet(path)
+        parquet = open_parquet(path, COLUMNS)
         names = parquet.schema_arrow.names
         missing = [c for c in REQUIRED if c not in names]
         if missing:

@@ -9,6 +9,7 @@ converters accept all of them, and report, per row, a value that is present but 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -41,13 +42,19 @@ _FALSE = {"false", "0", "f", "no"}
 REPEATED_TEXT = ("icao24", "callsign", "squawk")
 
 
-def open_parquet(path: Path) -> pq.ParquetFile:
-    """A Parquet file whose repeated text columns read as dictionaries; a damaged one is a
-    RecordingError that names it (pyarrow's own errors do not)."""
+def open_parquet(path: Path, columns: Iterable[str] = ()) -> pq.ParquetFile:
+    """A Parquet file whose repeated text columns read as dictionaries. A damaged file, or one
+    that names a column of `columns` (those read) twice, which leaves ambiguous which to read,
+    is a RecordingError that names it (pyarrow's own errors do not)."""
     try:
         schema = pq.read_schema(path)
+        for name in columns:
+            if (count := schema.names.count(name)) > 1:
+                raise RecordingError(path, f"column {name!r} appears {count} times")
         repeated = [
-            n for n in REPEATED_TEXT if n in schema.names and _is_text(schema.field(n).type)
+            n
+            for n in REPEATED_TEXT
+            if schema.names.count(n) == 1 and _is_text(schema.field(n).type)
         ]
         return pq.ParquetFile(path, read_dictionary=repeated)
     except pa.ArrowException as exc:
@@ -176,16 +183,27 @@ def as_squawk(col: Column) -> OBJ | pa.DictionaryArray:
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
         values, _ = as_float(arr)
         out = np.full(len(arr), "", dtype=object)
-        ok = np.isfinite(values) & (values >= 0)
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(values) & (values >= 0) & (values < 10000) & (values % 1 == 0)
         out[ok] = [f"{int(v):04d}" for v in values[ok].tolist()]
         return out
     return np.array(_four_digits(text_array(arr)).to_pylist(), dtype=object)
 
 
 def _four_digits(text: pa.Array) -> pa.Array:
-    """ "700" -> "0700": a squawk stored as a number somewhere upstream lost its leading zeros."""
-    short = pc.match_substring_regex(text, r"^[0-9]{1,3}$")
-    return pc.if_else(short, pc.utf8_lpad(text, width=4, padding="0"), text)
+    """ "700" -> "0700": a squawk stored as a number somewhere upstream lost its leading zeros
+    ("700.0": and went through a float column). A value longer than four characters is no
+    squawk and reads as none: cut to four, "77000" or "7700" and a control character would
+    raise an emergency (regular expressions, not scalars: see `skyfence.buffers`). Only the
+    rare value that is neither four digits nor none is looked at twice."""
+    odd = pc.invert(pc.match_substring_regex(text, r"^([0-9]{4})?$"))
+    if not booleans(odd).any():
+        return text
+    mended = pc.replace_substring_regex(pc.filter(text, odd), r"^([0-9]{1,4})\.0*$", r"\1")
+    short = pc.match_substring_regex(mended, r"^[0-9]{1,3}$")
+    mended = pc.if_else(short, pc.utf8_lpad(mended, width=4, padding="0"), mended)
+    mended = pc.replace_substring_regex(mended, r"(?s)^.{5,}$", "")
+    return pc.replace_with_mask(text, odd, mended)
 
 
 def as_bool(col: Column) -> tuple[BOOL, BOOL]:

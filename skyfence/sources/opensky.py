@@ -175,7 +175,7 @@ def _drop_non_utf8(block: bytes) -> tuple[bytes, list[int]]:
 
 
 def read_parquet(path: Path, batch_rows: int, stats: ReadStats) -> Iterator[StateVectors]:
-    pf = open_parquet(path)
+    pf = open_parquet(path, COLUMNS)
     names = pf.schema_arrow.names
     missing = [c for c in REQUIRED if c not in names]
     if missing:

@@ -153,7 +153,7 @@ def _read_columns_orient(path: Path, batch_rows: int, stats: ReadStats) -> Itera
 
 def read_parquet(path: Path, batch_rows: int, stats: ReadStats) -> Iterator[StateVectors]:
     """traffic Parquet, read by batches of row groups so memory stays bounded."""
-    pf = open_parquet(path)
+    pf = open_parquet(path, SCHEMA.names)
     names = pf.schema_arrow.names
     missing = [c for c in REQUIRED if c not in names]
     if missing:

@@ -230,13 +230,14 @@ def _geometry(
     if kind not in ("Polygon", "MultiPolygon", "Point"):
         problems.add(where, f"geometry type {kind!r} is not a zone (Polygon, MultiPolygon, Point)")
         return None
-    unclosed = _unclosed_ring(kind, geometry.get("coordinates"))
-    if unclosed is not None:
-        problems.add(where, unclosed)
-        return None
+    # text first: a quoted first position would make a closed ring look open
     text = _not_numbers(kind, geometry.get("coordinates"))
     if text is not None:
         problems.add(where, text)
+        return None
+    unclosed = _unclosed_ring(kind, geometry.get("coordinates"))
+    if unclosed is not None:
+        problems.add(where, unclosed)
         return None
     try:
         geom = finite_shape(geometry)

@@ -89,3 +89,28 @@ def test_a_file_that_cannot_be_appended_to_is_refused_and_kept(
         open_sink(foreign, append=True)
     assert parquet.read_bytes() == held
     assert foreign.read_text() == "time,icao24,lat,lon\n1,abc,0,0\n"
+
+
+def test_appending_to_a_csv_saved_by_a_spreadsheet(events: list[Event], tmp_path: Path) -> None:
+    """A spreadsheet saves the event file back with a byte-order mark and CRLF line ends (Excel's
+    "CSV UTF-8"): still skyfence's events, appended to. Saved as UTF-16 ("Unicode text"), it is
+    refused naming the file, and kept as it is."""
+    path = tmp_path / "events.csv"
+    sink = open_sink(path)
+    sink.write(events[:10])
+    sink.close()
+    saved = "\ufeff" + path.read_text(encoding="utf-8").replace("\r\n", "\n")
+    path.write_bytes(saved.replace("\n", "\r\n").encode("utf-8"))
+    sink = open_sink(path, append=True)
+    sink.write(events[10:])
+    sink.close()
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        ids = [r["id"] for r in csv.DictReader(f)]
+    assert ids == [e.to_dict()["id"] for e in events]
+
+    wide = tmp_path / "wide.csv"
+    wide.write_bytes(saved.encode("utf-16"))
+    held = wide.read_bytes()
+    with pytest.raises(ValueError, match=r"wide\.csv: .*not UTF-8"):
+        open_sink(wide, append=True)
+    assert wide.read_bytes() == held

@@ -179,6 +179,21 @@ def test_coordinates_given_as_text_are_refused_with_their_feature(paris_zones_pa
     assert "holds True" in message and "2 problem(s), no zone loaded" in message
 
 
+def test_a_first_vertex_given_as_text_is_named_as_text_not_as_an_open_ring(
+    paris_zones_path: Path,
+) -> None:
+    """Text in the first position made the ring look open (["2.4", "48.9"] is not [2.4, 48.9]):
+    the author was told to close a ring that is closed."""
+    document = json.loads(paris_zones_path.read_text(encoding="utf-8"))
+    polygon = next(f for f in document["features"] if f["geometry"]["type"] == "Polygon")
+    first = polygon["geometry"]["coordinates"][0][0]
+    first[0] = str(first[0])
+    with pytest.raises(ZoneError) as info:
+        zones_from_geojson(document, "paris.geojson")
+    assert f"coordinates are JSON numbers: position {first!r} holds {first[0]!r}" in str(info.value)
+    assert "not closed" not in str(info.value)
+
+
 def test_a_lookahead_beyond_an_hour_is_refused_with_its_feature(paris_zones_path: Path) -> None:
     document = json.loads(paris_zones_path.read_text(encoding="utf-8"))
     document["features"][0]["properties"]["lookahead_s"] = 36_000

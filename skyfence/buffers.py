@@ -57,8 +57,10 @@ def integers(arr: pa.Array, missing: int) -> npt.NDArray[np.int64]:
     return out
 
 
-def booleans(arr: pa.Array) -> BOOL:
-    """A boolean array, False where missing."""
+def booleans(arr: pa.Array | pa.ChunkedArray) -> BOOL:
+    """A boolean array (a compute function's mask), False where missing."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
     data = arr.buffers()[1]
     if data is None or len(arr) == 0:
         return np.zeros(len(arr), bool)

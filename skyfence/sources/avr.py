@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from skyfence.arrays import BOOL, I16, I64, STR, U64
+from skyfence.buffers import booleans
 from skyfence.decoding.frames import FrameDecoder
 from skyfence.schema import StateVectors
 from skyfence.sources.base import ReadStats, open_binary
@@ -29,7 +30,6 @@ from skyfence.sources.beast import block_bytes, decode_timed, ticks_seconds
 from skyfence.sources.lines import (
     Lines,
     LineStats,
-    as_mask,
     block_label,
     count_malformed,
     lines_array,
@@ -91,7 +91,7 @@ def parse_avr(lines: Lines) -> tuple[AvrFrames, LineStats]:
     data = np.concatenate((data, np.zeros(_PAD, np.uint8)))
     first, last = data[start], data[np.maximum(offs[1:] - 1, 0)]
     blank = length == 0
-    matched = as_mask(pc.match_substring_regex(text, _AVR))
+    matched = booleans(pc.match_substring_regex(text, _AVR))
     head = np.select([first == ord("<"), (first == ord("@")) | (first == ord("%"))], [14, 12], 0)
     digits = length - 2 - head
     good = matched & np.isin(digits, _FRAME_DIGITS)

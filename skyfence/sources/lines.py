@@ -13,7 +13,7 @@ import io
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -90,11 +90,6 @@ def count_malformed(
         stats.malformed[reason] += int(rows.sum())
         if lines is not None:
             stats.numbers.setdefault(reason, []).extend(lines[rows].tolist())
-
-
-def as_mask(values: Any) -> BOOL:
-    """An Arrow boolean array as a numpy mask, null as False."""
-    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def block_label(block: bytes, first_line: int) -> str:

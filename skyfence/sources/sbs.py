@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from skyfence.arrays import BOOL, F64, I8
+from skyfence.buffers import booleans
 from skyfence.decoding.carry import carried, ffill_index, group_bounds
 from skyfence.schema import StateVectors
 from skyfence.sources.base import ReadStats, impossible_altitude, open_binary
@@ -32,7 +33,6 @@ from skyfence.sources.columns import as_float, as_squawk, as_text, icao24_of
 from skyfence.sources.lines import (
     Lines,
     LineStats,
-    as_mask,
     as_utf8,
     block_label,
     count_malformed,
@@ -172,8 +172,8 @@ def parse_sbs(lines: Lines, *, utc_offset_s: float = 0.0) -> tuple[SbsMessages, 
     if len(nonempty) - int(whole.sum()) == len(rejected) and int(whole.sum()) == table.num_rows:
         rows_at, rejected_at = nonempty[whole], list(nonempty[~whole].tolist())
     kind = pc.utf8_trim_whitespace(table.column("message"))
-    is_msg = as_mask(pc.equal(kind, "MSG"))
-    other = as_mask(pc.is_in(kind, pa.array(_OTHER_MESSAGES)))
+    is_msg = booleans(pc.equal(kind, "MSG"))
+    other = booleans(pc.is_in(kind, pa.array(_OTHER_MESSAGES)))
     stats = LineStats(lines=table.num_rows, ignored=int(other.sum()))
     not_sbs = "not an SBS line (MSG, SEL, ID, AIR, STA, CLK)"
     count_malformed(stats, ~is_msg & ~other, not_sbs, rows_at)

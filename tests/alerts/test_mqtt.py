@@ -165,11 +165,21 @@ def subscribed(
         subscriber.close()
 
 
-def retained(port: int, topics: tuple[str, ...] = ("#",)) -> dict[str, Message]:
-    """What a subscriber arriving now gets at once: the retained message of each topic."""
-    with subscribed(port, topics) as late:
-        time.sleep(0.5)  # retained messages come right after the SUBACK
-        return {m.topic: m for m in late.received() if m.retain}
+def retained(
+    port: int,
+    topics: tuple[str, ...] = ("#",),
+    until: Callable[[dict[str, Message]], bool] = lambda state: True,
+) -> dict[str, Message]:
+    """What a subscriber arriving now gets at once: the retained message of each topic; asked
+    again (a new subscriber) until `until` holds or 10 s passed, as what was just published may
+    still be on its way to the broker."""
+    deadline = time.monotonic() + 10
+    while True:
+        with subscribed(port, topics) as late:
+            time.sleep(0.5)  # retained messages come right after the SUBACK
+            state = {m.topic: m for m in late.received() if m.retain}
+        if until(state) or time.monotonic() > deadline:
+            return state
 
 
 @pytest.fixture(scope="module")
@@ -314,8 +324,9 @@ def test_the_picture_is_retained_for_a_late_subscriber(
     try:
         assert publisher.wait_connected(10)
         publisher.publish_picture(picture.aircraft, engine.clock_s)
-        time.sleep(0.3)
-        state = retained(broker.port)
+        state = retained(
+            broker.port, until=lambda s: all(target.inside_topic(z.id) in s for z in zones)
+        )
         for zone in zones:
             expected = sorted(
                 f"{a:06x}" for a, ids in inside.items() if zone.id in ids and f"{a:06x}" in shown
@@ -329,8 +340,10 @@ def test_the_picture_is_retained_for_a_late_subscriber(
         assert state["skyfence/status"].payload == b"online"
         kept = zones[0]
         publisher.set_zones([(kept.id, kept.name)])  # the zone file was edited: one zone left
-        time.sleep(0.3)
-        after = retained(broker.port)
+        after = retained(
+            broker.port,
+            until=lambda s: all(target.discovery_topic(z.id) not in s for z in zones[1:]),
+        )
         for zone in zones[1:]:
             assert target.discovery_topic(zone.id) not in after  # the sensor is removed
             assert target.inside_topic(zone.id) not in after
@@ -356,8 +369,8 @@ def test_a_dead_watcher_is_announced_by_its_last_will(broker: Broker) -> None:
     )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "connected"
-        time.sleep(0.3)
-        assert retained(broker.port)[target.status_topic].payload == b"online"
+        state = retained(broker.port, until=lambda s: target.status_topic in s)
+        assert state[target.status_topic].payload == b"online"
     finally:
         child.kill()
         child.wait(timeout=10)

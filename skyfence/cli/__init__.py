@@ -54,9 +54,28 @@ def _plain(params: list[Any], ctx: Any) -> list[Any]:
     return params
 
 
+def _given_once(command: TyperCommand, ctx: Any, args: list[str]) -> None:
+    """An option that takes one value, given twice, is refused: click keeps the last silently,
+    so `watch -o a.jsonl -o b.csv` wrote no a.jsonl, and a second `--store` or `--config` hid
+    the first. Flags (`--web --no-web`) and repeatable options are not concerned."""
+    _, _, order = command.make_parser(ctx).parse_args(args=list(args))  # errors: as the parse's
+    for param in dict.fromkeys(order):
+        if not isinstance(param, TyperOption) or param.multiple or param.is_flag or param.count:
+            continue
+        n = sum(p is param for p in order)
+        if n > 1:  # "Invalid value for '--out' / '-o': given 2 times, ..."
+            raise typer.BadParameter(
+                f"given {n} times, and it takes one value: give it once", ctx, param
+            )
+
+
 class _Command(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:
         return _plain(super().get_params(ctx), ctx)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        _given_once(self, ctx, args)
+        return super().parse_args(ctx, args)
 
 
 class _Group(TyperGroup):

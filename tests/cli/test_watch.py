@@ -64,3 +64,28 @@ def test_a_store_in_a_missing_folder_is_refused_naming_it(tmp_path: Path) -> Non
     run = run_skyfence("watch", *AFR, "--speed", "0", env={"XDG_DATA_HOME": str(data_home)})
     assert run.returncode == 0, run.stderr
     assert (data_home / "skyfence" / "events.sqlite").is_file()
+
+
+def test_an_option_that_takes_one_value_given_twice_is_refused(tmp_path: Path) -> None:
+    """`watch -o a.jsonl -o b.csv` wrote b.csv only, and said nothing (click keeps the last
+    value): an option that takes one value (`-o`, `--store`, `--config`, `--lost-contact`...)
+    given twice is refused by name, before anything is opened. Repeatable ones still repeat:
+    two sources, two zone files; `audit -o` writes each file given."""
+    store, jsonl, csv_out = tmp_path / "events.sqlite", tmp_path / "a.jsonl", tmp_path / "b.csv"
+    for name, twice in (
+        ("--out", ("-o", jsonl, "--out", csv_out)),
+        ("--store", ("--store", tmp_path / "other.sqlite")),
+        ("--lost-contact", ("--lost-contact", "90", "--lost-contact=30")),
+    ):
+        run = run_skyfence("watch", *AFR, "--speed", "0", "--store", store, *twice)
+        assert run.returncode == 2, run.stderr
+        said = " ".join(run.stderr.split())
+        assert f"'{name}'" in said and "given 2 times, and it takes one value" in said, run.stderr
+        assert not store.exists() and not jsonl.exists() and not csv_out.exists()
+    both = (*AFR, *THY)  # two zone sets, two recordings
+    run = run_skyfence("watch", *both, "--speed", "0", "--store", store, "-o", jsonl)
+    assert run.returncode == 0, run.stderr
+    assert len(jsonl.read_text().splitlines()) == 7  # both flights' events
+    run = run_skyfence("audit", "-z", "demo", AFR[3], "-o", tmp_path / "x.jsonl", "-o", csv_out)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "x.jsonl").is_file() and csv_out.is_file()

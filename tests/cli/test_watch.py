@@ -89,3 +89,34 @@ def test_an_option_that_takes_one_value_given_twice_is_refused(tmp_path: Path) -
     run = run_skyfence("audit", "-z", "demo", AFR[3], "-o", tmp_path / "x.jsonl", "-o", csv_out)
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "x.jsonl").is_file() and csv_out.is_file()
+
+
+def test_a_path_starting_with_a_tilde_is_in_the_home_folder(tmp_path: Path) -> None:
+    """`--store '~/events.sqlite'` (quoted, or from a service file that runs no shell) was
+    refused for a missing folder `~`, and `-o '~/events.jsonl'` made a folder named `~` in the
+    working folder: `~` is the home folder in every path the command line takes (`-z`, `-s`,
+    `--store`, `-o`), as in the config file's."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    (home / "zones.geojson").write_bytes((SAMPLES.parent / "zones/data/demo.geojson").read_bytes())
+    (home / "afr.jsonl.gz").write_bytes(Path(AFR[3]).read_bytes())
+    paths = ("-z", "~/zones.geojson", "-s", "~/afr.jsonl.gz", "--store", "~/events.sqlite")
+    run = run_skyfence(
+        "watch", *paths, "-o", "~/events.jsonl", "--speed", "0", cwd=work, env={"HOME": str(home)}
+    )
+    assert run.returncode == 0, run.stderr
+    assert len((home / "events.jsonl").read_text().splitlines()) == 6
+    assert (home / "events.sqlite").is_file() and list(work.iterdir()) == []
+    config = tmp_path / "etc" / "skyfence.toml"
+    config.parent.mkdir()
+    config.write_text(
+        'zones = ["~/zones.geojson"]\nsource = ["~/afr.jsonl.gz"]\nstore = "~/second.sqlite"\n'
+        'out = "~/second.csv"\nspeed = 0\n'
+    )
+    run = run_skyfence("watch", "--config", config, cwd=work, env={"HOME": str(home)})
+    assert run.returncode == 0, run.stderr
+    assert (home / "second.sqlite").is_file() and (home / "second.csv").is_file()
+    assert list(work.iterdir()) == [] and sorted(p.name for p in config.parent.iterdir()) == [
+        "skyfence.toml"
+    ]

@@ -6,7 +6,8 @@ everywhere; `details` is a JSON object in CSV and Parquet.
 
 An audit replaces its file (it is a whole answer); `watch` appends (`append=True`), so a service
 restart keeps the events it wrote before for whoever tails or ingests the file. A Parquet file
-cannot be appended to: an existing one is refused rather than emptied.
+cannot be appended to: an existing one is refused rather than emptied (`watch` writes the
+next part beside it: `skyfence.alerts.appending`).
 """
 
 from __future__ import annotations

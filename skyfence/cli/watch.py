@@ -21,6 +21,7 @@ from skyfence.cli.common import (
     ZonesOption,
     console,
     default_store,
+    errors,
     fail,
     load_or_fail,
     non_negative_or_fail,
@@ -88,7 +89,8 @@ def watch(
             "--out",
             "-o",
             help="Also write events here: a .jsonl or .csv file is appended to (a restart keeps "
-            "what it holds), a .parquet file must be new.",
+            "what it holds); beside a .parquet file that exists, the next part is written "
+            "(events.1.parquet, ...).",
         ),
     ] = None,
     speed: Annotated[
@@ -206,7 +208,7 @@ def watch_session(
     `mqtt` brokers get the events (through the store's outbox) and the live picture.
 
     `metrics` is where to serve `/metrics` and `/healthz` without the map."""
-    from skyfence.alerts.files import open_sink
+    from skyfence.alerts.appending import open_appending
     from skyfence.alerts.mqtt import MqttOutput, parse_mqtt_url
     from skyfence.alerts.notify import AppriseDelivery, parse_destinations
     from skyfence.alerts.outbox import OutboxWorker
@@ -225,7 +227,16 @@ def watch_session(
         destinations = parse_destinations(notify)
         brokers = [parse_mqtt_url(url) for url in mqtt]
         keys = [d.key for d in destinations] + [b.key for b in brokers]  # one outbox row each
-        file_sink = open_sink(out, append=True) if out is not None else None  # refused first
+        file_sink = None
+        if out is not None:  # refused first
+            file_sink, written = open_appending(out)
+            if written != out:
+                errors.print(
+                    f"{escape(str(out))} exists, and a Parquet file cannot be appended to: this "
+                    f"run writes its events to {escape(str(written))} (read all the parts as "
+                    "one table: docs/usage.md)",
+                    highlight=False,
+                )
         event_store = EventStore(
             store_path,
             webhook_urls=tuple(webhooks),

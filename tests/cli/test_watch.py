@@ -7,6 +7,9 @@ import json
 from importlib.resources import files
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from fakes import run_skyfence
 
 from skyfence.engine.events import EVENT_COLUMNS
@@ -37,17 +40,40 @@ def test_a_restarted_watch_appends_to_its_event_file(tmp_path: Path) -> None:
         ]
 
 
-def test_an_existing_parquet_event_file_is_refused_not_emptied(tmp_path: Path) -> None:
+def test_a_restarted_watch_writes_the_next_parquet_part(tmp_path: Path) -> None:
+    """A Parquet file cannot be appended to: `watch -o events.parquet` refused to start once the
+    file existed, so a service restarted by systemd stayed down. Each restart now writes the
+    next part beside it (said on stderr), and the parts read as one table hold every run's
+    events; a file that is not a Parquet file of events is refused, unchanged."""
     store, out = tmp_path / "events.sqlite", tmp_path / "events.parquet"
-    run = run_skyfence("watch", *AFR, "--speed", "0", "--store", store, "-o", out)
-    assert run.returncode == 0, run.stderr
-    written = out.read_bytes()
-    run = run_skyfence("watch", *THY, "--speed", "0", "--store", tmp_path / "new.sqlite", "-o", out)
-    assert run.returncode == 2
-    said = " ".join(run.stderr.split())
-    assert "events.parquet: a Parquet file cannot be appended to" in said, run.stderr
-    assert out.read_bytes() == written
-    assert not (tmp_path / "new.sqlite").exists()  # refused before anything was opened
+    for n, run_args in enumerate((AFR, THY)):
+        run = run_skyfence("watch", *run_args, "--speed", "0", "--store", store, "-o", out)
+        assert run.returncode == 0, run.stderr
+        said = " ".join(run.stderr.split())
+        assert (f"this run writes its events to {tmp_path / 'events.1.parquet'}" in said) == (
+            n == 1
+        ), run.stderr
+    parts = [out, *sorted(tmp_path.glob("events.*.parquet"))]  # as docs/usage.md reads them
+    assert [p.name for p in parts] == ["events.parquet", "events.1.parquet"]
+    rows = ds.dataset(parts).to_table().sort_by("time").to_pylist()
+    assert [(r["callsign"], r["kind"]) for r in rows] == [
+        *[("AFR34ZG", kind) for kind in ("predicted_entry", "entry", "exit") * 2],
+        ("THY9BP", "suspect_position"),
+    ]
+
+    states = tmp_path / "states.parquet"  # state vectors, as OpenSky writes them: not events
+    pq.write_table(pa.table({"icao24": ["393322"], "lat": [43.5], "lon": [1.4]}), states)
+    text = tmp_path / "notes.parquet"
+    text.write_text("not Parquet at all\n")
+    for foreign, why in ((states, "its columns are not skyfence's events"),
+                         (text, "not a Parquet file")):  # fmt: skip
+        held = foreign.read_bytes()
+        new_store = tmp_path / "new.sqlite"
+        run = run_skyfence("watch", *THY, "--speed", "0", "--store", new_store, "-o", foreign)
+        assert run.returncode == 2
+        assert f"{foreign.name}: {why}" in " ".join(run.stderr.split()), run.stderr
+        assert foreign.read_bytes() == held and not new_store.exists()
+        assert not list(tmp_path.glob(foreign.stem + ".*.parquet"))
 
 
 def test_a_store_in_a_missing_folder_is_refused_naming_it(tmp_path: Path) -> None:

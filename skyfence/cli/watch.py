@@ -90,7 +90,7 @@ def watch(
             "-o",
             help="Also write events here: a .jsonl or .csv file is appended to (a restart keeps "
             "what it holds); beside a .parquet file that exists, the next part is written "
-            "(events.1.parquet, ...).",
+            "(events.1.parquet, ...). Events the file holds already are not written again.",
         ),
     ] = None,
     speed: Annotated[
@@ -351,6 +351,11 @@ def watch_session(
             f"{counted(result.rows, 'state vector')}, {counted(result.events, 'event')} "
             f"({kinds_text(result.by_kind)})."
         )
+        if file_sink is not None and file_sink.skipped:  # a replay, a feed heard again
+            where = escape(str(out)) + (" and its parts" if written != out else "")
+            console.print(
+                f"{counted(file_sink.skipped, 'event')} already in {where}: not written again"
+            )
         for name, n in result.future.items():
             refused = counted(n, "fix", "fixes")
             console.print(f"{refused} from {escape(name)} refused: stamped in the future")

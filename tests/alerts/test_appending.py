@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
 
-from skyfence.alerts.appending import holds_events, next_part, open_appending
+from skyfence.alerts.appending import held_ids, holds_events, next_part, open_appending
 from skyfence.alerts.files import open_sink
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
@@ -84,3 +86,85 @@ def test_appending_to_jsonl_and_csv_writes_the_file_itself(
         sink, written = open_appending(path)
         sink.close()
         assert written == path
+
+
+def replay(path: Path, events: list[Event]) -> int:
+    """One run of `watch -o path` that finds `events`: how many it did not write again."""
+    sink, _ = open_appending(path)
+    sink.write(events[: len(events) // 2])
+    sink.write(events[len(events) // 2 :])
+    sink.close()
+    return sink.skipped
+
+
+def file_ids(path: Path) -> list[str]:
+    if path.suffix == ".jsonl":
+        ids = []
+        for line in path.read_text().splitlines():
+            try:
+                ids.append(json.loads(line)["id"])
+            except ValueError:  # a line cut by a crash
+                continue
+        return ids
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return [row["id"] for row in csv.DictReader(f)]
+
+
+def test_a_replay_writes_only_the_events_the_file_does_not_hold(
+    events: list[Event], tmp_path: Path
+) -> None:
+    """A run that finds the events of an earlier one (a recording replayed, a feed heard again
+    after a restart) writes only the others; ids that repeat within one run are written once."""
+    ids = [e.id for e in events]
+    for name in ("events.jsonl", "events.csv", "events.parquet"):
+        path = tmp_path / name
+        assert replay(path, events[:100]) == 0
+        assert replay(path, events + events[:5]) == 105  # again, and twice within the run
+        if path.suffix == ".parquet":
+            parts = [path, *sorted(tmp_path.glob("events.[0-9]*.parquet"))]
+            held = ds.dataset(parts).to_table(columns=["id"]).column("id").to_pylist()
+        else:
+            held = file_ids(path)
+        assert held == ids, name
+        assert held_ids(path) == set(ids)
+
+
+def test_an_event_on_a_line_cut_by_a_crash_is_written_again_whole(
+    events: list[Event], tmp_path: Path
+) -> None:
+    """The last line cut by a crash (no line end) holds no event: a replay writes it again,
+    whole. A cut line that a restart already ended, among whole lines, costs only itself."""
+    for name in ("events.jsonl", "events.csv"):
+        path = tmp_path / name
+        replay(path, events[:10])
+        text = path.read_bytes()
+        path.write_bytes(text[: text.rstrip(b"\r\n").rfind(b"\n") + 1 + 40])  # line 10 cut
+        assert events[9].id not in held_ids(path) and events[8].id in held_ids(path)
+        assert replay(path, events[:20]) == 9
+        assert file_ids(path)[-11:] == [e.id for e in events[9:20]], name
+        data = path.read_bytes()
+        first = data.index(b"\n") + 1  # a cut line after the first one, ended by a restart
+        path.write_bytes(data[:first] + data[first : first + 40] + b"\n" + data[first:])
+        assert held_ids(path) == {e.id for e in events[:20]}
+
+
+def test_the_ids_of_a_spreadsheet_csv_and_of_a_noisy_file_are_read(
+    events: list[Event], tmp_path: Path
+) -> None:
+    """Excel's "CSV UTF-8": a byte-order mark and CRLF line ends; and files with a byte that
+    is not UTF-8 in a callsign or an id: the ids are still read, the other events written once."""
+    path = tmp_path / "events.csv"
+    replay(path, events[:10])
+    saved = path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    path.write_bytes(b"\xef\xbb\xbf" + saved)
+    assert held_ids(path) == {e.id for e in events[:10]}
+    assert replay(path, events[:20]) == 10
+    assert file_ids(path) == [e.id for e in events[:20]]
+    noisy = tmp_path / "noisy.jsonl"
+    replay(noisy, events[:10])
+    noisy.write_bytes(noisy.read_bytes().replace(b'"callsign": "', b'"callsign": "\xff', 1))
+    assert held_ids(noisy) == {e.id for e in events[:10]}
+    noisy = tmp_path / "noisy.csv"  # Arrow refuses the id column: read by the csv module
+    replay(noisy, events[:10])
+    noisy.write_bytes(noisy.read_bytes().replace(events[0].id.encode(), b"\xff", 1))
+    assert held_ids(noisy) == {"\ufffd", *(e.id for e in events[1:10])}

@@ -40,6 +40,29 @@ def test_a_restarted_watch_appends_to_its_event_file(tmp_path: Path) -> None:
         ]
 
 
+def test_a_recording_replayed_twice_writes_each_event_once(tmp_path: Path) -> None:
+    """The store holds each event once (ids are deterministic), and the event file held the
+    replayed recording's events twice: a second replay of the AFR flight (or a restart that
+    hears a feed again) writes none of them again, in JSONL, CSV or Parquet parts, and says so."""
+    for name in ("events.jsonl", "events.csv", "events.parquet"):
+        out = tmp_path / name
+        for n in range(2):
+            store = tmp_path / f"{name}.{n}.sqlite"  # a store of its own: the file decides
+            run = run_skyfence("watch", *AFR, "--speed", "0", "--store", store, "-o", out)
+            assert run.returncode == 0, run.stderr
+        said = " ".join(run.stdout.split())
+        assert f"6 events already in {out}" in said and "not written again" in said, run.stdout
+        if name.endswith(".jsonl"):
+            ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+        elif name.endswith(".csv"):
+            ids = [row["id"] for row in csv.DictReader(out.read_text().splitlines())]
+        else:
+            parts = [out, *sorted(tmp_path.glob("events.*.parquet"))]
+            assert len(parts) == 2
+            ids = ds.dataset(parts).to_table().column("id").to_pylist()
+        assert len(ids) == len(set(ids)) == 6
+
+
 def test_a_restarted_watch_writes_the_next_parquet_part(tmp_path: Path) -> None:
     """A Parquet file cannot be appended to: `watch -o events.parquet` refused to start once the
     file existed, so a service restarted by systemd stayed down. Each restart now writes the

@@ -60,6 +60,8 @@ def _given_once(command: TyperCommand, ctx: Any, args: list[str]) -> None:
     """An option that takes one value, given twice, is refused: click keeps the last silently,
     so `watch -o a.jsonl -o b.csv` wrote no a.jsonl, and a second `--store` or `--config` hid
     the first. Flags (`--web --no-web`) and repeatable options are not concerned."""
+    if ctx.resilient_parsing:
+        return
     _, _, order = command.make_parser(ctx).parse_args(args=list(args))  # errors: as the parse's
     for param in dict.fromkeys(order):
         if not isinstance(param, TyperOption) or param.multiple or param.is_flag or param.count:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,7 +25,8 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from skyfence.alerts.files import PARQUET_SCHEMA, EventSink, open_sink
+from skyfence.alerts.files import PARQUET_SCHEMA, EventSink, check_event_csv, open_sink
+from skyfence.alerts.registry import output_for
 from skyfence.engine.events import EVENT_COLUMNS, Event
 from skyfence.errors import InputError
 
@@ -33,6 +35,10 @@ PARQUET_MAGIC = b"PAR1"  # the first bytes of every Parquet file, written when i
 
 def is_parquet(path: Path) -> bool:
     return path.suffix.lower() == ".parquet"
+
+
+def is_csv(path: Path) -> bool:
+    return path.suffix.lower() == ".csv"
 
 
 def parquet_parts(path: Path) -> list[Path]:
@@ -106,13 +112,30 @@ class NewEventsOnly:
         self._sink.close()
 
 
-def open_appending(path: Path) -> tuple[NewEventsOnly, Path]:
-    """The sink `watch -o` writes, and the file it writes: `path` itself (a JSONL or CSV file,
-    appended to), or for a Parquet file that exists the next part beside it. The events the
-    file holds are not written again."""
+@dataclass(frozen=True, slots=True)
+class Appending:
+    """Where `watch -o` writes, found before anything is opened or created: `written` is `path`
+    itself (a JSONL or CSV file, appended to), or the next part beside a Parquet file that
+    exists; `held` are the ids of the events the file holds, not written again."""
+
+    path: Path
+    written: Path
+    held: frozenset[str]
+
+    def open(self) -> NewEventsOnly:
+        return NewEventsOnly(open_sink(self.written, append=True), set(self.held))
+
+
+def prepare_appending(path: Path) -> Appending:
+    """Everything `watch -o` refuses (a file type nobody writes, a file that is not events),
+    refused before the run opens anything: a store that then fails to open leaves no empty
+    part behind, restart after restart."""
+    output_for(str(path))
+    if is_csv(path):
+        check_event_csv(path)
     written = next_part(path) if is_parquet(path) else path
     held = held_ids(path)  # before the sink ends a line cut by a crash: that one is not held
-    return NewEventsOnly(open_sink(written, append=True), held), written
+    return Appending(path, written, frozenset(held))
 
 
 def held_ids(path: Path) -> set[str]:

@@ -208,7 +208,7 @@ def watch_session(
     `mqtt` brokers get the events (through the store's outbox) and the live picture.
 
     `metrics` is where to serve `/metrics` and `/healthz` without the map."""
-    from skyfence.alerts.appending import open_appending
+    from skyfence.alerts.appending import prepare_appending
     from skyfence.alerts.mqtt import MqttOutput, parse_mqtt_url
     from skyfence.alerts.notify import AppriseDelivery, parse_destinations
     from skyfence.alerts.outbox import OutboxWorker
@@ -227,16 +227,14 @@ def watch_session(
         destinations = parse_destinations(notify)
         brokers = [parse_mqtt_url(url) for url in mqtt]
         keys = [d.key for d in destinations] + [b.key for b in brokers]  # one outbox row each
-        file_sink = None
-        if out is not None:  # refused first
-            file_sink, written = open_appending(out)
-            if written != out:
-                errors.print(
-                    f"{escape(str(out))} exists, and a Parquet file cannot be appended to: this "
-                    f"run writes its events to {escape(str(written))} (read all the parts as "
-                    "one table: docs/usage.md)",
-                    highlight=False,
-                )
+        appending = prepare_appending(out) if out is not None else None  # refused first
+        if appending is not None and appending.written != out:
+            errors.print(
+                f"{escape(str(out))} exists, and a Parquet file cannot be appended to: this run "
+                f"writes its events to {escape(str(appending.written))} (read all the parts as "
+                "one table: docs/usage.md)",
+                highlight=False,
+            )
         event_store = EventStore(
             store_path,
             webhook_urls=tuple(webhooks),
@@ -244,6 +242,7 @@ def watch_session(
             busy_patience_s=BUSY_PATIENCE_S,  # another program's lock: waited out, said
         )
         sinks: list[EventSink] = [event_store]
+        file_sink = appending.open() if appending is not None else None
         if file_sink is not None:
             sinks.append(file_sink)
     except (RecordingError, ValueError, OSError) as exc:
@@ -351,8 +350,8 @@ def watch_session(
             f"{counted(result.rows, 'state vector')}, {counted(result.events, 'event')} "
             f"({kinds_text(result.by_kind)})."
         )
-        if file_sink is not None and file_sink.skipped:  # a replay, a feed heard again
-            where = escape(str(out)) + (" and its parts" if written != out else "")
+        if appending is not None and file_sink is not None and file_sink.skipped:  # a replay
+            where = escape(str(out)) + (" and its parts" if appending.written != out else "")
             console.print(
                 f"{counted(file_sink.skipped, 'event')} already in {where}: not written again"
             )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from skyfence.alerts.appending import held_ids, holds_events, next_part, open_appending
+from skyfence.alerts.appending import held_ids, holds_events, next_part, prepare_appending
 from skyfence.alerts.files import open_sink
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
@@ -41,10 +41,11 @@ def test_each_run_writes_the_part_after_the_last(events: list[Event], tmp_path: 
     runs = [events[:50], events[50:100], events[100:]]
     written = []
     for run in runs:
-        sink, part = open_appending(path)
+        appending = prepare_appending(path)
+        sink = appending.open()
         sink.write(run)
         sink.close()
-        written.append(part.name)
+        written.append(appending.written.name)
     assert written == ["events.parquet", "events.1.parquet", "events.2.parquet"]
     (tmp_path / "events.1.parquet").rename(tmp_path / "kept.parquet.bak")
     assert next_part(path).name == "events.3.parquet"
@@ -67,7 +68,8 @@ def test_a_part_left_by_a_killed_watch_is_kept_and_the_next_one_written(
     path.write_bytes(whole[: len(whole) // 2])  # the footer is at the end
     cut = path.read_bytes()
     assert not holds_events(path)
-    sink, part = open_appending(path)
+    part = prepare_appending(path).written
+    sink = open_sink(part)
     sink.write(events[:10])
     sink.close()
     assert part.name == "events.1.parquet" and path.read_bytes() == cut
@@ -83,14 +85,12 @@ def test_appending_to_jsonl_and_csv_writes_the_file_itself(
     for name in ("events.jsonl", "events.csv"):
         path = tmp_path / name
         write(path, events[:10])
-        sink, written = open_appending(path)
-        sink.close()
-        assert written == path
+        assert prepare_appending(path).written == path
 
 
 def replay(path: Path, events: list[Event]) -> int:
     """One run of `watch -o path` that finds `events`: how many it did not write again."""
-    sink, _ = open_appending(path)
+    sink = prepare_appending(path).open()
     sink.write(events[: len(events) // 2])
     sink.write(events[len(events) // 2 :])
     sink.close()

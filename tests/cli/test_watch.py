@@ -76,8 +76,13 @@ def test_a_restarted_watch_writes_the_next_parquet_part(tmp_path: Path) -> None:
         assert (f"this run writes its events to {tmp_path / 'events.1.parquet'}" in said) == (
             n == 1
         ), run.stderr
+    damaged = tmp_path / "damaged.sqlite"  # a restart loop on a store that fails to open...
+    damaged.write_text("not a database\n")
+    for _ in range(2):
+        run = run_skyfence("watch", *THY, "--speed", "0", "--store", damaged, "-o", out)
+        assert run.returncode == 2 and "damaged.sqlite" in run.stderr, run.stderr
     parts = [out, *sorted(tmp_path.glob("events.*.parquet"))]  # as docs/usage.md reads them
-    assert [p.name for p in parts] == ["events.parquet", "events.1.parquet"]
+    assert [p.name for p in parts] == ["events.parquet", "events.1.parquet"]  # ...left none
     rows = ds.dataset(parts).to_table().sort_by("time").to_pylist()
     assert [(r["callsign"], r["kind"]) for r in rows] == [
         *[("AFR34ZG", kind) for kind in ("predicted_entry", "entry", "exit") * 2],

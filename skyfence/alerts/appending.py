@@ -142,12 +142,7 @@ def held_ids(path: Path) -> set[str]:
     """The ids of the events an event file holds (a Parquet file: with its parts). A line
     without its line end, cut by a crash, holds none: its event is written again, whole."""
     if is_parquet(path):
-        return {
-            event_id
-            for part in parquet_parts(path)
-            if holds_events(part)
-            for event_id in pq.read_table(part, columns=["id"]).column("id").to_pylist()
-        }
+        return {i for part in parquet_parts(path) if holds_events(part) for i in _part_ids(part)}
     size = _whole_lines(path)
     if size == 0:
         return set()
@@ -159,6 +154,15 @@ def held_ids(path: Path) -> set[str]:
         text = data.to_pybytes().decode("utf-8-sig", errors="replace").splitlines()
         return _jsonl_ids(text) if jsonl else _csv_ids(text)
     return {i for i in ids if i is not None}
+
+
+def _part_ids(part: Path) -> list[str]:
+    """The ids of a Parquet part; none from a damaged page (its events are written again)."""
+    try:
+        ids: list[str] = pq.read_table(part, columns=["id"]).column("id").to_pylist()
+    except (pa.ArrowException, OSError):
+        return []
+    return ids
 
 
 def _whole_lines(path: Path) -> int:

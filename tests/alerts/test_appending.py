@@ -61,7 +61,7 @@ def test_a_part_left_by_a_killed_watch_is_kept_and_the_next_one_written(
 ) -> None:
     """A watch killed while writing Parquet leaves a file without its footer (its events are
     in the store): kept as it is, and the restart writes the next part. A file emptied before
-    its first bytes is kept too."""
+    its first bytes is kept too, and one whose id column cannot be read holds no id."""
     path = tmp_path / "events.parquet"
     write(path, events)
     whole = path.read_bytes()
@@ -77,6 +77,13 @@ def test_a_part_left_by_a_killed_watch_is_kept_and_the_next_one_written(
     empty = tmp_path / "empty.parquet"
     empty.touch()
     assert next_part(empty).name == "empty.1.parquet"
+    damaged = tmp_path / "damaged.parquet"  # a page of the id column overwritten
+    write(damaged, events)
+    data = bytearray(damaged.read_bytes())
+    data[40:4_000] = b"\x55" * len(data[40:4_000])
+    damaged.write_bytes(bytes(data))
+    assert holds_events(damaged) and held_ids(damaged) == set()  # written again: none lost
+    assert prepare_appending(damaged).written.name == "damaged.1.parquet"
 
 
 def test_appending_to_jsonl_and_csv_writes_the_file_itself(

@@ -89,6 +89,10 @@ def test_a_restarted_watch_writes_the_next_parquet_part(tmp_path: Path) -> None:
         ("THY9BP", "suspect_position"),
     ]
 
+    run = run_skyfence("audit", "-z", "demo", AFR[3], "-o", out)  # a whole answer: replaced
+    assert run.returncode == 0, run.stderr
+    assert pq.read_table(out).num_rows == 6 and not (tmp_path / "events.2.parquet").exists()
+
     states = tmp_path / "states.parquet"  # state vectors, as OpenSky writes them: not events
     pq.write_table(pa.table({"icao24": ["393322"], "lat": [43.5], "lon": [1.4]}), states)
     text = tmp_path / "notes.parquet"

@@ -150,7 +150,7 @@ def audit(
         zones: what `load_zones` returned, or what it accepts (`"ukraine"`, a path, a list).
         lookahead_s: look-ahead for every zone, in seconds (default: each zone's own).
         lost_contact_s: seconds without a trusted position, inside a zone, before a
-            `lost_contact` event.
+            `lost_contact` event (> 0).
         since: only state vectors from this time on.
         until: only state vectors before this time.
         format: force the format of recording files (docs/reference/recordings.md).

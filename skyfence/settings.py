@@ -34,20 +34,29 @@ class EngineSettings:
 
     def __post_init__(self) -> None:
         """Refused here, once, for every caller: a NaN look-ahead made `audit` and `watch` hang,
-        and a NaN or negative lost-contact time is a monitor that never reports a loss."""
+        a NaN or negative lost-contact time is a monitor that never reports a loss, and a zero
+        one reported the AFR flight lost between every two fixes (80 lost contacts)."""
         for field in fields(self):
             value = getattr(self, field.name)
             if value is not None:
                 at_most = MAX_LOOKAHEAD_S if field.name == "lookahead_s" else math.inf
-                check_non_negative(field.name, value, at_most)
+                check_non_negative(field.name, value, at_most, positive=field.name in POSITIVE)
 
 
-def check_non_negative(name: str, value: float, at_most: float = math.inf) -> None:
+# the settings that 0 makes meaningless, besides negative values
+POSITIVE = frozenset({"lost_contact_s"})
+
+
+def check_non_negative(
+    name: str, value: float, at_most: float = math.inf, *, positive: bool = False
+) -> None:
     """An InputError naming `name` unless `value` is a finite number >= 0 (NaN, inf and
-    negative durations, speeds and thresholds have no meaning here), and at most `at_most`."""
+    negative durations, speeds and thresholds have no meaning here), and at most `at_most`.
+    `positive`: 0 is refused too."""
     number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or not (math.isfinite(value) and value >= 0):
-        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
+    if not number or not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+        bound = "> 0" if positive else ">= 0"
+        raise InputError(f"{name} must be a finite number {bound}, got {value!r}")
     if value > at_most:
         raise InputError(f"{name} must be at most {at_most:g}, got {value!r}")
 

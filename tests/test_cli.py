@@ -178,6 +178,8 @@ def test_numbers_without_meaning_are_refused_by_flag(tmp_path: Path) -> None:
     for command, flag, value in [
         ("audit", "--lookahead", "nan"),
         ("audit", "--lost-contact", "-5"),
+        ("audit", "--lost-contact", "0"),  # 80 lost contacts on the AFR flight
+        ("watch", "--lost-contact", "0"),
         ("watch", "--speed", "nan"),
         ("watch", "--lookahead", "inf"),
         ("watch", "--unhealthy-after", "-1"),
@@ -186,7 +188,7 @@ def test_numbers_without_meaning_are_refused_by_flag(tmp_path: Path) -> None:
         where = ["-s", frames, "--store", store] if command == "watch" else [frames]
         run = skyfence(command, "-z", "demo", *where, flag, value)
         assert run.returncode == 2, run.stderr
-        refused = f"{flag} must be a finite number >= 0" in run.stderr
+        refused = f"{flag} must be a finite number >" in run.stderr
         assert refused or f"{flag} must be at most 3600, got 36000" in run.stderr, run.stderr
         assert "Traceback" not in run.stderr
     run = skyfence(

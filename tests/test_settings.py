@@ -21,7 +21,8 @@ FRAMES = Path(str(files("skyfence") / "samples" / "af_cdg_tls_2024-07-06.jsonl.g
      ("max_speed_kt", math.nan), ("forget_after_s", -60.0)],
 )  # fmt: skip
 def test_a_nan_infinite_or_negative_setting_is_refused_by_name(field: str, value: float) -> None:
-    with pytest.raises(InputError, match=f"^{field} must be a finite number >= 0, got {value}$"):
+    bound = "> 0" if field == "lost_contact_s" else ">= 0"  # 0 s is no time to lose contact
+    with pytest.raises(InputError, match=f"^{field} must be a finite number {bound}, got {value}$"):
         EngineSettings(**{field: value})
 
 
@@ -31,6 +32,17 @@ def test_a_nan_lookahead_is_refused_before_the_audit_starts() -> None:
     with pytest.raises(InputError, match="lookahead_s must be a finite number >= 0, got nan"):
         skyfence.audit(FRAMES, "demo", lookahead_s=math.nan)
     assert skyfence.audit(FRAMES, "demo", lookahead_s=0.0).num_rows > 0
+
+
+def test_a_lost_contact_time_of_zero_is_refused_by_name() -> None:
+    """`lost_contact_s=0` declared the AFR flight lost between every two fixes (80 lost
+    contacts, with `--lost-contact 0` and `lost-contact = 0` too): a loss needs a time > 0."""
+    for value in (0.0, -0.0):
+        with pytest.raises(InputError, match=r"^lost_contact_s must be a finite number > 0, got"):
+            EngineSettings(lost_contact_s=value)
+        with pytest.raises(InputError, match=r"lost_contact_s must be a finite number > 0"):
+            skyfence.audit(FRAMES, "demo", lost_contact_s=value)
+    assert EngineSettings(lost_contact_s=0.5).lost_contact_s == 0.5
 
 
 def test_a_lookahead_beyond_an_hour_is_refused() -> None:

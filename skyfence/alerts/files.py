@@ -6,7 +6,8 @@ everywhere; `details` is a JSON object in CSV and Parquet.
 
 An audit replaces its file (it is a whole answer); `watch` appends (`append=True`), so a service
 restart keeps the events it wrote before for whoever tails or ingests the file. A Parquet file
-cannot be appended to: an existing one is refused rather than emptied.
+cannot be appended to: an existing one is refused rather than emptied (`watch` writes the
+next part beside it: `skyfence.alerts.appending`).
 """
 
 from __future__ import annotations
@@ -77,16 +78,23 @@ def _csv_header(path: Path) -> list[str]:
         ) from None
 
 
+def check_event_csv(path: Path) -> None:
+    """An InputError unless the file is new, empty or starts with the event header: events are
+    appended only to a file of events."""
+    if path.is_file() and path.stat().st_size > 0:
+        header = _csv_header(path)
+        if header != list(EVENT_COLUMNS):
+            raise InputError(
+                f"{path}: its first line is not skyfence's event header "
+                f"({','.join(EVENT_COLUMNS)}): events are appended only to a file of events; "
+                "give another file"
+            )
+
+
 class CsvSink:
     def __init__(self, path: Path, *, append: bool = False) -> None:
-        if append and path.is_file() and path.stat().st_size > 0:
-            header = _csv_header(path)
-            if header != list(EVENT_COLUMNS):
-                raise InputError(
-                    f"{path}: its first line is not skyfence's event header "
-                    f"({','.join(EVENT_COLUMNS)}): events are appended only to a file of events; "
-                    "give another file"
-                )
+        if append:
+            check_event_csv(path)
         self._file, held = _open_text(path, append)
         self._csv = csv.DictWriter(self._file, fieldnames=EVENT_COLUMNS)
         if not held:  # one header, however many runs append

@@ -9,6 +9,8 @@ one line below. Every command imports what it needs when it runs: `skyfence --he
 from __future__ import annotations
 
 import copy
+import os
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -54,9 +56,51 @@ def _plain(params: list[Any], ctx: Any) -> list[Any]:
     return params
 
 
+def _given_once(command: TyperCommand, ctx: Any, args: list[str]) -> None:
+    """An option that takes one value, given twice, is refused: click keeps the last silently,
+    so `watch -o a.jsonl -o b.csv` wrote no a.jsonl, and a second `--store` or `--config` hid
+    the first. Flags (`--web --no-web`) and repeatable options are not concerned."""
+    if ctx.resilient_parsing:
+        return
+    _, _, order = command.make_parser(ctx).parse_args(args=list(args))  # errors: as the parse's
+    for param in dict.fromkeys(order):
+        if not isinstance(param, TyperOption) or param.multiple or param.is_flag or param.count:
+            continue
+        n = sum(p is param for p in order)
+        if n > 1:  # "Invalid value for '--out' / '-o': given 2 times, ..."
+            raise typer.BadParameter(
+                f"given {n} times, and it takes one value: give it once", ctx, param
+            )
+
+
 class _Command(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:
         return _plain(super().get_params(ctx), ctx)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        _given_once(self, ctx, args)
+        rest = super().parse_args(ctx, args)
+        for param in self.get_params(ctx):
+            if ctx.params.get(param.name) is not None and _names_a_file(param):
+                ctx.params[param.name] = _home(ctx.params[param.name])
+        return rest
+
+
+def _names_a_file(param: Any) -> bool:
+    """A path, or a text that may name a file (`-z FILE|SET`, `-s URL|FILE`: no set name or
+    URL starts with `~`)."""
+    return _word(param) == "PATH" or "FILE" in (param.metavar or "")
+
+
+def _home(value: Any) -> Any:
+    """`~` as the home folder, as a shell reads it: quoted (`--store '~/events.sqlite'`) or
+    from a service file that runs no shell, `--store` was refused for a missing folder `~`
+    and `-o` made one in the working folder."""
+    if isinstance(value, list | tuple):
+        return type(value)(_home(v) for v in value)
+    if isinstance(value, str | Path) and str(value).startswith("~"):
+        return type(value)(os.path.expanduser(value))
+    return value
 
 
 class _Group(TyperGroup):

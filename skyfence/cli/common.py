@@ -43,15 +43,17 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def non_negative_or_fail(flag: str, value: float | None, at_most: float = math.inf) -> None:
-    """A flag's number of seconds (or speed) refused unless finite and >= 0: `--lookahead nan`
-    made audit hang, and `--speed nan` passed a `< 0` test."""
+def non_negative_or_fail(
+    flag: str, value: float | None, at_most: float = math.inf, *, positive: bool = False
+) -> None:
+    """A flag's number of seconds (or speed) refused unless finite and >= 0 (> 0 if
+    `positive`): `--lookahead nan` made audit hang, and `--speed nan` passed a `< 0` test."""
     from skyfence.errors import InputError
     from skyfence.settings import check_non_negative
 
     if value is not None:
         try:
-            check_non_negative(flag, value, at_most)
+            check_non_negative(flag, value, at_most, positive=positive)
         except InputError as exc:
             raise fail(str(exc)) from None
 
@@ -61,7 +63,7 @@ def settings_or_fail(lookahead: float | None, lost_contact: float) -> EngineSett
     from skyfence.settings import MAX_LOOKAHEAD_S, EngineSettings
 
     non_negative_or_fail("--lookahead", lookahead, MAX_LOOKAHEAD_S)
-    non_negative_or_fail("--lost-contact", lost_contact)
+    non_negative_or_fail("--lost-contact", lost_contact, positive=True)
     return EngineSettings(lookahead_s=lookahead, lost_contact_s=lost_contact)
 
 

@@ -19,6 +19,8 @@ def read_config(ctx: typer.Context, path: Path | None) -> Path | None:
     if path is not None:
         from skyfence.config.file import ConfigError, read_watch_config
 
+        path = path.expanduser()  # eager: read before the command's other paths are expanded
+
         try:
             config = read_watch_config(path, ctx.command)
         except ConfigError as exc:

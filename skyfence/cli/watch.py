@@ -21,6 +21,7 @@ from skyfence.cli.common import (
     ZonesOption,
     console,
     default_store,
+    errors,
     fail,
     load_or_fail,
     non_negative_or_fail,
@@ -88,7 +89,8 @@ def watch(
             "--out",
             "-o",
             help="Also write events here: a .jsonl or .csv file is appended to (a restart keeps "
-            "what it holds), a .parquet file must be new.",
+            "what it holds); beside a .parquet file that exists, the next part is written "
+            "(events.1.parquet, ...). Events the file holds already are not written again.",
         ),
     ] = None,
     speed: Annotated[
@@ -206,7 +208,7 @@ def watch_session(
     `mqtt` brokers get the events (through the store's outbox) and the live picture.
 
     `metrics` is where to serve `/metrics` and `/healthz` without the map."""
-    from skyfence.alerts.files import open_sink
+    from skyfence.alerts.appending import prepare_appending
     from skyfence.alerts.mqtt import MqttOutput, parse_mqtt_url
     from skyfence.alerts.notify import AppriseDelivery, parse_destinations
     from skyfence.alerts.outbox import OutboxWorker
@@ -225,7 +227,14 @@ def watch_session(
         destinations = parse_destinations(notify)
         brokers = [parse_mqtt_url(url) for url in mqtt]
         keys = [d.key for d in destinations] + [b.key for b in brokers]  # one outbox row each
-        file_sink = open_sink(out, append=True) if out is not None else None  # refused first
+        appending = prepare_appending(out) if out is not None else None  # refused first
+        if appending is not None and appending.written != out:
+            errors.print(
+                f"{escape(str(out))} exists, and a Parquet file cannot be appended to: this run "
+                f"writes its events to {escape(str(appending.written))} (read all the parts as "
+                "one table: docs/usage.md)",
+                highlight=False,
+            )
         event_store = EventStore(
             store_path,
             webhook_urls=tuple(webhooks),
@@ -233,6 +242,7 @@ def watch_session(
             busy_patience_s=BUSY_PATIENCE_S,  # another program's lock: waited out, said
         )
         sinks: list[EventSink] = [event_store]
+        file_sink = appending.open() if appending is not None else None
         if file_sink is not None:
             sinks.append(file_sink)
     except (RecordingError, ValueError, OSError) as exc:
@@ -340,6 +350,11 @@ def watch_session(
             f"{counted(result.rows, 'state vector')}, {counted(result.events, 'event')} "
             f"({kinds_text(result.by_kind)})."
         )
+        if appending is not None and file_sink is not None and file_sink.skipped:  # a replay
+            where = escape(str(out)) + (" and its parts" if appending.written != out else "")
+            console.print(
+                f"{counted(file_sink.skipped, 'event')} already in {where}: not written again"
+            )
         for name, n in result.future.items():
             refused = counted(n, "fix", "fixes")
             console.print(f"{refused} from {escape(name)} refused: stamped in the future")

@@ -75,7 +75,8 @@ def _number_problems(values: dict[str, Any], keys: dict[str, str], problem: Any)
         if values.get(name) is not None:
             at_most = MAX_LOOKAHEAD_S if name == "lookahead" else math.inf
             try:
-                check_non_negative(keys[name], values[name], at_most)
+                positive = name == "lost_contact"  # as EngineSettings.lost_contact_s
+                check_non_negative(keys[name], values[name], at_most, positive=positive)
             except InputError as exc:
                 problem(name, str(exc))
     for name in ("port", "metrics_port"):

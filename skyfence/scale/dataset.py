@@ -188,11 +188,8 @@ def _file_batches(
     """This worker's rows of each file; the rows it skips, per file, noted in `audited`."""
     for path in files:
         stats = ReadStats()
-        parquet = open_parquet(path, COLUMNS)
+        parquet = open_parquet(path, COLUMNS, REQUIRED, "OpenSky")
         names = parquet.schema_arrow.names
-        missing = [c for c in REQUIRED if c not in names]
-        if missing:
-            raise InputError(f"{path}: missing OpenSky columns {missing}")
         wanted = [c for c in COLUMNS if c in names]
         for batch in _record_batches(parquet, path, wanted):
             if buckets > 1:  # keep this worker's aircraft before converting the columns

@@ -42,15 +42,22 @@ _FALSE = {"false", "0", "f", "no"}
 REPEATED_TEXT = ("icao24", "callsign", "squawk")
 
 
-def open_parquet(path: Path, columns: Iterable[str] = ()) -> pq.ParquetFile:
-    """A Parquet file whose repeated text columns read as dictionaries. A damaged file, or one
+def open_parquet(
+    path: Path, columns: Iterable[str] = (), required: Iterable[str] = (), layout: str = ""
+) -> pq.ParquetFile:
+    """A Parquet file whose repeated text columns read as dictionaries. A damaged file, one
     that names a column of `columns` (those read) twice, which leaves ambiguous which to read,
-    is a RecordingError that names it (pyarrow's own errors do not)."""
+    or one without a column of `required`, is a RecordingError that names it (pyarrow's own
+    errors do not); `layout` ("OpenSky", "traffic") says whose columns are missing."""
     try:
         schema = pq.read_schema(path)
         for name in columns:
             if (count := schema.names.count(name)) > 1:
                 raise RecordingError(path, f"column {name!r} appears {count} times")
+        missing = [name for name in required if name not in schema.names]
+        if missing:
+            whose = f"{layout} columns" if layout else "columns"
+            raise RecordingError(path, f"missing {whose} {missing}")
         repeated = [
             n
             for n in REPEATED_TEXT

@@ -10,6 +10,7 @@ is counted with its reason.
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -98,12 +99,28 @@ def block_label(block: bytes, first_line: int) -> str:
     return f"lines {first_line}-{first_line + lines - 1}"
 
 
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def lf_line_ends(data: bytes) -> bytes:
+    """`data` with each CR that ends a line alone (old Mac files) made an LF, as Python's
+    universal newlines read it; CRLF is left as it is (the parsers drop its CR)."""
+    if b"\r" not in data or _LONE_CR.search(data) is None:
+        return data  # LF or CRLF: one scan, no copy (60 ms per 100 MB of CRLF, 5 of LF)
+    return _LONE_CR.sub(b"\n", data)
+
+
 def numbered_blocks(stream: io.BufferedIOBase, size: int) -> Iterator[tuple[bytes, int]]:
-    """Blocks of complete lines, each with the number of its first line (from 1)."""
+    """Blocks of complete lines, each with the number of its first line (from 1). A line ends
+    with LF, CRLF or CR alone: an SBS log with CR ends was one bad line per block."""
     carry, number = b"", 1
     while True:
         block = stream.read(size)
         buf = carry + block
+        held = b""
+        if block and buf.endswith(b"\r"):  # maybe a CRLF pair cut by the read: decided next
+            buf, held = buf[:-1], b"\r"
+        buf = lf_line_ends(buf)
         if not block:
             cut = len(buf)
         else:
@@ -113,6 +130,6 @@ def numbered_blocks(stream: io.BufferedIOBase, size: int) -> Iterator[tuple[byte
         if cut:
             yield buf[:cut], number
             number += buf.count(b"\n", 0, cut) + (0 if buf[:cut].endswith(b"\n") else 1)
-        carry = buf[cut:]
+        carry = buf[cut:] + held
         if not block:
             return

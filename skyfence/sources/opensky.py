@@ -175,11 +175,8 @@ def _drop_non_utf8(block: bytes) -> tuple[bytes, list[int]]:
 
 
 def read_parquet(path: Path, batch_rows: int, stats: ReadStats) -> Iterator[StateVectors]:
-    pf = open_parquet(path, COLUMNS)
+    pf = open_parquet(path, COLUMNS, REQUIRED, "OpenSky")
     names = pf.schema_arrow.names
-    missing = [c for c in REQUIRED if c not in names]
-    if missing:
-        raise RecordingError(path, f"missing columns {missing}")
     start = 0
     for batch in pf.iter_batches(batch_size=batch_rows, columns=[c for c in COLUMNS if c in names]):
         yield to_state_vectors(batch, stats, f"rows {start}-{start + batch.num_rows - 1}")

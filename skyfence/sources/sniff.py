@@ -28,6 +28,7 @@ _COLUMNS_ORIENT = re.compile(rb'^\{\s*"[^"]*"\s*:\s*\{')
 _OPENSKY = {"time", "icao24", "lat", "lon"}
 _AVR = re.compile(rb"^[*:@%<][0-9A-Fa-f]{4,}\s*;")  # raw frames, one per line
 _SBS = re.compile(rb"^(MSG|SEL|ID|AIR|STA|CLK),")  # BaseStation lines
+_LINE_END = re.compile(rb"\r\n?|\n")
 _TRAFFIC = {"icao24", "latitude", "longitude"}
 _BEAST = (b"1", b"2", b"3", b"4")
 _BEAST_PARTIAL_MAX = 48  # a long message with every byte escaped: the most a cut can leave
@@ -126,8 +127,8 @@ def _line_format(pattern: re.Pattern[bytes], text: bytes) -> bool:
     starts wherever the stream is, often mid-line (that part line is then counted malformed)."""
     if pattern.match(text):
         return True
-    _, newline, rest = text.partition(b"\n")
-    return bool(newline) and bool(pattern.match(rest))
+    parts = _LINE_END.split(text, maxsplit=1)  # LF, CRLF or CR alone (old Mac files)
+    return len(parts) == 2 and bool(pattern.match(parts[1]))
 
 
 def _json_object(head: Head) -> bool:

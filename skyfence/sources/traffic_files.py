@@ -153,11 +153,8 @@ def _read_columns_orient(path: Path, batch_rows: int, stats: ReadStats) -> Itera
 
 def read_parquet(path: Path, batch_rows: int, stats: ReadStats) -> Iterator[StateVectors]:
     """traffic Parquet, read by batches of row groups so memory stays bounded."""
-    pf = open_parquet(path, SCHEMA.names)
+    pf = open_parquet(path, SCHEMA.names, REQUIRED, "traffic")
     names = pf.schema_arrow.names
-    missing = [c for c in REQUIRED if c not in names]
-    if missing:
-        raise RecordingError(path, f"missing columns {missing}")
     wanted = [f.name for f in SCHEMA if f.name in names]
     start = 0
     for batch in pf.iter_batches(batch_size=batch_rows, columns=wanted):

@@ -123,7 +123,15 @@ metrics-port = 9108
         check_watch_config(path, watch_command())
     assert raised.value.problems == [
         "line 2: speed must be a finite number >= 0, got nan",
-        "line 3: lost-contact must be a finite number >= 0, got -5.0",
+        "line 3: lost-contact must be a finite number > 0, got -5.0",
         "line 4: lookahead must be at most 3600, got 36000.0",
         "line 6: port must be a port number 0-65535, got 70000",
     ]
+
+
+def test_a_lost_contact_time_of_zero_is_found_with_its_line(tmp_path: Path) -> None:
+    """`lost-contact = 0` passed, and declared the AFR flight lost between every two fixes."""
+    path = write(tmp_path, 'zones = ["demo"]\nlost-contact = 0\n')
+    with pytest.raises(ConfigError) as raised:
+        check_watch_config(path, watch_command())
+    assert raised.value.problems == ["line 2: lost-contact must be a finite number > 0, got 0.0"]

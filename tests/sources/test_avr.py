@@ -153,6 +153,20 @@ def test_a_bad_avr_line_is_named_by_its_line(beast: BeastFrames, tmp_path: Path)
     ]
 
 
+def test_a_capture_with_cr_line_ends_reads_as_with_lf(beast: BeastFrames, tmp_path: Path) -> None:
+    """The real capture as '@' lines ended by CR alone (an old Mac's text file): the same state
+    vectors as with LF, not one bad line."""
+    runs = []
+    for name, end in (("lf.avr", "\n"), ("cr.avr", "\r")):
+        path = tmp_path / name
+        path.write_bytes((end.join(avr_lines(beast, "@")) + end).encode())
+        stats = ReadStats()
+        runs.append(StateVectors.concat(list(read_avr_file(path, 100_000, stats, RECEIVER))))
+        assert stats.rows_read == 239 and stats.rows_skipped == 0, stats.problems
+    assert len(runs[0]) > 0
+    assert_same(runs[1], runs[0])
+
+
 def test_read_avr_file_without_timestamps(beast: BeastFrames, tmp_path: Path) -> None:
     """Plain '*' lines carry no time: counted as skipped, not given an invented one."""
     path = tmp_path / "plain.avr.gz"

@@ -86,3 +86,23 @@ def test_a_column_named_twice_is_refused_naming_it(samples: Path, tmp_path: Path
     pq.write_table(table, tmp_path / "joined.parquet")
     with pytest.raises(RecordingError, match=r"joined\.parquet: column 'callsign' appears 2 times"):
         list(read_recording(tmp_path / "joined.parquet"))
+
+
+def test_a_parquet_file_without_a_required_column_is_refused_naming_its_layout(
+    samples: Path, tmp_path: Path
+) -> None:
+    """The OpenSky and traffic readers and a folder's workers each checked their required
+    columns, in words of their own ("missing columns", "missing OpenSky columns"): one check
+    (`open_parquet`), one wording, which names the layout (tests/scale for the folder)."""
+    flight = StateVectors.concat(list(read_recording(samples / "rs1090/full_flight_short.jsonl")))
+    table = opensky_table(flight)
+    pq.write_table(table.drop_columns(["icao24"]), tmp_path / "opensky.parquet")
+    with pytest.raises(RecordingError, match=r"y\.parquet: missing OpenSky columns \['icao24'\]$"):
+        list(read_recording(tmp_path / "opensky.parquet", format="opensky-parquet"))
+    traffic_names = {"time": "timestamp", "lat": "latitude", "lon": "longitude"}
+    traffic = table.rename_columns([traffic_names.get(n, n) for n in table.column_names])
+    pq.write_table(traffic.drop_columns(["latitude"]), tmp_path / "traffic.parquet")
+    with pytest.raises(
+        RecordingError, match=r"c\.parquet: missing traffic columns \['latitude'\]$"
+    ):
+        list(read_recording(tmp_path / "traffic.parquet", format="traffic-parquet"))

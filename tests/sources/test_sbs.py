@@ -266,6 +266,37 @@ def test_a_bad_sbs_line_is_named_by_its_line_not_its_block(
     assert stats.rows_skipped == len(damage)
 
 
+def test_cr_lf_and_crlf_line_ends_read_alike(
+    feed: tuple[list[str], list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    """A BaseStation log exported on an old Mac ends its lines with CR alone: each block of the
+    reader was one bad line. The real feed with CR, LF and CRLF ends (a damaged line in it,
+    blocks of ~256 KiB) gives the same state vectors and names the damaged line alike; the
+    format is found from content for each, and for a capture starting mid-line too."""
+    from skyfence.sources.recordings import detect_format, read_recording
+
+    lines = list(feed[0])
+    lines.insert(6_999, "hello world")  # line 7,000
+    got = {}
+    for name, end in (("lf", "\n"), ("cr", "\r"), ("crlf", "\r\n")):
+        path = tmp_path / f"feed_{name}.log"
+        path.write_bytes((end.join(lines) + end).encode())
+        assert detect_format(path) == "sbs"
+        stats = ReadStats()
+        got[name] = StateVectors.concat(list(read_sbs_file(path, 2_000, stats)))
+        assert stats.problems == ["line 7000: not an SBS line (MSG, SEL, ID, AIR, STA, CLK)"]
+        assert stats.rows_read == len(lines) and stats.rows_skipped == 1
+        cut = tmp_path / f"cut_{name}.log"  # `nc HOST 30003 > file`: its first line a part
+        cut.write_bytes(path.read_bytes()[20:])
+        assert detect_format(cut) == "sbs"
+    got["whole"] = StateVectors.concat(list(read_recording(tmp_path / "feed_cr.log")))
+    # rows of different aircraft at the same second may come out in another order per block
+    got = {k: v.take(np.lexsort((v.icao24, v.t_s))) for k, v in got.items()}
+    assert len(got["lf"]) > 5_000
+    for name in ("cr", "crlf", "whole"):
+        assert_same(got[name], got["lf"])
+
+
 def test_sbs_local_time(feed: tuple[list[str], list[dict[str, Any]]]) -> None:
     utc, _ = parse_sbs(feed[0][:50])
     local, _ = parse_sbs(feed[0][:50], utc_offset_s=3600.0)

@@ -12,7 +12,7 @@ import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -294,35 +294,44 @@ class Engine:
 
     def _with_virtual_rows(self, fx: Fixes) -> Fixes:
         """Prepend each aircraft's last trusted fix from earlier batches as a virtual row."""
+        ordered = _sorted(fx.icao24, fx.t_s)  # as the engine makes them
+        starts = np.flatnonzero(np.append(True, fx.icao24[1:] != fx.icao24[:-1]))
+        aircraft = fx.icao24[starts] if ordered else np.unique(fx.icao24)
         v: list[TrustedFix] = []
-        known: list[int] = []
-        for a in np.unique(fx.icao24).tolist():  # once per aircraft
+        at: list[int] = []
+        for g, a in enumerate(aircraft.tolist()):  # once per aircraft
             last = self.last_trusted.get(a)
             if last is not None:
                 v.append(last)
-                known.append(a)
+                at.append(g)
         if not v:
             return fx
-        addresses = np.array(known, dtype=np.uint32)
+        addresses = aircraft[at]
         numbers = np.array(
             [(c.t_s, c.lat, c.lon, c.alt_ft, c.gs_kt, c.track_deg, c.vrate_fpm) for c in v],
             np.float64,
         )
-        merged = Fixes(
-            np.concatenate([numbers[:, 0], fx.t_s]),
-            np.concatenate([numbers[:, 1], fx.lat]),
-            np.concatenate([numbers[:, 2], fx.lon]),
-            np.concatenate([numbers[:, 3], fx.alt_ft]),
-            np.concatenate([numbers[:, 4], fx.gs_kt]),
-            np.concatenate([numbers[:, 5], fx.track_deg]),
-            np.concatenate([numbers[:, 6], fx.vrate_fpm]),
-            np.concatenate([addresses, fx.icao24]),
-            np.concatenate([np.array([c.callsign for c in v], fx.callsign.dtype), fx.callsign]),
-            np.concatenate([country_of(addresses).astype("U2"), fx.country]),
-            np.concatenate([np.ones(len(v), bool), fx.virtual]),
+        virtual = (
+            *numbers.T,
+            addresses,
+            np.array([c.callsign for c in v], fx.callsign.dtype),
+            country_of(addresses).astype("U2"),
+            np.ones(len(v), bool),
         )
-        order = np.lexsort((~merged.virtual, merged.t_s, merged.icao24))
-        return Fixes(*(getattr(merged, name)[order] for name in Fixes.__slots__))
+        first = starts[at]
+        if not (ordered and np.all(numbers[:, 0] <= fx.t_s[first])):
+            return _merged(fx, virtual)  # not seen: a virtual row after a real one
+        # each goes first in its aircraft's rows (where the sort in `_merged` puts it)
+        rows = first + np.arange(len(v))
+        real = np.ones(len(fx) + len(v), bool)
+        real[rows] = False
+        columns = []
+        for name, extra in zip(Fixes.__slots__, virtual, strict=True):
+            column = getattr(fx, name)
+            out = np.empty(len(real), np.result_type(extra, column))
+            out[rows], out[real] = extra, column
+            columns.append(out)
+        return Fixes(*columns)
 
     def _carry(self, fx: Fixes, w: Walk) -> None:
         """Remember, per aircraft and per (aircraft, zone), what the next batch needs. The
@@ -399,6 +408,18 @@ class Engine:
         for e in events:
             self.stats.events[e.kind] = self.stats.events.get(e.kind, 0) + 1
         return sorted(events, key=Event.sort_key)
+
+
+def _merged(fx: Fixes, virtual: tuple[npt.NDArray[Any], ...]) -> Fixes:
+    """The virtual rows and the batch's, sorted by (aircraft, time), a virtual row first."""
+    merged = Fixes(
+        *(
+            np.concatenate([extra, getattr(fx, name)])
+            for name, extra in zip(Fixes.__slots__, virtual, strict=True)
+        )
+    )
+    order = np.lexsort((~merged.virtual, merged.t_s, merged.icao24))
+    return Fixes(*(getattr(merged, name)[order] for name in Fixes.__slots__))
 
 
 def _after_long_silence(

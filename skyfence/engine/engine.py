@@ -29,7 +29,14 @@ from skyfence.engine.reports import (
     warning_events,
     withdrawn_event,
 )
-from skyfence.engine.transitions import TrustedFix, Walk, ZoneTrack, walk, with_exit_rows
+from skyfence.engine.transitions import (
+    TrustedFix,
+    Walk,
+    ZoneTrack,
+    track_of,
+    walk,
+    with_exit_rows,
+)
 from skyfence.engine.zoneset import ZoneSet
 from skyfence.schema import StateVectors, take_rows
 from skyfence.settings import EngineSettings
@@ -388,7 +395,7 @@ class Engine:
             strict=True,
         ):
             key = (addresses[g], zones[g])
-            track = self.tracks.setdefault(key, ZoneTrack())
+            track = track_of(self.tracks, key)
             track.inside = inside
             if has_in:
                 track.last_in = Point4(*in_point)

@@ -17,7 +17,7 @@ from skyfence.engine.containment import Fixes, lateral_zones
 from skyfence.engine.crossing import Point4, crossing_points
 from skyfence.engine.events import Event, EventKind, iso_time
 from skyfence.engine.prediction import Predictions
-from skyfence.engine.transitions import TrustedFix, Walk, ZoneTrack, point_of
+from skyfence.engine.transitions import TrustedFix, Walk, ZoneTrack, point_of, track_of
 from skyfence.engine.zoneset import ZoneSet
 from skyfence.schema import StateVectors, icao24_hex
 from skyfence.settings import EngineSettings
@@ -125,7 +125,7 @@ def transition_events(
         last = TrustedFix(t_s, lat, lon, alt_ft, 0.0, 0.0, 0.0, callsign)
         events.append(lost_event(zs, settings, address, z, last, country))
     for key, t in latest_entry.items():  # for the exit's time inside, batches later
-        tracks.setdefault(key, ZoneTrack()).entered_s = t
+        track_of(tracks, key).entered_s = t
     return events
 
 
@@ -261,7 +261,7 @@ def warning_events(
         t[last].tolist(),
         strict=True,
     ):
-        tracks.setdefault(key_of, ZoneTrack()).last_warning_s = t_warning
+        track_of(tracks, key_of).last_warning_s = t_warning
     return events
 
 

@@ -23,7 +23,7 @@ from skyfence.engine.events import Event
 from skyfence.engine.prediction import predict
 from skyfence.engine.reports import (
     fix_points,
-    lost_event,
+    lost_events,
     suspect_events,
     transition_events,
     warning_events,
@@ -241,10 +241,11 @@ class Engine:
                 track.lost = True
                 lost.append((address, zone, last))
         countries = country_of(np.array([a for a, _, _ in lost], np.uint32)).tolist()
-        return [
-            lost_event(self.zones, self.settings, address, zone, last, country)
-            for (address, zone, last), country in zip(lost, countries, strict=True)
-        ]
+        return lost_events(
+            self.zones,
+            self.settings,
+            [(a, z, last, c) for (a, z, last), c in zip(lost, countries, strict=True)],
+        )
 
     def _forget(self, addresses: list[int]) -> list[Event]:
         """Drop aircraft unheard for long: they start afresh if they come back. Contact lost

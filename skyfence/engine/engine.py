@@ -8,7 +8,6 @@ older than one already seen is dropped as stale.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -287,17 +286,23 @@ class Engine:
         start[1:] = icao24[1:] != icao24[:-1]
         # an empty fixed-width string starts with code point 0: test that, not the strings
         given = callsign.view(np.uint32).reshape(n, -1)[:, 0] != 0 if n else start
-        filled = take_rows(
-            callsign, np.maximum.accumulate(np.where(given | start, np.arange(n), 0))
-        )
+        if (given | start).all():  # as in OpenSky's state vectors: nothing to fill in
+            filled = callsign.copy()
+        else:
+            at = np.maximum.accumulate(np.where(given | start, np.arange(n), 0))
+            filled = take_rows(callsign, at)
         bounds = np.append(np.flatnonzero(start), n)
-        for lo, hi in itertools.pairwise(bounds.tolist()):  # once per aircraft
-            address = int(icao24[lo])
-            if not given[lo] and address in self.callsigns:  # carried until it says one
+        addresses = icao24[bounds[:-1]].tolist()
+        for lo, hi, address, says in zip(  # once per aircraft
+            bounds[:-1].tolist(), bounds[1:].tolist(), addresses, given[bounds[:-1]].tolist(),
+            strict=True,
+        ):  # fmt: skip
+            if not says and address in self.callsigns:  # carried until it says one
                 own = lo + np.flatnonzero(given[lo:hi])
                 filled[lo : own[0] if len(own) else hi] = self.callsigns[address]
-            if filled[hi - 1]:
-                self.callsigns[address] = str(filled[hi - 1])
+        for address, last in zip(addresses, filled[bounds[1:] - 1].tolist(), strict=True):
+            if last:
+                self.callsigns[address] = last
         return filled
 
     def _with_virtual_rows(self, fx: Fixes) -> Fixes:

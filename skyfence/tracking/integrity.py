@@ -225,15 +225,24 @@ def _fixes(
     same = (lat == prev_lat) & (lon == prev_lon)
     run_start = np.maximum.accumulate(np.where(same, -1, np.arange(n)))
     carried_same = np.array([s.same_since_s for s in carried], np.float64)
-    run_t0 = aircraft.carried_or(run_start, t_fix, carried_same)
+    # when each run of the same coordinates began: needed only where a position may be
+    # frozen (the same again, with its own time), and at each aircraft's last row
+    maybe = np.flatnonzero(same & own)
+    at = np.concatenate([maybe, aircraft.ends])
+    group = aircraft.group[at]
+    run_t0 = np.where(
+        run_start[at] >= aircraft.starts[group],
+        t_fix[np.maximum(run_start[at], 0)],
+        carried_same[group],
+    )
+    frozen = np.zeros(n, bool)
+    t0, t = run_t0[: len(maybe)], t_fix[maybe]
     with np.errstate(invalid="ignore"):
-        frozen = (
-            fresh
-            & same
-            & (t_fix > prev_t)
-            & own
-            & ~on_ground
-            & (gs_kt * KT_MS * (t_fix - run_t0) > NOISE_M)
+        frozen[maybe] = (
+            fresh[maybe]
+            & (t > prev_t[maybe])
+            & ~on_ground[maybe]
+            & (gs_kt[maybe] * KT_MS * (t - t0) > NOISE_M)
         )
     fresh &= ~same
     fresh |= frozen
@@ -250,7 +259,7 @@ def _fixes(
     last_ground = aircraft.carried_or(ground_at, t_s, carried_ground)
     ends = aircraft.ends
     for seen, t_end, same_since, ground in zip(  # once per aircraft
-        carried, t_fix[ends].tolist(), run_t0[ends].tolist(), last_ground[ends].tolist(),
+        carried, t_fix[ends].tolist(), run_t0[len(maybe) :].tolist(), last_ground[ends].tolist(),
         strict=True,
     ):  # fmt: skip
         seen.last_seen_s = max(seen.last_seen_s, t_end)

@@ -252,10 +252,15 @@ class Engine:
         One pass over the tracks for all of them: a pass each made a long history quadratic."""
         if not addresses:
             return []
-        keys: dict[int, list[tuple[int, int]]] = {a: [] for a in addresses}
-        for key in self.tracks:
-            if key[0] in keys:
-                keys[key[0]].append(key)
+        n_zones = len(self.zones.zones)
+        keys: dict[int, list[tuple[int, int]]]
+        if len(addresses) * n_zones < len(self.tracks):  # fewer look-ups than tracks
+            keys = {a: [(a, z) for z in range(n_zones) if (a, z) in self.tracks] for a in addresses}
+        else:
+            keys = {a: [] for a in addresses}
+            for key in self.tracks:
+                if key[0] in keys:
+                    keys[key[0]].append(key)
         events = self._lost_contacts(math.inf, [key for tracks in keys.values() for key in tracks])
         for address, tracks in keys.items():
             self.integrity.pop(address, None)

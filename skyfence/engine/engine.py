@@ -249,7 +249,8 @@ class Engine:
     def _forget(self, addresses: list[int]) -> list[Event]:
         """Drop aircraft unheard for long: they start afresh if they come back. Contact lost
         inside a zone is reported first, whether the clock or the aircraft's return shows it.
-        One pass over the tracks for all of them: a pass each made a long history quadratic."""
+        One pass over the tracks for all of them (a pass each made a long history quadratic),
+        or for a few of them a look-up of each of their (aircraft, zone) keys."""
         if not addresses:
             return []
         n_zones = len(self.zones.zones)
@@ -336,11 +337,10 @@ class Engine:
             country_of(addresses).astype("U2"),
             np.ones(len(v), bool),
         )
-        first = starts[at]
-        if not (ordered and np.all(numbers[:, 0] <= fx.t_s[first])):
+        if not ordered or not np.all(numbers[:, 0] <= fx.t_s[starts[at]]):
             return _merged(fx, virtual)  # not seen: a virtual row after a real one
         # each goes first in its aircraft's rows (where the sort in `_merged` puts it)
-        rows = first + np.arange(len(v))
+        rows = starts[at] + np.arange(len(v))
         real = np.ones(len(fx) + len(v), bool)
         real[rows] = False
         columns = []

@@ -79,7 +79,7 @@ def evaluate(zs: ZoneSet, fx: Fixes, settings: EngineSettings) -> PairTable:
     vertical_clear = ~whole_band & ((alt < floor - hv) | (alt > ceiling + hv))
 
     active = zs.active_at(z, fx.t_s[p])
-    applies = applicability(zs, z, fx.icao24[p], fx.callsign[p], fx.country[p])
+    applies = applicability(zs, z, p, fx.icao24, fx.callsign, fx.country)
     inside = lateral & vertical & active & applies
     clear = ~inside & (~in_release | vertical_clear | ~active | ~applies)
     return PairTable(p.astype(np.int64), z, inside, clear, applies)
@@ -107,19 +107,22 @@ def lateral_zones(zs: ZoneSet, lon: F64, lat: F64) -> list[list[int]]:
 def applicability(
     zs: ZoneSet,
     zone: npt.NDArray[np.int32],
+    fix: npt.NDArray[np.int64],
     icao24: npt.NDArray[np.uint32],
     callsign: npt.NDArray[np.str_],
     country: npt.NDArray[np.str_],
 ) -> BOOL:
-    """Whether each zone binds each aircraft; zones without rules bind everyone at no cost."""
+    """Whether zone[i] binds the aircraft of row fix[i] of the columns; zones without rules
+    bind everyone at no cost (the columns are gathered only for zones with rules)."""
     applies = np.ones(len(zone), bool)
     rule_rows = np.flatnonzero(zs.has_rules[zone])
     for z, rows in by_zone(zone, rule_rows):
         spec = zs.zones[z]
+        k = fix[rows]
         if spec.applies_to is not None:
-            applies[rows] = _member(spec.applies_to, icao24[rows], callsign[rows], country[rows])
+            applies[rows] = _member(spec.applies_to, icao24[k], callsign[k], country[k])
         if not spec.exempt.is_empty:
-            applies[rows] &= ~_member(spec.exempt, icao24[rows], callsign[rows], country[rows])
+            applies[rows] &= ~_member(spec.exempt, icao24[k], callsign[k], country[k])
     return applies
 
 

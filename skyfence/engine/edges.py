@@ -17,7 +17,7 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from skyfence.arrays import F64, I64
+from skyfence.arrays import BOOL, F64, I64
 
 EDGES_PER_CELL = 4
 
@@ -102,15 +102,15 @@ class EdgeCells:
     first_cell: I64  # of each zone, in the flattened cells of every zone
     start: I64  # entries of cell c: start[c]:start[c + 1]
     edge: I64  # per entry: the edge ...
-    col: I64  # ... and the lowest cell its box covers, column and row
-    row: I64
-    box: F64  # per edge: x_lo, y_lo, x_hi, y_hi
+    low_col: BOOL  # ... and whether its cell is the lowest its box covers, in x and in y
+    low_row: BOOL
+    box: F64  # rows x_lo, y_lo, x_hi, y_hi; a column per edge (each row gathers contiguously)
 
     @classmethod
     def build(
         cls, n_zones: int, zone: npt.NDArray[np.int32], x0: F64, y0: F64, x1: F64, y1: F64
     ) -> EdgeCells:
-        box = np.column_stack(
+        box = np.stack(
             [np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)]
         )
         count = np.bincount(zone, minlength=n_zones)
@@ -118,10 +118,10 @@ class EdgeCells:
         side = np.where(count > 0, np.maximum(side, 1), 0)
         x_min, y_min = np.full(n_zones, np.inf), np.full(n_zones, np.inf)
         x_max, y_max = np.full(n_zones, -np.inf), np.full(n_zones, -np.inf)
-        np.minimum.at(x_min, zone, box[:, 0])
-        np.minimum.at(y_min, zone, box[:, 1])
-        np.maximum.at(x_max, zone, box[:, 2])
-        np.maximum.at(y_max, zone, box[:, 3])
+        np.minimum.at(x_min, zone, box[0])
+        np.minimum.at(y_min, zone, box[1])
+        np.maximum.at(x_max, zone, box[2])
+        np.maximum.at(y_max, zone, box[3])
         with np.errstate(invalid="ignore"):
             cell_w = np.where(count > 0, (x_max - x_min) / np.maximum(side, 1), 1.0)
             cell_h = np.where(count > 0, (y_max - y_min) / np.maximum(side, 1), 1.0)
@@ -130,7 +130,7 @@ class EdgeCells:
         first_cell = np.concatenate([[0], np.cumsum(side * side)]).astype(np.int64)
         frame = (side, x_min, y_min, x_max, y_max, cell_w, cell_h)
         z = zone.astype(np.int64)
-        edge, col, row, col_lo, row_lo = _expand(np.arange(len(z)), *_cell_range(frame, z, box))
+        edge, col, row, low_col, low_row = _expand(np.arange(len(z)), *_cell_range(frame, z, *box))
         cell = first_cell[z[edge]] + row * side[z[edge]] + col
         order = np.argsort(cell, kind="stable")
         start = np.searchsorted(cell[order], np.arange(first_cell[-1] + 1)).astype(np.int64)
@@ -145,8 +145,8 @@ class EdgeCells:
             first_cell,
             start,
             edge[order],
-            col_lo[order],
-            row_lo[order],
+            low_col[order],
+            low_row[order],
             box,
         )
 
@@ -155,9 +155,7 @@ class EdgeCells:
     ) -> tuple[I64, I64]:
         """(segment, edge) pairs of the same zone whose boxes meet."""
         z = zone.astype(np.int64)
-        box = np.column_stack(
-            [np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)]
-        )
+        box = np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)
         frame = (
             self.side,
             self.x_min,
@@ -167,63 +165,67 @@ class EdgeCells:
             self.cell_w,
             self.cell_h,
         )
-        seg, col, row, seg_col, seg_row = _expand(np.arange(len(z)), *_cell_range(frame, z, box))
+        seg, col, row, low_col, low_row = _expand(np.arange(len(z)), *_cell_range(frame, z, *box))
         zs = z[seg]
         cell = self.first_cell[zs] + row * self.side[zs] + col
-        lo, hi = self.start[cell], self.start[cell + 1]
-        per = hi - lo
-        seg, col, row = np.repeat(seg, per), np.repeat(col, per), np.repeat(row, per)
-        seg_col, seg_row = np.repeat(seg_col, per), np.repeat(seg_row, per)
-        at = np.repeat(lo - (np.cumsum(per) - per), per) + np.arange(len(seg))
-        edge = self.edge[at]
-        once = col == np.maximum(seg_col, self.col[at])
-        once &= row == np.maximum(seg_row, self.row[at])
-        eb, sb = self.box[edge], box[seg]
-        meet = (eb[:, 0] <= sb[:, 2]) & (eb[:, 2] >= sb[:, 0])
-        meet &= (eb[:, 1] <= sb[:, 3]) & (eb[:, 3] >= sb[:, 1])
+        lo = self.start[cell]
+        per = self.start[cell + 1] - lo
+        at = np.repeat(lo - (np.cumsum(per) - per), per) + np.arange(int(per.sum()))
+        # both boxes cover this cell, so the lowest cell both cover is this one in x unless
+        # both boxes start left of it (and in y unless both start below it)
+        once = np.repeat(low_col, per) | self.low_col[at]
+        once &= np.repeat(low_row, per) | self.low_row[at]
+        seg, edge = np.repeat(seg, per), self.edge[at]
+        x_lo, y_lo, x_hi, y_hi = box
+        meet = (self.box[0][edge] <= x_hi[seg]) & (self.box[2][edge] >= x_lo[seg])
+        meet &= (self.box[1][edge] <= y_hi[seg]) & (self.box[3][edge] >= y_lo[seg])
         keep = once & meet
         return seg[keep], edge[keep]
 
 
 def _cell_range(
-    frame: tuple[I64, F64, F64, F64, F64, F64, F64], z: I64, box: F64
+    frame: tuple[I64, F64, F64, F64, F64, F64, F64],
+    z: I64,
+    x_lo: F64,
+    y_lo: F64,
+    x_hi: F64,
+    y_hi: F64,
 ) -> tuple[I64, I64, I64, I64]:
-    """The columns and rows of zone z's grid that each box (x_lo, y_lo, x_hi, y_hi) covers,
-    clipped to the grid (an edge on the box's far side falls in the last cell); none
-    (hi < lo) when it misses the grid's box."""
+    """The columns and rows of zone z's grid that each box covers, clipped to the grid (an
+    edge on the box's far side falls in the last cell); none (hi < lo) when it misses the
+    grid's box."""
     side, x_min, y_min, x_max, y_max, cell_w, cell_h = frame
     g = side[z] - 1
     x0, y0 = x_min[z], y_min[z]
     with np.errstate(invalid="ignore"):
         # NaN fails every comparison, so a box with one misses
-        hit = (box[:, 2] >= x0) & (box[:, 0] <= x_max[z])
-        hit &= (box[:, 3] >= y0) & (box[:, 1] <= y_max[z])
-        hit &= (box[:, 0] <= box[:, 2]) & (box[:, 1] <= box[:, 3]) & (g >= 0)
-    columns = np.where(hit[:, None], box[:, [0, 2]], x0[:, None])
-    rows = np.where(hit[:, None], box[:, [1, 3]], y0[:, None])
-    c = np.clip(np.floor((columns - x0[:, None]) / cell_w[z][:, None]), 0, g[:, None])
-    r = np.clip(np.floor((rows - y0[:, None]) / cell_h[z][:, None]), 0, g[:, None])
-    c, r = c.astype(np.int64), r.astype(np.int64)
-    lo, none = np.zeros(len(z), np.int64), np.full(len(z), -1, np.int64)
+        hit = (x_hi >= x0) & (x_lo <= x_max[z])
+        hit &= (y_hi >= y0) & (y_lo <= y_max[z])
+        hit &= (x_lo <= x_hi) & (y_lo <= y_hi) & (g >= 0)
+    w, h = cell_w[z], cell_h[z]
+
+    def cells(lo: F64, origin: F64, size: F64) -> I64:
+        at = np.floor((np.where(hit, lo, origin) - origin) / size)
+        return np.clip(at, 0, g).astype(np.int64)
+
+    none = np.int64(-1)
     return (
-        np.where(hit, c[:, 0], lo),
-        np.where(hit, r[:, 0], lo),
-        np.where(hit, c[:, 1], none),
-        np.where(hit, r[:, 1], none),
+        np.where(hit, cells(x_lo, x0, w), 0),
+        np.where(hit, cells(y_lo, y0, h), 0),
+        np.where(hit, cells(x_hi, x0, w), none),
+        np.where(hit, cells(y_hi, y0, h), none),
     )
 
 
 def _expand(
     item: I64, c_lo: I64, r_lo: I64, c_hi: I64, r_hi: I64
-) -> tuple[I64, I64, I64, I64, I64]:
-    """One row per (item, covered cell): item, column, row, and the item's lowest column and
-    row."""
+) -> tuple[I64, I64, I64, BOOL, BOOL]:
+    """One row per (item, covered cell): item, column, row, and whether the cell is the
+    item's lowest column and row."""
     n_col = np.maximum(c_hi - c_lo + 1, 0)
     n_row = np.maximum(r_hi - r_lo + 1, 0)
     count = n_col * n_row
     rep = np.repeat(np.arange(len(item)), count)
     j = np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count)
-    width = n_col[rep]
-    col = c_lo[rep] + j % np.maximum(width, 1)
-    row = r_lo[rep] + j // np.maximum(width, 1)
-    return item[rep], col, row, c_lo[rep], r_lo[rep]
+    down, across = np.divmod(j, np.maximum(n_col[rep], 1))
+    return item[rep], c_lo[rep] + across, r_lo[rep] + down, across == 0, down == 0

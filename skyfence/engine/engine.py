@@ -8,11 +8,10 @@ older than one already seen is dropped as stale.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -23,13 +22,20 @@ from skyfence.engine.events import Event
 from skyfence.engine.prediction import predict
 from skyfence.engine.reports import (
     fix_points,
-    lost_event,
+    lost_events,
     suspect_events,
     transition_events,
     warning_events,
     withdrawn_event,
 )
-from skyfence.engine.transitions import TrustedFix, Walk, ZoneTrack, walk, with_exit_rows
+from skyfence.engine.transitions import (
+    TrustedFix,
+    Walk,
+    ZoneTrack,
+    track_of,
+    walk,
+    with_exit_rows,
+)
 from skyfence.engine.zoneset import ZoneSet
 from skyfence.schema import StateVectors, take_rows
 from skyfence.settings import EngineSettings
@@ -234,21 +240,28 @@ class Engine:
                 track.lost = True
                 lost.append((address, zone, last))
         countries = country_of(np.array([a for a, _, _ in lost], np.uint32)).tolist()
-        return [
-            lost_event(self.zones, self.settings, address, zone, last, country)
-            for (address, zone, last), country in zip(lost, countries, strict=True)
-        ]
+        return lost_events(
+            self.zones,
+            self.settings,
+            [(a, z, last, c) for (a, z, last), c in zip(lost, countries, strict=True)],
+        )
 
     def _forget(self, addresses: list[int]) -> list[Event]:
         """Drop aircraft unheard for long: they start afresh if they come back. Contact lost
         inside a zone is reported first, whether the clock or the aircraft's return shows it.
-        One pass over the tracks for all of them: a pass each made a long history quadratic."""
+        One pass over the tracks for all of them (a pass each made a long history quadratic),
+        or for a few of them a look-up of each of their (aircraft, zone) keys."""
         if not addresses:
             return []
-        keys: dict[int, list[tuple[int, int]]] = {a: [] for a in addresses}
-        for key in self.tracks:
-            if key[0] in keys:
-                keys[key[0]].append(key)
+        n_zones = len(self.zones.zones)
+        keys: dict[int, list[tuple[int, int]]]
+        if len(addresses) * n_zones < len(self.tracks):  # fewer look-ups than tracks
+            keys = {a: [(a, z) for z in range(n_zones) if (a, z) in self.tracks] for a in addresses}
+        else:
+            keys = {a: [] for a in addresses}
+            for key in self.tracks:
+                if key[0] in keys:
+                    keys[key[0]].append(key)
         events = self._lost_contacts(math.inf, [key for tracks in keys.values() for key in tracks])
         for address, tracks in keys.items():
             self.integrity.pop(address, None)
@@ -279,50 +292,64 @@ class Engine:
         start[1:] = icao24[1:] != icao24[:-1]
         # an empty fixed-width string starts with code point 0: test that, not the strings
         given = callsign.view(np.uint32).reshape(n, -1)[:, 0] != 0 if n else start
-        filled = take_rows(
-            callsign, np.maximum.accumulate(np.where(given | start, np.arange(n), 0))
-        )
+        if (given | start).all():  # as in OpenSky's state vectors: nothing to fill in
+            filled = callsign.copy()
+        else:
+            at = np.maximum.accumulate(np.where(given | start, np.arange(n), 0))
+            filled = take_rows(callsign, at)
         bounds = np.append(np.flatnonzero(start), n)
-        for lo, hi in itertools.pairwise(bounds.tolist()):  # once per aircraft
-            address = int(icao24[lo])
-            if not given[lo] and address in self.callsigns:  # carried until it says one
+        addresses = icao24[bounds[:-1]].tolist()
+        for lo, hi, address, says in zip(  # once per aircraft
+            bounds[:-1].tolist(), bounds[1:].tolist(), addresses, given[bounds[:-1]].tolist(),
+            strict=True,
+        ):  # fmt: skip
+            if not says and address in self.callsigns:  # carried until it says one
                 own = lo + np.flatnonzero(given[lo:hi])
                 filled[lo : own[0] if len(own) else hi] = self.callsigns[address]
-            if filled[hi - 1]:
-                self.callsigns[address] = str(filled[hi - 1])
+        for address, last in zip(addresses, filled[bounds[1:] - 1].tolist(), strict=True):
+            if last:
+                self.callsigns[address] = last
         return filled
 
     def _with_virtual_rows(self, fx: Fixes) -> Fixes:
         """Prepend each aircraft's last trusted fix from earlier batches as a virtual row."""
+        ordered = _sorted(fx.icao24, fx.t_s)  # as the engine makes them
+        starts = np.flatnonzero(np.append(True, fx.icao24[1:] != fx.icao24[:-1]))
+        aircraft = fx.icao24[starts] if ordered else np.unique(fx.icao24)
         v: list[TrustedFix] = []
-        known: list[int] = []
-        for a in np.unique(fx.icao24).tolist():  # once per aircraft
+        at: list[int] = []
+        for g, a in enumerate(aircraft.tolist()):  # once per aircraft
             last = self.last_trusted.get(a)
             if last is not None:
                 v.append(last)
-                known.append(a)
+                at.append(g)
         if not v:
             return fx
-        addresses = np.array(known, dtype=np.uint32)
+        addresses = aircraft[at]
         numbers = np.array(
             [(c.t_s, c.lat, c.lon, c.alt_ft, c.gs_kt, c.track_deg, c.vrate_fpm) for c in v],
             np.float64,
         )
-        merged = Fixes(
-            np.concatenate([numbers[:, 0], fx.t_s]),
-            np.concatenate([numbers[:, 1], fx.lat]),
-            np.concatenate([numbers[:, 2], fx.lon]),
-            np.concatenate([numbers[:, 3], fx.alt_ft]),
-            np.concatenate([numbers[:, 4], fx.gs_kt]),
-            np.concatenate([numbers[:, 5], fx.track_deg]),
-            np.concatenate([numbers[:, 6], fx.vrate_fpm]),
-            np.concatenate([addresses, fx.icao24]),
-            np.concatenate([np.array([c.callsign for c in v], fx.callsign.dtype), fx.callsign]),
-            np.concatenate([country_of(addresses).astype("U2"), fx.country]),
-            np.concatenate([np.ones(len(v), bool), fx.virtual]),
+        virtual = (
+            *numbers.T,
+            addresses,
+            np.array([c.callsign for c in v], fx.callsign.dtype),
+            country_of(addresses).astype("U2"),
+            np.ones(len(v), bool),
         )
-        order = np.lexsort((~merged.virtual, merged.t_s, merged.icao24))
-        return Fixes(*(getattr(merged, name)[order] for name in Fixes.__slots__))
+        if not ordered or not np.all(numbers[:, 0] <= fx.t_s[starts[at]]):
+            return _merged(fx, virtual)  # not seen: a virtual row after a real one
+        # each goes first in its aircraft's rows (where the sort in `_merged` puts it)
+        rows = starts[at] + np.arange(len(v))
+        real = np.ones(len(fx) + len(v), bool)
+        real[rows] = False
+        columns = []
+        for name, extra in zip(Fixes.__slots__, virtual, strict=True):
+            column = getattr(fx, name)
+            out = np.empty(len(real), np.result_type(extra, column))
+            out[rows], out[real] = extra, column
+            columns.append(out)
+        return Fixes(*columns)
 
     def _carry(self, fx: Fixes, w: Walk) -> None:
         """Remember, per aircraft and per (aircraft, zone), what the next batch needs. The
@@ -379,7 +406,7 @@ class Engine:
             strict=True,
         ):
             key = (addresses[g], zones[g])
-            track = self.tracks.setdefault(key, ZoneTrack())
+            track = track_of(self.tracks, key)
             track.inside = inside
             if has_in:
                 track.last_in = Point4(*in_point)
@@ -399,6 +426,18 @@ class Engine:
         for e in events:
             self.stats.events[e.kind] = self.stats.events.get(e.kind, 0) + 1
         return sorted(events, key=Event.sort_key)
+
+
+def _merged(fx: Fixes, virtual: tuple[npt.NDArray[Any], ...]) -> Fixes:
+    """The virtual rows and the batch's, sorted by (aircraft, time), a virtual row first."""
+    merged = Fixes(
+        *(
+            np.concatenate([extra, getattr(fx, name)])
+            for name, extra in zip(Fixes.__slots__, virtual, strict=True)
+        )
+    )
+    order = np.lexsort((~merged.virtual, merged.t_s, merged.icao24))
+    return Fixes(*(getattr(merged, name)[order] for name in Fixes.__slots__))
 
 
 def _after_long_silence(

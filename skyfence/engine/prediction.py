@@ -96,7 +96,7 @@ def predict(zs: ZoneSet, fx: Fixes, w: Walk, settings: EngineSettings) -> Predic
     reaches = (reach >= gap_start + zs.grid.gap_m(lon_end, lat_end, zone)) | (np.abs(lat_end) > 90)
     fix, zone, lookahead, lat0, lon0 = (a[reaches] for a in (fix, zone, lookahead, lat0, lon0))
     north, east = north[reaches], east[reaches]
-    applies = applicability(zs, zone, fx.icao24[fix], fx.callsign[fix], fx.country[fix])
+    applies = applicability(zs, zone, fix, fx.icao24, fx.callsign, fx.country)
     fix, zone, lookahead, lat0, lon0 = (a[applies] for a in (fix, zone, lookahead, lat0, lon0))
     north, east = north[applies], east[applies]
     if len(fix) == 0:

@@ -46,6 +46,15 @@ class ZoneTrack:
     last_change_s: float = -math.inf
 
 
+def track_of(tracks: dict[tuple[int, int], ZoneTrack], key: tuple[int, int]) -> ZoneTrack:
+    """`tracks.setdefault(key, ZoneTrack())` without building a ZoneTrack for a key that has
+    one (most have: tens of thousands of objects a dense audit made to throw away)."""
+    track = tracks.get(key)
+    if track is None:
+        track = tracks[key] = ZoneTrack()
+    return track
+
+
 @dataclass(frozen=True, slots=True)
 class Walk:
     """The pair table in group order (zone, aircraft, time) with the state at every row."""

@@ -82,9 +82,24 @@ def plausible_altitudes(
     bounds = np.append(first, m)
     dirty = np.zeros(len(first), bool)
     dirty[group_of[jump]] = True
-    for g in range(len(bounds) - 1):  # once per aircraft; fix by fix only after a jump
-        lo, hi = bounds[g], bounds[g + 1]
-        state = states.setdefault(int(r_icao[lo]), TrackIntegrity())
+    # each aircraft's last report: the reference the next batch starts from
+    last_report = np.maximum(last_airborne[bounds[1:] - 1], last_ground[bounds[1:] - 1])
+    r_last = rows[np.maximum(last_report, 0)]
+    last_alt = np.where(on_ground[r_last], GROUND, alt_ft[r_last])
+    for g, (lo, hi, address, state, last, t_last, alt_last) in enumerate(  # once per aircraft
+        zip(
+            bounds[:-1].tolist(),
+            bounds[1:].tolist(),
+            r_icao[first].tolist(),
+            carried,
+            last_report.tolist(),
+            t_s[r_last].tolist(),
+            last_alt.tolist(),
+            strict=True,
+        )
+    ):  # fix by fix only after a jump
+        if state is None:
+            state = states.setdefault(address, TrackIntegrity())
         if dirty[g] or state.pending_altitudes:
             # between jumps every report agrees with the one before it; each jump is walked
             # report by report until the walk settles (a spike: two reports); reports left
@@ -100,10 +115,8 @@ def plausible_altitudes(
                     state.altitude = (float(t_s[rows[ref]]), ref_alt)
                 walked_to = j + _walk_altitudes(rows[j:hi], 0, t_s, alt_ft, on_ground, state, ok)
             lo = walked_to
-        last = max(last_airborne[hi - 1], last_ground[hi - 1])
         if last >= lo:
-            r = rows[last]
-            state.altitude = (float(t_s[r]), GROUND if on_ground[r] else float(alt_ft[r]))
+            state.altitude = (t_last, alt_last)
     return ok
 
 

@@ -104,7 +104,8 @@ class _Aircraft:
         start[1:] = icao24[1:] != icao24[:-1]
         starts = np.flatnonzero(start)
         # one look-up per aircraft, not per row
-        carried = [states.setdefault(int(a), TrackIntegrity()) for a in icao24[starts]]
+        carried = [states.get(a) or states.setdefault(a, TrackIntegrity()) for a in
+                   icao24[starts].tolist()]  # fmt: skip
         ends = np.append(starts[1:] - 1, n - 1)
         return cls(start, starts, ends, np.cumsum(start) - 1, carried)
 
@@ -185,8 +186,8 @@ def assess(
     stateless[low & (stateless == TRUSTED)] = LOW_INTEGRITY
     jump = _jumps(rows, every, f_start, group_of_fix, aircraft.states, t_fix, lat, lon, gs_kt,
                   fixes.t_err, settings, verdicts.implied_kt)  # fmt: skip
-    _settle(rows, f_start, group_of_fix, stateless, jump, aircraft.states, icao24, t_fix, lat,
-            lon, gs_kt, fixes.t_err, states, settings, verdicts)  # fmt: skip
+    _settle(rows, f_start, group_of_fix, stateless, jump, aircraft.states, t_fix, lat, lon,
+            gs_kt, fixes.t_err, settings, verdicts)  # fmt: skip
     return verdicts
 
 
@@ -216,23 +217,32 @@ def _fixes(
     # fixes never carry exactly the same coordinates, so those are repeats, not fixes
     prev_lat, prev_lon = np.empty(n), np.empty(n)
     prev_lat[1:], prev_lon[1:] = lat[:-1], lon[:-1]
-    for g, i in enumerate(starts):  # once per aircraft
-        fix = carried[g].last_fix
-        prev_lat[i], prev_lon[i] = (fix.lat_deg, fix.lon_deg) if fix else (np.nan, np.nan)
+    fixes = [s.last_fix for s in carried]
+    prev_lat[starts] = [math.nan if f is None else f.lat_deg for f in fixes]
+    prev_lon[starts] = [math.nan if f is None else f.lon_deg for f in fixes]
     # the same coordinates again, with a position time that moved on far enough for the reported
     # ground speed to have carried the aircraft away: a frozen position, not a repeat
     same = (lat == prev_lat) & (lon == prev_lon)
     run_start = np.maximum.accumulate(np.where(same, -1, np.arange(n)))
     carried_same = np.array([s.same_since_s for s in carried], np.float64)
-    run_t0 = aircraft.carried_or(run_start, t_fix, carried_same)
+    # when each run of the same coordinates began: needed only where a position may be
+    # frozen (the same again, with its own time), and at each aircraft's last row
+    maybe = np.flatnonzero(same & own)
+    at = np.concatenate([maybe, aircraft.ends])
+    group = aircraft.group[at]
+    run_t0 = np.where(
+        run_start[at] >= aircraft.starts[group],
+        t_fix[np.maximum(run_start[at], 0)],
+        carried_same[group],
+    )
+    frozen = np.zeros(n, bool)
+    t0, t = run_t0[: len(maybe)], t_fix[maybe]
     with np.errstate(invalid="ignore"):
-        frozen = (
-            fresh
-            & same
-            & (t_fix > prev_t)
-            & own
-            & ~on_ground
-            & (gs_kt * KT_MS * (t_fix - run_t0) > NOISE_M)
+        frozen[maybe] = (
+            fresh[maybe]
+            & (t > prev_t[maybe])
+            & ~on_ground[maybe]
+            & (gs_kt[maybe] * KT_MS * (t - t0) > NOISE_M)
         )
     fresh &= ~same
     fresh |= frozen
@@ -247,10 +257,14 @@ def _fixes(
     ground_at = np.maximum.accumulate(np.where(on_ground, np.arange(n), -1))
     carried_ground = np.array([s.last_ground_s for s in carried], np.float64)
     last_ground = aircraft.carried_or(ground_at, t_s, carried_ground)
-    for seen, end in zip(carried, aircraft.ends, strict=True):  # once per aircraft
-        seen.last_seen_s = max(seen.last_seen_s, float(t_fix[end]))
-        seen.same_since_s = float(run_t0[end])
-        seen.last_ground_s = float(last_ground[end])
+    ends = aircraft.ends
+    for seen, t_end, same_since, ground in zip(  # once per aircraft
+        carried, t_fix[ends].tolist(), run_t0[len(maybe) :].tolist(), last_ground[ends].tolist(),
+        strict=True,
+    ):  # fmt: skip
+        seen.last_seen_s = max(seen.last_seen_s, t_end)
+        seen.same_since_s = same_since
+        seen.last_ground_s = ground
     return _Fixes(fresh, frozen, t_err, last_ground)
 
 
@@ -276,11 +290,13 @@ def _jumps(
     ref_lat, ref_lon, ref_t, ref_gs, ref_err = (np.empty(len(rows)) for _ in range(5))
     ref_lat[1:], ref_lon[1:], ref_t[1:], ref_gs[1:] = f_lat[:-1], f_lon[:-1], f_t[:-1], f_gs[:-1]
     ref_err[1:] = f_err[:-1]
-    for i in np.flatnonzero(f_start):  # once per aircraft
-        fix = carried[group_of_fix[i]].last_fix
-        ref_lat[i], ref_lon[i] = (fix.lat_deg, fix.lon_deg) if fix else (np.nan, np.nan)
-        ref_t[i], ref_gs[i] = (fix.t_s, fix.gs_kt) if fix else (np.nan, np.nan)
-        ref_err[i] = fix.t_err_s if fix else 0.0
+    firsts = np.flatnonzero(f_start)
+    fixes = [carried[g].last_fix for g in group_of_fix[firsts].tolist()]
+    ref_lat[firsts] = [math.nan if f is None else f.lat_deg for f in fixes]
+    ref_lon[firsts] = [math.nan if f is None else f.lon_deg for f in fixes]
+    ref_t[firsts] = [math.nan if f is None else f.t_s for f in fixes]
+    ref_gs[firsts] = [math.nan if f is None else f.gs_kt for f in fixes]
+    ref_err[firsts] = [0.0 if f is None else f.t_err_s for f in fixes]
     dist = distance_m(ref_lat, ref_lon, f_lat, f_lon)
     dt = f_t - ref_t
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -297,13 +313,11 @@ def _settle(
     stateless: I8,
     jump: BOOL,
     carried: list[TrackIntegrity],
-    icao24: npt.NDArray[np.uint32],
     t_fix: F64,
     lat: F64,
     lon: F64,
     gs_kt: F64,
     t_err: F64,
-    states: dict[int, TrackIntegrity],
     settings: EngineSettings,
     verdicts: Verdicts,
 ) -> None:
@@ -317,19 +331,29 @@ def _settle(
     first_bad = np.full(int(fix_group[-1]) + 1, len(rows))
     np.minimum.at(first_bad, fix_group[bad], np.flatnonzero(bad))
     group_bounds = np.append(np.flatnonzero(f_start), len(rows))
-    for g, i in enumerate(np.flatnonzero(f_start)):
-        last = carried[group_of_fix[i]]
-        if last.suspect or (last.last_fix is not None and last.anchor is None):
-            first_bad[g] = group_bounds[g]
+    of_first = [carried[g] for g in group_of_fix[group_bounds[:-1]].tolist()]
+    walk_all = np.array(
+        [s.suspect or (s.last_fix is not None and s.anchor is None) for s in of_first], bool
+    )
+    first_bad[walk_all] = group_bounds[:-1][walk_all]
     verdicts.trusted[rows[np.arange(len(rows)) < first_bad[fix_group]]] = True
 
     def fix_at(r: int) -> Fix:
         return Fix(float(t_fix[r]), float(lat[r]), float(lon[r]), float(gs_kt[r]), float(t_err[r]))
 
-    for g in range(len(group_bounds) - 1):  # once per aircraft
-        lo, hi = group_bounds[g], group_bounds[g + 1]
-        cut = min(int(first_bad[g]), hi)
+    last = rows[group_bounds[1:] - 1]  # each aircraft's last fix, for the clean tracks
+    ends = zip(*(a[last].tolist() for a in (t_fix, lat, lon, gs_kt, t_err)), strict=True)
+    for lo, hi, bad_from, end in zip(  # once per aircraft
+        group_bounds[:-1].tolist(), group_bounds[1:].tolist(), first_bad.tolist(), ends,
+        strict=True,
+    ):  # fmt: skip
+        cut = min(bad_from, hi)
         state = carried[group_of_fix[lo]]
+        if cut == hi:  # every fix trusted, as usual: the last one anchors
+            fix = Fix(*end)
+            _anchor(state, fix, hi - lo, run=True)
+            state.last_fix = fix
+            continue
         if cut > lo:
             _anchor(state, fix_at(rows[cut - 1]), cut - lo, run=True)
             state.last_fix = state.anchor
@@ -342,7 +366,6 @@ def _settle(
                 verdicts.trusted[rest] = True
                 _anchor(state, fix_at(rest[-1]), len(rest), run=True)
         state.last_fix = fix_at(rows[hi - 1])
-        states[int(icao24[rows[lo]])] = state
 
 
 def _anchor(state: TrackIntegrity, fix: Fix, trusted: int, run: bool = False) -> None:

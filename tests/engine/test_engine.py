@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from dataclasses import astuple, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from skyfence.engine.containment import Fixes
 from skyfence.engine.engine import Engine, in_engine_order
 from skyfence.engine.events import Event
+from skyfence.engine.transitions import TrustedFix
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
-from skyfence.zones.countries import country_of_hex
+from skyfence.zones.countries import country_of, country_of_hex
 from skyfence.zones.geojson import load_zones
 
 
@@ -199,3 +202,56 @@ def test_batches_put_in_engine_order_beforehand_give_the_same_events(
     as_read = run(Engine(zones), parts)
     assert len(as_read) > 50
     assert [e.to_dict() for e in as_read] == [e.to_dict() for e in run(Engine(zones), ordered)]
+
+
+def _fixes_of(sv: StateVectors) -> Fixes:
+    sv = in_engine_order(sv)
+    n = len(sv)
+    country = country_of(sv.icao24).astype("U2")
+    return Fixes(sv.fix_time_s(), sv.lat_deg, sv.lon_deg, sv.altitude_ft(), sv.gs_kt,
+                 sv.track_deg, sv.vrate_fpm, sv.icao24, sv.callsign, country,
+                 np.zeros(n, bool))  # fmt: skip
+
+
+def _sorted_in(fx: Fixes, carried: dict[int, TrustedFix]) -> Fixes:
+    """What `_with_virtual_rows` did before it placed the rows itself: concatenate, sort."""
+    known = [a for a in np.unique(fx.icao24).tolist() if a in carried]
+    v = [carried[a] for a in known]
+    address = np.array(known, np.uint32)
+    numbers = np.array([astuple(c)[:7] for c in v], np.float64)
+    extra = (*numbers.T, address, np.array([c.callsign for c in v], fx.callsign.dtype),
+             country_of(address).astype("U2"), np.ones(len(v), bool))  # fmt: skip
+    names = Fixes.__slots__
+    merged = [np.concatenate([e, getattr(fx, f)]) for f, e in zip(names, extra, strict=True)]
+    order = np.lexsort((~merged[-1], merged[0], merged[7]))
+    return Fixes(*(column[order] for column in merged))
+
+
+def test_virtual_rows_go_where_sorting_would_put_them(samples: Path) -> None:
+    """Each aircraft's carried fix is placed before its batch rows without sorting the batch;
+    a carried fix later than the batch's first row (never made by the engine) still goes
+    where the sort puts it."""
+    sv = read_all(samples / "collections/quickstart.json.gz")
+    earlier, later = sv.take(sv.t_s < np.median(sv.t_s)), sv.take(sv.t_s >= np.median(sv.t_s))
+    engine = Engine([])
+    before = _fixes_of(earlier)
+    ends = np.flatnonzero(np.append(before.icao24[1:] != before.icao24[:-1], True))
+    for k in ends[::2].tolist():  # half the aircraft carried
+        engine.last_trusted[int(before.icao24[k])] = TrustedFix(
+            float(before.t_s[k]), float(before.lat[k]), float(before.lon[k]),
+            float(before.alt_ft[k]), float(before.gs_kt[k]), float(before.track_deg[k]),
+            float(before.vrate_fpm[k]), str(before.callsign[k]))  # fmt: skip
+    fx = _fixes_of(later)
+    carried_here = np.isin(fx.icao24, list(engine.last_trusted))
+    assert carried_here.any() and not carried_here.all()
+    for case in ("carried before", "one carried after"):
+        if case == "one carried after":
+            a = int(fx.icao24[carried_here][0])
+            late = float(fx.t_s[fx.icao24 == a][1])  # after its first row here
+            assert late > fx.t_s[fx.icao24 == a][0]
+            engine.last_trusted[a] = replace(engine.last_trusted[a], t_s=late)
+        got, want = engine._with_virtual_rows(fx), _sorted_in(fx, engine.last_trusted)
+        for name in Fixes.__slots__:
+            a, b = getattr(got, name), getattr(want, name)
+            assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+        assert got.virtual.sum() == len(np.unique(fx.icao24[carried_here]))

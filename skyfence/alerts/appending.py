@@ -166,7 +166,8 @@ def _part_ids(part: Path) -> list[str]:
 
 
 def _whole_lines(path: Path) -> int:
-    """The file's bytes up to its last line end."""
+    """The file's bytes up to its last line end: LF, CRLF or CR alone (Excel's "CSV
+    (Macintosh)", an old Mac editor)."""
     if not path.is_file():
         return 0
     with path.open("rb") as f:
@@ -174,7 +175,8 @@ def _whole_lines(path: Path) -> int:
         while end > 0:
             start = max(0, end - (1 << 16))
             f.seek(start)
-            at = f.read(end - start).rfind(b"\n")
+            chunk = f.read(end - start)
+            at = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
             if at >= 0:
                 return start + at + 1
             end = start

@@ -40,7 +40,10 @@ def zones_list() -> None:
 
 
 def zones_show(
-    source: Annotated[str, typer.Argument(help="Zone file or bundled set name.")],
+    source: Annotated[
+        str,  # FILE: `~` is the home folder (skyfence.cli._names_a_file)
+        typer.Argument(metavar="FILE|SET", help="Zone file or bundled set name."),
+    ],
     geojson: Annotated[bool, typer.Option(metavar="", help="Print the zones as GeoJSON.")] = False,
 ) -> None:
     """Show a set's zones.
@@ -92,7 +95,7 @@ def zones_show(
 
 
 def zones_check(
-    sources: Annotated[list[str], typer.Argument(help="Zone files.")],
+    sources: Annotated[list[str], typer.Argument(metavar="FILE...", help="Zone files.")],
 ) -> None:
     """Validate zone files.
 

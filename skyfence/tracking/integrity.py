@@ -215,14 +215,19 @@ def _fixes(
     fresh = valid & (t_s - t_fix <= STALE_POSITION_S) & (t_fix >= prev_t)
     # state vectors without a fix time repeat the last position until a new one arrives; two
     # fixes never carry exactly the same coordinates, so those are repeats, not fixes
-    prev_lat, prev_lon = np.empty(n), np.empty(n)
-    prev_lat[1:], prev_lon[1:] = lat[:-1], lon[:-1]
+    # compared with the last position before (a row without one, between, changes nothing:
+    # the carried last fix is what the next batch compares with, so one whole batch and live
+    # batches agree; a repeat after a position-less row was a new fix in the whole batch only)
     fixes = [s.last_fix for s in carried]
-    prev_lat[starts] = [math.nan if f is None else f.lat_deg for f in fixes]
-    prev_lon[starts] = [math.nan if f is None else f.lon_deg for f in fixes]
+    carried_lat = np.array([math.nan if f is None else f.lat_deg for f in fixes], np.float64)
+    carried_lon = np.array([math.nan if f is None else f.lon_deg for f in fixes], np.float64)
+    last_valid = np.maximum.accumulate(np.where(valid, np.arange(n), -1))
+    before = np.append(-1, last_valid[:-1])
+    prev_lat = aircraft.carried_or(before, lat, carried_lat)
+    prev_lon = aircraft.carried_or(before, lon, carried_lon)
     # the same coordinates again, with a position time that moved on far enough for the reported
     # ground speed to have carried the aircraft away: a frozen position, not a repeat
-    same = (lat == prev_lat) & (lon == prev_lon)
+    same = ((lat == prev_lat) & (lon == prev_lon)) | ~valid
     run_start = np.maximum.accumulate(np.where(same, -1, np.arange(n)))
     carried_same = np.array([s.same_since_s for s in carried], np.float64)
     # when each run of the same coordinates began: needed only where a position may be

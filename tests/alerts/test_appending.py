@@ -175,3 +175,20 @@ def test_the_ids_of_a_spreadsheet_csv_and_of_a_noisy_file_are_read(
     replay(noisy, events[:10])
     noisy.write_bytes(noisy.read_bytes().replace(events[0].id.encode(), b"\xff", 1))
     assert held_ids(noisy) == {"\ufffd", *(e.id for e in events[1:10])}
+
+
+def test_the_ids_of_a_file_saved_with_cr_line_ends_are_read(
+    events: list[Event], tmp_path: Path
+) -> None:
+    """Excel's "CSV (Macintosh)" ends its lines with CR alone, as an editor on an old Mac
+    does: no LF in the file, so every line was taken for one cut by a crash, and a replay
+    wrote every event again."""
+    for name in ("events.csv", "events.jsonl"):
+        path = tmp_path / name
+        replay(path, events[:10])
+        saved = path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r")
+        path.write_bytes(saved)
+        assert held_ids(path) == {e.id for e in events[:10]}, name
+        assert replay(path, events[:20]) == 10, name
+        path.write_bytes(saved[:-30])  # the last line cut: its event is written again
+        assert held_ids(path) == {e.id for e in events[:9]}, name

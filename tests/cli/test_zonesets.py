@@ -42,3 +42,23 @@ def test_a_cap_round_a_pole_shows_its_area(tmp_path: Path) -> None:
     box_km2 = (r_km * math.radians(1)) ** 2 * 2 * math.cos(math.radians(10.5))
     assert areas["CAP"] == pytest.approx(cap_km2, rel=0.02)
     assert areas["BOX"] == pytest.approx(box_km2, rel=0.02)
+
+
+def test_zone_files_starting_with_a_tilde_are_in_the_home_folder(tmp_path: Path) -> None:
+    """`zones show '~/zones.geojson'` and `zones check` (quoted, or from a script that runs no
+    shell) were refused for a missing file `~/zones.geojson` in the working folder, though
+    `-z '~/zones.geojson'` of watch and audit is in the home folder."""
+    from fakes import run_skyfence
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    (home / "zones.geojson").write_bytes((ROOT / "tests/data/paris_zones.geojson").read_bytes())
+    env = {"HOME": str(home)}
+    shown = run_skyfence("zones", "show", "~/zones.geojson", cwd=work, env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "PARIS-20KM" in shown.stdout and "HIGH-WEST" in shown.stdout
+    checked = run_skyfence("zones", "check", "~/zones.geojson", cwd=work, env=env)
+    assert checked.returncode == 0, checked.stderr
+    assert "OK: 5 zones in 1 file" in " ".join(checked.stdout.split())
+    assert list(work.iterdir()) == []

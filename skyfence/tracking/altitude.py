@@ -70,15 +70,16 @@ def plausible_altitudes(
     prev_alt = np.where(grounded, GROUND, prev_alt)
     rate_ft = MAX_CLIMB_FPM * (r_t - prev_t) / 60.0
     from_ground = prev_alt == GROUND
-    jump = np.where(
-        airborne,
-        np.where(
-            from_ground,
-            r_alt > GROUND_MAX_FT + ALTITUDE_NOISE_FT + rate_ft,
-            np.abs(r_alt - prev_alt) > ALTITUDE_NOISE_FT + rate_ft,
-        ),
-        ~from_ground & (prev_alt > GROUND_MAX_FT + rate_ft),
-    )  # NaN reference: no jump
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, which is no jump, said silently
+        jump = np.where(
+            airborne,
+            np.where(
+                from_ground,
+                r_alt > GROUND_MAX_FT + ALTITUDE_NOISE_FT + rate_ft,
+                np.abs(r_alt - prev_alt) > ALTITUDE_NOISE_FT + rate_ft,
+            ),
+            ~from_ground & (prev_alt > GROUND_MAX_FT + rate_ft),
+        )  # NaN reference: no jump
     bounds = np.append(first, m)
     dirty = np.zeros(len(first), bool)
     dirty[group_of[jump]] = True

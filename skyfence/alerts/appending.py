@@ -56,6 +56,11 @@ def holds_events(path: Path) -> bool:
     """Whether a Parquet file can be read as skyfence's events: True, or False for one whose
     footer is missing (a `watch` killed while writing it: its events are in the store). An
     InputError for any other file, which is not to be written beside."""
+    if not path.is_file():  # a folder, or a link to nothing, named like a part
+        raise InputError(
+            f"{path}: not a file (a folder, or a link to nothing) named like a part of the "
+            "event file: move it, or give another file"
+        )
     with path.open("rb") as f:
         head = f.read(len(PARQUET_MAGIC))
     if head not in (PARQUET_MAGIC, b""):  # empty: killed before its first bytes

@@ -13,6 +13,7 @@ from skyfence.alerts.appending import held_ids, holds_events, next_part, prepare
 from skyfence.alerts.files import open_sink
 from skyfence.engine.engine import Engine
 from skyfence.engine.events import Event
+from skyfence.errors import InputError
 from skyfence.schema import StateVectors
 from skyfence.sources.recordings import read_recording
 from skyfence.zones.geojson import load_zones
@@ -84,6 +85,21 @@ def test_a_part_left_by_a_killed_watch_is_kept_and_the_next_one_written(
     damaged.write_bytes(bytes(data))
     assert holds_events(damaged) and held_ids(damaged) == set()  # written again: none lost
     assert prepare_appending(damaged).written.name == "damaged.1.parquet"
+
+
+def test_a_folder_or_a_broken_link_named_like_a_part_is_refused_by_name(
+    events: list[Event], tmp_path: Path
+) -> None:
+    """It stopped `watch` with the raw "Is a directory" or "No such file"."""
+    path = tmp_path / "events.parquet"
+    write(path, events)
+    (tmp_path / "events.1.parquet").mkdir()
+    with pytest.raises(InputError, match=r"events\.1\.parquet: not a file \(a folder"):
+        prepare_appending(path)
+    (tmp_path / "events.1.parquet").rmdir()
+    (tmp_path / "events.2.parquet").symlink_to(tmp_path / "gone.parquet")
+    with pytest.raises(InputError, match=r"events\.2\.parquet: not a file"):
+        prepare_appending(path)
 
 
 def test_appending_to_jsonl_and_csv_writes_the_file_itself(

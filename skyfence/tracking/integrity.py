@@ -109,11 +109,16 @@ class _Aircraft:
         ends = np.append(starts[1:] - 1, n - 1)
         return cls(start, starts, ends, np.cumsum(start) - 1, carried)
 
-    def carried_or(self, here: I64, values: F64, carried: F64) -> F64:
-        """`values[here]` where `here` is a row of the same aircraft, else the carried value."""
-        return np.where(
-            here >= self.starts[self.group], values[np.maximum(here, 0)], carried[self.group]
-        )
+    def carried_or(self, here: I64, values: F64, carried: F64, rows: I64 | None = None) -> F64:
+        """`values[here]` where `here` is a row of the same aircraft, else the carried value;
+        `here` is given for every row, or for `rows` only."""
+        group = self.group if rows is None else self.group[rows]
+        return np.where(here >= self.starts[group], values[np.maximum(here, 0)], carried[group])
+
+
+def _of(fixes: list[Fix | None], name: str, missing: float = math.nan) -> F64:
+    """One field of each aircraft's carried last fix (`missing` where it has none)."""
+    return np.array([missing if f is None else getattr(f, name) for f in fixes], np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +224,7 @@ def _fixes(
     # the carried last fix is what the next batch compares with, so one whole batch and live
     # batches agree; a repeat after a position-less row was a new fix in the whole batch only)
     fixes = [s.last_fix for s in carried]
-    carried_lat = np.array([math.nan if f is None else f.lat_deg for f in fixes], np.float64)
-    carried_lon = np.array([math.nan if f is None else f.lon_deg for f in fixes], np.float64)
+    carried_lat, carried_lon = _of(fixes, "lat_deg"), _of(fixes, "lon_deg")
     last_valid = np.maximum.accumulate(np.where(valid, np.arange(n), -1))
     before = np.append(-1, last_valid[:-1])
     prev_lat = aircraft.carried_or(before, lat, carried_lat)
@@ -234,12 +238,7 @@ def _fixes(
     # frozen (the same again, with its own time), and at each aircraft's last row
     maybe = np.flatnonzero(same & own)
     at = np.concatenate([maybe, aircraft.ends])
-    group = aircraft.group[at]
-    run_t0 = np.where(
-        run_start[at] >= aircraft.starts[group],
-        t_fix[np.maximum(run_start[at], 0)],
-        carried_same[group],
-    )
+    run_t0 = aircraft.carried_or(run_start[at], t_fix, carried_same, at)
     frozen = np.zeros(n, bool)
     t0, t = run_t0[: len(maybe)], t_fix[maybe]
     with np.errstate(invalid="ignore"):
@@ -297,11 +296,9 @@ def _jumps(
     ref_err[1:] = f_err[:-1]
     firsts = np.flatnonzero(f_start)
     fixes = [carried[g].last_fix for g in group_of_fix[firsts].tolist()]
-    ref_lat[firsts] = [math.nan if f is None else f.lat_deg for f in fixes]
-    ref_lon[firsts] = [math.nan if f is None else f.lon_deg for f in fixes]
-    ref_t[firsts] = [math.nan if f is None else f.t_s for f in fixes]
-    ref_gs[firsts] = [math.nan if f is None else f.gs_kt for f in fixes]
-    ref_err[firsts] = [0.0 if f is None else f.t_err_s for f in fixes]
+    ref_lat[firsts], ref_lon[firsts] = _of(fixes, "lat_deg"), _of(fixes, "lon_deg")
+    ref_t[firsts], ref_gs[firsts] = _of(fixes, "t_s"), _of(fixes, "gs_kt")
+    ref_err[firsts] = _of(fixes, "t_err_s", 0.0)
     dist = distance_m(ref_lat, ref_lon, f_lat, f_lon)
     dt = f_t - ref_t
     with np.errstate(invalid="ignore", divide="ignore"):
